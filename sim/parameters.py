@@ -63,11 +63,11 @@ class ModelParameters(BaseModel):
         3.0, gt=0, le=60, description="mean length of a temporary leave, months (ASSUMPTION)"
     )
     provider_quit_hazard_per_month: float = Field(
-        0.002, ge=0, le=10,
+        0.001, ge=0, le=10,
         description="monthly hazard of quitting for an unstressed provider (Results: 0 of 13 quit; one "
         "'showed a desire to quit'); ASSUMPTION within what 0/13 allows",
     )
-    stress_quit_log_hr: float = Field(1.5, ge=-5, le=5, description="log hazard ratio of quitting when stressed (ASSUMPTION)")
+    stress_quit_log_hr: float = Field(1.0, ge=-5, le=5, description="log hazard ratio of quitting when stressed (ASSUMPTION)")
     stress_base_prob: float = Field(
         0.5, gt=0, lt=1, description="probability a provider finds the role stressful (Table 2: 6 of 12)"
     )
@@ -86,12 +86,12 @@ class ModelParameters(BaseModel):
 
     # --- Session scheduling ---------------------------------------------------------------
     weekly_timetable_prob: float = Field(
-        0.5, ge=0, le=1,
+        0.6, ge=0, le=1,
         description="probability a structured community's fixed timetable is weekly rather than "
         "fortnightly, where the scenario does not fix it (Methods: 'once every one or 2 weeks')",
     )
     unstructured_max_sessions_per_week: float = Field(
-        0.9, gt=0, le=7,
+        1.2, gt=0, le=7,
         description="rate of provider-initiated sessions once an unstructured community has ramped up "
         "(set so the study totals about 214 sessions, Methods); ASSUMPTION before calibration",
     )
@@ -156,7 +156,7 @@ class ModelParameters(BaseModel):
     attendance_concentration: float = Field(6.0, gt=0, le=1000, description="Beta concentration of individual attendance propensities (ASSUMPTION)")
     attendance_community_loading: float = Field(0.5, ge=-5, le=5, description="logit shift of attendance per unit community effect (ASSUMPTION)")
     consumer_dropout_hazard_per_month: float = Field(
-        0.018, ge=0, le=10,
+        0.014, ge=0, le=10,
         description="monthly dropout hazard of a typical consumer (Results: 26/32 at 18 months and 16/22 at "
         "12 months give 0.012 and 0.027; their pooled rate)",
     )
@@ -164,7 +164,7 @@ class ModelParameters(BaseModel):
         -1.0, ge=-10, le=10, description="log hazard ratio of dropout per unit of recent attendance share above 0.5 (ASSUMPTION)"
     )
     dropout_cancellation_log_hr: float = Field(
-        1.0, ge=-10, le=10,
+        0.5, ge=-10, le=10,
         description="log hazard ratio of dropout per unit share of the month's sessions postponed or cancelled "
         "('how well sessions run'); ASSUMPTION",
     )

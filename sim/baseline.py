@@ -1,0 +1,93 @@
+"""Baseline characteristics of providers and consumers, drawn to match Table 1.
+
+Categorical variables are drawn with Table 1's shares for the person's role. Age is a normal
+truncated to the eligibility range 18-60 (Methods, "Participants") whose location and scale are
+solved so that the *truncated* mean and SD equal Table 1's. Nobody currently married lives alone;
+among the others, living alone has the probability that reproduces Table 1's share. Age at first
+onset is a normal truncated to [8, the person's age], its location and scale solved (by quadrature
+over the age distribution) so that its marginal mean and SD equal Table 1's.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from scipy import optimize, special, stats
+
+from .instruments import BASELINE_CATEGORICAL, ELIGIBLE_AGE, TABLE1
+
+ONSET_MIN_AGE = 8.0
+
+
+@lru_cache(maxsize=None)
+def truncated_normal_for_moments(mean: float, sd: float, lo: float, hi: float) -> tuple[float, float]:
+    """Location and scale of a normal truncated to [lo, hi] whose truncated mean and SD are (mean, sd)."""
+
+    def gap(x: np.ndarray) -> list[float]:
+        mu, log_s = x
+        s = float(np.exp(log_s))
+        m, v = stats.truncnorm.stats((lo - mu) / s, (hi - mu) / s, loc=mu, scale=s, moments="mv")
+        return [float(m) - mean, float(np.sqrt(v)) - sd]
+
+    sol = optimize.root(gap, x0=[mean, np.log(sd)], method="hybr")
+    mu, s = float(sol.x[0]), float(np.exp(sol.x[1]))
+    if not sol.success or max(abs(g) for g in gap(sol.x)) > 1e-6:
+        raise ValueError(f"no truncated normal on [{lo}, {hi}] has mean {mean} and SD {sd}")
+    return mu, s
+
+
+@lru_cache(maxsize=None)
+def onset_normal_for_moments(mean: float, sd: float, age_mu: float, age_s: float) -> tuple[float, float]:
+    """Location and scale of the onset-age normal, truncated per person to [8, age], whose marginal
+    mean and SD (over the truncated-normal age distribution) are (mean, sd). Solved by quadrature."""
+    lo, hi = ELIGIBLE_AGE
+    nodes, weights = np.polynomial.legendre.leggauss(96)
+    ages = lo + (hi - lo) * (nodes + 1) / 2
+    w = stats.truncnorm.pdf(ages, (lo - age_mu) / age_s, (hi - age_mu) / age_s, loc=age_mu, scale=age_s) * weights
+    w = w / w.sum()
+
+    def gap(x: np.ndarray) -> list[float]:
+        mu, s = x[0], float(np.exp(x[1]))
+        m, v = stats.truncnorm.stats((ONSET_MIN_AGE - mu) / s, (ages - mu) / s, loc=mu, scale=s, moments="mv")
+        m1 = float(np.sum(w * m))
+        m2 = float(np.sum(w * (v + m**2)))
+        return [m1 - mean, float(np.sqrt(max(m2 - m1**2, 1e-12))) - sd]
+
+    sol = optimize.root(gap, x0=[mean, np.log(sd)], method="hybr")
+    if not sol.success or max(abs(g) for g in gap(sol.x)) > 1e-6:
+        raise ValueError(f"no onset-age distribution has mean {mean} and SD {sd}")
+    return float(sol.x[0]), float(np.exp(sol.x[1]))
+
+
+def _truncated_normal(rng: np.random.Generator, mu: float, s: float, lo: np.ndarray | float, hi: np.ndarray | float, n: int) -> np.ndarray:
+    """Inverse-CDF draws from N(mu, s) truncated to [lo, hi] (lo, hi may be arrays)."""
+    a = special.ndtr((np.asarray(lo) - mu) / s)
+    b = special.ndtr((np.asarray(hi) - mu) / s)
+    u = a + (b - a) * rng.random(n)
+    return mu + s * special.ndtri(u)
+
+
+def draw_baseline(role: str, n: int, rng: np.random.Generator) -> dict[str, list]:
+    """Draw ``n`` people of ``role`` ('provider' or 'consumer'): one list per Table 1 column."""
+    t = TABLE1[role]
+    out: dict[str, list] = {}
+    lo, hi = ELIGIBLE_AGE
+    mu, s = truncated_normal_for_moments(*t["age"], lo, hi)
+    age = _truncated_normal(rng, mu, s, lo, hi, n)
+    for var in ("gender", "education", "marital_status", "employed", "diagnosis"):
+        levels = BASELINE_CATEGORICAL[var]
+        p = np.asarray(t[var], dtype=float)
+        idx = rng.choice(len(levels), size=n, p=p / p.sum())
+        out[var] = [levels[i] for i in idx]
+    married = np.array([m == "currently_married" for m in out["marital_status"]])
+    alone_yes, alone_no = t["lives_alone"]
+    not_married_share = 1.0 - t["marital_status"][1] / t["n"]
+    p_alone = min(1.0, alone_yes / (alone_yes + alone_no) / not_married_share) if not_married_share > 0 else 0.0
+    alone = (~married) & (rng.random(n) < p_alone)
+    out["lives_alone"] = ["yes" if a else "no" for a in alone]
+    omu, os_ = onset_normal_for_moments(*t["onset_age"], mu, s)
+    onset = _truncated_normal(rng, omu, os_, ONSET_MIN_AGE, age, n)
+    out["age"] = np.round(age, 1).tolist()
+    out["onset_age"] = np.round(onset, 1).tolist()
+    return out

@@ -1,0 +1,53 @@
+"""From replications to the synthetic evaluation datasets (pandas), and byte-stable CSV writing.
+
+Tables and columns are documented in ``docs/data_dictionary.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from . import instruments as ins
+from .model import CAREGIVER_ANSWER_COLUMNS, CONSUMER_ANSWER_COLUMNS, PROVIDER_ANSWER_COLUMNS, ReplicationResult
+
+TABLES = ("providers", "consumers", "caregivers", "sessions", "communities")
+
+# Integer columns that may hold missing values: written as whole numbers with blank cells.
+NULLABLE_INT_COLUMNS = frozenset(
+    PROVIDER_ANSWER_COLUMNS + CONSUMER_ANSWER_COLUMNS + CAREGIVER_ANSWER_COLUMNS + ("timetable_weeks",)
+)
+FLOAT_FORMAT = "%.10g"
+
+
+def to_frames(results: Sequence[ReplicationResult]) -> dict[str, pd.DataFrame]:
+    """Concatenate replications into one DataFrame per table, rows in replication order."""
+    ordered = sorted(results, key=lambda r: r.replication)
+    frames: dict[str, pd.DataFrame] = {}
+    for table in TABLES:
+        cols: dict[str, list] = {}
+        for res in ordered:
+            part = res.columns.get(table)
+            if part is None:
+                continue
+            if not cols:
+                cols = {k: [] for k in part}
+            for k, v in part.items():
+                cols[k].extend(v)
+        df = pd.DataFrame(cols)
+        for col in df.columns.intersection(list(NULLABLE_INT_COLUMNS)):
+            df[col] = df[col].astype("Int64")
+        frames[table] = df
+    return frames
+
+
+def write_table(df: pd.DataFrame, path: Path | str, header: bool = True, mode: str = "w") -> None:
+    """Write one table as CSV with fixed formatting, so equal data gives equal bytes."""
+    df.to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n", header=header, mode=mode)
+
+
+def content_categories() -> tuple[str, ...]:
+    """The eight content categories (Methods), in the order the model numbers them."""
+    return ins.CONTENT_CATEGORIES

@@ -1,0 +1,36 @@
+"""Random-number streams: one independent stream per (replication, source of randomness, community).
+
+Replication ``r`` of a run with root seed ``S`` draws source ``k`` of community ``c`` from
+``SeedSequence(S, spawn_key=(r, k, c))`` (FIELD_NOTES, "Random numbers"). The key holds no
+scenario and no worker information, so results never depend on chunking, worker count or backend,
+and two scenarios run with the same seed share random numbers per source and community (common
+random numbers) wherever their communities line up.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+
+class Stream(IntEnum):
+    """Fixed integer ids of the sources of randomness. Never renumber: it changes every result."""
+
+    COMMUNITY = 0  # community effect, timetable interval
+    BASELINE = 1  # baseline characteristics of providers and consumers (Table 1)
+    ATTENDANCE = 2  # consumers' propensities and per-session attendance
+    DROPOUT = 3  # consumer dropout
+    PROVIDER_LEAVE = 4  # provider temporary leave, return and quitting
+    SESSION_TIMING = 5  # unstructured session arrivals and rescheduling, venue, format, duration
+    CONTENT = 6  # provider interests and session content
+    DOCTOR = 7  # community doctors' plan review and supervision
+    EVALUATION = 8  # follow-up interview answers of providers and consumers
+    CAREGIVER = 9  # caregivers and their answers
+    STRESS = 10  # provider stress state
+    STAFFING = 11  # choice of lead and assistants
+
+
+def stream(seed: int, replication: int, source: Stream, community: int) -> np.random.Generator:
+    """The generator of one source of randomness for one community in one replication."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(replication, int(source), community))))
