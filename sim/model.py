@@ -280,7 +280,7 @@ class RolloutModel:
         r_time = c.rng[Stream.SESSION_TIMING]
         yield env.timeout(c.training_end - env.now)
         interval = (c.timetable_weeks or 0) * WEEK
-        next_slot = c.training_end
+        next_slot = c.training_end + interval  # the first slot is one interval after training ends
         for seq in itertools.count(1):
             if c.structured:
                 announced = next_slot

@@ -55,7 +55,7 @@ class ModelParameters(BaseModel):
         "service providers, one of whom leads'); the maximum is an ASSUMPTION",
     )
     provider_leave_hazard_per_month: float = Field(
-        0.01, ge=0, le=10,
+        0.01, ge=0, le=1e4,
         description="monthly hazard of a temporary leave (Results: one later provider 'asked for a "
         "temporary leave due to taking care of sick spouse'); 1 leave in ~200 provider-months",
     )
@@ -63,7 +63,7 @@ class ModelParameters(BaseModel):
         3.0, gt=0, le=60, description="mean length of a temporary leave, months (ASSUMPTION)"
     )
     provider_quit_hazard_per_month: float = Field(
-        0.001, ge=0, le=10,
+        0.001, ge=0, le=1e4,
         description="monthly hazard of quitting for an unstressed provider (Results: 0 of 13 quit; one "
         "'showed a desire to quit'); ASSUMPTION within what 0/13 allows",
     )
@@ -156,7 +156,7 @@ class ModelParameters(BaseModel):
     attendance_concentration: float = Field(6.0, gt=0, le=1000, description="Beta concentration of individual attendance propensities (ASSUMPTION)")
     attendance_community_loading: float = Field(0.5, ge=-5, le=5, description="logit shift of attendance per unit community effect (ASSUMPTION)")
     consumer_dropout_hazard_per_month: float = Field(
-        0.014, ge=0, le=10,
+        0.014, ge=0, le=1e4,
         description="monthly dropout hazard of a typical consumer (Results: 26/32 at 18 months and 16/22 at "
         "12 months give 0.012 and 0.027; their pooled rate)",
     )

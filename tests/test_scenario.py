@@ -1,0 +1,94 @@
+"""Scenario validation: every bad input is refused with one line naming the file and the field."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from sim.scenario import ScenarioError, load_scenario
+
+GOOD = {
+    "name": "x",
+    "waves": {"w": {"follow_up_months": 12}},
+    "communities": [{"name": "A", "wave": "w", "scheduling": "structured", "providers": 2, "consumers": 8}],
+}
+
+
+def _write(tmp_path, data, text=None):
+    path = tmp_path / "s.yaml"
+    path.write_text(text if text is not None else yaml.safe_dump(data))
+    return path
+
+
+def _error(tmp_path, data=None, text=None) -> str:
+    path = _write(tmp_path, data, text)
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(path)
+    msg = str(exc.value)
+    assert "\n" not in msg and msg.startswith(str(path))
+    return msg
+
+
+def _with(**community):
+    return {**GOOD, "communities": [{**GOOD["communities"][0], **community}]}
+
+
+def test_shipped_scenarios_load():
+    for name in ("paper_study", "initial_wave", "later_wave"):
+        s = load_scenario(f"scenarios/{name}.yaml")
+        assert s.name == name and s.source_sha256
+
+
+def test_paper_study_matches_the_paper():
+    s = load_scenario("scenarios/paper_study.yaml")
+    by = {c.name: c for c in s.communities}
+    assert {n: c.providers for n, c in by.items()} == {"Tuanjiehu": 5, "Maizidian": 2, "Xiangheyuan": 4, "Jingsong": 2}
+    assert sum(c.consumers for c in s.communities if c.wave == "initial") == 32
+    assert sum(c.consumers for c in s.communities if c.wave == "later") == 22
+    assert s.waves["initial"].follow_up_months == 18 and s.waves["later"].follow_up_months == 12
+    assert {c.scheduling for c in s.communities if c.wave == "initial"} == {"unstructured"}
+    assert {c.scheduling for c in s.communities if c.wave == "later"} == {"structured"}
+    for c in s.communities:  # Methods: provider:consumer ratio between 1:3 and 1:5
+        assert 3 <= c.consumers / c.providers <= 5
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ScenarioError, match="file not found"):
+        load_scenario(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    "data, field, words",
+    [
+        ({**GOOD, "colour": "red"}, "colour", "unknown key"),
+        (_with(providers=1), "communities[0].providers", "greater than or equal to 2"),
+        (_with(consumers=-3), "communities[0].consumers", "greater than or equal to 1"),
+        (_with(providers="five"), "communities[0].providers", "integer"),
+        (_with(scheduling="sometimes"), "communities[0].scheduling", "structured"),
+        (_with(wave="z"), "unknown wave", "z"),
+        ({**GOOD, "horizon_months": 6}, "horizon_months", "after horizon"),
+        ({**GOOD, "parameters": {"no_such_rate": 1}}, "parameters.no_such_rate", "unknown key"),
+        ({**GOOD, "parameters": {"group_share": 1.5}}, "parameters.group_share", "less than or equal to 1"),
+        ({**GOOD, "parameter_set": "missing.yaml"}, "parameter_set", "file not found"),
+        (_with(timetable_weeks=3), "communities[0].timetable_weeks", ""),
+        ({**GOOD, "waves": {"w": {"follow_up_months": -1}}}, "waves.w.follow_up_months", "greater than 0"),
+    ],
+)
+def test_bad_values_are_refused_with_file_and_field(tmp_path, data, field, words):
+    msg = _error(tmp_path, data)
+    assert field in msg and words in msg
+
+
+def test_malformed_yaml_names_the_line(tmp_path):
+    msg = _error(tmp_path, text="name: x\ncommunities: [\n")
+    assert "malformed YAML" in msg and "line" in msg
+
+
+def test_yaml_is_never_evaluated(tmp_path):
+    msg = _error(tmp_path, text="!!python/object/apply:os.system ['echo hacked']\n")
+    assert "malformed YAML" in msg
+
+
+def test_copies_expand_into_named_communities(tmp_path):
+    s = load_scenario(_write(tmp_path, _with(copies=3)))
+    assert [c.name for c in s.expanded_communities()] == ["A-1", "A-2", "A-3"]
