@@ -1,0 +1,879 @@
+"""Replications at scale: the runner every command uses (run, and calibrate, compare, power).
+
+Reproducibility. Replication ``r`` of a run with root seed ``S`` is ``simulate(scenario, r, S,
+parameters)``; the model derives its own streams from ``SeedSequence(S, spawn_key=(r, STREAM,
+...))``, so the runner never re-seeds: a replication's result does not depend on the number of
+workers, the chunk size, the order of completion or the backend.
+
+Work is cut into chunks of consecutive replications: chunk boundaries are a fixed function of
+the replication count (:func:`default_chunk_size`) or ``chunk_size``, recorded in the work folder
+so that a resumed run reuses them. Chunks go to one of three backends (:class:`ReplicationPool`):
+in-process (``workers=1``), a local process pool (default: all cores) or an existing Dask
+distributed cluster (``scheduler="tcp://host:8786"``, with task retries).
+
+Two ways in:
+
+- :func:`run_to_directory` (the ``run`` command): each finished chunk's tables are written by the
+  worker's ``write_table`` into a per-chunk folder of a stable work folder (temporary name, then
+  ``os.replace``), then streamed into the final CSVs; memory stays flat, ``resume=True`` computes
+  only missing chunks, and the final files are the same bytes however they were computed.
+- :func:`map_replications` / :func:`map_chunks` / :func:`simulate_frames` (calibration, power):
+  in memory, no disk I/O; a function runs on each chunk inside the worker and only its (small)
+  result comes back, in replication order; per-replication parameter sets are supported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .replications import ReplicationsAlgorithm
+
+if False:  # typing only (keeps worker imports light)
+    from .parameters import ModelParameters
+    from .scenario import Scenario
+
+WORK_FORMAT = 1
+TARGET_CHUNKS = 32  # chunks per run (>= ~10 per worker on small machines) ...
+MAX_CHUNK = 250  # ... but no more replications than this in one chunk
+AUTO_CHUNK = 10  # chunk size used by --reps auto (the total is not known in advance)
+KEY_OUTPUTS = ("sessions_delivered", "consumer_retention", "consumer_satisfied")
+
+
+class RunnerError(ValueError):
+    """A user-facing problem (bad option, refused resume, unreachable scheduler); ``str()`` is one line."""
+
+
+class ResumeError(RunnerError):
+    """``resume`` refused: the work folder was made from a different scenario, seed, version or size."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The model, as a replaceable bundle of functions (tests and experiments inject their own)
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelAPI:
+    """The functions the runner needs from the model. ``None`` fields resolve (in the worker) to
+    ``sim.model.simulate_replication``, ``sim.datasets.to_frames``, ``sim.datasets.write_table`` and
+    ``sim.datasets.TABLES``. All fields must be picklable (module-level functions)."""
+
+    simulate: Callable[..., Any] | None = None
+    to_frames: Callable[[Sequence[Any]], dict[str, pd.DataFrame]] | None = None
+    write_table: Callable[[pd.DataFrame, Any], None] | None = None
+    tables: tuple[str, ...] | None = None
+
+    def resolved(self) -> "ModelAPI":
+        sim_fn, tf, wt, tables = self.simulate, self.to_frames, self.write_table, self.tables
+        if sim_fn is None:
+            from .model import simulate_replication as sim_fn  # noqa: N813
+        if tf is None or wt is None or tables is None:
+            from . import datasets
+
+            tf = tf or datasets.to_frames
+            wt = wt or datasets.write_table
+            tables = tables or tuple(datasets.TABLES)
+        return ModelAPI(sim_fn, tf, wt, tuple(tables))
+
+
+DEFAULT_MODEL = ModelAPI()
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-replication summary (computed in the worker): the printed summary and --reps auto use it
+# ---------------------------------------------------------------------------------------------
+def _num(df: pd.DataFrame, col: str) -> pd.Series:
+    if col not in df.columns:
+        return pd.Series(np.zeros(len(df)), index=df.index)
+    return pd.to_numeric(df[col], errors="coerce").fillna(0).astype(float)
+
+
+def replication_summary(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per (replication, wave): sessions held/cancelled before follow-up and, for providers
+    and consumers, recruited / retained / evaluated / satisfied (``sat_overall``) / willing to continue."""
+    parts: list[pd.DataFrame] = []
+    key = ["replication", "wave"]
+    ses = frames.get("sessions")
+    if ses is not None and len(ses):
+        before = _num(ses, "before_follow_up") > 0 if "before_follow_up" in ses.columns else pd.Series(True, index=ses.index)
+        status = ses["status"].astype(str) if "status" in ses.columns else pd.Series("held", index=ses.index)
+        s = pd.DataFrame({
+            "replication": ses["replication"].to_numpy(),
+            "wave": ses["wave"].astype(str).to_numpy(),
+            "sessions_held": ((status == "held") & before).astype(int).to_numpy(),
+            "sessions_cancelled": ((status == "cancelled") & before).astype(int).to_numpy(),
+        })
+        parts.append(s.groupby(key, sort=True).sum())
+    for role, table in (("providers", "providers"), ("consumers", "consumers")):
+        df = frames.get(table)
+        if df is None or not len(df):
+            continue
+        ev = _num(df, "evaluated")
+        p = pd.DataFrame({
+            "replication": df["replication"].to_numpy(),
+            "wave": df["wave"].astype(str).to_numpy(),
+            f"{role}_recruited": 1,
+            f"{role}_retained": _num(df, "retained").to_numpy(),
+            f"{role}_evaluated": ev.to_numpy(),
+            f"{role}_satisfied": ((_num(df, "sat_overall") > 0) & (ev > 0)).astype(int).to_numpy(),
+            f"{role}_willing": ((_num(df, "willing_continue") > 0) & (ev > 0)).astype(int).to_numpy(),
+        })
+        parts.append(p.groupby(key, sort=True).sum())
+    if not parts:
+        return pd.DataFrame(columns=key)
+    out = pd.concat(parts, axis=1).fillna(0)
+    out = out.astype({c: "int64" for c in out.columns})
+    return out.reset_index().sort_values(key, kind="stable").reset_index(drop=True)
+
+
+def key_outputs(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per replication: ``sessions_delivered`` (held before follow-up), ``consumer_retention``
+    (retained / recruited), ``consumer_satisfied`` (satisfied / evaluated), and the provider analogues."""
+    cols = [c for c in summary.columns if c not in ("replication", "wave")]
+    s = summary.groupby("replication", sort=True)[cols].sum()
+    out = pd.DataFrame(index=s.index)
+
+    def ratio(a: str, b: str) -> pd.Series:
+        if a not in s or b not in s:
+            return pd.Series(np.nan, index=s.index)
+        return s[a] / s[b].where(s[b] > 0)
+
+    out["sessions_delivered"] = s["sessions_held"] if "sessions_held" in s else 0
+    out["consumer_retention"] = ratio("consumers_retained", "consumers_recruited")
+    out["consumer_satisfied"] = ratio("consumers_satisfied", "consumers_evaluated")
+    out["provider_retention"] = ratio("providers_retained", "providers_recruited")
+    out["provider_satisfied"] = ratio("providers_satisfied", "providers_evaluated")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Work items and the worker function
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Task:
+    scenario: Any
+    items: tuple[tuple[int, int, Any], ...]  # (replication, seed, parameters or None)
+    model: ModelAPI
+    kind: Literal["store", "map"]
+    fn: Callable[..., Any] | None = None  # map: the user's function; store: the post-processing hook
+    pass_frames: bool = True
+
+
+@dataclass
+class ChunkOutput:
+    """What a stored chunk sends back: per-replication events, each table's CSV bytes (as written
+    by ``write_table``), the replication summary and the post-processing hook's tables."""
+
+    events: list[int]
+    tables: dict[str, bytes]
+    summary: pd.DataFrame
+    extras: dict[str, pd.DataFrame]
+
+
+_RESOLVED: dict[ModelAPI, ModelAPI] = {}
+
+
+def _resolve(model: ModelAPI) -> ModelAPI:
+    r = _RESOLVED.get(model)
+    if r is None:
+        r = _RESOLVED[model] = model.resolved()
+    return r
+
+
+def _table_bytes(write_table: Callable[[pd.DataFrame, Any], None], df: pd.DataFrame, tmpdir: str, name: str) -> bytes:
+    path = os.path.join(tmpdir, f"{name}.csv")
+    write_table(df, path)
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def _execute(task: _Task) -> tuple[list[int], Any]:
+    """Run one chunk (in a worker): simulate its replications, then map or store."""
+    api = _resolve(task.model)
+    sim_fn = api.simulate
+    results = [sim_fn(task.scenario, r, seed=s, parameters=p) for r, s, p in task.items]
+    events = [int(getattr(res, "events", 0)) for res in results]
+    if task.kind == "map":
+        assert task.fn is not None
+        if not task.pass_frames:
+            return events, task.fn(results)
+        return events, task.fn(api.to_frames(results))
+    frames = api.to_frames(results)
+    del results
+    with tempfile.TemporaryDirectory(prefix="pss-chunk-") as tmp:
+        tables = {t: _table_bytes(api.write_table, frames.get(t, pd.DataFrame()), tmp, t) for t in api.tables}
+    summary = replication_summary(frames)
+    extras = dict(task.fn(frames)) if task.fn is not None else {}
+    return events, ChunkOutput(events, tables, summary, extras)
+
+
+def _noop() -> int:
+    return os.getpid()
+
+
+# ---------------------------------------------------------------------------------------------
+# Backends
+# ---------------------------------------------------------------------------------------------
+class _InlineExecutor(Executor):
+    """Runs each task at submit time in this process (``workers=1``)."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[override]
+        f: Future = Future()
+        try:
+            f.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - delivered through the future
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            f.set_exception(exc)
+        return f
+
+
+def _cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class ReplicationPool:
+    """Where chunks run; a context manager, reusable across many calls (calibration should make one
+    and pass it as ``pool=`` to avoid starting processes for every parameter set).
+
+    - ``scheduler="tcp://host:8786"``: an existing Dask distributed cluster (tasks retried
+      ``retries`` times; a lost worker's tasks are recomputed elsewhere);
+    - ``workers=1``: in this process;
+    - otherwise a local process pool of ``workers`` processes (default: all cores).
+    """
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None, retries: int = 3):
+        self.scheduler = scheduler
+        self._client = None
+        self._owned = True
+        if scheduler:
+            try:
+                from distributed import Client
+            except ImportError:  # pragma: no cover
+                raise RunnerError("--scheduler needs dask.distributed: pip install -e '.[dask]'") from None
+            try:
+                self._client = Client(scheduler, timeout="10s", set_as_default=False)
+            except (OSError, TimeoutError) as exc:
+                raise RunnerError(f"cannot connect to Dask scheduler {scheduler}: {str(exc).splitlines()[0]}") from None
+            self.executor: Executor = self._client.get_executor(retries=retries, pure=False)
+            self.workers = max(1, sum(self._client.nthreads().values()))
+            self.kind = "dask"
+        else:
+            n = _cpu_count() if workers is None else int(workers)
+            if n < 1:
+                raise RunnerError(f"--workers must be at least 1, got {n}")
+            self.workers = n
+            if n == 1:
+                self.executor = _InlineExecutor()
+                self.kind = "inline"
+            else:
+                import multiprocessing as mp
+                from concurrent.futures import ProcessPoolExecutor
+
+                methods = mp.get_all_start_methods()
+                ctx = mp.get_context("fork" if "fork" in methods else None)
+                self.executor = ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+                # start (fork) every worker now, before any progress-bar thread exists
+                for f in [self.executor.submit(_noop) for _ in range(n)]:
+                    f.result()
+                self.kind = "processes"
+
+    @property
+    def window(self) -> int:
+        """Chunks kept in flight: enough to keep every worker busy, few enough to bound memory."""
+        return 1 if self.kind == "inline" else 2 * self.workers + 1
+
+    def describe(self) -> str:
+        if self.kind == "dask":
+            return f"dask cluster {self.scheduler} ({self.workers} threads)"
+        return "in-process" if self.kind == "inline" else f"{self.workers} local processes"
+
+    def close(self) -> None:
+        if self.kind == "processes":
+            self.executor.shutdown(wait=True, cancel_futures=True)
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def abort(self) -> None:
+        if self.kind == "processes":
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        if self._client is not None:
+            try:
+                self._client.close(timeout=5)
+            except Exception:  # noqa: BLE001
+                pass
+            self._client = None
+
+    def __enter__(self) -> "ReplicationPool":
+        return self
+
+    def __exit__(self, et, ev, tb) -> None:
+        if et is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _drive(
+    pool: ReplicationPool,
+    tasks: Iterable[tuple[int, _Task]],
+    on_done: Callable[[int, Any], None],
+    advance: Callable[[int], None] = lambda n: None,
+    stop: Callable[[], bool] = lambda: False,
+) -> None:
+    """Submit tasks with a bounded window; call ``on_done(index, result)`` as each completes."""
+    pending: dict[Future, tuple[int, int]] = {}
+    it = iter(tasks)
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and len(pending) < pool.window and not stop():
+                try:
+                    idx, task = next(it)
+                except StopIteration:
+                    exhausted = True
+                    break
+                pending[pool.executor.submit(_execute, task)] = (idx, len(task.items))
+            if not pending:
+                break
+            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for fut in sorted(done, key=lambda f: pending[f][0]):
+                idx, n = pending.pop(fut)
+                on_done(idx, fut.result()[1])
+                advance(n)
+            if stop():
+                for fut in pending:
+                    fut.cancel()
+                pending.clear()
+                break
+    except BaseException:
+        for fut in pending:
+            fut.cancel()
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress bar
+# ---------------------------------------------------------------------------------------------
+class _Progress:
+    def __init__(self, enabled: bool, total: int | None, description: str = "replications"):
+        self._p = None
+        self._task = None
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.text import Text
+
+        class RateColumn(ProgressColumn):
+            def render(self, task):  # noqa: D401
+                speed = task.finished_speed or task.speed
+                return Text("  -  reps/s" if speed is None else f"{speed:7.1f} reps/s", style="progress.data.speed")
+
+        self._p = Progress(
+            TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            RateColumn(), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+            console=Console(stderr=True), transient=False,
+        )
+        self._p.start()
+        self._task = self._p.add_task(description, total=total)
+
+    def advance(self, n: int) -> None:
+        if self._p is not None:
+            self._p.advance(self._task, n)
+
+    def update(self, **kw: Any) -> None:
+        if self._p is not None:
+            self._p.update(self._task, **kw)
+
+    def close(self) -> None:
+        if self._p is not None:
+            self._p.stop()
+            self._p = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Chunking
+# ---------------------------------------------------------------------------------------------
+def default_chunk_size(n: int) -> int:
+    """Replications per chunk: a fixed function of the replication count only (never of timing or
+    of the number of workers), so a run and its resumption cut the work identically."""
+    return max(1, min(MAX_CHUNK, math.ceil(n / TARGET_CHUNKS)))
+
+
+def chunk_ranges(n: int, chunk_size: int) -> list[tuple[int, int]]:
+    return [(a, min(a + chunk_size, n)) for a in range(0, n, chunk_size)]
+
+
+# ---------------------------------------------------------------------------------------------
+# In-memory map API (calibration, power, comparisons)
+# ---------------------------------------------------------------------------------------------
+def _items(scenario: Any, replications: int | Sequence[int], seed: int | None, parameters: Any,
+           parameters_per_rep: Sequence[Any] | None) -> list[tuple[int, int, Any]]:
+    reps = list(range(int(replications))) if isinstance(replications, (int, np.integer)) else [int(r) for r in replications]
+    s = int(scenario.seed if seed is None else seed)
+    if parameters_per_rep is not None:
+        if len(parameters_per_rep) != len(reps):
+            raise ValueError(f"parameters_per_rep has {len(parameters_per_rep)} entries for {len(reps)} replications")
+        return [(r, s, p if p is not None else parameters) for r, p in zip(reps, parameters_per_rep)]
+    return [(r, s, parameters) for r in reps]
+
+
+def map_chunks(
+    fn: Callable[[Any], Any],
+    scenario: Any,
+    replications: int | Sequence[int],
+    seed: int | None = None,
+    *,
+    parameters: Any = None,
+    parameters_per_rep: Sequence[Any] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    pool: ReplicationPool | None = None,
+    chunk_size: int | None = None,
+    progress: bool = False,
+    pass_frames: bool = True,
+    model: ModelAPI | None = None,
+) -> list[tuple[tuple[int, int], Any]]:
+    """Run replications in chunks and apply ``fn`` to each chunk inside the worker; nothing touches disk.
+
+    ``replications`` is a count ``n`` (replications ``0..n-1``) or an explicit sequence of
+    replication indices (repeats allowed: e.g. ``list(range(R)) * K`` with ``parameters_per_rep``
+    giving K parameter sets R common-random-number replications each). ``fn`` receives the chunk's
+    frames (``to_frames`` of its results, rows ordered by replication) or, with
+    ``pass_frames=False``, the list of ``ReplicationResult`` in item order (the cheap path: no
+    pandas). Returns ``[((start, stop), fn_result), ...]`` in item order, where ``start:stop``
+    are positions in the item list. ``fn`` must be picklable (a module-level function) unless
+    ``workers=1``.
+    """
+    items = _items(scenario, replications, seed, parameters, parameters_per_rep)
+    if not items:
+        return []
+    model = model or DEFAULT_MODEL
+    own = pool is None
+    pool = pool or ReplicationPool(workers=workers, scheduler=scheduler)
+    cs = chunk_size or default_chunk_size(len(items))
+    ranges = chunk_ranges(len(items), cs)
+    out: list[Any] = [None] * len(ranges)
+    bar = _Progress(progress, len(items))
+    try:
+        tasks = ((i, _Task(scenario, tuple(items[a:b]), model, "map", fn, pass_frames)) for i, (a, b) in enumerate(ranges))
+        _drive(pool, tasks, out.__setitem__, bar.advance)
+    except BaseException:
+        bar.close()
+        if own:
+            pool.abort()
+        raise
+    bar.close()
+    if own:
+        pool.close()
+    return list(zip(ranges, out))
+
+
+def map_replications(fn: Callable[[Any], Any], scenario: Any, replications: int | Sequence[int], seed: int | None = None,
+                     **kwargs: Any) -> list[Any] | pd.DataFrame:
+    """Like :func:`map_chunks`, but ``fn`` returns one entry per replication of its chunk (a list,
+    tuple, array or Series of that length) and the entries come back flattened into one list in
+    item order. If ``fn`` returns DataFrames (any number of rows, e.g. one per replication with a
+    ``replication`` column), they are concatenated in item order into one DataFrame (index reset)
+    instead. Accepts the keyword arguments of :func:`map_chunks`."""
+    chunks = map_chunks(fn, scenario, replications, seed, **kwargs)
+    if chunks and all(isinstance(r, pd.DataFrame) for _, r in chunks):
+        return pd.concat([r for _, r in chunks], ignore_index=True)
+    flat: list[Any] = []
+    for (a, b), r in chunks:
+        r = list(r)
+        if len(r) != b - a:
+            raise ValueError(f"fn returned {len(r)} entries for a chunk of {b - a} replications")
+        flat.extend(r)
+    return flat
+
+
+def _identity(frames: Any) -> Any:
+    return frames
+
+
+def simulate_frames(scenario: Any, replications: int | Sequence[int] | None = None, seed: int | None = None,
+                    **kwargs: Any) -> dict[str, pd.DataFrame]:
+    """All tables of a (small) run, in memory: ``to_frames`` of every replication, rows in replication
+    order. Same keyword arguments as :func:`map_chunks`."""
+    reps = scenario.replications if replications is None else replications
+    chunks = map_chunks(_identity, scenario, reps, seed, **kwargs)
+    if not chunks:
+        return {}
+    names = list(chunks[0][1])
+    return {t: pd.concat([c[t] for _, c in chunks], ignore_index=True) for t in names}
+
+
+# ---------------------------------------------------------------------------------------------
+# The stored path: work folder, resume, final files
+# ---------------------------------------------------------------------------------------------
+def scenario_hash(scenario: Any) -> str:
+    """SHA-256 of the validated scenario (model parameters included; seed and replications
+    excluded: they are checked separately). Comments and formatting of the file do not count."""
+    data = scenario.model_dump(mode="json", exclude={"seed", "replications", "source_path", "source_sha256"})
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def work_dir_for(out_dir: Path) -> Path:
+    """The stable work folder of a destination: ``DEST_PARENT/.DEST_NAME.work``."""
+    out_dir = Path(out_dir)
+    return out_dir.parent / f".{out_dir.name}.work"
+
+
+def _fn_id(fn: Callable[..., Any] | None) -> str | None:
+    return None if fn is None else f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def _chunk_name(a: int, b: int) -> str:
+    return f"{a:010d}-{b:010d}"
+
+
+def _write_chunk(chunks_dir: Path, a: int, b: int, out: ChunkOutput) -> None:
+    """Write a chunk's files into a temporary folder, then rename it into place (atomic)."""
+    final = chunks_dir / _chunk_name(a, b)
+    tmp = chunks_dir / f".tmp-{_chunk_name(a, b)}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    for t, data in out.tables.items():
+        (tmp / f"{t}.csv").write_bytes(data)
+    out.summary.to_pickle(tmp / "summary.pkl")
+    for name, df in out.extras.items():
+        df.to_pickle(tmp / f"extra.{name}.pkl")
+    (tmp / "events.json").write_text(json.dumps(out.events))
+    try:
+        os.replace(tmp, final)
+    except OSError:  # already there (e.g. computed twice): keep the first
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _read_chunk_meta(chunks_dir: Path, a: int, b: int) -> tuple[list[int], pd.DataFrame]:
+    d = chunks_dir / _chunk_name(a, b)
+    return json.loads((d / "events.json").read_text()), pd.read_pickle(d / "summary.pkl")
+
+
+@dataclass
+class AutoReplications:
+    """Outcome of ``replications="auto"``."""
+
+    precision: float
+    chosen: int
+    solved: bool
+    budget: int
+    relative_half_widths: dict[str, float]
+    outputs: tuple[str, ...]
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    replications: int
+    seed: int
+    events: list[int]
+    summary: pd.DataFrame  # replication_summary rows of every replication
+    extras: dict[str, pd.DataFrame]
+    wall_time: float
+    chunk_size: int
+    chunks_computed: int
+    chunks_reused: int
+    backend: str
+    auto: AutoReplications | None = None
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_resume(work: Path, meta: dict[str, Any]) -> None:
+    try:
+        old = json.loads((work / "meta.json").read_text())
+    except (OSError, ValueError):
+        raise ResumeError(f"cannot resume: {work} has no readable meta.json; run without --resume to start afresh") from None
+    labels = {
+        "scenario_hash": "a different scenario", "seed": "seed {old}", "replications": "{old} replications",
+        "package_version": "package version {old}", "chunk_size": "chunk size {old}", "post": "post-processing {old}",
+        "precision": "precision {old}", "format": "work-folder format {old}",
+    }
+    for k, msg in labels.items():
+        if old.get(k) != meta.get(k):
+            what = msg.format(old=old.get(k))
+            raise ResumeError(
+                f"cannot resume {work}: it was made from {what} (now: {meta.get(k) if k != 'scenario_hash' else 'changed'}); "
+                "run without --resume to start afresh"
+            )
+
+
+def run_to_directory(
+    scenario: Any,
+    out_dir: str | Path,
+    *,
+    replications: int | Literal["auto"] | None = None,
+    seed: int | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    pool: ReplicationPool | None = None,
+    chunk_size: int | None = None,
+    resume: bool = False,
+    precision: float = 0.05,
+    max_replications: int = 10_000,
+    key_output_names: Sequence[str] = KEY_OUTPUTS,
+    parameters: Any = None,
+    post: Callable[[dict[str, pd.DataFrame]], dict[str, pd.DataFrame]] | None = None,
+    finalize: Callable[[Path, "RunResult"], None] | None = None,
+    progress: bool = False,
+    model: ModelAPI | None = None,
+    command: str | None = None,
+    keep_work: bool = False,
+) -> RunResult:
+    """Run a scenario's replications and write the tables (``TABLE.csv``) and ``manifest.json`` into
+    ``out_dir``. Files are assembled in a temporary folder next to ``out_dir`` and moved into place
+    at the end (an existing ``out_dir`` is replaced only then). Finished chunks live in
+    :func:`work_dir_for` ``(out_dir)`` until the run completes; ``resume=True`` reuses them (and
+    raises :class:`ResumeError` if they came from a different scenario, seed, size or version).
+
+    ``post(frames) -> {name: DataFrame}`` runs on every chunk in the worker (e.g. the analysis's
+    ``analyze_chunk``); its tables are kept per chunk and returned concatenated in
+    ``RunResult.extras``. ``finalize(tmp_out_dir, result)`` may add files (e.g. the analysis
+    report) before the folder is moved into place. ``replications="auto"`` picks the number with
+    :class:`~sim.replications.ReplicationsAlgorithm` on ``key_output_names`` at ``precision``.
+    """
+    t0 = time.perf_counter()
+    model = model or DEFAULT_MODEL
+    out_dir = Path(out_dir)
+    s = int(scenario.seed if seed is None else seed)
+    auto = replications == "auto"
+    if not auto:
+        n = int(scenario.replications if replications is None else replications)
+        if n < 1:
+            raise RunnerError(f"replications must be at least 1, got {n}")
+    else:
+        n = int(max_replications)
+        if not 0 < precision < 1:
+            raise RunnerError(f"--precision must be between 0 and 1, got {precision}")
+    if chunk_size is not None and chunk_size < 1:
+        raise RunnerError(f"chunk size must be at least 1, got {chunk_size}")
+    cs = int(chunk_size or (AUTO_CHUNK if auto else default_chunk_size(n)))
+    if parameters is not None:
+        scenario = scenario.model_copy(update={"parameters": parameters})
+    tables = tuple(model.tables) if model.tables is not None else _resolve(model).tables
+
+    meta = {
+        "format": WORK_FORMAT, "scenario": scenario.name, "scenario_hash": scenario_hash(scenario),
+        "source_sha256": getattr(scenario, "source_sha256", None), "seed": s,
+        "replications": "auto" if auto else n, "precision": precision if auto else None,
+        "package_version": __version__, "chunk_size": cs, "post": _fn_id(post),
+    }
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = work_dir_for(out_dir)
+    chunks_dir = work / "chunks"
+    if work.exists() and resume:
+        if resume and (work / "meta.json").exists() and chunk_size is None:
+            try:  # an unspecified chunk size takes the stored one
+                meta["chunk_size"] = cs = int(json.loads((work / "meta.json").read_text()).get("chunk_size", cs))
+            except (OSError, ValueError):
+                pass
+        _check_resume(work, meta)
+    elif work.exists():
+        shutil.rmtree(work)
+    chunks_dir.mkdir(parents=True, exist_ok=True)
+    if not (work / "meta.json").exists():
+        _atomic_write_bytes(work / "meta.json", json.dumps(meta, indent=1).encode())
+    for stale in chunks_dir.glob(".tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    present = {p.name for p in chunks_dir.iterdir() if not p.name.startswith(".")}
+
+    base_task = dict(scenario=scenario, model=model, kind="store", fn=post)
+
+    def task_for(a: int, b: int) -> _Task:
+        return _Task(items=tuple((r, s, None) for r in range(a, b)), **base_task)
+
+    summaries: dict[tuple[int, int], pd.DataFrame] = {}  # chunk range -> replication_summary
+    computed = reused = 0
+    own = pool is None
+    bar = _Progress(progress, None if auto else n)
+    algo: ReplicationsAlgorithm | None = None
+    try:
+        pool = pool or ReplicationPool(workers=workers, scheduler=scheduler)
+
+        def on_done_for(ranges: list[tuple[int, int]]):
+            def on_done(i: int, out: ChunkOutput) -> None:
+                nonlocal computed
+                a, b = ranges[i]
+                _write_chunk(chunks_dir, a, b, out)
+                summaries[(a, b)] = out.summary
+                computed += 1
+                feed()
+            return on_done
+
+        next_rep = 0
+
+        def feed() -> None:  # --reps auto: feed replications to the algorithm in replication order
+            nonlocal next_rep
+            if algo is None:
+                return
+            while not algo.solved:
+                key = next((k for k in summaries if k[0] == next_rep), None)
+                if key is None:
+                    return
+                ko = key_outputs(summaries[key]).reindex(range(key[0], key[1]))
+                for _, row in ko.iterrows():
+                    if algo.add(row.to_dict()):
+                        return
+                next_rep = key[1]
+
+        def run_ranges(ranges: list[tuple[int, int]], stop=lambda: False) -> None:
+            nonlocal reused
+            todo = []
+            for i, (a, b) in enumerate(ranges):
+                if _chunk_name(a, b) in present:
+                    if (a, b) not in summaries:
+                        summaries[(a, b)] = _read_chunk_meta(chunks_dir, a, b)[1]
+                    reused += 1
+                    bar.advance(b - a)
+                else:
+                    todo.append(i)
+            feed()
+            _drive(pool, ((i, task_for(*ranges[i])) for i in todo), on_done_for(ranges), bar.advance, stop)
+
+        if auto:
+            algo = ReplicationsAlgorithm(tuple(key_output_names), precision=precision)
+            run_ranges(chunk_ranges(n, cs), stop=lambda: algo.solved)
+            chosen = algo.solution or min(n, algo.n)
+            n = chosen
+            bar.update(total=n, completed=n)
+            ranges = chunk_ranges(n, cs)
+            present = {p.name for p in chunks_dir.iterdir() if not p.name.startswith(".")}
+            run_ranges(ranges)  # the last, partial chunk of the chosen n
+        else:
+            ranges = chunk_ranges(n, cs)
+            run_ranges(ranges)
+        backend = pool.describe()
+    except BaseException:
+        bar.close()
+        if own and pool is not None:
+            pool.abort()
+        raise
+    bar.close()
+    if own:
+        pool.close()
+
+    # ---- assemble the final folder from the chunks, in replication order -------------------
+    tmp_out = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    if tmp_out.exists():
+        shutil.rmtree(tmp_out)
+    tmp_out.mkdir()
+    try:
+        names = [_chunk_name(a, b) for a, b in ranges]
+        for t in tables:
+            _concat_csv([chunks_dir / nm / f"{t}.csv" for nm in names], tmp_out / f"{t}.csv")
+        events: list[int] = []
+        for nm in names:
+            events.extend(json.loads((chunks_dir / nm / "events.json").read_text()))
+        summary = pd.concat([summaries[r] for r in ranges], ignore_index=True)
+        extras: dict[str, pd.DataFrame] = {}
+        if post is not None:
+            extra_names = sorted(p.name[len("extra."):-len(".pkl")] for p in (chunks_dir / names[0]).glob("extra.*.pkl"))
+            for en in extra_names:
+                extras[en] = pd.concat([pd.read_pickle(chunks_dir / nm / f"extra.{en}.pkl") for nm in names], ignore_index=True)
+        auto_res = None
+        if algo is not None:
+            auto_res = AutoReplications(precision, n, algo.solved, int(max_replications), algo.relative_half_widths(n),
+                                        tuple(key_output_names))
+            if not algo.solved:
+                warnings.warn(f"--reps auto: precision {precision} not reached within {max_replications} replications", stacklevel=2)
+        wall = time.perf_counter() - t0
+        result = RunResult(out_dir, n, s, events, summary, extras, wall, cs, computed, reused, backend, auto_res)
+        manifest = {
+            "scenario": scenario.name,
+            "scenario_file": getattr(scenario, "source_path", None),
+            "scenario_sha256": getattr(scenario, "source_sha256", None),
+            "scenario_hash": meta["scenario_hash"],
+            "seed": s,
+            "replications": n,
+            "package": "peer-support-sim",
+            "package_version": __version__,
+            "python": sys.version.split()[0],
+            "simpy_events_total": int(sum(events)),
+            "simpy_events_per_replication": events,
+            "wall_time_seconds": None,
+            "backend": backend,
+            "chunk_size": cs,
+            "chunks_computed": computed,
+            "chunks_reused": reused,
+            "tables": list(tables),
+            "command": command if command is not None else " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        }
+        if auto_res is not None:
+            manifest["replications_auto"] = {
+                "method": "Hoad, Robinson & Davies (2010) replications algorithm",
+                "precision": precision, "alpha": 0.05, "chosen": n, "solved": auto_res.solved,
+                "budget": auto_res.budget, "key_outputs": list(key_output_names),
+                "relative_half_widths": {k: (None if not math.isfinite(v) else round(v, 6))
+                                         for k, v in auto_res.relative_half_widths.items()},
+            }
+        result.manifest = manifest
+        if finalize is not None:
+            finalize(tmp_out, result)
+        result.wall_time = manifest["wall_time_seconds"] = round(time.perf_counter() - t0, 3)
+        (tmp_out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        _move_into_place(tmp_out, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp_out, ignore_errors=True)
+        raise
+    if not keep_work:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def _concat_csv(parts: list[Path], dest: Path) -> None:
+    """Stream CSV parts into one file: the first part whole, the others without their header."""
+    header: bytes | None = None
+    with open(dest, "wb") as out:
+        for p in parts:
+            with open(p, "rb") as src:
+                first = src.readline()
+                if not first:
+                    continue
+                if header is None:
+                    header = first
+                    out.write(first)
+                elif first != header:
+                    raise RuntimeError(f"{p}: columns differ from the first chunk's; cannot concatenate")
+                shutil.copyfileobj(src, out, 1 << 20)
+
+
+def _move_into_place(tmp: Path, dest: Path) -> None:
+    """Replace ``dest`` by ``tmp`` (an existing ``dest`` is moved aside first, then removed)."""
+    old = None
+    if dest.exists():
+        old = dest.parent / f".{dest.name}.old-{os.getpid()}"
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(dest, old)
+    os.replace(tmp, dest)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,276 @@
+"""Runner tests, on a stand-in model (tests/test_runner_fakemodel.py) so they are fast and test the
+runner alone. Groups:
+
+- invariance: the final files are the same bytes whatever the workers, chunk sizes or path taken;
+- map API: in-memory results in replication order, per-replication parameter sets;
+- resume: an interrupted run resumed equals an uninterrupted one; a changed scenario is refused;
+- output folder: written atomically, an existing destination replaced only at the end;
+- --reps auto: the replications algorithm stops where the precision is met.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import test_runner_fakemodel as fm
+from sim import runner
+from sim.replications import ReplicationsAlgorithm, look_ahead_for
+from sim.runner import (ResumeError, default_chunk_size, map_chunks, map_replications, run_to_directory,
+                        simulate_frames, work_dir_for)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run(tmp_path: Path, name: str, **kw):
+    kw.setdefault("model", fm.FAKE_MODEL)
+    kw.setdefault("workers", 1)
+    sc = kw.pop("scenario", None) or fm.small_scenario()
+    out = tmp_path / name
+    res = run_to_directory(sc, out, **kw)
+    return out, res
+
+
+# --- invariance -------------------------------------------------------------------------------
+def test_same_bytes_whatever_workers_and_chunks(tmp_path):
+    ref_dir, ref = _run(tmp_path, "ref", replications=13)
+    ref_h = fm.file_hashes(ref_dir)
+    assert set(ref_h) == {f"{t}.csv" for t in fm.TABLES}
+    for name, kw in {"c1": dict(chunk_size=1), "c5": dict(chunk_size=5), "c13": dict(chunk_size=13),
+                     "w2": dict(workers=2, chunk_size=3)}.items():
+        d, res = _run(tmp_path, name, replications=13, **kw)
+        assert fm.file_hashes(d) == ref_h, name
+        assert res.events == ref.events
+    # and the same bytes as writing every replication's frames in one go
+    frames = fm.fake_to_frames([fm.fake_simulate(fm.small_scenario(), r) for r in range(13)])
+    for t in fm.TABLES:
+        fm.fake_write_table(frames[t], tmp_path / f"whole_{t}.csv")
+        assert (tmp_path / f"whole_{t}.csv").read_bytes() == (ref_dir / f"{t}.csv").read_bytes()
+
+
+def test_manifest_contents(tmp_path):
+    d, res = _run(tmp_path, "m", replications=5, seed=9, command="cli.py run x.yaml")
+    m = json.loads((d / "manifest.json").read_text())
+    assert m["scenario"] == "small" and m["seed"] == 9 and m["replications"] == 5
+    assert m["simpy_events_per_replication"] == res.events and len(res.events) == 5
+    assert m["simpy_events_total"] == sum(res.events)
+    assert m["package_version"] and m["wall_time_seconds"] >= 0 and m["command"] == "cli.py run x.yaml"
+    assert not work_dir_for(d).exists()  # cleaned up after success
+
+
+def test_seed_changes_results(tmp_path):
+    a, _ = _run(tmp_path, "a", replications=3, seed=1)
+    b, _ = _run(tmp_path, "b", replications=3, seed=2)
+    assert fm.file_hashes(a) != fm.file_hashes(b)
+
+
+def test_default_chunk_size_is_fixed_function_of_n():
+    assert default_chunk_size(1) == 1
+    assert default_chunk_size(1000) == default_chunk_size(1000)
+    assert 1 <= default_chunk_size(10**6) <= runner.MAX_CHUNK
+
+
+# --- map API ----------------------------------------------------------------------------------
+def _sessions_per_rep(frames):
+    s = frames["sessions"]
+    return s.groupby("replication").size().tolist()
+
+
+def _training_days(results):  # cheap path: raw results, no pandas
+    return [r.columns["communities"]["training_days"][0] for r in results]
+
+
+def _ages(frames):
+    return frames["providers"][["replication", "person_id", "age"]]
+
+
+def test_map_replications_in_order_any_chunking():
+    sc = fm.small_scenario()
+    a = map_replications(_sessions_per_rep, sc, 11, model=fm.FAKE_MODEL, workers=1, chunk_size=4)
+    b = map_replications(_sessions_per_rep, sc, 11, model=fm.FAKE_MODEL, workers=2, chunk_size=3)
+    assert a == b and len(a) == 11
+    frames = simulate_frames(sc, 11, model=fm.FAKE_MODEL, workers=1)
+    assert frames["sessions"].groupby("replication").size().tolist() == a
+    df = map_replications(lambda f: f["communities"], sc, 4, model=fm.FAKE_MODEL, workers=1, chunk_size=3)
+    assert list(df["replication"]) == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+def test_map_replications_per_replication_parameters():
+    sc = fm.small_scenario()
+    p = [sc.parameters.replace(training_days=float(d)) for d in (1, 2, 3, 4, 5, 6)]
+    reps = [0, 1, 2] * 2  # two parameter sets, common random numbers across them
+    out = map_replications(_training_days, sc, reps, parameters_per_rep=p, model=fm.FAKE_MODEL,
+                           workers=2, chunk_size=4, pass_frames=False)
+    assert out == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    chunks = map_chunks(_ages, sc, reps, parameters_per_rep=p, model=fm.FAKE_MODEL, workers=1, chunk_size=3)
+    assert [r for r, _ in chunks] == [(0, 3), (3, 6)]
+    # common random numbers: replication r draws the same numbers under both parameter sets
+    pd.testing.assert_frame_equal(chunks[0][1].reset_index(drop=True), chunks[1][1].reset_index(drop=True))
+
+
+def test_map_replications_length_checked():
+    with pytest.raises(ValueError, match="entries for a chunk"):
+        map_replications(lambda f: [1], fm.small_scenario(), 3, model=fm.FAKE_MODEL, workers=1, chunk_size=3)
+
+
+def test_reusable_pool():
+    sc = fm.small_scenario()
+    with runner.ReplicationPool(workers=2) as pool:
+        a = map_replications(_sessions_per_rep, sc, 6, model=fm.FAKE_MODEL, pool=pool, chunk_size=2)
+        b = map_replications(_sessions_per_rep, sc, 6, model=fm.FAKE_MODEL, pool=pool, chunk_size=3)
+    assert a == b
+
+
+# --- resume -----------------------------------------------------------------------------------
+def test_failed_run_resumes_to_same_bytes(tmp_path, monkeypatch):
+    ref, _ = _run(tmp_path, "ref", replications=12, chunk_size=3)
+    monkeypatch.setattr(fm, "FAIL_AT", 7)
+    with pytest.raises(RuntimeError, match="injected"):
+        _run(tmp_path, "out", replications=12, chunk_size=3)
+    monkeypatch.setattr(fm, "FAIL_AT", None)
+    work = work_dir_for(tmp_path / "out")
+    assert sorted(p.name for p in (work / "chunks").iterdir()) == [runner._chunk_name(0, 3), runner._chunk_name(3, 6)]
+    assert not (tmp_path / "out").exists()
+    _, res = _run(tmp_path, "out", replications=12, resume=True)  # chunk size taken from the work folder
+    assert (res.chunks_reused, res.chunks_computed) == (2, 2)
+    assert fm.file_hashes(tmp_path / "out") == fm.file_hashes(ref)
+    assert not work.exists()
+
+
+@pytest.mark.parametrize("change", ["scenario", "seed", "replications"])
+def test_resume_refused_when_run_differs(tmp_path, monkeypatch, change):
+    monkeypatch.setattr(fm, "FAIL_AT", 4)
+    with pytest.raises(RuntimeError):
+        _run(tmp_path, "out", replications=8, chunk_size=2)
+    monkeypatch.setattr(fm, "FAIL_AT", None)
+    kw = dict(replications=8)
+    if change == "scenario":
+        kw["scenario"] = fm.small_scenario(communities=[{**fm.SMALL_SCENARIO["communities"][0], "consumers": 10},
+                                                       fm.SMALL_SCENARIO["communities"][1]])
+    elif change == "seed":
+        kw["seed"] = 5
+    else:
+        kw["replications"] = 9
+    with pytest.raises(ResumeError) as ei:
+        _run(tmp_path, "out", resume=True, **kw)
+    msg = str(ei.value)
+    assert "\n" not in msg and "cannot resume" in msg
+    assert (work_dir_for(tmp_path / "out") / "chunks").exists()  # left intact
+    # without --resume the stale work folder is discarded and the run starts afresh
+    _run(tmp_path, "out", **kw)
+    assert (tmp_path / "out" / "sessions.csv").exists()
+
+
+def test_killed_process_resumes_to_same_bytes(tmp_path):
+    ref, _ = _run(tmp_path, "ref", replications=10, chunk_size=1)
+    out = tmp_path / "out"
+    script = (
+        "import sys, test_runner_fakemodel as fm\n"
+        "from sim.runner import run_to_directory\n"
+        f"run_to_directory(fm.small_scenario(), {str(out)!r}, replications=10, chunk_size=1, workers=1,"
+        " model=fm.FAKE_MODEL, resume='--resume' in sys.argv)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")]), "FAKE_SLEEP": "0.15"}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=tmp_path)
+    chunks = work_dir_for(out) / "chunks"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if chunks.exists() and len([p for p in chunks.iterdir() if not p.name.startswith(".")]) >= 3:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len([p for p in chunks.iterdir() if not p.name.startswith(".")])
+    assert 3 <= done < 10 and not out.exists()
+    env["FAKE_SLEEP"] = "0"
+    subprocess.run([sys.executable, "-c", script, "--resume"], env=env, cwd=tmp_path, check=True)
+    assert fm.file_hashes(out) == fm.file_hashes(ref)
+
+
+# --- output folder ----------------------------------------------------------------------------
+def test_existing_destination_replaced_only_at_end(tmp_path, monkeypatch):
+    out, _ = _run(tmp_path, "out", replications=4)
+    before = fm.file_hashes(out)
+    monkeypatch.setattr(fm, "FAIL_AT", 2)
+    with pytest.raises(RuntimeError):
+        _run(tmp_path, "out", replications=4, seed=77)
+    assert fm.file_hashes(out) == before  # untouched by the failed run
+    monkeypatch.setattr(fm, "FAIL_AT", None)
+    _run(tmp_path, "out", replications=4, seed=77)
+    assert fm.file_hashes(out) != before
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_post_hook_tables_concatenated(tmp_path):
+    out, res = _run(tmp_path, "p", replications=7, chunk_size=3, post=_post_hook)
+    assert list(res.extras) == ["per_rep"]
+    assert res.extras["per_rep"]["replication"].tolist() == list(range(7))
+    _, res2 = _run(tmp_path, "p2", replications=7, chunk_size=2, post=_post_hook)
+    pd.testing.assert_frame_equal(res.extras["per_rep"], res2.extras["per_rep"])
+
+
+def _post_hook(frames):
+    s = frames["sessions"]
+    return {"per_rep": s.groupby("replication").size().rename("n").reset_index()}
+
+
+def test_replication_summary():
+    frames = simulate_frames(fm.small_scenario(), 3, model=fm.FAKE_MODEL, workers=1)
+    s = runner.replication_summary(frames)
+    assert list(s[["replication", "wave"]].itertuples(index=False, name=None)) == [
+        (0, "initial"), (0, "later"), (1, "initial"), (1, "later"), (2, "initial"), (2, "later")]
+    assert (s["consumers_recruited"] == [9, 6] * 3).all()
+    held = frames["sessions"].query("status == 'held'").groupby(["replication", "wave"]).size().tolist()
+    assert s["sessions_held"].tolist() == held
+    ko = runner.key_outputs(s)
+    assert list(ko.index) == [0, 1, 2] and ko["consumer_retention"].between(0, 1).all()
+
+
+# --- --reps auto ------------------------------------------------------------------------------
+def test_replications_algorithm_meets_precision():
+    rng = np.random.default_rng(1)
+    algo = ReplicationsAlgorithm(("x", "y"), precision=0.02)
+    xs, ys = [], []
+    while not algo.solved:
+        xs.append(rng.normal(100, 10))
+        ys.append(rng.normal(50, 2))
+        algo.add({"x": xs[-1], "y": ys[-1]})
+    n = algo.solution
+    assert algo.n >= n + look_ahead_for(n)
+    for v in (xs[:n], ys[:n]):
+        hw = stats.t.ppf(0.975, n - 1) * np.std(v, ddof=1) / math.sqrt(n)
+        assert hw / abs(np.mean(v)) <= 0.02
+    # x needs about (1.96 * 10 / (0.02 * 100))^2 ~ 96 replications
+    assert 60 < n < 160
+
+
+def test_reps_auto_run(tmp_path):
+    out, res = _run(tmp_path, "auto", replications="auto", precision=0.03, workers=2)
+    n = res.replications
+    assert res.auto is not None and res.auto.solved and res.auto.chosen == n
+    # the written files hold exactly n replications, and their key outputs meet the precision
+    cons = pd.read_csv(out / "consumers.csv")
+    assert sorted(cons["replication"].unique()) == list(range(n))
+    frames = {t: pd.read_csv(out / f"{t}.csv") for t in fm.TABLES}
+    ko = runner.key_outputs(runner.replication_summary(frames))
+    for col in runner.KEY_OUTPUTS:
+        v = ko[col].dropna()
+        hw = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+        assert hw / abs(v.mean()) <= 0.03, col
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["replications"] == n and m["replications_auto"]["chosen"] == n
+    # the same files as a fixed-n run of that many replications
+    fixed, _ = _run(tmp_path, "fixed", replications=n)
+    assert fm.file_hashes(fixed) == fm.file_hashes(out)
