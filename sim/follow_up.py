@@ -28,7 +28,7 @@ from .parameters import ModelParameters
 # Reference exposures at which an item's base rate applies (ASSUMPTION: typical of the study).
 CONSUMER_REFERENCE_SESSIONS_PER_WEEK = 0.35
 PROVIDER_REFERENCE_SESSIONS_PER_WEEK = 0.5
-REFERENCE_CATEGORY_SHARE = 0.6
+REFERENCE_CATEGORY_SHARE = 0.7
 REFERENCE_ON_TIME_SHARE = 0.8
 
 
@@ -61,10 +61,14 @@ def _benefits(
     n = exposure_shift.shape[0]
     person = p.benefit_person_sd * rng.standard_normal(n)
     common = p.benefit_experience_logit * ctx.c_exp + p.answer_community_loading * ctx.effect + exposure_shift + person
+    # Random effects pull a marginal rate towards 1/2; scaling the base logit by the probit-logistic
+    # factor sqrt(1 + 0.346 var) keeps the marginal rate near the paper's (Zeger et al. 1988).
+    spread = p.benefit_person_sd**2 + (p.answer_community_loading * p.community_effect_sd) ** 2 + (p.benefit_experience_logit / 2) ** 2
+    scale = float(np.sqrt(1 + 0.346 * spread))
     cols = ins.SELF_BENEFIT_COLUMNS + ins.OTHERS_BENEFIT_COLUMNS
     u = rng.random((len(cols), n))
     for k, col in enumerate(cols):
-        out[col] = _yes(u[k], logit(base[col]) + common)
+        out[col] = _yes(u[k], scale * logit(base[col]) + common)
 
 
 def interview_providers(

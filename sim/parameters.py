@@ -35,7 +35,13 @@ def _binary_bases(items: tuple[ins.Item, ...], default: float = 0.3) -> dict[str
 
 
 def _likert_bases(items: tuple[ins.Item, ...]) -> dict[str, tuple[float, float]]:
-    return {it.column: (it.paper_mean, it.paper_sd) for it in items if it.kind != "binary"}
+    """Latent (mean, SD) per scored item: the paper's mean, and its SD less the variance that rounding
+    to whole points adds (Sheppard's correction, 1/12), floored at 0.3 so narrow items keep some spread."""
+    return {
+        it.column: (it.paper_mean, round(max(it.paper_sd**2 - 1 / 12, 0.09) ** 0.5, 4))
+        for it in items
+        if it.kind != "binary"
+    }
 
 
 class ModelParameters(BaseModel):
@@ -86,12 +92,12 @@ class ModelParameters(BaseModel):
 
     # --- Session scheduling ---------------------------------------------------------------
     weekly_timetable_prob: float = Field(
-        0.6, ge=0, le=1,
+        0.8, ge=0, le=1,
         description="probability a structured community's fixed timetable is weekly rather than "
         "fortnightly, where the scenario does not fix it (Methods: 'once every one or 2 weeks')",
     )
     unstructured_max_sessions_per_week: float = Field(
-        1.2, gt=0, le=7,
+        1.4, gt=0, le=7,
         description="rate of provider-initiated sessions once an unstructured community has ramped up "
         "(set so the study totals about 214 sessions, Methods); ASSUMPTION before calibration",
     )
@@ -144,7 +150,7 @@ class ModelParameters(BaseModel):
         "(Methods: 'select them according to their own interest or strength'); ASSUMPTION",
     )
     unstructured_content_breadth: int = Field(
-        3, ge=1, le=8,
+        2, ge=1, le=8,
         description="categories an unstructured lead chooses from (their top interests): the narrower content "
         "of the initial communities (Discussion: 'relatively low score on richness of activity topics')",
     )
@@ -156,7 +162,7 @@ class ModelParameters(BaseModel):
     attendance_concentration: float = Field(6.0, gt=0, le=1000, description="Beta concentration of individual attendance propensities (ASSUMPTION)")
     attendance_community_loading: float = Field(0.5, ge=-5, le=5, description="logit shift of attendance per unit community effect (ASSUMPTION)")
     consumer_dropout_hazard_per_month: float = Field(
-        0.014, ge=0, le=1e4,
+        0.012, ge=0, le=1e4,
         description="monthly dropout hazard of a typical consumer (Results: 26/32 at 18 months and 16/22 at "
         "12 months give 0.012 and 0.027; their pooled rate)",
     )
@@ -215,7 +221,7 @@ class ModelParameters(BaseModel):
         description="(latent mean, latent SD) per scored consumer item before rounding (Table 4)",
     )
     benefit_experience_logit: float = Field(
-        1.2, ge=-10, le=10,
+        1.8, ge=-10, le=10,
         description="logit shift of every benefit item for c_exp (Results: consumer mood 10/26 initial vs 13/16 later; "
         "'more consumers from the later communities reported an improvement in all items')",
     )
@@ -229,12 +235,12 @@ class ModelParameters(BaseModel):
         0.15, ge=-5, le=5, description="points on 1-5 satisfaction items for c_exp (Results: later 'slightly higher'); ASSUMPTION"
     )
     punctuality_score_per_share: float = Field(
-        1.5, ge=-10, le=10,
+        1.0, ge=-10, le=10,
         description="points on 'service punctuality' per unit share of a consumer's sessions held on the announced "
         "date (Results: t = -3.348 between waves)",
     )
     richness_score_per_share: float = Field(
-        1.5, ge=-10, le=10,
+        3.0, ge=-10, le=10,
         description="points on 'richness of activity topic' per unit share of the eight categories a person met "
         "(Results: t = -2.853 between waves)",
     )
@@ -250,9 +256,9 @@ class ModelParameters(BaseModel):
         description="logit shift of a caregiver's view of a member benefit when the member said yes, centred "
         "(Discussion: caregiver reports 'consistent with the self-reported assessments')",
     )
-    caregiver_parent_female_prob: float = Field(0.65, ge=0, le=1, description="probability a parent caregiver is the mother (ASSUMPTION; 21 of 32 female)")
+    caregiver_parent_female_prob: float = Field(0.72, ge=0, le=1, description="probability a parent caregiver is the mother (ASSUMPTION; 21 of 32 female)")
     caregiver_parent_age_gap: tuple[float, float] = Field(
-        (27.0, 4.0), description="(mean, SD) years a parent caregiver is older than the member (ASSUMPTION; mean age 68.4)"
+        (30.0, 4.0), description="(mean, SD) years a parent caregiver is older than the member (ASSUMPTION; mean age 68.4)"
     )
 
     @model_validator(mode="after")
