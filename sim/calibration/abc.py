@@ -1,0 +1,275 @@
+"""A small, deterministic ABC-SMC driver built from pyabc's parts.
+
+Why not ``pyabc.ABCSMC`` itself: pyabc is reproducible from a seed only with its single-core
+sampler (FIELD_NOTES; pyabc issues #392, #400), because its parallel samplers reseed each worker
+from the clock (``MappingSampler.map_function`` calls ``np.random.seed()``) and accept particles
+in completion order. Our simulations must run through ``sim.runner`` in parallel, and the same seed
+must give the same posterior whatever the number of workers. So the *driver* is ours (about a
+hundred lines, the standard algorithm of Toni et al. 2009 / Beaumont et al. 2009 with pyabc's
+defaults) and the statistical parts are pyabc's:
+
+- perturbation kernel: :class:`pyabc.MultivariateNormalTransition` (weighted sample covariance
+  with Silverman's bandwidth), whose ``fit`` and ``pdf`` we use as is; only its ``rvs`` (which draws
+  from numpy's global state) is replaced by the same draw from a per-candidate generator;
+- epsilon schedule: the weighted median of the previous generation's distances
+  (``pyabc.MedianEpsilon``'s rule), via :func:`pyabc.weighted_statistics.weighted_quantile`;
+- effective sample size: :func:`pyabc.weighted_statistics.effective_sample_size`.
+
+Determinism. Candidate ``i`` of generation ``t`` draws its proposal from its own generator,
+``SeedSequence(seed, spawn_key=(0, t, i))``, and is simulated as replication
+``t * CANDIDATES_PER_GENERATION + i`` of the simulation seed. Candidates are simulated in batches
+(a batch is one parallel map over the runner), and the generation keeps the *first* N accepted
+candidates by index. So the accepted set, hence the posterior, depends on the seed only: not on
+the number of workers, the batch sizes, the chunking or the order in which results come back.
+The only thing a larger batch changes is how many surplus candidates past the N-th acceptance were
+simulated (and are discarded).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from pyabc import MultivariateNormalTransition
+from pyabc.weighted_statistics import effective_sample_size, weighted_quantile
+
+CANDIDATES_PER_GENERATION = 10_000_000
+PROPOSAL_TRIES = 10_000
+
+# simulate(thetas (B, d), replications (B,)) -> summaries (B, k); distance(summaries) -> (B,)
+Simulate = Callable[[np.ndarray, np.ndarray], np.ndarray]
+Distance = Callable[[np.ndarray], np.ndarray]
+
+
+class Prior:
+    """Independent priors per parameter: ``uniform(low, high)`` or a ``normal(mean, sd)`` truncated
+    to ``[low, high]``; the support is always the box ``[low, high]``."""
+
+    def __init__(self, specs: dict[str, dict]):
+        self.names = list(specs)
+        self.specs = specs
+        self.low = np.array([float(s["low"]) for s in specs.values()])
+        self.high = np.array([float(s["high"]) for s in specs.values()])
+        if np.any(self.high <= self.low):
+            raise ValueError("every prior needs low < high")
+        from scipy import stats
+
+        self._dists = []
+        for s, lo, hi in zip(specs.values(), self.low, self.high):
+            if s["dist"] == "uniform":
+                self._dists.append(stats.uniform(loc=lo, scale=hi - lo))
+            elif s["dist"] == "normal":
+                m, sd = float(s["mean"]), float(s["sd"])
+                self._dists.append(stats.truncnorm((lo - m) / sd, (hi - m) / sd, loc=m, scale=sd))
+            else:
+                raise ValueError(f"unknown prior distribution {s['dist']!r}")
+
+    @property
+    def dim(self) -> int:
+        return len(self.names)
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        u = rng.random(self.dim)
+        return np.array([d.ppf(ui) for d, ui in zip(self._dists, u)])
+
+    def inside(self, theta: np.ndarray) -> bool:
+        return bool(np.all(theta >= self.low) and np.all(theta <= self.high))
+
+    def pdf(self, thetas: np.ndarray) -> np.ndarray:
+        thetas = np.atleast_2d(thetas)
+        out = np.ones(thetas.shape[0])
+        for k, d in enumerate(self._dists):
+            out *= d.pdf(thetas[:, k])
+        return out
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        return np.column_stack([d.ppf(u[:, k]) for k, d in enumerate(self._dists)])
+
+
+@dataclass
+class Generation:
+    """One ABC-SMC population."""
+
+    t: int
+    epsilon: float
+    theta: np.ndarray  # (N, d) accepted parameters
+    weights: np.ndarray  # (N,) normalised importance weights
+    distances: np.ndarray  # (N,)
+    summaries: np.ndarray  # (N, k) simulated summaries of the accepted particles
+    simulations: int  # candidates simulated in this generation (incl. discarded surplus)
+    considered: int  # candidates up to and including the N-th acceptance
+    seconds: float
+
+    @property
+    def acceptance_rate(self) -> float:
+        return len(self.weights) / self.considered if self.considered else float("nan")
+
+    @property
+    def ess(self) -> float:
+        return float(effective_sample_size(self.weights))
+
+
+@dataclass
+class ABCResult:
+    names: list[str]
+    generations: list[Generation] = field(default_factory=list)
+    stop_reason: str = ""
+    total_simulations: int = 0
+
+    @property
+    def posterior(self) -> Generation:
+        return self.generations[-1]
+
+    def posterior_frame(self) -> pd.DataFrame:
+        g = self.posterior
+        df = pd.DataFrame(g.theta, columns=self.names)
+        df["weight"] = g.weights
+        df["distance"] = g.distances
+        return df
+
+    def generations_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            [
+                {
+                    "generation": g.t,
+                    "epsilon": g.epsilon,
+                    "accepted": len(g.weights),
+                    "considered": g.considered,
+                    "simulations": g.simulations,
+                    "acceptance_rate": g.acceptance_rate,
+                    "ess": g.ess,
+                    "seconds": g.seconds,
+                }
+                for g in self.generations
+            ]
+        )
+
+
+def _candidate_rng(seed: int, t: int, i: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(0, t, i))))
+
+
+def abc_smc(
+    simulate: Simulate,
+    distance: Distance,
+    prior: Prior,
+    *,
+    population_size: int = 500,
+    seed: int = 0,
+    max_generations: int = 20,
+    budget: int = 100_000,
+    min_acceptance_rate: float = 0.01,
+    min_epsilon: float = 0.0,
+    quantile: float = 0.5,
+    max_batch: int = 20_000,
+    progress: Callable[[dict], None] | None = None,
+) -> ABCResult:
+    """Run ABC-SMC until a stopping rule fires; returns every completed generation.
+
+    Generation 0 samples the prior and accepts all (its simulations are the prior predictive);
+    generation t >= 1 uses epsilon_t = weighted quantile (default median) of generation t-1's
+    distances. Stops when: ``max_generations`` populations are done; the last acceptance rate fell
+    below ``min_acceptance_rate``; epsilon reached ``min_epsilon``; or the next generation is not
+    expected to fit in the remaining ``budget`` of simulations (a generation that runs out of budget
+    midway is discarded, so the result is always a complete population).
+    """
+    n = population_size
+    res = ABCResult(names=list(prior.names))
+    prev: Generation | None = None
+    rate_hist: list[float] = []
+    for t in range(max_generations):
+        t0 = time.perf_counter()
+        if prev is None:
+            eps = math.inf
+            transition = None
+        else:
+            eps = float(weighted_quantile(prev.distances, prev.weights, alpha=quantile))
+            if prev.epsilon != math.inf and eps >= prev.epsilon:
+                eps = float(np.nextafter(prev.epsilon, -math.inf)) if prev.epsilon > min_epsilon else prev.epsilon
+            eps = max(eps, min_epsilon)
+            transition = MultivariateNormalTransition()
+            transition.fit(pd.DataFrame(prev.theta, columns=prior.names), prev.weights)
+            chol = np.linalg.cholesky(transition.cov + 1e-12 * np.eye(prior.dim))
+            cdf = np.cumsum(prev.weights)
+            cdf /= cdf[-1]
+
+        def propose(i: int) -> np.ndarray:
+            rng = _candidate_rng(seed, t, i)
+            if transition is None:
+                return prior.sample(rng)
+            for _ in range(PROPOSAL_TRIES):
+                j = min(int(np.searchsorted(cdf, rng.random(), side="right")), n - 1)
+                theta = prev.theta[j] + chol @ rng.standard_normal(prior.dim)
+                if prior.inside(theta) and prior.pdf(theta)[0] > 0:
+                    return theta
+            raise RuntimeError("perturbation kernel cannot find a proposal inside the prior support")
+
+        est_rate = 1.0 if prev is None else (rate_hist[-1] * (rate_hist[-1] / rate_hist[-2] if len(rate_hist) >= 2 and rate_hist[-2] > 0 else 0.5))
+        est_rate = max(min(est_rate, 1.0), min_acceptance_rate / 2, 1e-4)
+        remaining = budget - res.total_simulations
+        if prev is not None and n / est_rate > remaining:
+            res.stop_reason = f"budget: generation {t} would need about {n / est_rate:.0f} simulations, {remaining} left"
+            break
+
+        acc_idx: list[int] = []
+        thetas_all: list[np.ndarray] = []
+        sums_all: list[np.ndarray] = []
+        dist_all: list[np.ndarray] = []
+        next_i = 0
+        sims = 0
+        aborted = False
+        while len(acc_idx) < n:
+            need = n - len(acc_idx)
+            batch = int(math.ceil(need / est_rate * 1.15)) + 8
+            batch = min(max(batch, 16), max_batch, budget - res.total_simulations - sims)
+            if batch <= 0:
+                aborted = True
+                break
+            ids = np.arange(next_i, next_i + batch)
+            thetas = np.array([propose(int(i)) for i in ids])
+            summaries = np.asarray(simulate(thetas, t * CANDIDATES_PER_GENERATION + ids), dtype=float)
+            d = np.asarray(distance(summaries), dtype=float)
+            for k in np.flatnonzero(d <= eps):
+                acc_idx.append(int(ids[k]))
+            thetas_all.append(thetas)
+            sums_all.append(summaries)
+            dist_all.append(d)
+            next_i += batch
+            sims += batch
+            seen_rate = max(len(acc_idx), 1) / next_i
+            est_rate = max(seen_rate, 1e-4)
+            if progress is not None:
+                progress({"generation": t, "epsilon": eps, "accepted": min(len(acc_idx), n), "population": n,
+                          "simulations": res.total_simulations + sims, "budget": budget})
+        res.total_simulations += sims
+        if aborted:
+            res.stop_reason = f"budget exhausted during generation {t} (discarded)"
+            break
+        acc_idx = sorted(acc_idx)[:n]
+        considered = acc_idx[-1] + 1
+        th = np.concatenate(thetas_all)[acc_idx]
+        sm = np.concatenate(sums_all)[acc_idx]
+        di = np.concatenate(dist_all)[acc_idx]
+        if prev is None:
+            w = np.ones(n)
+        else:
+            kern = transition.pdf(pd.DataFrame(th, columns=prior.names))
+            w = prior.pdf(th) / np.asarray(kern, dtype=float)
+        w = w / w.sum()
+        gen = Generation(t, eps, th, w, di, sm, sims, considered, time.perf_counter() - t0)
+        res.generations.append(gen)
+        rate_hist.append(gen.acceptance_rate)
+        prev = gen
+        if t > 0 and gen.acceptance_rate < min_acceptance_rate:
+            res.stop_reason = f"acceptance rate {gen.acceptance_rate:.4f} below {min_acceptance_rate}"
+            break
+        if t > 0 and eps <= min_epsilon:
+            res.stop_reason = f"epsilon reached {min_epsilon}"
+            break
+    else:
+        res.stop_reason = f"max_generations ({max_generations}) reached"
+    return res

@@ -1,0 +1,143 @@
+"""Calibration problem: targets, priors, distance, and the simulator bridge to runner + analysis.
+
+The simulator is run at the study's own sizes (``scenarios/paper_study.yaml``: 32 and 22
+consumers, 7 and 6 providers, four communities) through :mod:`sim.runner` (parallel, reproducible)
+and each replication is summarised by :func:`sim.analysis.summaries.paper_summaries`, exactly as
+the paper summarised its data. One simulated replication is one simulated study, so the sampling
+noise of a 54-person study is in the simulation and is not added a second time.
+
+Distance. For target j with observed value y_j and sampling SE s_j (``targets.yaml``; counts use
+the Jeffreys-corrected binomial SE), z_j = (x_j - y_j)/s_j and the distance is the root mean square
+of z over the targets in the distance. A target is in the distance when it informs at least one
+calibrated parameter through a specific mechanism (the generic answer-level parameters that touch
+almost every item, e.g. ``community_effect_sd``, do not count on their own); the rest are checked in
+the posterior predictive (``fit.csv``) but do not steer the search, so that dozens of items that only
+the fixed base rates determine do not drown the informative ones in noise. A summary the
+simulation cannot produce (e.g. no provider left to answer in a wave) counts as ``NAN_Z``.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from ..parameters import DEFAULT_PARAMETERS, ModelParameters
+from ..scenario import Scenario, load_scenario
+from .abc import Prior
+from .targets import TARGETS_FILE, Target, load_targets
+
+ROOT = Path(__file__).resolve().parents[2]
+CALIBRATION_DIR = ROOT / "calibration"
+PRIORS_FILE = CALIBRATION_DIR / "priors.yaml"
+PAPER_SCENARIO = ROOT / "scenarios" / "paper_study.yaml"
+
+# Parameters that shift nearly every answer a little; on their own they do not put a target in the distance.
+GENERIC = frozenset({"community_effect_sd", "answer_community_loading", "attendance_mean", "benefit_person_sd"})
+NAN_Z = 5.0
+
+
+def load_priors(path: Path = PRIORS_FILE) -> dict[str, dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        doc = yaml.safe_load(fh)
+    specs = doc["parameters"]
+    for name, s in specs.items():
+        if name not in ModelParameters.model_fields:
+            raise ValueError(f"{path}: {name}: not a ModelParameters field")
+        fld = ModelParameters.model_fields[name]
+        for bound in ("low", "high"):  # validate: the prior support must be valid parameter values
+            DEFAULT_PARAMETERS.replace(**{name: s[bound] if not isinstance(fld.default, int) else int(s[bound])})
+    return specs
+
+
+def in_distance(target: Target, calibrated: set[str]) -> bool:
+    specific = {p.split(".")[0] for p in target.informs} - GENERIC
+    return target.se is not None and bool(specific & calibrated)
+
+
+@dataclass
+class Problem:
+    """Everything the calibration needs, in a picklable bundle."""
+
+    targets: list[Target]
+    prior_specs: dict[str, dict[str, Any]]
+    scenario: Scenario
+    base: ModelParameters
+
+    def __post_init__(self) -> None:
+        self.prior = Prior(self.prior_specs)
+        self.names = list(self.prior_specs)
+        cal = set(self.names)
+        self.ids = [t.id for t in self.targets]
+        self.observed = np.array([t.value for t in self.targets], dtype=float)
+        self.se = np.array([t.se if t.se is not None else np.nan for t in self.targets], dtype=float)
+        self.use = np.array([in_distance(t, cal) for t in self.targets])
+
+    @classmethod
+    def default(cls, scenario_path: Path = PAPER_SCENARIO, targets_path: Path = TARGETS_FILE,
+                priors_path: Path = PRIORS_FILE) -> "Problem":
+        scen = load_scenario(scenario_path)
+        return cls(load_targets(targets_path), load_priors(priors_path), scen, scen.parameters)
+
+    def parameters_for(self, theta: np.ndarray) -> ModelParameters:
+        return parameters_from_vector(self.base, self.names, theta)
+
+    def z_scores(self, summaries: np.ndarray) -> np.ndarray:
+        s = np.atleast_2d(summaries)[:, self.use]
+        z = (s - self.observed[self.use]) / self.se[self.use]
+        return np.where(np.isfinite(z), z, NAN_Z)
+
+    def distance(self, summaries: np.ndarray) -> np.ndarray:
+        z = self.z_scores(summaries)
+        return np.sqrt(np.mean(z * z, axis=1))
+
+
+def parameters_from_vector(base: ModelParameters, names: list[str], theta) -> ModelParameters:
+    changes: dict[str, Any] = {}
+    for name, v in zip(names, theta):
+        fld = ModelParameters.model_fields[name]
+        changes[name] = int(round(float(v))) if fld.annotation is int else float(v)
+    return base.replace(**changes)
+
+
+# --------------------------------------------------------------------------------------------
+# Summaries: the analysis module's per-replication paper summaries -> one column per target
+# --------------------------------------------------------------------------------------------
+def target_frame(summaries: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
+    """Pick (and, for count targets, divide into proportions) the target columns of the analysis
+    module's per-replication summaries; see :data:`SUMMARY_COLUMNS`."""
+    from .mapping import target_values
+
+    return target_values(summaries, ids)
+
+
+def summarise_frames(frames: dict[str, pd.DataFrame], ids: tuple[str, ...]) -> pd.DataFrame:
+    """Runs inside a runner worker: frames of a chunk -> one row per replication, one column per target."""
+    from ..analysis.summaries import paper_summaries
+
+    s = paper_summaries(frames)
+    return target_frame(s, list(ids)).reset_index(drop=True)
+
+
+class RunnerSimulator:
+    """``simulate(thetas, replications) -> summaries`` for :func:`abc_smc`, through ``sim.runner``."""
+
+    def __init__(self, problem: Problem, pool, seed: int, chunk_size: int | None = None):
+        self.problem, self.pool, self.seed, self.chunk_size = problem, pool, int(seed), chunk_size
+        self.fn = functools.partial(summarise_frames, ids=tuple(problem.ids))
+
+    def run(self, params: list[ModelParameters], replications: list[int]) -> pd.DataFrame:
+        from ..runner import map_replications
+
+        return map_replications(self.fn, self.problem.scenario, replications, seed=self.seed,
+                                parameters_per_rep=params, pool=self.pool, chunk_size=self.chunk_size)
+
+    def __call__(self, thetas: np.ndarray, replications: np.ndarray) -> np.ndarray:
+        params = [self.problem.parameters_for(th) for th in thetas]
+        df = self.run(params, [int(r) for r in replications])
+        return df[self.problem.ids].to_numpy(dtype=float)

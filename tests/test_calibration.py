@@ -1,0 +1,175 @@
+"""Calibration tests (issue 5).
+
+Groups:
+- targets and priors: ``calibration/targets.yaml`` is what the builder derives from
+  ``sim/instruments.py``; every target has a value, n, kind, source and SE where it is used; priors
+  lie inside the parameters' valid ranges; the Jeffreys SE keeps 7/7 finite;
+- the ABC-SMC driver: the analytic check (retention-only sub-model, constant monthly dropout
+  hazard, 26/32 at 18 months: the ABC posterior agrees with the exact grid posterior) and
+  determinism (the same seed gives the same posterior whatever the batch sizes, i.e. whatever the
+  number of workers);
+- the committed calibration: ``calibrated.yaml`` loads as a scenario ``parameter_set``, its
+  posterior draws are valid parameter sets, and ``fit.csv`` lists every target.
+The slow statistical checks (ABC on the real model, parameter recovery coverage, the fit of
+``paper_study`` with ``calibrated.yaml``) live in ``tests/test_calibration_slow.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy import stats
+
+from sim.calibration.abc import Prior, abc_smc
+from sim.calibration.targets import TARGETS_FILE, build_targets, jeffreys_se, load_targets, targets_document
+from sim.parameters import DEFAULT_PARAMETERS, ModelParameters
+
+ROOT = Path(__file__).resolve().parents[1]
+CAL = ROOT / "calibration"
+
+
+# --- Targets and priors ----------------------------------------------------------------------
+def test_targets_file_matches_builder():
+    with open(TARGETS_FILE, encoding="utf-8") as fh:
+        on_disk = yaml.safe_load(fh)
+    assert on_disk == yaml.safe_load(yaml.safe_dump(targets_document())), "regenerate: python -m sim.calibration.targets"
+
+
+def test_targets_are_complete_and_well_formed():
+    targets = load_targets()
+    ids = [t.id for t in targets]
+    assert len(ids) == len(set(ids))
+    for t in targets:
+        assert t.kind in {"count", "mean", "sd", "t", "total", "share"}, t.id
+        assert t.source, t.id
+        assert t.informs, t.id
+        if t.kind == "count":
+            assert t.count is not None and t.n and math.isclose(t.value, t.count / t.n)
+        if t.kind in {"count", "mean", "sd", "share"}:
+            assert t.n, t.id
+    required = {
+        "retention.provider.initial", "retention.provider.later", "retention.consumer.initial", "retention.consumer.later",
+        "sessions.total", "sessions.group_share", "content.fine_motor_skill_practice", "consumer.ben_mood.initial",
+        "consumer.ben_mood.later", "consumer.sat_punctuality.t", "consumer.sat_richness.t", "provider.confidence.mean",
+        "provider.confidence.mean.later", "provider.stress_poor_organizing", "caregiver.positive_attitude",
+    }
+    assert required <= set(ids)
+    # every informed name is a real parameter (or a scenario input)
+    for t in targets:
+        for p in t.informs:
+            if not p.startswith("scenario."):
+                assert p.split(".")[0] in ModelParameters.model_fields, (t.id, p)
+
+
+def test_jeffreys_se_keeps_full_counts_finite():
+    assert jeffreys_se(7, 7) > 0.05
+    assert jeffreys_se(12, 12) > 0.03
+    assert math.isclose(jeffreys_se(26, 32), math.sqrt((26.5 / 33) * (6.5 / 33) / 32))
+
+
+def test_priors_are_valid_parameter_values():
+    from sim.calibration.core import load_priors
+
+    specs = load_priors()
+    assert 8 <= len(specs) <= 15
+    for name, s in specs.items():
+        assert s["why"].strip(), name
+        assert s["low"] < s["high"]
+        getattr(DEFAULT_PARAMETERS, name)
+
+
+def test_every_calibrated_parameter_is_informed_by_a_distance_target():
+    from sim.calibration.core import in_distance, load_priors
+
+    specs = load_priors()
+    targets = build_targets()
+    used = [t for t in targets if in_distance(t, set(specs))]
+    informed = {p.split(".")[0] for t in used for p in t.informs}
+    assert set(specs) <= informed
+    assert len(used) >= 10
+
+
+# --- ABC-SMC driver ---------------------------------------------------------------------------
+K_RET, N_RET, MONTHS = 26, 32, 18.0
+H_MAX = 0.08
+
+
+def _retention_simulate(thetas: np.ndarray, reps: np.ndarray) -> np.ndarray:
+    """Retention-only sub-model: each of 32 consumers stays 18 months with probability exp(-18 h)."""
+    out = np.empty((len(thetas), 1))
+    for k, (th, r) in enumerate(zip(thetas, reps)):
+        rng = np.random.default_rng(np.random.SeedSequence(11, spawn_key=(int(r),)))
+        out[k, 0] = rng.binomial(N_RET, math.exp(-MONTHS * th[0]))
+    return out
+
+
+def _retention_distance(s: np.ndarray) -> np.ndarray:
+    return np.abs(s[:, 0] - K_RET) / (jeffreys_se(K_RET, N_RET) * N_RET)
+
+
+def _grid_posterior() -> tuple[np.ndarray, np.ndarray]:
+    grid = np.linspace(0.0, H_MAX, 80_001)
+    lik = stats.binom.pmf(K_RET, N_RET, np.exp(-MONTHS * grid))
+    cdf = np.cumsum(lik)
+    return grid, cdf / cdf[-1]
+
+
+def _weighted_cdf(x: np.ndarray, w: np.ndarray, at: np.ndarray) -> np.ndarray:
+    o = np.argsort(x)
+    c = np.cumsum(w[o]) / w.sum()
+    return np.interp(at, x[o], c, left=0.0, right=1.0)
+
+
+def test_analytic_retention_posterior_matches_grid():
+    """26/32 at 18 months, constant hazard h ~ U(0, 0.08): ABC to epsilon 0 is exact rejection of
+    the data, so its posterior must be the grid posterior up to Monte Carlo error."""
+    prior = Prior({"consumer_dropout_hazard_per_month": {"dist": "uniform", "low": 0.0, "high": H_MAX}})
+    res = abc_smc(_retention_simulate, _retention_distance, prior, population_size=2000, seed=5, min_epsilon=0.0)
+    assert res.posterior.epsilon == 0.0, res.stop_reason
+    g = res.posterior
+    h, w = g.theta[:, 0], g.weights
+    grid, cdf = _grid_posterior()
+    exact_mean = float(np.sum(grid * np.gradient(cdf)))
+    ess = g.ess
+    exact_sd = float(np.sqrt(np.sum((grid - exact_mean) ** 2 * np.gradient(cdf))))
+    assert abs(np.sum(h * w) - exact_mean) < 4 * exact_sd / math.sqrt(ess)
+    for q in (0.05, 0.25, 0.5, 0.75, 0.95):
+        exact_q = float(np.interp(q, cdf, grid))
+        abc_q = float(np.interp(q, np.cumsum(w[np.argsort(h)]) / w.sum(), np.sort(h)))
+        assert abs(abc_q - exact_q) < 0.0012, (q, abc_q, exact_q)
+    # Kolmogorov distance between the weighted ABC sample and the exact posterior
+    ks = np.max(np.abs(_weighted_cdf(h, w, grid[::100]) - cdf[::100]))
+    assert ks < 1.63 / math.sqrt(ess) + 0.01  # ~1% KS critical value at the effective sample size
+
+
+def test_abc_is_deterministic_and_independent_of_batching():
+    prior = Prior({"h": {"dist": "uniform", "low": 0.0, "high": H_MAX}})
+    kw = dict(population_size=300, seed=42, max_generations=5)
+    a = abc_smc(_retention_simulate, _retention_distance, prior, **kw)
+    b = abc_smc(_retention_simulate, _retention_distance, prior, **kw)
+    c = abc_smc(_retention_simulate, _retention_distance, prior, max_batch=37, **kw)  # other "worker" layout
+    for other in (b, c):
+        assert len(other.generations) == len(a.generations)
+        for ga, go in zip(a.generations, other.generations):
+            assert ga.epsilon == go.epsilon
+            np.testing.assert_array_equal(ga.theta, go.theta)
+            np.testing.assert_array_equal(ga.weights, go.weights)
+    d = abc_smc(_retention_simulate, _retention_distance, prior, population_size=300, seed=43, max_generations=5)
+    assert not np.array_equal(d.posterior.theta, a.posterior.theta)
+
+
+def test_abc_respects_budget_and_prior_support():
+    prior = Prior({"h": {"dist": "uniform", "low": 0.0, "high": H_MAX},
+                   "x": {"dist": "normal", "mean": 0.0, "sd": 1.0, "low": -1.0, "high": 2.0}})
+    res = abc_smc(_retention_simulate, _retention_distance, prior, population_size=200, seed=1, budget=2000)
+    assert res.total_simulations <= 2000
+    assert "budget" in res.stop_reason
+    th = np.concatenate([g.theta for g in res.generations])
+    assert np.all(th[:, 0] >= 0) and np.all(th[:, 0] <= H_MAX) and np.all(th[:, 1] >= -1) and np.all(th[:, 1] <= 2)
+    for g in res.generations:
+        assert math.isclose(g.weights.sum(), 1.0)
