@@ -1,0 +1,139 @@
+"""Shared preparation of the evaluation datasets for the tables, tests and summaries.
+
+Turns the frames of ``sim.datasets.to_frames`` (or of :func:`sim.analysis.io.read_directory`) into
+float-coded numpy-friendly frames: nullable integer answers become float with NaN, so that
+vectorised ``groupby`` sums and counts skip missing answers the way the paper's "N (%)" and
+"mean (SD)" do (percentages are of those who answered).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .. import instruments as ins
+
+PAPER_WAVES = ("initial", "later")
+
+
+@dataclass
+class Prepared:
+    """The datasets ready for analysis: persons = providers + consumers, one replication index."""
+
+    persons: pd.DataFrame
+    caregivers: pd.DataFrame | None
+    sessions: pd.DataFrame | None
+    replications: np.ndarray
+    waves: tuple[str, ...]
+
+
+def _floatify(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for c in out.columns:
+        dt = out[c].dtype
+        if pd.api.types.is_integer_dtype(dt) and pd.api.types.is_extension_array_dtype(dt):
+            out[c] = out[c].astype("float64")
+        elif pd.api.types.is_bool_dtype(dt):
+            out[c] = out[c].astype("float64")
+    return out
+
+
+def wave_order(waves, persons: pd.DataFrame | None = None) -> tuple[str, ...]:
+    """Waves in study order: the paper's ``initial`` before ``later``; otherwise by first recruitment
+    day when known, then by name. Between-wave tests are "earlier minus later" (the paper's sign)."""
+    ws = sorted({str(w) for w in waves})
+    start: dict[str, float] = {}
+    if persons is not None and "recruited_day" in persons.columns:
+        start = persons.groupby("wave")["recruited_day"].min().to_dict()
+    rank = {w: i for i, w in enumerate(PAPER_WAVES)}
+    return tuple(sorted(ws, key=lambda w: (rank.get(w, len(rank)), start.get(w, np.inf), w)))
+
+
+def prepare(frames: dict[str, pd.DataFrame]) -> Prepared:
+    """Combine and float-code the frames; ``replication`` defaults to 0 when absent (real data)."""
+    parts = []
+    for key, role in (("providers", "provider"), ("consumers", "consumer")):
+        df = frames.get(key)
+        if df is None:
+            continue
+        df = _floatify(df)
+        if "role" not in df.columns:
+            df["role"] = role
+        parts.append(df)
+    persons = pd.concat(parts, ignore_index=True, sort=False) if parts else pd.DataFrame()
+    cg = frames.get("caregivers")
+    cg = _floatify(cg) if cg is not None else None
+    ss = frames.get("sessions")
+    ss = _floatify(ss) if ss is not None else None
+    for df in (persons, cg, ss):
+        if df is not None and "replication" not in df.columns:
+            df["replication"] = 0
+    reps = set()
+    for df in (persons, cg, ss):
+        if df is not None and len(df):
+            reps.update(pd.unique(df["replication"]).tolist())
+    replications = np.array(sorted(int(r) for r in reps), dtype=np.int64)
+    waves = wave_order(persons["wave"].unique() if len(persons) else [], persons if len(persons) else None)
+    return Prepared(persons, cg, ss, replications, waves)
+
+
+#: The paper's six "demographic variables" (Bonferroni 0.05/6 = 8.33e-3, Results) are age, gender,
+#: education, marital status, living alone and employment; diagnosis and onset age are clinical.
+DEMOGRAPHIC = ("age", "gender", "education", "marital_status", "lives_alone", "employed")
+CLINICAL = ("diagnosis", "onset_age")
+BASELINE_ORDER = ("age", "gender", "education", "marital_status", "lives_alone", "employed", "diagnosis", "onset_age")
+
+PROVIDER_BINARY = tuple(it.column for it in ins.PROVIDER_SATISFACTION if it.kind == "binary")
+PROVIDER_LIKERT = tuple(it.column for it in ins.PROVIDER_SATISFACTION if it.kind != "binary")
+CONSUMER_BINARY = tuple(it.column for it in ins.CONSUMER_SATISFACTION if it.kind == "binary")
+CONSUMER_LIKERT = tuple(it.column for it in ins.CONSUMER_SATISFACTION if it.kind != "binary")
+BENEFITS = tuple(it.column for it in ins.PROVIDER_BENEFITS)
+STRESS = tuple(it.column for it in ins.PROVIDER_STRESS_REASONS)
+CAREGIVER_BINARY = tuple(
+    it.column for it in ins.CAREGIVER_ATTITUDE + ins.CAREGIVER_MEMBER_BENEFITS + ins.CAREGIVER_SELF_BENEFITS
+)
+
+
+#: Display order of rows: Table 1's variables, then the instruments' items as the paper lists them.
+ITEM_ORDER: dict[str, int] = {}
+for _c in BASELINE_ORDER + tuple(it.column for it in ins.PROVIDER_SATISFACTION) + STRESS + tuple(
+    it.column for it in ins.CONSUMER_SATISFACTION
+) + BENEFITS + CAREGIVER_BINARY:
+    ITEM_ORDER.setdefault(_c, len(ITEM_ORDER))
+
+
+def label(column: str) -> str:
+    """The paper's printed label of an item or baseline variable (falls back to the column name)."""
+    return _LABELS.get(column, column.replace("_", " "))
+
+
+_LABELS: dict[str, str] = {}
+for _items in (
+    ins.PROVIDER_SATISFACTION,
+    ins.PROVIDER_STRESS_REASONS,
+    ins.PROVIDER_BENEFITS,
+    ins.CAREGIVER_ATTITUDE,
+    ins.CAREGIVER_MEMBER_BENEFITS,
+    ins.CAREGIVER_SELF_BENEFITS,
+):
+    for _it in _items:
+        _LABELS.setdefault(_it.column, _it.label)
+for _it in ins.CONSUMER_SATISFACTION:
+    _LABELS.setdefault(_it.column, _it.label)
+_LABELS["cons:sat_overall"] = ins.CONSUMER_SATISFACTION[0].label
+_LABELS["cons:willing_continue"] = ins.CONSUMER_SATISFACTION[-1].label
+_LABELS.update(
+    {
+        "age": "Age",
+        "gender": "Gender",
+        "education": "Education",
+        "marital_status": "Current marital status",
+        "lives_alone": "Lives alone",
+        "employed": "Current employment",
+        "diagnosis": "Diagnosis",
+        "onset_age": "First onset age",
+        "evaluated": "Completed follow-up evaluation",
+    }
+)

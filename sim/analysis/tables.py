@@ -1,0 +1,273 @@
+"""The paper's descriptive tables as tidy, long-format cells, one value per replication.
+
+Statistical analyses: "Continuous variables were reported as means +/- SD, discrete variables
+were reported as N's and percentages." Each cell is (table, row, column, replication, value):
+
+- ``row`` is an item column (``sat_time``), a categorical level (``gender=female``) or ``N``;
+- ``column`` is ``<group>_<stat>``: group ``provider``/``consumer``/``all``/a wave name/
+  ``<role>_<wave>``; stat ``n`` (yes answers or level count), ``of`` (answered), ``pct``
+  (100 n/of), ``mean``, ``sd`` (ddof 1).
+
+Tables: ``table1`` (baseline by role), ``tableS1`` (by role and wave), ``retention`` (recruited,
+retained, evaluated by role and wave: Results, response rates), ``table2``/``tableS2`` (evaluated
+providers' satisfaction, overall/by wave), ``stress_reasons``, ``table3``/``tableS3`` (benefits by
+role, by role and wave), ``table4``/``tableS4`` (evaluated consumers' satisfaction), ``caregivers``
+(participating caregivers: Results, "Caregivers"), ``sessions`` (held before follow-up, group
+share, content shares: Methods, intervention). Follow-up tables use evaluated persons only, and
+percentages are of those who answered the item, as the paper's (n = 12 providers, n = 42 consumers).
+
+All computation is ``groupby`` over replication and group: no loop over replications.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import instruments as ins
+from . import prep as P
+
+CELL_COLUMNS = ["table", "row", "column", "replication", "value"]
+
+
+def _group_key(df: pd.DataFrame, keys: list[str]) -> pd.Series:
+    if not keys:
+        return pd.Series("all", index=df.index)
+    out = df[keys[0]].astype(str)
+    for k in keys[1:]:
+        out = out + "_" + df[k].astype(str)
+    return out
+
+
+def _full_index(reps: np.ndarray, groups: list[str]) -> pd.MultiIndex:
+    return pd.MultiIndex.from_product([reps, groups], names=["replication", "grp"])
+
+
+def _long(wide: pd.DataFrame, table: str, row: str, stat_names: dict[str, str]) -> list[pd.DataFrame]:
+    """wide: index (replication, grp), columns stats -> list of long frames."""
+    out = []
+    for stat, name in stat_names.items():
+        s = wide[stat]
+        out.append(
+            pd.DataFrame(
+                {
+                    "table": table,
+                    "row": row,
+                    "column": s.index.get_level_values("grp").astype(str) + "_" + name,
+                    "replication": s.index.get_level_values("replication").astype(np.int64),
+                    "value": s.to_numpy(dtype=float),
+                }
+            )
+        )
+    return out
+
+
+def describe(
+    df: pd.DataFrame,
+    table: str,
+    reps: np.ndarray,
+    keys: list[str],
+    groups: list[str],
+    binary: tuple[str, ...] = (),
+    continuous: tuple[str, ...] = (),
+    categorical: dict[str, tuple[str, ...]] | None = None,
+    with_n: bool = True,
+) -> pd.DataFrame:
+    """Cells of one table: N row, then per item N (%) or mean (SD), for every replication x group.
+
+    ``groups`` lists every group label (so a group empty in some replication gets n = 0 and a
+    blank mean, rather than a missing row).
+    """
+    categorical = categorical or {}
+    d = df.assign(grp=_group_key(df, keys))
+    idx = _full_index(reps, groups)
+    g = d.groupby(["replication", "grp"], sort=True)
+    parts: list[pd.DataFrame] = []
+    if with_n:
+        size = g.size().reindex(idx, fill_value=0).to_frame("n")
+        parts += _long(size, table, "N", {"n": "n"})
+    rows: list[tuple[str, pd.DataFrame, dict[str, str]]] = []
+    cols = sorted(set(binary) | set(continuous) | set(categorical), key=lambda c: (P.ITEM_ORDER.get(c, 10_000), c))
+    for col in cols:
+        if col in continuous and col in d.columns:
+            a = g[col].agg(["mean", "std", "count"]).reindex(idx)
+            a["count"] = a["count"].fillna(0)
+            rows.append((col, a, {"mean": "mean", "std": "sd", "count": "of"}))
+        elif col in binary and col in d.columns:
+            a = g[col].agg(["sum", "count"]).reindex(idx, fill_value=0)
+            with np.errstate(all="ignore"):
+                a["pct"] = np.where(a["count"] > 0, 100.0 * a["sum"] / a["count"].where(a["count"] > 0), np.nan)
+            rows.append((col, a, {"sum": "n", "count": "of", "pct": "pct"}))
+        elif col in categorical and col in d.columns:
+            levels = categorical[col]
+            cnt = d.groupby(["replication", "grp", col], sort=True).size().unstack(col, fill_value=0)
+            cnt = cnt.reindex(columns=list(levels), fill_value=0).reindex(idx, fill_value=0)
+            tot = cnt.sum(axis=1)
+            for lv in levels:
+                a = pd.DataFrame({"n": cnt[lv], "of": tot})
+                with np.errstate(all="ignore"):
+                    a["pct"] = np.where(tot > 0, 100.0 * cnt[lv] / tot.where(tot > 0), np.nan)
+                rows.append((f"{col}={lv}", a, {"n": "n", "of": "of", "pct": "pct"}))
+    for row, a, names in rows:
+        parts += _long(a, table, row, names)
+    if not parts:
+        return pd.DataFrame(columns=CELL_COLUMNS)
+    return pd.concat(parts, ignore_index=True)
+
+
+def table_cells(pr: P.Prepared) -> pd.DataFrame:
+    """All descriptive tables of the paper, long format (see module docstring)."""
+    reps, waves = pr.replications, list(pr.waves)
+    roles = ["provider", "consumer"]
+    out: list[pd.DataFrame] = []
+    per = pr.persons
+    if len(per):
+        cat = {k: v for k, v in ins.BASELINE_CATEGORICAL.items()}
+        cont = tuple(ins.BASELINE_CONTINUOUS)
+        out.append(describe(per, "table1", reps, ["role"], roles, continuous=cont, categorical=cat))
+        rw = [f"{r}_{w}" for r in roles for w in waves]
+        out.append(describe(per, "tableS1", reps, ["role", "wave"], rw, continuous=cont, categorical=cat))
+        out.append(_retention(per, reps, waves))
+        ev = per[per["evaluated"] == 1]
+        prov = ev[ev["role"] == "provider"]
+        cons = ev[ev["role"] == "consumer"]
+        out.append(describe(prov, "table2", reps, [], ["all"], binary=P.PROVIDER_BINARY, continuous=P.PROVIDER_LIKERT))
+        out.append(describe(prov, "tableS2", reps, ["wave"], waves, binary=P.PROVIDER_BINARY, continuous=P.PROVIDER_LIKERT))
+        st = tuple(c for c in P.STRESS if c in prov.columns)
+        out.append(describe(prov, "stress_reasons", reps, [], ["all"], binary=st))
+        out.append(describe(prov, "stress_reasons", reps, ["wave"], waves, binary=st, with_n=False))
+        out.append(describe(ev, "table3", reps, ["role"], roles, binary=P.BENEFITS))
+        out.append(describe(ev, "tableS3", reps, ["role", "wave"], rw, binary=P.BENEFITS))
+        out.append(describe(cons, "table4", reps, [], ["all"], binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT))
+        out.append(describe(cons, "tableS4", reps, ["wave"], waves, binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT))
+    if pr.caregivers is not None and len(pr.caregivers):
+        out.append(_caregivers(pr.caregivers, reps))
+    if pr.sessions is not None and len(pr.sessions):
+        out.append(_sessions(pr.sessions, reps, waves))
+    cells = pd.concat([o for o in out if len(o)], ignore_index=True)
+    return cells[CELL_COLUMNS]
+
+
+def _retention(per: pd.DataFrame, reps: np.ndarray, waves: list[str]) -> pd.DataFrame:
+    """Response rates (Results): recruited, retained, evaluated and % evaluated, role x wave."""
+    d = per.assign(grp=per["wave"].astype(str))
+    frames = []
+    for role in ("provider", "consumer"):
+        x = d[d["role"] == role]
+        for grp_keys, groups in ((["grp"], waves), ([], ["all"])):
+            xx = x if grp_keys else x.assign(grp="all")
+            g = xx.groupby(["replication", "grp"])
+            a = pd.DataFrame({"recruited": g.size()})
+            a["evaluated"] = g["evaluated"].sum()
+            if "retained" in xx.columns:
+                a["retained"] = g["retained"].sum()
+            a = a.reindex(_full_index(reps, groups), fill_value=0)
+            with np.errstate(all="ignore"):
+                a["pct"] = np.where(a["recruited"] > 0, 100.0 * a["evaluated"] / a["recruited"].where(a["recruited"] > 0), np.nan)
+            names = {k: k for k in ("recruited", "retained", "evaluated") if k in a.columns}
+            names["pct"] = "pct"
+            frames += _long(a, "retention", role, names)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _caregivers(cg: pd.DataFrame, reps: np.ndarray) -> pd.DataFrame:
+    """Participating caregivers (Results, "Caregivers"): all, and by the member's role."""
+    part = cg[cg["participated"] == 1]
+    binary = tuple(c for c in P.CAREGIVER_BINARY if c in part.columns)
+    a = describe(part, "caregivers", reps, [], ["all"], binary=binary, continuous=("age",), categorical={"gender": ("female", "male")})
+    b = describe(
+        part, "caregivers", reps, ["member_role"], ["provider", "consumer"], binary=binary, continuous=("age",),
+        categorical={"gender": ("female", "male")},
+    )
+    return pd.concat([a, b], ignore_index=True)
+
+
+def _sessions(ss: pd.DataFrame, reps: np.ndarray, waves: list[str]) -> pd.DataFrame:
+    """Sessions held before follow-up (Methods: 214 sessions, 98.6% group, content shares)."""
+    held = ss[(ss["status"] == "held") & (ss["before_follow_up"] == 1)]
+    frames = []
+    for keys, groups in (([], ["all"]), (["wave"], waves)):
+        d = held.assign(grp=_group_key(held, keys))
+        g = d.groupby(["replication", "grp"])
+        idx = _full_index(reps, groups)
+        n = g.size().reindex(idx, fill_value=0)
+        grp_n = (d["format"] == "group").groupby([d["replication"], d["grp"]]).sum().reindex(idx, fill_value=0)
+        cont = d.groupby(["replication", "grp", "content"]).size().unstack("content", fill_value=0)
+        cont = cont.reindex(columns=list(ins.CONTENT_CATEGORIES), fill_value=0).reindex(idx, fill_value=0)
+        with np.errstate(all="ignore"):
+            share = lambda x: np.where(n > 0, x / n.where(n > 0), np.nan)  # noqa: E731
+            frames += _long(pd.DataFrame({"v": n}), "sessions", "held", {"v": "value"})
+            frames += _long(pd.DataFrame({"v": share(grp_n)}, index=idx), "sessions", "group_share", {"v": "value"})
+            for c in ins.CONTENT_CATEGORIES:
+                frames += _long(pd.DataFrame({"v": share(cont[c])}, index=idx), "sessions", f"content={c}", {"v": "value"})
+    return pd.concat(frames, ignore_index=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# The paper's own figures, in the same cell coordinates
+# ----------------------------------------------------------------------------------------------
+def paper_cells() -> pd.DataFrame:
+    """The figures the paper printed, as (table, row, column, paper), from ``sim.instruments``."""
+    rows: list[tuple[str, str, str, float]] = []
+
+    def add(t, r, c, v):
+        if v is not None:
+            rows.append((t, r, c, float(v)))
+
+    for role, d in ins.TABLE1.items():
+        add("table1", "N", f"{role}_n", d["n"])
+        for v in ins.BASELINE_CONTINUOUS:
+            add("table1", v, f"{role}_mean", d[v][0])
+            add("table1", v, f"{role}_sd", d[v][1])
+        for v, levels in ins.BASELINE_CATEGORICAL.items():
+            for lv, k in zip(levels, d[v]):
+                add("table1", f"{v}={lv}", f"{role}_n", k)
+                add("table1", f"{v}={lv}", f"{role}_pct", 100.0 * k / d["n"])
+    for (role, wave), (k, n) in ins.PAPER_RETENTION.items():
+        add("retention", role, f"{wave}_recruited", n)
+        add("retention", role, f"{wave}_evaluated", k)
+        add("retention", role, f"{wave}_pct", 100.0 * k / n)
+    for table, group, items in (
+        ("table2", "all", ins.PROVIDER_SATISFACTION),
+        ("stress_reasons", "all", ins.PROVIDER_STRESS_REASONS),
+        ("table4", "all", ins.CONSUMER_SATISFACTION),
+        ("table3", "provider", ins.PROVIDER_BENEFITS),
+        ("table3", "consumer", ins.CONSUMER_BENEFITS),
+    ):
+        for it in items:
+            if it.kind == "binary" and it.paper_count is not None:
+                add(table, it.column, f"{group}_n", it.paper_count)
+                add(table, it.column, f"{group}_of", it.paper_n)
+                add(table, it.column, f"{group}_pct", 100.0 * it.paper_count / it.paper_n)
+            elif it.paper_mean is not None:
+                add(table, it.column, f"{group}_mean", it.paper_mean)
+                add(table, it.column, f"{group}_sd", it.paper_sd)
+                add(table, it.column, f"{group}_of", it.paper_n)
+    add("table2", "N", "all_n", 12)
+    add("table4", "N", "all_n", 42)
+    add("table3", "N", "provider_n", 12)
+    add("table3", "N", "consumer_n", 42)
+    # Results: confidence 7.80 in the later communities; consumer mood by wave.
+    add("tableS2", "confidence", "later_mean", 7.80)
+    for wave, (k, n) in ins.CONSUMER_MOOD_BY_WAVE.items():
+        add("tableS3", "ben_mood", f"consumer_{wave}_n", k)
+        add("tableS3", "ben_mood", f"consumer_{wave}_of", n)
+        add("tableS3", "ben_mood", f"consumer_{wave}_pct", 100.0 * k / n)
+    cg = ins.CAREGIVER_DEMOGRAPHICS
+    add("caregivers", "N", "all_n", cg["n"])
+    add("caregivers", "N", "provider_n", cg["of_providers"])
+    add("caregivers", "N", "consumer_n", cg["of_consumers"])
+    add("caregivers", "gender=female", "all_n", cg["female"])
+    add("caregivers", "gender=female", "all_pct", 100.0 * cg["female"] / cg["n"])
+    add("caregivers", "age", "all_mean", cg["mean_age"])
+    for it in ins.CAREGIVER_ATTITUDE + ins.CAREGIVER_MEMBER_BENEFITS + ins.CAREGIVER_SELF_BENEFITS:
+        if it.paper_count is not None:
+            grp = {"member_qualified": "provider", "expect_member_provider": "consumer"}.get(it.column, "all")
+            add("caregivers", it.column, f"{grp}_n", it.paper_count)
+            add("caregivers", it.column, f"{grp}_of", it.paper_n)
+            add("caregivers", it.column, f"{grp}_pct", 100.0 * it.paper_count / it.paper_n)
+    add("sessions", "held", "all_value", ins.PAPER_SESSIONS_TOTAL)
+    add("sessions", "group_share", "all_value", ins.PAPER_GROUP_SHARE)
+    for c, s in ins.PAPER_TOP_CONTENT_SHARES.items():
+        add("sessions", f"content={c}", "all_value", s)
+    return pd.DataFrame(rows, columns=["table", "row", "column", "paper"])
