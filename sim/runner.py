@@ -50,7 +50,7 @@ if False:  # typing only (keeps worker imports light)
 
 WORK_FORMAT = 1
 TARGET_CHUNKS = 32  # chunks per run (>= ~10 per worker on small machines) ...
-MAX_CHUNK = 250  # ... but no more replications than this in one chunk
+MAX_CHUNK = 100  # ... but no more replications than this in one chunk (~3 s of paper_study)
 AUTO_CHUNK = 10  # chunk size used by --reps auto (the total is not known in advance)
 KEY_OUTPUTS = ("sessions_delivered", "consumer_retention", "consumer_satisfied")
 
@@ -157,6 +157,42 @@ def key_outputs(summary: pd.DataFrame) -> pd.DataFrame:
     out["consumer_satisfied"] = ratio("consumers_satisfied", "consumers_evaluated")
     out["provider_retention"] = ratio("providers_retained", "providers_recruited")
     out["provider_satisfied"] = ratio("providers_satisfied", "providers_evaluated")
+    return out
+
+
+def run_summary_rows(summary: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """The printed summary of a run, from :func:`replication_summary` rows of every replication:
+    ``sessions`` (per wave and total: mean held, 2.5%-97.5% range over replications, mean cancelled),
+    ``retention`` (per role and wave: mean retained, mean recruited, pooled share) and
+    ``satisfaction`` (per role: share satisfied overall / willing to continue among the evaluated)."""
+    out: dict[str, list[dict[str, Any]]] = {"sessions": [], "retention": [], "satisfaction": []}
+    if summary is None or not len(summary):
+        return out
+    waves = list(dict.fromkeys(summary["wave"]))
+    per_rep = summary.groupby("replication").sum(numeric_only=True)
+
+    def col(df: pd.DataFrame, c: str) -> pd.Series:
+        return df[c] if c in df else pd.Series(0.0, index=df.index)
+
+    for w in waves + ["total"]:
+        df = per_rep if w == "total" else summary[summary["wave"] == w]
+        held = col(df, "sessions_held").astype(float)
+        out["sessions"].append({
+            "wave": w, "mean": float(held.mean()), "lo": float(held.quantile(0.025)), "hi": float(held.quantile(0.975)),
+            "cancelled": float(col(df, "sessions_cancelled").mean()),
+        })
+    for role in ("provider", "consumer"):
+        for w in waves:
+            df = summary[summary["wave"] == w]
+            rec, ret = col(df, f"{role}s_recruited"), col(df, f"{role}s_retained")
+            if rec.sum() > 0:
+                out["retention"].append({"role": role, "wave": w, "retained": float(ret.mean()),
+                                         "recruited": float(rec.mean()), "share": float(ret.sum() / rec.sum())})
+        ev = col(per_rep, f"{role}s_evaluated")
+        for item, c in (("satisfied overall", "satisfied"), ("willing to continue", "willing")):
+            if ev.sum() > 0:
+                out["satisfaction"].append({"role": role, "item": item, "evaluated": float(ev.mean()),
+                                            "share": float(col(per_rep, f"{role}s_{c}").sum() / ev.sum())})
     return out
 
 
@@ -839,7 +875,8 @@ def run_to_directory(
         if finalize is not None:
             finalize(tmp_out, result)
         result.wall_time = manifest["wall_time_seconds"] = round(time.perf_counter() - t0, 3)
-        (tmp_out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        text = json.dumps({**manifest, "simpy_events_per_replication": "@EVENTS@"}, indent=1)
+        (tmp_out / "manifest.json").write_text(text.replace('"@EVENTS@"', json.dumps(events)) + "\n")
         _move_into_place(tmp_out, out_dir)
     except BaseException:
         shutil.rmtree(tmp_out, ignore_errors=True)

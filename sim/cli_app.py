@@ -1,0 +1,168 @@
+"""The command-line application: ``python cli.py COMMAND`` (or the ``peer-support-sim`` script)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+
+@app.callback()
+def main() -> None:
+    """peer-support-sim: a SimPy model of a community peer-support service (Fan et al. 2019)."""
+
+
+# --- shared helpers -------------------------------------------------------------------------
+def fail(message: str, code: int = 2) -> "typer.Exit":
+    """Print a one-line error to stderr and return the Exit to raise (no traceback)."""
+    typer.echo(f"error: {' '.join(str(message).split())}", err=True)
+    return typer.Exit(code)
+
+
+def _command_line() -> str:
+    return " ".join(["cli.py" if Path(sys.argv[0]).name in ("cli.py", "__main__.py") else Path(sys.argv[0]).name,
+                     *sys.argv[1:]])
+
+
+# --- run ------------------------------------------------------------------------------------
+def _analysis_hooks() -> tuple[Any, Any] | None:
+    """``(analyze_chunk, write_analysis)`` from ``sim.analysis`` when it provides them."""
+    try:
+        from . import analysis
+    except ImportError:
+        return None
+    chunk_fn = getattr(analysis, "analyze_chunk", None)
+    write_fn = getattr(analysis, "write_analysis", None)
+    return (chunk_fn, write_fn) if callable(chunk_fn) and callable(write_fn) else None
+
+
+def _print_run_summary(result: Any, scenario: Any, out_dir: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from . import instruments as ins
+    from .runner import run_summary_rows
+
+    con = Console()
+    auto = result.auto
+    head = f"[bold]{scenario.name}[/bold]: {result.replications} replications, seed {result.seed}"
+    if auto is not None:
+        hw = ", ".join(f"{k} ±{v:.1%}" for k, v in auto.relative_half_widths.items())
+        head += (f" (chosen by --reps auto at ±{auto.precision:.0%}: {hw})" if auto.solved
+                 else f" ([yellow]--reps auto: precision ±{auto.precision:.0%} not reached; budget used[/yellow])")
+    con.print(head)
+    rows = run_summary_rows(result.summary)
+    n = max(result.replications, 1)
+
+    t = Table(title="Sessions delivered before follow-up (mean per replication, 95% of replications within)")
+    for c in ("wave", "held", "range", "cancelled", "paper"):
+        t.add_column(c, justify="left" if c == "wave" else "right")
+    for r in rows["sessions"]:
+        paper = str(ins.PAPER_SESSIONS_TOTAL) if r["wave"] == "total" else ""
+        t.add_row(r["wave"], f"{r['mean']:.1f}", f"{r['lo']:.0f}-{r['hi']:.0f}", f"{r['cancelled']:.1f}", paper)
+    con.print(t)
+
+    t = Table(title="Retention at follow-up (mean retained / recruited)")
+    for c in ("role", "wave", "retained", "share", "paper"):
+        t.add_column(c, justify="left" if c in ("role", "wave") else "right")
+    for r in rows["retention"]:
+        p = ins.PAPER_RETENTION.get((r["role"], r["wave"]))
+        paper = f"{p[0]}/{p[1]} ({p[0] / p[1]:.0%})" if p else ""
+        t.add_row(r["role"], r["wave"], f"{r['retained']:.1f}/{r['recruited']:.0f}", f"{r['share']:.0%}", paper)
+    con.print(t)
+
+    t = Table(title="Satisfaction headline (share of those evaluated)")
+    for c in ("role", "item", "simulated", "paper"):
+        t.add_column(c, justify="left" if c in ("role", "item") else "right")
+    paper_items = {
+        ("provider", "satisfied overall"): (12, 12), ("provider", "willing to continue"): (11, 12),
+        ("consumer", "satisfied overall"): (39, 42), ("consumer", "willing to continue"): (36, 42),
+    }
+    for r in rows["satisfaction"]:
+        p = paper_items.get((r["role"], r["item"]))
+        t.add_row(r["role"], r["item"], f"{r['share']:.1%} of {r['evaluated']:.1f}",
+                  f"{p[0]}/{p[1]} ({p[0] / p[1]:.1%})" if p else "")
+    con.print(t)
+    ev = sum(result.events)
+    con.print(
+        f"SimPy events: {ev:,} ({ev / n:,.0f} per replication); wall time {result.wall_time:.1f} s "
+        f"({result.replications / max(result.wall_time, 1e-9):.1f} reps/s on {result.backend}); "
+        f"written to [bold]{out_dir}[/bold]"
+    )
+
+
+@app.command()
+def run(
+    scenario: Path = typer.Argument(..., help="scenario YAML file, e.g. scenarios/later_wave.yaml"),
+    reps: Optional[str] = typer.Option(
+        None, "--reps", help="replications: a number, or 'auto' (Hoad-Robinson-Davies, see --precision); default: the scenario's"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="root seed (default: the scenario's)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: outputs/<scenario file stem>)"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="local worker processes (default: all cores; 1 = in-process)"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786"),
+    resume: bool = typer.Option(False, "--resume", help="reuse the finished chunks of an interrupted run of the same scenario"),
+    precision: float = typer.Option(0.05, "--precision", help="--reps auto: relative 95%% CI half-width of the key outputs"),
+    max_reps: int = typer.Option(10_000, "--max-reps", help="--reps auto: most replications to try"),
+    chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="replications per task (default: fixed by the count; never changes results)"),
+    analysis: bool = typer.Option(True, "--analysis/--no-analysis", help="also write the statistical analysis (tests.csv, tables/, report.md)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or summary"),
+) -> None:
+    """Run a scenario's replications; write providers/consumers/caregivers/sessions/communities CSVs and manifest.json."""
+    from .scenario import ScenarioError, load_scenario
+
+    try:
+        sc = load_scenario(scenario)
+    except ScenarioError as exc:
+        raise fail(str(exc)) from None
+    n: Any
+    if reps is None:
+        n = sc.replications
+    elif reps.strip().lower() == "auto":
+        n = "auto"
+    else:
+        try:
+            n = int(reps)
+        except ValueError:
+            raise fail(f"--reps: expected a whole number or 'auto', got {reps!r}") from None
+        if n < 1:
+            raise fail(f"--reps: must be at least 1, got {n}")
+    if seed is not None and seed < 0:
+        raise fail(f"--seed: must be 0 or more, got {seed}")
+    if workers is not None and workers < 1:
+        raise fail(f"--workers: must be at least 1, got {workers}")
+    if chunk_size is not None and chunk_size < 1:
+        raise fail(f"--chunk-size: must be at least 1, got {chunk_size}")
+    if not 0 < precision < 1:
+        raise fail(f"--precision: must be between 0 and 1 (e.g. 0.05 for ±5%), got {precision}")
+    if max_reps < 3:
+        raise fail(f"--max-reps: must be at least 3, got {max_reps}")
+    out_dir = out if out is not None else Path("outputs") / scenario.stem
+    if out_dir.exists() and not out_dir.is_dir():
+        raise fail(f"--out: {out_dir} exists and is not a folder")
+
+    from .runner import RunnerError, run_to_directory, work_dir_for
+
+    hooks = _analysis_hooks() if analysis else None
+    finalize = None
+    if hooks is not None:
+        write_analysis = hooks[1]
+
+        def finalize(tmp_out: Path, result: Any) -> None:
+            write_analysis(tmp_out, result.extras.get("tests"), result.extras.get("cells"), None, sc.name)
+
+    try:
+        result = run_to_directory(
+            sc, out_dir, replications=n, seed=seed, workers=workers, scheduler=scheduler, chunk_size=chunk_size,
+            resume=resume, precision=precision, max_replications=max_reps, post=hooks[0] if hooks else None,
+            finalize=finalize, progress=not quiet, command=_command_line(),
+        )
+    except RunnerError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise fail(f"interrupted; finished chunks are kept in {work_dir_for(out_dir)}: add --resume to continue", 130) from None
+    if not quiet:
+        _print_run_summary(result, sc, out_dir)
