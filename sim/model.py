@@ -24,6 +24,7 @@ Time is in days from the start of the study; months are 365.25/12 days.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -57,7 +58,7 @@ class Provider:
     """A peer service provider: baseline, interests, stress, and what they delivered."""
 
     __slots__ = (
-        "pid", "baseline", "training_end", "status", "stressed", "interest", "favourites",
+        "pid", "baseline", "training_end", "status", "stressed", "interest", "menu",
         "led", "assisted", "categories", "on_time", "leave_episodes", "leave_spells", "supervision", "exit_day",
     )
 
@@ -68,9 +69,11 @@ class Provider:
         self.status = "active"
         self.stressed = stressed
         self.interest = interest
-        order = np.argsort(-interest, kind="stable")[:breadth]
+        # The categories this provider picks from (all eight, or their favourites) and the
+        # cumulative choice probabilities (Methods: 'according to their own interest or strength').
+        order = np.argsort(-interest, kind="stable")[:breadth] if breadth < len(interest) else np.arange(len(interest))
         fav = interest[order]
-        self.favourites = (order, fav / fav.sum())
+        self.menu = (order.tolist(), np.cumsum(fav / fav.sum()).tolist())
         self.led = 0
         self.assisted = 0
         self.categories: set[int] = set()
@@ -163,7 +166,7 @@ class CommunityRun:
         self.held_before_follow_up = 0
         self.cancelled_before_follow_up = 0
         self.sessions: dict[str, list] = {k: [] for k in SESSION_COLUMNS}
-        self.people_rows: dict[str, dict[str, list]] | None = None
+        self.snapshot: dict | None = None
 
 
 SESSION_COLUMNS = (
@@ -349,18 +352,14 @@ class RolloutModel:
     # --- Session outcomes ---------------------------------------------------------------
     def _hold(self, c: CommunityRun, seq: int, announced: float, postponements: int, available: list[Provider], outdoor: bool) -> None:
         p, now = self.p, self.env.now
-        rs = c.rng[Stream.STAFFING]
-        order = rs.permutation(len(available))
-        staff = [available[i] for i in order]
-        staff.sort(key=lambda q: q.led)  # the least-used provider leads (stable: ties stay random)
-        staff = staff[: p.max_providers_per_session]
+        # The least-used provider leads and the next least-used assist; ties are broken at random.
+        keys = c.rng[Stream.STAFFING].random(len(available)).tolist()
+        order = sorted(range(len(available)), key=lambda i: (available[i].led, keys[i]))
+        staff = [available[i] for i in order[: p.max_providers_per_session]]
         lead = staff[0]
-        rc = c.rng[Stream.CONTENT]
-        if c.structured:
-            content = int(rc.choice(N_CATEGORIES, p=lead.interest))
-        else:
-            cats, probs = lead.favourites
-            content = int(cats[rc.choice(len(cats), p=probs)])
+        u_content = c.rng[Stream.CONTENT].random()
+        cats, cum = lead.menu
+        content = cats[min(bisect.bisect_right(cum, u_content), len(cats) - 1)]
         rt = c.rng[Stream.SESSION_TIMING]
         u_format, u_dur, u_pick = rt.random(3)
         group = u_format < p.group_share
@@ -368,7 +367,7 @@ class RolloutModel:
         duration = _triangular(u_dur, lo, mode, hi)
         on_time = postponements == 0
         before = now < c.follow_up
-        enrolled = [k for k, con in enumerate(c.consumers) if con.enrolled(now)]
+        enrolled = [k for k, con in enumerate(c.consumers) if con.exit_day is None or con.exit_day > now]
         if not group and enrolled:
             enrolled = [enrolled[int(u_pick * len(enrolled))]]
         att_u = c.rng[Stream.ATTENDANCE].random(len(c.consumers))
@@ -440,44 +439,22 @@ class RolloutModel:
 
     # --- Follow-up evaluation -----------------------------------------------------------
     def _follow_up(self, c: CommunityRun):
-        """The follow-up interviews at the wave's follow-up month (Methods, 'Procedure')."""
+        """The follow-up evaluation at the wave's follow-up month (Methods, 'Procedure'): who is
+        still in the programme and what they experienced. The interview answers themselves are
+        drawn for all communities at once in :meth:`_interviews` (vectorised; same streams)."""
         yield self.env.timeout(c.follow_up - self.env.now)
-        c.people_rows = self._interview(c, self.env.now)
+        c.snapshot = self._snapshot(c, self.env.now)
 
-    def _interview(self, c: CommunityRun, now: float) -> dict[str, dict[str, list]]:
-        p = self.p
+    def _snapshot(self, c: CommunityRun, now: float) -> dict:
         weeks = max((now - c.start) / WEEK, 1e-9)
-        rng_eval = c.rng[Stream.EVALUATION]
-
-        # Providers
-        provs = c.providers
-        prov_status = [q.status for q in provs]
-        prov_eval = np.array([s == "active" for s in prov_status])
-        stressed = np.array([q.stressed for q in provs], dtype=float)
-        delivered = np.array([q.led + q.assisted for q in provs], dtype=float)
-        prov_cat = np.array([len(q.categories) / N_CATEGORIES for q in provs])
-        prov_ans = interview_providers(p, c.context, stressed, delivered / weeks, prov_cat, rng_eval)
-        # Consumers
-        cons = c.consumers
-        con_ret = np.array([q.enrolled(now) for q in cons])
-        attended = np.array([q.attended for q in cons], dtype=float)
-        on_time = np.array([q.on_time / q.attended if q.attended else np.nan for q in cons])
-        con_cat = np.array([len(q.categories) / N_CATEGORIES for q in cons])
-        enrolled_weeks = np.array([max(((q.exit_day if q.exit_day is not None and q.exit_day < now else now) - c.start) / WEEK, 1e-9) for q in cons])
-        con_ans = interview_consumers(
-            p, c.context, attended / enrolled_weeks, np.nan_to_num(on_time, nan=REFERENCE_ON_TIME), con_cat, rng_eval
-        )
-        for ans, ok in ((prov_ans, prov_eval), (con_ans, con_ret)):
-            for k in ans:
-                ans[k] = np.where(ok, ans[k], np.nan)
-
         common = {"community": c.name, "wave": c.spec.wave, "scheduling": c.spec.scheduling, "setting": c.spec.setting}
-        rows: dict[str, dict[str, list]] = {}
+        provs, cons = c.providers, c.consumers
+        prov_status = [q.status for q in provs]
         prov_rows = _person_rows(self.replication, common, provs, "provider", c.start, now)
         prov_rows["status"] = prov_status
         prov_rows["exit_day"] = [q.exit_day if q.exit_day is not None and q.exit_day <= now else None for q in provs]
         prov_rows["retained"] = [int(s != "quit") for s in prov_status]
-        prov_rows["evaluated"] = prov_eval.astype(int).tolist()
+        prov_rows["evaluated"] = [int(s == "active") for s in prov_status]
         prov_rows["caregiver_id"] = [q.pid + "/G" for q in provs]
         prov_rows["training_end_day"] = [q.training_end for q in provs]
         prov_rows["sessions_led"] = [q.led for q in provs]
@@ -485,17 +462,16 @@ class RolloutModel:
         prov_rows["leave_episodes"] = [sum(1 for a, _ in q.leave_spells if a <= now) for q in provs]
         prov_rows["leave_days"] = [round(sum(max(0.0, min(b, now) - a) for a, b in q.leave_spells), 3) for q in provs]
         prov_rows["supervision_contacts"] = [q.supervision for q in provs]
-        prov_rows["stressed"] = stressed.astype(int).tolist()
+        prov_rows["stressed"] = [int(q.stressed) for q in provs]
         prov_rows["categories_met"] = [len(q.categories) for q in provs]
         prov_rows["on_time_share"] = [_share(q.on_time, q.led + q.assisted) for q in provs]
-        _add_answers(prov_rows, prov_ans, PROVIDER_ANSWER_COLUMNS)
-        rows["providers"] = prov_rows
 
+        retained = [q.enrolled(now) for q in cons]
         con_rows = _person_rows(self.replication, common, cons, "consumer", c.start, now)
-        con_rows["status"] = ["active" if ok else "dropped_out" for ok in con_ret]
-        con_rows["exit_day"] = [None if ok else q.exit_day for q, ok in zip(cons, con_ret)]
-        con_rows["retained"] = con_ret.astype(int).tolist()
-        con_rows["evaluated"] = con_ret.astype(int).tolist()
+        con_rows["status"] = ["active" if ok else "dropped_out" for ok in retained]
+        con_rows["exit_day"] = [None if ok else q.exit_day for q, ok in zip(cons, retained)]
+        con_rows["retained"] = [int(ok) for ok in retained]
+        con_rows["evaluated"] = con_rows["retained"]
         con_rows["caregiver_id"] = [q.pid + "/G" for q in cons]
         con_rows["sessions_invited"] = [q.invited for q in cons]
         con_rows["sessions_attended"] = [q.attended for q in cons]
@@ -503,78 +479,145 @@ class RolloutModel:
         con_rows["meets_attendance_requirement"] = [int(q.invited > 0 and q.attended / q.invited > 0.4) for q in cons]
         con_rows["categories_met"] = [len(q.categories) for q in cons]
         con_rows["on_time_share"] = [_share(q.on_time, q.attended) for q in cons]
-        _add_answers(con_rows, con_ans, CONSUMER_ANSWER_COLUMNS)
-        rows["consumers"] = con_rows
-
-        rows["caregivers"] = self._caregivers(c, provs, cons, prov_eval, con_ret, prov_ans, con_ans, common)
-        return rows
-
-    def _caregivers(self, c, provs, cons, prov_eval, con_eval, prov_ans, con_ans, common) -> dict[str, list]:
-        """One caregiver per participant: the spouse if currently married, else a parent (Methods:
-        'Caregivers (parents or spouse)'); takes part if the member was evaluated and, with the
-        community's caregiver availability, agrees (Results: 10 of 12 and 22 of 42)."""
-        p = self.p
-        r = c.rng[Stream.CAREGIVER]
+        enrolled_weeks = [
+            max(((q.exit_day if q.exit_day is not None and q.exit_day < now else now) - c.start) / WEEK, 1e-9) for q in cons
+        ]
         people = provs + cons
-        n = len(people)
-        is_prov = np.array([i < len(provs) for i in range(n)])
-        evaluated = np.concatenate([prov_eval, con_eval])
-        avail = np.where(is_prov, c.spec.caregiver_availability.providers, c.spec.caregiver_availability.consumers)
-        u_part, u_gender, z_age = r.random(n), r.random(n), r.standard_normal(n)
+        return {
+            "providers": prov_rows,
+            "consumers": con_rows,
+            "prov_sessions_per_week": [(q.led + q.assisted) / weeks for q in provs],
+            "con_sessions_per_week": [q.attended / w for q, w in zip(cons, enrolled_weeks)],
+            "con_on_time": [q.on_time / q.attended if q.attended else REFERENCE_ON_TIME for q in cons],
+            "member_spouse": [q.baseline["marital_status"] == "currently_married" for q in people],
+            "member_age": [q.baseline["age"] for q in people],
+            "member_female": [q.baseline["gender"] == "female" for q in people],
+            "member_id": [q.pid for q in people],
+            "common": common,
+        }
+
+    def _interviews(self, communities: list[CommunityRun]) -> dict[str, dict[str, list]]:
+        """Answers of every evaluated provider, consumer and caregiver, drawn for all communities at
+        once; each community still draws from its own EVALUATION and CAREGIVER streams."""
+        p = self.p
+        snaps = [c.snapshot for c in communities]
+        n_prov = [len(c.providers) for c in communities]
+        n_con = [len(c.consumers) for c in communities]
+
+        def per(values, sizes):
+            return np.repeat(np.asarray(values, dtype=float), sizes)
+
+        def ctx(sizes):
+            return CommunityContext(
+                per([c.c_struct for c in communities], sizes),
+                per([c.c_exp for c in communities], sizes),
+                per([c.effect for c in communities], sizes),
+            )
+
+        def cat(key, table=None):
+            src = [s[table][key] for s in snaps] if table else [s[key] for s in snaps]
+            return np.array([x for part in src for x in part], dtype=float)
+
+        eval_rng = StackedGenerator([c.rng[Stream.EVALUATION] for c in communities], n_prov)
+        prov_eval = cat("evaluated", "providers") == 1
+        prov_ans = interview_providers(
+            p, ctx(n_prov), cat("stressed", "providers"), cat("prov_sessions_per_week"),
+            cat("categories_met", "providers") / N_CATEGORIES, eval_rng,
+        )
+        eval_rng.sizes = n_con
+        con_eval = cat("evaluated", "consumers") == 1
+        con_ans = interview_consumers(
+            p, ctx(n_con), cat("con_sessions_per_week"), cat("con_on_time"),
+            cat("categories_met", "consumers") / N_CATEGORIES, eval_rng,
+        )
+        for ans, ok in ((prov_ans, prov_eval), (con_ans, con_eval)):
+            for k in ans:
+                ans[k] = np.where(ok, ans[k], np.nan)
+
+        # Caregivers, community by community: the community's providers, then its consumers.
+        n_people = [a + b for a, b in zip(n_prov, n_con)]
+        prov_cut, con_cut = np.cumsum([0] + n_prov), np.cumsum([0] + n_con)
+
+        def members(prov_values, con_values):
+            return np.concatenate(
+                [np.concatenate([prov_values[prov_cut[i]:prov_cut[i + 1]], con_values[con_cut[i]:con_cut[i + 1]]])
+                 for i in range(len(communities))]
+            )
+
+        is_prov = members(np.ones(sum(n_prov), bool), np.zeros(sum(n_con), bool))
+        evaluated = members(prov_eval, con_eval)
+        care_rng = StackedGenerator([c.rng[Stream.CAREGIVER] for c in communities], n_people)
+        avail = np.where(
+            is_prov,
+            per([c.spec.caregiver_availability.providers for c in communities], n_people),
+            per([c.spec.caregiver_availability.consumers for c in communities], n_people),
+        )
+        u_part, u_gender, z_age = care_rng.random(), care_rng.random(), care_rng.standard_normal()
         participated = evaluated & (u_part < avail)
-        spouse = np.array([q.baseline["marital_status"] == "currently_married" for q in people])
-        member_age = np.array([q.baseline["age"] for q in people])
-        member_female = np.array([q.baseline["gender"] == "female" for q in people])
+        spouse = cat("member_spouse") == 1
+        member_age = cat("member_age")
+        member_female = cat("member_female") == 1
         gap_mu, gap_sd = p.caregiver_parent_age_gap
         age = np.where(spouse, member_age + 3.0 * z_age, member_age + gap_mu + gap_sd * z_age)
         female = np.where(spouse, ~member_female, u_gender < p.caregiver_parent_female_prob)
-        member_cols = {"sat_overall", "willing_continue", "qualified", *ins.SELF_BENEFIT_COLUMNS}
+        nan_p, nan_c = np.full(sum(n_prov), np.nan), np.full(sum(n_con), np.nan)
         member_answers = {
-            col: np.concatenate([prov_ans.get(col, np.full(len(provs), np.nan)), con_ans.get(col, np.full(len(cons), np.nan))])
-            for col in member_cols
+            col: members(prov_ans.get(col, nan_p), con_ans.get(col, nan_c))
+            for col in ("sat_overall", "willing_continue", "qualified", *ins.SELF_BENEFIT_COLUMNS)
         }
-        ans = interview_caregivers(p, c.context, is_prov, member_answers, r)
-        for k in ans:
-            ans[k] = np.where(participated, ans[k], np.nan)
-        rows: dict[str, list] = {
+        care_ans = interview_caregivers(p, ctx(n_people), is_prov, member_answers, care_rng)
+        for k in care_ans:
+            care_ans[k] = np.where(participated, care_ans[k], np.nan)
+
+        n = int(sum(n_people))
+        care_rows: dict[str, list] = {
             "replication": [self.replication] * n,
-            "caregiver_id": [q.pid + "/G" for q in people],
-            "community": [common["community"]] * n,
-            "wave": [common["wave"]] * n,
-            "scheduling": [common["scheduling"]] * n,
-            "member_id": [q.pid for q in people],
-            "member_role": ["provider" if x else "consumer" for x in is_prov],
-            "relation": ["spouse" if s else "parent" for s in spouse],
-            "gender": ["female" if f else "male" for f in female],
+            "caregiver_id": [m + "/G" for s in snaps for m in s["member_id"]],
+            "community": [s["common"]["community"] for s, k in zip(snaps, n_people) for _ in range(k)],
+            "wave": [s["common"]["wave"] for s, k in zip(snaps, n_people) for _ in range(k)],
+            "scheduling": [s["common"]["scheduling"] for s, k in zip(snaps, n_people) for _ in range(k)],
+            "member_id": [m for s in snaps for m in s["member_id"]],
+            "member_role": np.where(is_prov, "provider", "consumer").tolist(),
+            "relation": np.where(spouse, "spouse", "parent").tolist(),
+            "gender": np.where(female, "female", "male").tolist(),
             "age": np.round(age, 1).tolist(),
             "participated": participated.astype(int).tolist(),
         }
-        _add_answers(rows, ans, CAREGIVER_ANSWER_COLUMNS)
-        return rows
+        prov_rows = _concat_rows([s["providers"] for s in snaps])
+        con_rows = _concat_rows([s["consumers"] for s in snaps])
+        for rows, ans, order in ((prov_rows, prov_ans, PROVIDER_ANSWER_COLUMNS), (con_rows, con_ans, CONSUMER_ANSWER_COLUMNS),
+                                 (care_rows, care_ans, CAREGIVER_ANSWER_COLUMNS)):
+            for col in order:
+                rows[col] = ans[col].tolist()
+        return {"providers": prov_rows, "consumers": con_rows, "caregivers": care_rows}
 
     # --- Collection -----------------------------------------------------------------------
     def _collect(self) -> dict[str, dict[str, list]]:
-        tables: dict[str, dict[str, list]] = {}
+        tables = self._interviews(self.communities)
         for c in self.communities:
             n = len(c.sessions["session_id"])
             c.sessions["replication"] = [self.replication] * n
             c.sessions["community"] = [c.name] * n
             c.sessions["wave"] = [c.spec.wave] * n
             c.sessions["scheduling"] = [c.spec.scheduling] * n
-            parts = dict(c.people_rows or {})
-            parts["sessions"] = c.sessions
-            parts["communities"] = {
-                "replication": [self.replication], "community": [c.name], "wave": [c.spec.wave],
-                "scheduling": [c.spec.scheduling], "setting": [c.spec.setting], "start_day": [c.start],
-                "follow_up_day": [c.follow_up], "end_day": [c.end], "timetable_weeks": [c.timetable_weeks],
-                "doctors": [c.n_doctors], "providers_recruited": [len(c.providers)],
-                "consumers_recruited": [len(c.consumers)], "community_effect": [round(c.effect, 6)],
-                "sessions_held": [c.held_before_follow_up], "sessions_cancelled": [c.cancelled_before_follow_up],
-            }
-            for name, cols in parts.items():
-                dest = tables.setdefault(name, {k: [] for k in cols})
-                for k, v in cols.items():
-                    dest[k].extend(v)
+        tables["sessions"] = _concat_rows([c.sessions for c in self.communities])
+        tables["communities"] = {
+            "replication": [self.replication] * len(self.communities),
+            "community": [c.name for c in self.communities],
+            "wave": [c.spec.wave for c in self.communities],
+            "scheduling": [c.spec.scheduling for c in self.communities],
+            "setting": [c.spec.setting for c in self.communities],
+            "start_day": [c.start for c in self.communities],
+            "follow_up_day": [c.follow_up for c in self.communities],
+            "end_day": [c.end for c in self.communities],
+            "timetable_weeks": [c.timetable_weeks for c in self.communities],
+            "doctors": [c.n_doctors for c in self.communities],
+            "providers_recruited": [len(c.providers) for c in self.communities],
+            "consumers_recruited": [len(c.consumers) for c in self.communities],
+            "community_effect": [round(c.effect, 6) for c in self.communities],
+            "sessions_held": [c.held_before_follow_up for c in self.communities],
+            "sessions_cancelled": [c.cancelled_before_follow_up for c in self.communities],
+        }
         return tables
 
 
@@ -605,9 +648,34 @@ def _person_rows(replication: int, common: dict, people: list, role: str, start:
     return rows
 
 
-def _add_answers(rows: dict[str, list], ans: dict[str, np.ndarray], order: tuple[str, ...]) -> None:
-    for col in order:
-        rows[col] = [None if np.isnan(x) else int(x) for x in ans[col]]
+def _concat_rows(parts: list[dict[str, list]]) -> dict[str, list]:
+    out: dict[str, list] = {k: [] for k in parts[0]} if parts else {}
+    for part in parts:
+        for k, v in part.items():
+            out[k].extend(v)
+    return out
+
+
+class StackedGenerator:
+    """Draws for people of several communities at once, each community's share from its own
+    stream, so a community's answers do not depend on which other communities exist."""
+
+    def __init__(self, generators: list[np.random.Generator], sizes: list[int]):
+        self.generators, self.sizes = generators, sizes
+
+    def _draw(self, method: str, size) -> np.ndarray:
+        if size is None:
+            return np.concatenate([getattr(g, method)(n) for g, n in zip(self.generators, self.sizes)])
+        if isinstance(size, int):
+            size = (size,)
+        k = size[:-1]
+        return np.concatenate([getattr(g, method)((*k, n)) for g, n in zip(self.generators, self.sizes)], axis=-1)
+
+    def random(self, size=None) -> np.ndarray:
+        return self._draw("random", size)
+
+    def standard_normal(self, size=None) -> np.ndarray:
+        return self._draw("standard_normal", size)
 
 
 def _share(num: int, den: int) -> float | None:
