@@ -207,3 +207,23 @@ TABLE1 = {
 }
 # Eligibility (Methods, "Participants"): age 18-60 for providers and consumers.
 ELIGIBLE_AGE = (18.0, 60.0)
+
+# --- Printed test results (Results), for the analysis' reproduction tests and report ----------
+# (statistic, p, as printed). p_upper marks "p < 0.001". Chi-square statistics are Pearson's
+# without continuity correction; see sim/analysis/stats.py for the p-value rule they imply.
+PAPER_TESTS = {
+    "provider_retention_by_wave": {"statistic": 1.264, "df": 1, "p": 0.462, "text": "χ2(1) = 1.264, p = 0.462"},
+    "consumer_retention_by_wave": {"statistic": 0.548, "df": 1, "p": 0.517, "text": "χ2(1) = 0.548, p = 0.517"},
+    "work_skill_provider_vs_consumer": {"statistic": 15.684, "df": 1, "p_upper": 0.001, "text": "χ2(1) = 15.684, p < 0.001"},
+}
+# Printed summaries of whole families of tests (Results).
+PAPER_TEST_FAMILIES = {
+    "baseline_initial_vs_later": "no significant difference in all demographic variables (Bonferroni-corrected threshold p < 8.33 × 10−3)",
+    "dropout_initial": "no significant differences between consumers who continued and dropouts (ps > 0.078)",
+    "dropout_later": "no significant differences between consumers who continued and dropouts (ps > 0.173)",
+    "provider_satisfaction_by_wave": "no significant difference (ps > 0.080)",
+    "benefit_by_wave": "no significant difference between the waves for providers; later consumers reported more improvement on all items",
+    "consumer_satisfaction_by_wave": "significant only for service punctuality (t = −3.348, p = 0.002) and richness of activity topic (t = −2.853, p = 0.007)",
+    "benefit_provider_vs_consumer": "only work skill significant (χ2(1) = 15.684, p < 0.001)",
+}
+BONFERRONI_DEMOGRAPHIC_THRESHOLD = 8.33e-3  # "Bonferroni-corrected threshold of p < 8.33 × 10−3"
