@@ -322,32 +322,39 @@ class RolloutModel:
                 yield env.timeout(p.postpone_days)
 
     def _dropout(self, c: CommunityRun):
-        """Monthly consumer dropout: hazard from recent attendance and disrupted sessions (vectorised)."""
+        """Consumer dropout, decided month by month (vectorised over consumers).
+
+        At the start of each month (or shorter last window) every enrolled consumer drops out
+        during it with probability ``1 - exp(-h * window)``, where the monthly hazard ``h`` moves
+        with the consumer's attendance share and the share of sessions disrupted (postponed or
+        cancelled) over the month just ended, the community effect and a rural setting. The
+        dropout day is uniform within the window, and sessions after it never see the consumer.
+        """
         p, env = self.p, self.env
         r = c.rng[Stream.DROPOUT]
         n = len(c.consumers)
-        log_h0 = math.log(p.consumer_dropout_hazard_per_month) if p.consumer_dropout_hazard_per_month > 0 else -math.inf
+        if p.consumer_dropout_hazard_per_month <= 0:
+            return
+        log_h0 = math.log(p.consumer_dropout_hazard_per_month)
         log_h0 += p.dropout_community_loading * c.effect + (p.rural_dropout_log_hr if c.rural else 0.0)
         yield env.timeout(c.start - env.now)
         while env.now < c.end:
-            yield env.timeout(min(DAYS_PER_MONTH, c.end - env.now))
             now = env.now
+            window = min(DAYS_PER_MONTH, c.end - now)
             u, when = r.random(n), r.random(n)
             disrupted = c.month_disrupted / c.month_sessions if c.month_sessions else 0.0
             c.month_sessions = c.month_disrupted = 0
-            if log_h0 == -math.inf:
-                continue
+            base = log_h0 + p.dropout_cancellation_log_hr * disrupted
             for k, con in enumerate(c.consumers):
-                if not con.enrolled(now):
+                if con.exit_day is not None:
                     continue
-                lh = log_h0 + p.dropout_cancellation_log_hr * disrupted
+                lh = base
                 if con.month_invited:
                     lh += p.dropout_attendance_log_hr * (con.month_attended / con.month_invited - 0.5)
                 con.month_invited = con.month_attended = 0
-                if u[k] < -math.expm1(-math.exp(lh)):
-                    con.exit_day = now + when[k] * DAYS_PER_MONTH
-                    if con.exit_day >= c.end:
-                        con.exit_day = None
+                if u[k] < -math.expm1(-math.exp(lh) * window / DAYS_PER_MONTH):
+                    con.exit_day = now + when[k] * window
+            yield env.timeout(window)
 
     # --- Session outcomes ---------------------------------------------------------------
     def _hold(self, c: CommunityRun, seq: int, announced: float, postponements: int, available: list[Provider], outdoor: bool) -> None:

@@ -241,3 +241,18 @@ def test_baseline_draws_match_table1_within_sampling_error(paper):
         assert (df["onset_age"] <= df["age"]).all()
         married = df["marital_status"] == "currently_married"
         assert (df.loc[married, "lives_alone"] == "no").all()
+
+
+def test_constant_dropout_hazard_gives_exponential_retention():
+    """With no attendance or disruption effects and no community spread, retention at follow-up is
+    exp(-h * months) (theory), here over 12 months."""
+    h = 0.05
+    scen = _scenario(consumer_dropout_hazard_per_month=h, dropout_attendance_log_hr=0.0,
+                     dropout_cancellation_log_hr=0.0, community_effect_sd=0.0)
+    cons = _frames(scen, reps=150)["consumers"]
+    expected = np.exp(-h * 12)
+    se = np.sqrt(expected * (1 - expected) / len(cons))
+    assert abs(cons["retained"].mean() - expected) < 4 * se
+    # Dropout days spread over the whole year, the first month included.
+    months = cons["exit_day"].dropna() / DAYS_PER_MONTH
+    assert months.min() < 1.0 and months.max() > 11.0
