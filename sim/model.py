@@ -624,6 +624,9 @@ class RolloutModel:
             "community_effect": [round(c.effect, 6) for c in self.communities],
             "sessions_held": [c.held_before_follow_up for c in self.communities],
             "sessions_cancelled": [c.cancelled_before_follow_up for c in self.communities],
+            # Methods: 'The ratio of peer service providers to consumers was between 1:3 and 1:5'.
+            "providers_active_at_follow_up": [sum(s == "active" for s in c.snapshot["providers"]["status"]) for c in self.communities],
+            "consumers_enrolled_at_follow_up": [sum(c.snapshot["consumers"]["retained"]) for c in self.communities],
         }
         return tables
 
