@@ -166,3 +166,23 @@ def run(
         raise fail(f"interrupted; finished chunks are kept in {work_dir_for(out_dir)}: add --resume to continue", 130) from None
     if not quiet:
         _print_run_summary(result, sc, out_dir)
+
+
+# --- analyze (issue 3) ----------------------------------------------------------------------
+@app.command()
+def analyze(
+    directory: Path = typer.Argument(..., help="folder with providers.csv, consumers.csv, caregivers.csv (sessions.csv optional)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: DIRECTORY)"),
+    method: str = typer.Option("t", "--method", help="continuous/Likert test: t (paper's rule: Welch if Levene p<0.05), student, welch, mwu"),
+) -> None:
+    """Analyse evaluation data in the documented CSV format (docs/data_dictionary.md) with the paper's
+    statistics; write tests.csv, test_summary.csv, tables/, report.md and figures/."""
+    from .analysis import DatasetError, analyze_directory
+
+    if method not in ("t", "student", "welch", "mwu"):
+        raise fail(f"--method: expected t, student, welch or mwu, got {method!r}")
+    try:
+        out_dir = analyze_directory(directory, out, method=method)  # type: ignore[arg-type]
+    except DatasetError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"analysis written to {out_dir}")

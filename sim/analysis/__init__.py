@@ -1,0 +1,62 @@
+"""Analysis of evaluation datasets with the statistics of Fan et al. (2019).
+
+Library entry points (the CLI's ``run`` and ``analyze`` sit on top of them):
+
+- :func:`analyze_chunk` (frames -> {"tests", "cells", "summaries"}) for one chunk of replications;
+- :func:`write_analysis` (out_dir, tests, cells, frames, scenario_name) writes the outputs;
+- :func:`analyze_directory` (in_dir, out_dir) for a folder of CSVs (``cli.py analyze DIR``);
+- :func:`sim.analysis.summaries.paper_summaries` for calibration (one row per replication).
+
+Tests and choice rules: :mod:`sim.analysis.stats`; families and Bonferroni:
+:mod:`sim.analysis.compare`; tables: :mod:`sim.analysis.tables`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from . import compare, prep, stats, tables
+from .io import DatasetError, read_directory
+from .report import write_analysis
+from .summaries import paper_summaries
+
+__all__ = [
+    "DatasetError",
+    "analyze_chunk",
+    "analyze_directory",
+    "paper_summaries",
+    "read_directory",
+    "write_analysis",
+]
+
+
+def analyze_chunk(frames: dict[str, pd.DataFrame], method: stats.ContinuousMethod = "t") -> dict[str, pd.DataFrame]:
+    """Analyse the replications in ``frames`` (the output of ``sim.datasets.to_frames``).
+
+    Returns ``tests`` (one row per test per replication: replication, family, population, item,
+    groups, test, statistic, df, p, p_bonferroni, threshold, significant, n1, n2, est1, est2,
+    note), ``cells`` (table, row, column, replication, value) and ``summaries`` (one row per
+    replication: :func:`paper_summaries`). Chunks can be concatenated: nothing depends on other
+    replications. ``method``: "t" (the paper's rule), "student", "welch" or "mwu".
+    """
+    pr = prep.prepare(frames)
+    return {
+        "tests": compare.run_tests(pr, method=method),
+        "cells": tables.table_cells(pr),
+        "summaries": paper_summaries(pr).reset_index(),
+    }
+
+
+def analyze_directory(in_dir: Path | str, out_dir: Path | str | None = None, method: stats.ContinuousMethod = "t") -> Path:
+    """Read providers/consumers/caregivers(/sessions).csv from ``in_dir``, analyse, write to ``out_dir``.
+
+    ``out_dir`` defaults to ``in_dir``. Bad input raises :class:`DatasetError` (one line naming file
+    and column). Returns the output directory.
+    """
+    frames = read_directory(in_dir)
+    res = analyze_chunk(frames, method=method)
+    out = Path(out_dir) if out_dir is not None else Path(in_dir)
+    write_analysis(out, res["tests"], res["cells"], frames, scenario_name=Path(in_dir).resolve().name)
+    return out

@@ -1,0 +1,165 @@
+"""Read and validate a folder of evaluation CSVs in the format of ``docs/data_dictionary.md``.
+
+``python cli.py analyze DIR`` must work on real evaluation data, so every problem is reported as
+:class:`DatasetError`, whose ``str()`` is one line naming the file and the column, e.g.
+``consumers.csv: column 'sat_richness': expected whole numbers 1-5, found 'good' (row 3)``.
+Required columns are those marked **A** in the data dictionary; ``replication`` is optional (a
+single replication 0 when absent); ``sessions.csv`` is optional.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import instruments as ins
+from . import prep as P
+
+
+class DatasetError(ValueError):
+    """Bad analysis input; ``str()`` is one line: ``FILE: column 'C': what is wrong``."""
+
+
+_COMMON = ("community", "wave", "person_id", "role", "evaluated")
+_BASE_CONT = tuple(ins.BASELINE_CONTINUOUS)
+_BASE_CAT = tuple(ins.BASELINE_CATEGORICAL)
+_BEN = P.BENEFITS
+
+# file -> {column: kind}; kinds: str, num, int01, likert, score10, cat:<var>, role
+REQUIRED: dict[str, dict[str, str]] = {
+    "providers.csv": {
+        **{c: "str" for c in ("community", "wave", "person_id")},
+        "role": "role",
+        **{c: "num" for c in _BASE_CONT},
+        **{c: f"cat:{c}" for c in _BASE_CAT},
+        "evaluated": "int01",
+        **{c: "int01" for c in P.PROVIDER_BINARY},
+        **{c: "likert" for c in P.PROVIDER_LIKERT if c != "confidence"},
+        "confidence": "score10",
+        **{c: "int01" for c in _BEN},
+    },
+    "consumers.csv": {
+        **{c: "str" for c in ("community", "wave", "person_id")},
+        "role": "role",
+        **{c: "num" for c in _BASE_CONT},
+        **{c: f"cat:{c}" for c in _BASE_CAT},
+        "evaluated": "int01",
+        **{c: "int01" for c in P.CONSUMER_BINARY},
+        **{c: "likert" for c in P.CONSUMER_LIKERT},
+        **{c: "int01" for c in _BEN},
+    },
+    "caregivers.csv": {
+        **{c: "str" for c in ("caregiver_id", "community", "wave")},
+        "member_role": "role",
+        "gender": "cat:gender",
+        "age": "num",
+        "participated": "int01",
+        **{c: "int01" for c in P.CAREGIVER_BINARY},
+    },
+}
+# Optional columns that are type-checked when present.
+OPTIONAL: dict[str, dict[str, str]] = {
+    "providers.csv": {"replication": "rep", "retained": "int01", **{c: "int01" for c in P.STRESS}, "recruited_day": "num"},
+    "consumers.csv": {"replication": "rep", "retained": "int01", "recruited_day": "num"},
+    "caregivers.csv": {"replication": "rep"},
+    "sessions.csv": {"replication": "rep", "status": "str", "before_follow_up": "int01", "format": "str", "content": "str", "wave": "str"},
+}
+SESSIONS_REQUIRED = ("wave", "status", "before_follow_up", "format", "content")
+
+
+def _fail(file: str, col: str, msg: str) -> DatasetError:
+    return DatasetError(f"{file}: column '{col}': {msg}".replace("\n", " "))
+
+
+def _first_bad(s: pd.Series, bad: pd.Series) -> str:
+    i = int(np.flatnonzero(bad.to_numpy())[0])
+    return f"found {str(s.iloc[i])!r} (row {i + 1})"
+
+
+def _check(df: pd.DataFrame, file: str, col: str, kind: str) -> pd.Series:
+    """Coerce one column to its type, or raise a one-line DatasetError."""
+    s = df[col]
+    if kind == "str":
+        return s.astype("string").astype(object).where(s.notna(), None)
+    if kind == "role":
+        ok = {"provider", "consumer"}
+        bad = s.notna() & ~s.astype(str).isin(ok)
+        if bad.any():
+            raise _fail(file, col, f"expected provider/consumer, {_first_bad(s, bad)}")
+        return s
+    if kind.startswith("cat:"):
+        levels = set(ins.BASELINE_CATEGORICAL[kind[4:]])
+        bad = s.notna() & ~s.astype(str).isin(levels)
+        if bad.any():
+            raise _fail(file, col, f"expected one of {'/'.join(ins.BASELINE_CATEGORICAL[kind[4:]])}, {_first_bad(s, bad)}")
+        return s
+    x = pd.to_numeric(s, errors="coerce")
+    bad = s.notna() & x.isna()
+    if bad.any():
+        raise _fail(file, col, f"expected a number, {_first_bad(s, bad)}")
+    x = x.astype(float)
+    if kind == "num":
+        return x
+    lo, hi, what = {"int01": (0, 1, "0/1"), "likert": (1, 5, "whole numbers 1-5"), "score10": (0, 10, "whole numbers 0-10"),
+                    "rep": (0, np.inf, "whole numbers >= 0")}[kind]
+    bad = x.notna() & ((x != np.round(x)) | (x < lo) | (x > hi))
+    if bad.any():
+        raise _fail(file, col, f"expected {what}, {_first_bad(s, bad)}")
+    if kind == "rep":
+        if x.isna().any():
+            raise _fail(file, col, f"blank replication (row {int(np.flatnonzero(x.isna().to_numpy())[0]) + 1})")
+        return x.astype(np.int64)
+    if kind == "int01" and col == "evaluated" and x.isna().any():
+        raise _fail(file, col, f"blank value (row {int(np.flatnonzero(x.isna().to_numpy())[0]) + 1}); expected 0/1 for everyone")
+    return x.astype("Int64") if not x.isna().all() else x
+
+
+def read_csv(path: Path, required: bool = True) -> pd.DataFrame | None:
+    """Read one CSV as text (types are checked column by column afterwards)."""
+    if not path.exists():
+        if required:
+            raise DatasetError(f"{path.name}: file not found in {path.parent}")
+        return None
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=True, na_values=[""])
+    except pd.errors.EmptyDataError:
+        raise DatasetError(f"{path.name}: file is empty (expected a header row)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path.name}: cannot parse CSV: {str(exc).splitlines()[0]}") from None
+
+
+def validate(df: pd.DataFrame, file: str) -> pd.DataFrame:
+    """Check required columns exist and all known columns have the documented type."""
+    req = REQUIRED.get(file, {})
+    if file == "sessions.csv":
+        req = {c: OPTIONAL["sessions.csv"][c] for c in SESSIONS_REQUIRED}
+    for col in req:
+        if col not in df.columns:
+            raise _fail(file, col, "missing (required: see docs/data_dictionary.md)")
+    out = df.copy()
+    for col, kind in {**OPTIONAL.get(file, {}), **req}.items():
+        if col in out.columns:
+            out[col] = _check(out, file, col, kind)
+    if "replication" not in out.columns:
+        out["replication"] = np.int64(0)
+    return out
+
+
+def read_directory(in_dir: Path | str) -> dict[str, pd.DataFrame]:
+    """providers.csv, consumers.csv, caregivers.csv (required) and sessions.csv (optional) as frames."""
+    d = Path(in_dir)
+    if not d.is_dir():
+        raise DatasetError(f"{d}: not a directory")
+    frames: dict[str, pd.DataFrame] = {}
+    for name, key, required in (
+        ("providers.csv", "providers", True),
+        ("consumers.csv", "consumers", True),
+        ("caregivers.csv", "caregivers", True),
+        ("sessions.csv", "sessions", False),
+    ):
+        df = read_csv(d / name, required)
+        if df is not None:
+            frames[key] = validate(df, name)
+    return frames
