@@ -16,7 +16,8 @@ defaults) and the statistical parts are pyabc's:
 - effective sample size: :func:`pyabc.weighted_statistics.effective_sample_size`.
 
 Determinism. Candidate ``i`` of generation ``t`` draws its proposal from its own generator,
-``SeedSequence(seed, spawn_key=(0, t, i))``, and is simulated as replication
+``SeedSequence([seed, PROPOSAL_TAG], spawn_key=(t, i))`` (an entropy the model's streams never
+use), and is simulated as replication
 ``t * CANDIDATES_PER_GENERATION + i`` of the simulation seed. Candidates are simulated in batches
 (a batch is one parallel map over the runner), and the generation keeps the *first* N accepted
 candidates by index. So the accepted set, hence the posterior, depends on the seed only: not on
@@ -34,10 +35,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from pyabc import MultivariateNormalTransition
-from pyabc.weighted_statistics import effective_sample_size, weighted_quantile
 
 CANDIDATES_PER_GENERATION = 10_000_000
+PROPOSAL_TAG = 0xABC5_0C
 PROPOSAL_TRIES = 10_000
 
 # simulate(thetas (B, d), replications (B,)) -> summaries (B, k); distance(summaries) -> (B,)
@@ -110,6 +110,8 @@ class Generation:
 
     @property
     def ess(self) -> float:
+        from pyabc.weighted_statistics import effective_sample_size
+
         return float(effective_sample_size(self.weights))
 
 
@@ -150,7 +152,7 @@ class ABCResult:
 
 
 def _candidate_rng(seed: int, t: int, i: int) -> np.random.Generator:
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(0, t, i))))
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, PROPOSAL_TAG], spawn_key=(t, i))))
 
 
 def abc_smc(
@@ -177,6 +179,9 @@ def abc_smc(
     expected to fit in the remaining ``budget`` of simulations (a generation that runs out of budget
     midway is discarded, so the result is always a complete population).
     """
+    from pyabc import MultivariateNormalTransition  # imported here: workers never need pyabc
+    from pyabc.weighted_statistics import weighted_quantile
+
     n = population_size
     res = ABCResult(names=list(prior.names))
     prev: Generation | None = None

@@ -1,0 +1,98 @@
+"""The body of ``python cli.py calibrate`` (the typer command in ``sim/cli_app.py`` only forwards)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+
+class CalibrationError(ValueError):
+    """A user-facing problem; ``str()`` is one line."""
+
+
+def calibrate(budget: int, seed: int, workers: int | None, scheduler: str | None, population: int,
+              out: Path, ppc_reps: int, quiet: bool = False) -> dict[str, Any]:
+    if budget < 3 * population:
+        raise CalibrationError(f"--budget: must be at least 3 x --population ({3 * population}), got {budget}")
+    if population < 20:
+        raise CalibrationError(f"--population: must be at least 20, got {population}")
+    if seed < 0:
+        raise CalibrationError(f"--seed: must be 0 or more, got {seed}")
+    if workers is not None and workers < 1:
+        raise CalibrationError(f"--workers: must be at least 1, got {workers}")
+    if ppc_reps < 20:
+        raise CalibrationError(f"--ppc-reps: must be at least 20, got {ppc_reps}")
+    if out.exists() and not out.is_dir():
+        raise CalibrationError(f"--out: {out} exists and is not a folder")
+
+    from ..runner import RunnerError
+    from ..scenario import ScenarioError
+    from .core import Problem
+    from .run import CalibrationSettings, run_calibration
+
+    try:
+        problem = Problem.default()
+    except (ScenarioError, OSError, ValueError, KeyError) as exc:
+        raise CalibrationError(f"calibration inputs: {str(exc).splitlines()[0]}") from None
+    settings = CalibrationSettings(budget=budget, seed=seed, population=population, workers=workers,
+                                   scheduler=scheduler, ppc_replications=ppc_reps, out=out)
+    bar = _Bar(enabled=not quiet, budget=budget)
+    try:
+        summary = run_calibration(settings, problem, progress=bar.update)
+    except RunnerError as exc:
+        raise CalibrationError(str(exc)) from None
+    except RuntimeError as exc:
+        raise CalibrationError(str(exc).splitlines()[0]) from None
+    finally:
+        bar.close()
+    if not quiet:
+        from rich.console import Console
+
+        Console().print(
+            f"[bold]calibrated[/bold] {len(problem.names)} parameters on {summary['targets']} targets: "
+            f"{summary['generations']} generations, {summary['simulations']:,} simulated studies, "
+            f"final epsilon {summary['epsilon']:.3f} ({summary['stop_reason']}); "
+            f"{summary['inside']}/{summary['targets']} targets inside their 95% posterior-predictive interval "
+            f"({summary['inside_point']}/{summary['targets']} at the calibrated point); "
+            f"{summary['wall_seconds'] / 60:.1f} min; written to [bold]{summary['out']}[/bold]"
+        )
+    return summary
+
+
+class _Bar:
+    """A rich progress bar over the simulation budget, with the generation, epsilon and acceptances."""
+
+    def __init__(self, enabled: bool, budget: int):
+        self._p = None
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._p = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("sims"),
+            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=Console(stderr=True),
+        )
+        self._p.start()
+        self._task = self._p.add_task("ABC-SMC", total=budget, info="generation 0 (prior)")
+        self._t0 = time.perf_counter()
+
+    def update(self, info: dict) -> None:
+        if self._p is None:
+            return
+        if "stage" in info:
+            self._p.update(self._task, description=info["stage"], info=f"{info.get('replications', '')} replications")
+            return
+        eps = info["epsilon"]
+        rate = info["simulations"] / max(time.perf_counter() - self._t0, 1e-9)
+        self._p.update(
+            self._task, completed=info["simulations"],
+            info=(f"gen {info['generation']}  eps {'inf' if eps == float('inf') else f'{eps:.3f}'}  "
+                  f"accepted {info['accepted']}/{info['population']}  {rate:.0f} sims/s"),
+        )
+
+    def close(self) -> None:
+        if self._p is not None:
+            self._p.stop()
+            self._p = None

@@ -1,0 +1,281 @@
+"""``calibration/report.md`` and ``calibration/figures/``: the calibration reported after Vanni et al.
+(2011), Stout et al. (2009) and Menzies et al. (2017): targets, goodness-of-fit measure, search
+method, acceptance criteria, stopping rule; a targets table with observed value, n and the
+posterior-predictive interval; prior vs posterior per parameter."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .core import GENERIC, NAN_Z
+from .targets import uninformed_parameters
+
+# Known reasons a target can sit outside its interval (filled from the committed run's findings).
+MISFIT_NOTES: dict[str, str] = {}
+
+
+def _fmt(x, nd: int = 3) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return ""
+    if isinstance(x, (bool, np.bool_)):
+        return "yes" if x else "**no**"
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    ax = abs(float(x))
+    if ax >= 100:
+        return f"{x:.0f}"
+    if ax >= 10:
+        return f"{x:.1f}"
+    return f"{x:.{nd}f}"
+
+
+def _obs(row) -> str:
+    if row["kind"] == "count":
+        return f"{int(row['count'])}/{int(row['n'])} ({row['observed']:.2f})"
+    if row["kind"] == "share":
+        return f"{row['observed']:.3f} (of {int(row['n'])})"
+    n = f" (n={int(row['n'])})" if isinstance(row["n"], (int, float, np.integer, np.floating)) and math.isfinite(row["n"]) else ""
+    return f"{_fmt(row['observed'])}{n}"
+
+
+def figures(d: Path, problem, result, fit: pd.DataFrame, params: pd.DataFrame) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fdir = d / "figures"
+    fdir.mkdir(parents=True, exist_ok=True)
+    names = []
+
+    # 1. Forest plot: observed vs posterior-predictive 95% interval, standardised by the target's SE
+    f = fit.copy()
+    se = np.array([t.se if t.se is not None else np.nan for t in problem.targets])
+    scale = np.where(np.isfinite(se) & (se > 0), se, f["post_sd"].to_numpy())
+    f["lo_z"] = (f["post_lo"] - f["observed"]) / scale
+    f["hi_z"] = (f["post_hi"] - f["observed"]) / scale
+    f["med_z"] = (f["post_median"] - f["observed"]) / scale
+    f["plo_z"] = (f["prior_lo"] - f["observed"]) / scale
+    f["phi_z"] = (f["prior_hi"] - f["observed"]) / scale
+    n = len(f)
+    fig, ax = plt.subplots(figsize=(8, max(6, 0.17 * n)))
+    y = np.arange(n)[::-1]
+    ax.hlines(y, f["plo_z"].clip(-12, 12), f["phi_z"].clip(-12, 12), color="0.8", lw=4, label="prior predictive 95%")
+    ax.hlines(y, f["lo_z"].clip(-12, 12), f["hi_z"].clip(-12, 12), color=np.where(f["inside"], "tab:blue", "tab:red"), lw=2,
+              label="posterior predictive 95%")
+    ax.plot(f["med_z"].clip(-12, 12), y, "|", color="k", ms=6)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels([("* " if u else "") + t for t, u in zip(f["target"], f["in_distance"])], fontsize=6)
+    ax.set_xlabel("simulated minus observed, in units of the target's sampling SE (observed = 0)")
+    ax.set_xlim(-12, 12)
+    ax.set_title("Paper figures vs predictive 95% intervals (* = in the distance; red = observed outside)", fontsize=9)
+    ax.legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(fdir / "forest.png", dpi=110)
+    plt.close(fig)
+    names.append("forest.png")
+
+    # 2. Prior vs posterior per parameter
+    g = result.posterior
+    k = len(problem.names)
+    cols = 4
+    rows = math.ceil(k / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows))
+    axes = np.atleast_1d(axes).ravel()
+    for i, name in enumerate(problem.names):
+        ax = axes[i]
+        lo, hi = problem.prior.low[i], problem.prior.high[i]
+        xs = np.linspace(lo, hi, 200)
+        dens = problem.prior._dists[i].pdf(xs)
+        ax.hist(g.theta[:, i], bins=30, range=(lo, hi), weights=g.weights, density=True, color="tab:blue", alpha=0.6,
+                label="posterior")
+        ax.plot(xs, dens, color="0.3", lw=1.2, label="prior")
+        ax.axvline(params.loc[i, "post_median"], color="tab:blue", lw=1)
+        ax.axvline(params.loc[i, "default"], color="tab:orange", lw=1, ls="--", label="hand-set default")
+        ax.set_title(name, fontsize=7)
+        ax.tick_params(labelsize=6)
+    for ax in axes[k:]:
+        ax.axis("off")
+    axes[0].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(fdir / "prior_posterior.png", dpi=110)
+    plt.close(fig)
+    names.append("prior_posterior.png")
+
+    # 3. Pairwise posterior (weighted scatter; pyabc's KDE matrix is too slow for 14 dimensions)
+    fig, axes = plt.subplots(k, k, figsize=(1.35 * k, 1.35 * k))
+    w = g.weights / g.weights.max()
+    for i in range(k):
+        for j in range(k):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == j:
+                ax.hist(g.theta[:, j], bins=20, weights=g.weights, color="tab:blue")
+            elif i > j:
+                ax.scatter(g.theta[:, j], g.theta[:, i], s=2 + 8 * w, alpha=0.4, color="tab:blue", lw=0)
+                ax.set_xlim(problem.prior.low[j], problem.prior.high[j])
+                ax.set_ylim(problem.prior.low[i], problem.prior.high[i])
+            else:
+                r = np.corrcoef(g.theta[:, j], g.theta[:, i])[0, 1] if np.std(g.theta[:, j]) > 0 and np.std(g.theta[:, i]) > 0 else 0.0
+                ax.text(0.5, 0.5, f"{r:+.2f}", ha="center", va="center", fontsize=7, color="tab:red" if abs(r) > 0.4 else "0.3")
+            if i == k - 1:
+                ax.set_xlabel(problem.names[j].replace("_", "\n"), fontsize=4.5)
+            if j == 0:
+                ax.set_ylabel(problem.names[i].replace("_", "\n"), fontsize=4.5)
+    fig.suptitle("Pairwise posterior (lower: particles sized by weight; upper: weighted-sample correlation)", fontsize=9)
+    fig.savefig(fdir / "pairwise_posterior.png", dpi=110)
+    plt.close(fig)
+    names.append("pairwise_posterior.png")
+
+    # 4. Epsilon and acceptance rate by generation
+    gf = result.generations_frame()
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
+    ax[0].plot(gf["generation"][1:], gf["epsilon"][1:], "o-")
+    ax[0].set_xlabel("generation")
+    ax[0].set_ylabel("epsilon (RMS z over distance targets)")
+    ax[1].semilogy(gf["generation"][1:], gf["acceptance_rate"][1:], "o-")
+    ax[1].set_xlabel("generation")
+    ax[1].set_ylabel("acceptance rate")
+    fig.tight_layout()
+    fig.savefig(fdir / "epsilon_acceptance.png", dpi=110)
+    plt.close(fig)
+    names.append("epsilon_acceptance.png")
+    return names
+
+
+def write_report(d: Path, problem, result, fit: pd.DataFrame, params: pd.DataFrame, cal: dict, settings, wall: float) -> None:
+    figs = figures(d, problem, result, fit, params)
+    g = result.posterior
+    gf = result.generations_frame()
+    n_in = int(fit["inside"].sum())
+    n_in_point = int(fit["inside_point"].sum()) if "inside_point" in fit else None
+    L: list[str] = []
+    L += [
+        "# Calibration of the peer-support model to Fan et al. (2019)",
+        "",
+        f"Written by `python cli.py calibrate --budget {settings.budget} --seed {settings.seed} --population {settings.population}`"
+        f" on {cal['created']} ({wall / 60:.1f} min wall, {result.total_simulations} simulated studies in ABC-SMC plus "
+        f"{2 * settings.ppc_replications} predictive replications).",
+        "",
+        "## Summary",
+        "",
+        f"- **Targets**: {len(fit)} figures of the paper (`targets.yaml`), {int(fit['in_distance'].sum())} of them in the distance.",
+        f"- **Fit**: {n_in} of {len(fit)} observed figures lie inside their 95% posterior-predictive interval "
+        f"(parameter uncertainty + the sampling noise of a 54-person study)"
+        + (f"; {n_in_point} of {len(fit)} at the calibrated point (`calibrated.yaml`)." if n_in_point is not None else "."),
+        f"- **Parameters**: {len(problem.names)} calibrated (table below); {len(uninformed_parameters(problem.targets))} "
+        "parameters no target informs stay at their documented assumptions; every other parameter (item base rates "
+        "and the rest) stays at its documented default in `sim/parameters.py`.",
+        f"- **Search**: {len(result.generations)} ABC-SMC generations, final epsilon {g.epsilon:.3f} (RMS z), "
+        f"final acceptance rate {g.acceptance_rate:.3f}, effective sample size {g.ess:.0f} of {len(g.weights)}; "
+        f"stopped because: {result.stop_reason}.",
+        "",
+        "## Method",
+        "",
+        "- **Simulator**: `scenarios/paper_study.yaml` at the study's own sizes (32 + 22 consumers, 7 + 6 providers, "
+        "four communities, follow-up at 18 and 12 months), run through `sim.runner` (process pool or Dask); each "
+        "simulated study is summarised by `sim.analysis.summaries.paper_summaries`, exactly as the paper summarised "
+        "its data, so the sampling noise of the study is in the simulation and is not added twice.",
+        "- **Goodness of fit (distance)**: root mean square of z_j = (simulated_j - observed_j) / SE_j over the "
+        "distance targets, SE_j the target's sampling SE: binomial at the Jeffreys-corrected proportion "
+        "(k + 1/2)/(n + 1) for counts (so 7/7 and 12/12 keep a finite SE), SD/sqrt(n) for means, SD/sqrt(2(n-1)) "
+        "for SDs, 1 for t statistics, sqrt(214) for the session total. A target is in the distance when it informs "
+        f"a calibrated parameter through a specific mechanism (not only via {', '.join(sorted(GENERIC))}); the "
+        f"others are checked below but do not steer the search. A summary a simulated study cannot produce counts as z = {NAN_Z:g}.",
+        "- **Search method**: ABC-SMC (Toni et al. 2009; Beaumont et al. 2009) with pyabc's components: "
+        "multivariate normal perturbation kernel with Silverman bandwidth (`pyabc.MultivariateNormalTransition`), "
+        "epsilon = weighted median of the previous generation's distances (`pyabc.MedianEpsilon`'s rule), "
+        "importance weights prior / kernel mixture. Generation 0 samples the prior (its simulations are the prior "
+        f"predictive). Population {settings.population}.",
+        "- **Acceptance criterion**: distance <= epsilon of the generation.",
+        f"- **Stopping rule**: acceptance rate below {settings.min_acceptance_rate}, {settings.max_generations} generations, "
+        f"or the next generation not expected to fit into the remaining budget of {settings.budget} simulations.",
+        "- **Reproducibility**: candidate i of generation t draws its proposal from `SeedSequence([seed, tag], "
+        "spawn_key=(t, i))` and is simulated as replication t*10^7 + i of the seed (the model's own streams are "
+        "`SeedSequence(seed, spawn_key=(replication, stream, community))`); a generation keeps the first N accepted "
+        "candidates *by index*. So the posterior is a function of the seed, budget and population alone: **the "
+        "worker count does not matter** (nor do chunk sizes, batch sizes or the backend); it only changes how many "
+        "surplus candidates past the N-th acceptance were simulated. pyabc's own parallel samplers are not "
+        "reproducible (they reseed workers from the clock and keep particles in completion order), which is why the "
+        "driver is ours.",
+        "",
+        "## Targets",
+        "",
+        "Predictive intervals are the 2.5% and 97.5% quantiles of the simulated summary. `prior`: generation 0; "
+        f"`posterior`: {settings.ppc_replications} studies, each with a parameter set drawn from the posterior; "
+        f"`point`: {settings.ppc_replications} studies at `calibrated.yaml`. z = (observed - posterior-predictive mean) / "
+        "posterior-predictive SD; p = two-sided posterior predictive p-value. Counts are shown as proportions.",
+        "",
+        "| target | observed | dist. | prior 95% | posterior median [95%] | z | p | inside | point 95% | inside (point) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for _, r in fit.iterrows():
+        L.append(
+            f"| {r['target']} | {_obs(r)} | {'*' if r['in_distance'] else ''} | [{_fmt(r['prior_lo'])}, {_fmt(r['prior_hi'])}] | "
+            f"{_fmt(r['post_median'])} [{_fmt(r['post_lo'])}, {_fmt(r['post_hi'])}] | {_fmt(r['z'], 2)} | {_fmt(r['ppp'], 3)} | "
+            f"{_fmt(bool(r['inside']))} | [{_fmt(r.get('point_lo'))}, {_fmt(r.get('point_hi'))}] | {_fmt(bool(r.get('inside_point', True)))} |"
+        )
+    out_rows = fit[~fit["inside"]]
+    L += ["", "### Targets outside their 95% posterior-predictive interval", ""]
+    if len(out_rows):
+        for _, r in out_rows.iterrows():
+            note = MISFIT_NOTES.get(r["target"], "")
+            L.append(f"- `{r['target']}` ({r['label']}): observed {_obs(r)}, posterior-predictive "
+                     f"[{_fmt(r['post_lo'])}, {_fmt(r['post_hi'])}], z = {_fmt(r['z'], 2)}. {note}")
+    else:
+        L.append("None.")
+    low_p = fit[(fit["inside"]) & (fit["ppp"] < 0.1)]
+    if len(low_p):
+        L += ["", "Inside but in the tails (posterior predictive p < 0.1): "
+              + ", ".join(f"`{t}` (p = {p:.3f})" for t, p in zip(low_p["target"], low_p["ppp"])) + "."]
+    L += [
+        "",
+        "## Parameters",
+        "",
+        "Prior and posterior 95% intervals; narrowing = 1 - (posterior 95% width / prior 95% width). `default` is the "
+        "hand-set value in `sim/parameters.py` before calibration. Justifications of the priors: `priors.yaml`.",
+        "",
+        "| parameter | prior | prior 95% | posterior median [95% CrI] | narrowing | default |",
+        "|---|---|---|---|---|---|",
+    ]
+    for _, r in params.iterrows():
+        L.append(f"| {r['parameter']} | {r['prior']} | [{_fmt(r['prior_lo'])}, {_fmt(r['prior_hi'])}] | "
+                 f"{_fmt(r['post_median'])} [{_fmt(r['post_lo'])}, {_fmt(r['post_hi'])}] | {r['narrowing']:.0%} | {_fmt(r['default'])} |")
+    L += [
+        "",
+        "Parameters no target informs (kept at their documented assumptions in `sim/parameters.py`): "
+        + ", ".join(f"`{p}`" for p in uninformed_parameters(problem.targets)) + ".",
+        "",
+        "## Generations",
+        "",
+        "| generation | epsilon | accepted | considered | simulated | acceptance rate | ESS | seconds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for _, r in gf.iterrows():
+        L.append(f"| {int(r['generation'])} | {r['epsilon']:.4g} | {int(r['accepted'])} | {int(r['considered'])} | "
+                 f"{int(r['simulations'])} | {r['acceptance_rate']:.4f} | {r['ess']:.0f} | {r['seconds']:.1f} |")
+    L += ["", "## Figures", ""]
+    for fname, cap in zip(figs, ["Observed figures vs predictive intervals (forest plot)", "Prior vs posterior per parameter",
+                                 "Pairwise posterior", "Epsilon and acceptance rate by generation"]):
+        L += [f"![{cap}](figures/{fname})", ""]
+    extra = d.parent / "validation.md" if False else None  # placeholder for symmetry
+    L += ["## Validation", "", VALIDATION_TEXT.strip(), ""]
+    (d / "report.md").write_text("\n".join(L), encoding="utf-8")
+
+
+VALIDATION_TEXT = """
+- Analytic check (`tests/test_calibration.py::test_analytic_retention_posterior_matches_grid`, in CI): a
+  retention-only sub-model with a constant monthly dropout hazard h ~ U(0, 0.08) and 26 of 32 retained at
+  18 months; the ABC-SMC driver run to epsilon = 0 reproduces the exact grid posterior (quantiles within
+  0.0012, Kolmogorov distance within the 1% critical value at the effective sample size).
+- Determinism (`test_abc_is_deterministic_and_independent_of_batching`, in CI): the same seed gives
+  bit-identical populations with different batch sizes (the worker-count analogue); a different seed differs.
+- Parameter recovery and the fit of `paper_study` with `calibrated.yaml`: `tests/test_calibration_slow.py`
+  (`pytest -m slow`); results in `recovery.md` when run.
+"""

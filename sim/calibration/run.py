@@ -1,0 +1,208 @@
+"""``python cli.py calibrate``: run ABC-SMC through the runner, then check the fit and write the outputs.
+
+Writes into the output folder (default ``calibration/``): ``posterior.csv`` (final population:
+parameters, weight, distance), ``generations.csv`` (epsilon, acceptance, ESS, time per
+generation), ``calibrated.yaml`` (posterior medians as a scenario ``parameter_set`` plus the
+weighted draws for ``--parameter-uncertainty``), ``fit.csv`` (one row per target: observed, prior-
+and posterior-predictive median and 95% interval, z, posterior predictive p, inside or not, and the
+same at the calibrated point), ``predictive.csv.gz`` (the predictive simulations behind fit.csv),
+``report.md`` and ``figures/``. Everything is written to a temporary folder and moved into place.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .abc import ABCResult, abc_smc
+from .core import CALIBRATION_DIR, Problem, RunnerSimulator
+from .posterior import calibrated_document
+
+PPC_TAG = 0x9F1C  # entropy tag of the posterior-predictive resampling stream
+PRIOR_PREDICTIVE_BASE = 0  # generation 0 candidates are replications 0.. of the simulation seed
+POSTERIOR_PREDICTIVE_BASE = 8_000_000_000
+POINT_PREDICTIVE_BASE = 9_000_000_000
+
+
+@dataclass
+class CalibrationSettings:
+    budget: int = 40_000
+    seed: int = 20191114
+    population: int = 400
+    workers: int | None = None
+    scheduler: str | None = None
+    ppc_replications: int = 1000
+    max_generations: int = 20
+    min_acceptance_rate: float = 0.02
+    out: Path = CALIBRATION_DIR
+
+
+def predictive_quantiles(x: np.ndarray) -> dict[str, float]:
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return {"median": np.nan, "lo": np.nan, "hi": np.nan, "mean": np.nan, "sd": np.nan}
+    return {
+        "median": float(np.quantile(x, 0.5, method="inverted_cdf")),
+        "lo": float(np.quantile(x, 0.025, method="inverted_cdf")),
+        "hi": float(np.quantile(x, 0.975, method="inverted_cdf")),
+        "mean": float(np.mean(x)),
+        "sd": float(np.std(x, ddof=1)) if len(x) > 1 else np.nan,
+    }
+
+
+def fit_table(problem: Problem, prior_pred: np.ndarray, post_pred: np.ndarray, point_pred: np.ndarray | None) -> pd.DataFrame:
+    """One row per target: observed, predictive intervals, z, posterior predictive p-value, inside."""
+    rows = []
+    for j, t in enumerate(problem.targets):
+        obs = t.value
+        pr, po = predictive_quantiles(prior_pred[:, j]), predictive_quantiles(post_pred[:, j])
+        x = post_pred[:, j][np.isfinite(post_pred[:, j])]
+        ppp = float(min(1.0, 2 * min(np.mean(x <= obs + 1e-9), np.mean(x >= obs - 1e-9)))) if len(x) else np.nan
+        z = (obs - po["mean"]) / po["sd"] if po["sd"] and po["sd"] > 0 else (0.0 if po["mean"] == obs else np.nan)
+        row = {
+            "target": t.id, "label": t.label, "kind": t.kind, "observed": obs, "count": t.count, "n": t.n,
+            "source": t.source, "in_distance": bool(problem.use[j]),
+            "prior_median": pr["median"], "prior_lo": pr["lo"], "prior_hi": pr["hi"],
+            "post_median": po["median"], "post_lo": po["lo"], "post_hi": po["hi"],
+            "post_mean": po["mean"], "post_sd": po["sd"], "z": z, "ppp": ppp,
+            "inside": bool(po["lo"] - 1e-9 <= obs <= po["hi"] + 1e-9),
+            "post_missing_share": float(np.mean(~np.isfinite(post_pred[:, j]))),
+        }
+        if point_pred is not None:
+            pt = predictive_quantiles(point_pred[:, j])
+            row.update({"point_median": pt["median"], "point_lo": pt["lo"], "point_hi": pt["hi"],
+                        "inside_point": bool(pt["lo"] - 1e-9 <= obs <= pt["hi"] + 1e-9)})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def parameter_table(problem: Problem, result: ABCResult) -> pd.DataFrame:
+    from pyabc.weighted_statistics import weighted_quantile
+
+    g = result.posterior
+    u = np.array([[0.025] * problem.prior.dim, [0.5] * problem.prior.dim, [0.975] * problem.prior.dim])
+    prior_q = problem.prior.ppf(u)
+    rows = []
+    for k, name in enumerate(problem.names):
+        spec = problem.prior_specs[name]
+        lo, med, hi = (float(weighted_quantile(g.theta[:, k], g.weights, alpha=a)) for a in (0.025, 0.5, 0.975))
+        prior_w = prior_q[2, k] - prior_q[0, k]
+        if spec["dist"] == "uniform":
+            desc = f"U({spec['low']:g}, {spec['high']:g})"
+        else:
+            desc = f"N({spec['mean']:g}, {spec['sd']:g}) on [{spec['low']:g}, {spec['high']:g}]"
+        rows.append({
+            "parameter": name, "prior": desc, "prior_lo": prior_q[0, k], "prior_median": prior_q[1, k], "prior_hi": prior_q[2, k],
+            "post_lo": lo, "post_median": med, "post_hi": hi,
+            "post_mean": float(np.sum(g.theta[:, k] * g.weights)),
+            "narrowing": 1 - (hi - lo) / prior_w if prior_w > 0 else np.nan,
+            "default": getattr(problem.base, name),
+        })
+    return pd.DataFrame(rows)
+
+
+def run_calibration(settings: CalibrationSettings, problem: Problem | None = None,
+                    progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
+    """The whole ``calibrate`` command minus the CLI: returns a small summary dict."""
+    from ..runner import ReplicationPool
+
+    problem = problem or Problem.default()
+    t_start = time.perf_counter()
+    with ReplicationPool(workers=settings.workers, scheduler=settings.scheduler) as pool:
+        sim = RunnerSimulator(problem, pool, seed=settings.seed)
+        result = abc_smc(
+            sim, problem.distance, problem.prior,
+            population_size=settings.population, seed=settings.seed, budget=settings.budget,
+            max_generations=settings.max_generations, min_acceptance_rate=settings.min_acceptance_rate,
+            progress=progress,
+        )
+        t_abc = time.perf_counter() - t_start
+        if not result.generations:
+            raise RuntimeError(f"calibration produced no population ({result.stop_reason}); raise --budget")
+        g = result.posterior
+        # posterior predictive (parameter uncertainty + stochastic noise) and at the calibrated point
+        m = settings.ppc_replications
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([settings.seed, PPC_TAG])))
+        idx = rng.choice(len(g.weights), size=m, p=g.weights)
+        if progress:
+            progress({"stage": "posterior predictive", "replications": 2 * m})
+        post_pred = sim(g.theta[idx], POSTERIOR_PREDICTIVE_BASE + np.arange(m))
+        doc_meta = _meta(settings, problem, result, t_abc)
+        cal = calibrated_document(problem.names, g.theta, g.weights, doc_meta)
+        point = np.array([cal["parameters"][n] for n in problem.names])
+        point_pred = sim(np.tile(point, (m, 1)), POINT_PREDICTIVE_BASE + np.arange(m))
+    prior_pred = result.generations[0].summaries
+    fit = fit_table(problem, prior_pred, post_pred, point_pred)
+    params = parameter_table(problem, result)
+    wall = time.perf_counter() - t_start
+    cal["wall_seconds"] = round(wall, 1)
+    out = Path(settings.out)
+    tmp = Path(tempfile.mkdtemp(prefix=".calibrate-", dir=out.parent if out.parent.exists() else None))
+    try:
+        _write_outputs(tmp, problem, result, cal, fit, params, prior_pred, post_pred, point_pred, settings, wall)
+        out.mkdir(parents=True, exist_ok=True)
+        for p in sorted(tmp.rglob("*")):
+            if p.is_file():
+                dest = out / p.relative_to(tmp)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(p, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"generations": len(result.generations), "simulations": result.total_simulations,
+            "stop_reason": result.stop_reason, "wall_seconds": wall, "epsilon": g.epsilon,
+            "inside": int(fit["inside"].sum()), "targets": len(fit),
+            "inside_point": int(fit["inside_point"].sum()) if "inside_point" in fit else None, "out": str(out)}
+
+
+def _meta(settings: CalibrationSettings, problem: Problem, result: ABCResult, t_abc: float) -> dict[str, Any]:
+    g = result.posterior
+    return {
+        "description": (
+            "Calibrated parameter set of the peer-support model (Fan et al. 2019): ABC-SMC posterior medians of the "
+            "calibrated parameters (parameters:), usable as a scenario parameter_set; posterior: the final weighted "
+            "population, for --parameter-uncertainty (sim.calibration.posterior.posterior_parameter_sets). Written by "
+            "`python cli.py calibrate`; see calibration/report.md."
+        ),
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "seed": settings.seed,
+        "budget": settings.budget,
+        "population": settings.population,
+        "simulations": result.total_simulations,
+        "generations": len(result.generations),
+        "final_epsilon": round(float(g.epsilon), 6),
+        "stop_reason": result.stop_reason,
+        "abc_seconds": round(t_abc, 1),
+        "scenario": "scenarios/paper_study.yaml",
+    }
+
+
+def _write_outputs(d: Path, problem, result, cal, fit, params, prior_pred, post_pred, point_pred, settings, wall) -> None:
+    from . import report
+
+    d.mkdir(parents=True, exist_ok=True)
+    result.posterior_frame().to_csv(d / "posterior.csv", index=False, float_format="%.6g")
+    result.generations_frame().to_csv(d / "generations.csv", index=False, float_format="%.6g")
+    fit.to_csv(d / "fit.csv", index=False, float_format="%.6g")
+    params.to_csv(d / "parameters.csv", index=False, float_format="%.6g")
+    pred = pd.concat(
+        [pd.DataFrame(a, columns=problem.ids).assign(predictive=name)
+         for name, a in (("prior", prior_pred), ("posterior", post_pred), ("point", point_pred))],
+        ignore_index=True,
+    )
+    pred.to_csv(d / "predictive.csv.gz", index=False, float_format="%.6g", compression={"method": "gzip", "mtime": 0})
+    with open(d / "calibrated.yaml", "w", encoding="utf-8") as fh:
+        fh.write("# Calibrated parameter set (python cli.py calibrate). Use as a scenario `parameter_set:`.\n")
+        yaml.safe_dump(cal, fh, sort_keys=False, width=120, default_flow_style=None)
+    report.write_report(d, problem, result, fit, params, cal, settings, wall)
