@@ -116,32 +116,37 @@ def _two_groups(d: pd.DataFrame, fam: Family, reps: np.ndarray):
     return d.assign(grp=d[fam.group_col]), idx
 
 
-def _rows(fam: Family, item: str, reps: np.ndarray, res: dict, n1, n2, e1, e2) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "replication": reps,
-            "family": fam.family,
-            "population": fam.population,
-            "item": item,
-            "groups": fam.groups,
-            "test": res["test"],
-            "statistic": res["statistic"],
-            "df": res["df"],
-            "p": res["p"],
-            "n1": np.asarray(n1, dtype=float),
-            "n2": np.asarray(n2, dtype=float),
-            "est1": np.asarray(e1, dtype=float),
-            "est2": np.asarray(e2, dtype=float),
-            "note": res["note"],
-        }
-    )
+def _rows(fam: Family, item: str, reps: np.ndarray, res: dict, n1, n2, e1, e2) -> dict[str, np.ndarray]:
+    k = len(reps)
+    return {
+        "replication": reps,
+        "family": np.full(k, fam.family, dtype=object),
+        "population": np.full(k, fam.population, dtype=object),
+        "item": np.full(k, item, dtype=object),
+        "groups": np.full(k, fam.groups, dtype=object),
+        "test": np.asarray(res["test"], dtype=object),
+        "statistic": np.asarray(res["statistic"], dtype=float),
+        "df": np.asarray(res["df"], dtype=float),
+        "p": np.asarray(res["p"], dtype=float),
+        "n1": np.asarray(n1, dtype=float),
+        "n2": np.asarray(n2, dtype=float),
+        "est1": np.asarray(e1, dtype=float),
+        "est2": np.asarray(e2, dtype=float),
+        "note": np.asarray(res["note"], dtype=object),
+    }
 
 
-def run_family(d: pd.DataFrame, fam: Family, reps: np.ndarray, method: S.ContinuousMethod = "t") -> list[pd.DataFrame]:
+def _pair(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Values of a series indexed (replication x [g1, g2]) as two arrays (g1, g2)."""
+    a = s.to_numpy(dtype=float).reshape(-1, 2)
+    return a[:, 0], a[:, 1]
+
+
+def run_family(d: pd.DataFrame, fam: Family, reps: np.ndarray, method: S.ContinuousMethod = "t") -> list[dict[str, np.ndarray]]:
     """All tests of one family for every replication (vectorised over replications)."""
     d, idx = _two_groups(d, fam, reps)
     g = d.groupby(["replication", "grp"], sort=True)
-    out: list[pd.DataFrame] = []
+    out: list[dict[str, np.ndarray]] = []
     order = sorted(fam.binary + fam.continuous + fam.categorical, key=lambda c: (P.ITEM_ORDER.get(c, 10_000), c))
     if fam.binary:
         cols = [c for c in fam.binary if c in d.columns]
@@ -164,14 +169,13 @@ def run_family(d: pd.DataFrame, fam: Family, reps: np.ndarray, method: S.Continu
         if item not in d.columns:
             continue
         if item in fam.binary:
-            y1, y2 = sums[item].xs(fam.g1, level="grp"), sums[item].xs(fam.g2, level="grp")
-            n1, n2 = cnts[item].xs(fam.g1, level="grp"), cnts[item].xs(fam.g2, level="grp")
-            res = S.binary_tests(y1.to_numpy(), n1.to_numpy(), y2.to_numpy(), n2.to_numpy())
+            (y1, y2), (n1, n2) = _pair(sums[item]), _pair(cnts[item])
+            res = S.binary_tests(y1, n1, y2, n2)
             with np.errstate(all="ignore"):
-                e1, e2 = y1 / n1.where(n1 > 0), y2 / n2.where(n2 > 0)
+                e1, e2 = np.where(n1 > 0, y1 / np.where(n1 > 0, n1, 1), np.nan), np.where(n2 > 0, y2 / np.where(n2 > 0, n2, 1), np.nan)
             out.append(_rows(fam, item, reps, res, n1, n2, e1, e2))
         elif item in fam.continuous:
-            x = {k: (v[item].xs(fam.g1, level="grp").to_numpy(), v[item].xs(fam.g2, level="grp").to_numpy()) for k, v in mom.items()}
+            x = {k: _pair(v[item]) for k, v in mom.items()}
             if method == "mwu":
                 res = _mwu_loop(d, item, fam, reps)
             else:
@@ -209,12 +213,12 @@ def run_tests(pr: P.Prepared, method: S.ContinuousMethod = "t", alpha: float = A
     if not len(per):
         return pd.DataFrame(columns=TEST_COLUMNS)
     cache: dict[str, pd.DataFrame] = {}
-    parts: list[pd.DataFrame] = []
+    parts: list[dict[str, np.ndarray]] = []
     for fam, key in families(pr.waves):
         parts += run_family(_subset(per, key, cache), fam, pr.replications, method)
     if not parts:
         return pd.DataFrame(columns=TEST_COLUMNS)
-    t = pd.concat(parts, ignore_index=True)
+    t = pd.DataFrame({c: np.concatenate([p[c] for p in parts]) for c in parts[0]})
     t["_order"] = np.arange(len(t))
     m = t.groupby(["replication", "family", "groups"])["item"].transform("size").to_numpy()
     adj, thr, sig = S.bonferroni(t["p"].to_numpy(float), m, alpha)

@@ -43,23 +43,33 @@ def _full_index(reps: np.ndarray, groups: list[str]) -> pd.MultiIndex:
     return pd.MultiIndex.from_product([reps, groups], names=["replication", "grp"])
 
 
-def _long(wide: pd.DataFrame, table: str, row: str, stat_names: dict[str, str]) -> list[pd.DataFrame]:
-    """wide: index (replication, grp), columns stats -> list of long frames."""
+class _Block(dict):
+    """Columns of a run of cells (numpy arrays), concatenated once at the end (cheap vs. DataFrames)."""
+
+
+def _long(wide: pd.DataFrame, table: str, row: str, stat_names: dict[str, str]) -> list[_Block]:
+    """wide: index (replication, grp), columns stats -> cell blocks, one per stat."""
+    grp = wide.index.get_level_values("grp").astype(str).to_numpy(dtype=object)
+    reps = wide.index.get_level_values("replication").to_numpy(dtype=np.int64)
     out = []
     for stat, name in stat_names.items():
-        s = wide[stat]
-        out.append(
-            pd.DataFrame(
-                {
-                    "table": table,
-                    "row": row,
-                    "column": s.index.get_level_values("grp").astype(str) + "_" + name,
-                    "replication": s.index.get_level_values("replication").astype(np.int64),
-                    "value": s.to_numpy(dtype=float),
-                }
-            )
-        )
+        out.append(_Block(table=table, row=row, column=grp + ("_" + name), replication=reps, value=wide[stat].to_numpy(dtype=float)))
     return out
+
+
+def _frame(blocks: list[_Block]) -> pd.DataFrame:
+    if not blocks:
+        return pd.DataFrame(columns=CELL_COLUMNS)
+    n = [len(b["value"]) for b in blocks]
+    return pd.DataFrame(
+        {
+            "table": np.repeat(np.array([b["table"] for b in blocks], dtype=object), n),
+            "row": np.repeat(np.array([b["row"] for b in blocks], dtype=object), n),
+            "column": np.concatenate([b["column"] for b in blocks]),
+            "replication": np.concatenate([b["replication"] for b in blocks]),
+            "value": np.concatenate([b["value"] for b in blocks]),
+        }
+    )
 
 
 def describe(
@@ -82,23 +92,31 @@ def describe(
     d = df.assign(grp=_group_key(df, keys))
     idx = _full_index(reps, groups)
     g = d.groupby(["replication", "grp"], sort=True)
-    parts: list[pd.DataFrame] = []
+    parts: list[_Block] = []
     if with_n:
         size = g.size().reindex(idx, fill_value=0).to_frame("n")
         parts += _long(size, table, "N", {"n": "n"})
     rows: list[tuple[str, pd.DataFrame, dict[str, str]]] = []
     cols = sorted(set(binary) | set(continuous) | set(categorical), key=lambda c: (P.ITEM_ORDER.get(c, 10_000), c))
+    cols = [c for c in cols if c in d.columns]
+    bcols = [c for c in cols if c in binary]
+    ccols = [c for c in cols if c in continuous]
+    if bcols:
+        bsum = g[bcols].sum().reindex(idx, fill_value=0)
+        bcnt = g[bcols].count().reindex(idx, fill_value=0)
+    if ccols:
+        cmean, cstd = g[ccols].mean().reindex(idx), g[ccols].std(ddof=1).reindex(idx)
+        ccnt = g[ccols].count().reindex(idx, fill_value=0)
     for col in cols:
-        if col in continuous and col in d.columns:
-            a = g[col].agg(["mean", "std", "count"]).reindex(idx)
-            a["count"] = a["count"].fillna(0)
+        if col in ccols:
+            a = pd.DataFrame({"mean": cmean[col], "std": cstd[col], "count": ccnt[col]})
             rows.append((col, a, {"mean": "mean", "std": "sd", "count": "of"}))
-        elif col in binary and col in d.columns:
-            a = g[col].agg(["sum", "count"]).reindex(idx, fill_value=0)
+        elif col in bcols:
+            a = pd.DataFrame({"sum": bsum[col], "count": bcnt[col]})
             with np.errstate(all="ignore"):
                 a["pct"] = np.where(a["count"] > 0, 100.0 * a["sum"] / a["count"].where(a["count"] > 0), np.nan)
             rows.append((col, a, {"sum": "n", "count": "of", "pct": "pct"}))
-        elif col in categorical and col in d.columns:
+        elif col in categorical:
             levels = categorical[col]
             cnt = d.groupby(["replication", "grp", col], sort=True).size().unstack(col, fill_value=0)
             cnt = cnt.reindex(columns=list(levels), fill_value=0).reindex(idx, fill_value=0)
@@ -110,9 +128,7 @@ def describe(
                 rows.append((f"{col}={lv}", a, {"n": "n", "of": "of", "pct": "pct"}))
     for row, a, names in rows:
         parts += _long(a, table, row, names)
-    if not parts:
-        return pd.DataFrame(columns=CELL_COLUMNS)
-    return pd.concat(parts, ignore_index=True)
+    return _frame(parts)
 
 
 def table_cells(pr: P.Prepared) -> pd.DataFrame:
@@ -167,7 +183,7 @@ def _retention(per: pd.DataFrame, reps: np.ndarray, waves: list[str]) -> pd.Data
             names = {k: k for k in ("recruited", "retained", "evaluated") if k in a.columns}
             names["pct"] = "pct"
             frames += _long(a, "retention", role, names)
-    return pd.concat(frames, ignore_index=True)
+    return _frame(frames)
 
 
 def _caregivers(cg: pd.DataFrame, reps: np.ndarray) -> pd.DataFrame:
@@ -200,7 +216,7 @@ def _sessions(ss: pd.DataFrame, reps: np.ndarray, waves: list[str]) -> pd.DataFr
             frames += _long(pd.DataFrame({"v": share(grp_n)}, index=idx), "sessions", "group_share", {"v": "value"})
             for c in ins.CONTENT_CATEGORIES:
                 frames += _long(pd.DataFrame({"v": share(cont[c])}, index=idx), "sessions", f"content={c}", {"v": "value"})
-    return pd.concat(frames, ignore_index=True)
+    return _frame(frames)
 
 
 # ----------------------------------------------------------------------------------------------
