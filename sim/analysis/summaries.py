@@ -49,7 +49,7 @@ def _cols(df: pd.DataFrame, items) -> list[str]:
 
 def paper_summaries(frames: dict[str, pd.DataFrame] | P.Prepared) -> pd.DataFrame:
     """One row per replication, one column per summary (see module docstring for the names)."""
-    pr = frames if isinstance(frames, P.Prepared) else P.prepare(frames)
+    pr = frames if isinstance(frames, P.Prepared) else P.prepare(_slim(frames))
     reps = pd.Index(pr.replications, name="replication")
     out: dict[str, pd.Series] = {}
     per = pr.persons
@@ -125,6 +125,20 @@ def paper_summaries(frames: dict[str, pd.DataFrame] | P.Prepared) -> pd.DataFram
             out[f"sessions.share.{c}"] = (ct[c] if c in ct.columns else pd.Series(0, index=reps)) / nz
     df = pd.DataFrame({k: v.to_numpy(dtype=float) for k, v in out.items()}, index=reps)
     return df
+
+
+_PERSON_COLS = ("replication", "role", "wave", "evaluated", "retained", "recruited_day") + P.PROVIDER_BINARY + P.STRESS + P.BENEFITS + P.PROVIDER_LIKERT + P.CONSUMER_BINARY + P.CONSUMER_LIKERT
+_KEEP = {
+    "providers": _PERSON_COLS,
+    "consumers": _PERSON_COLS,
+    "caregivers": ("replication", "participated", "gender", "age", "member_role") + P.CAREGIVER_BINARY,
+    "sessions": ("replication", "status", "before_follow_up", "format", "content"),
+}
+
+
+def _slim(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Only the columns the summaries read (filtering wide frames of 10^5 replications is the cost)."""
+    return {k: (v[[c for c in v.columns if c in _KEEP[k]]] if k in _KEEP else v) for k, v in frames.items() if k in _KEEP}
 
 
 def _wave_t(cons: pd.DataFrame, reps: pd.Index, w1: str, w2: str) -> dict[str, pd.Series]:
