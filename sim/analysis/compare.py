@@ -147,7 +147,8 @@ def run_family(d: pd.DataFrame, fam: Family, reps: np.ndarray, method: S.Continu
     d, idx = _two_groups(d, fam, reps)
     g = d.groupby(["replication", "grp"], sort=True)
     out: list[dict[str, np.ndarray]] = []
-    order = sorted(fam.binary + fam.continuous + fam.categorical, key=lambda c: (P.ITEM_ORDER.get(c, 10_000), c))
+    rank = {it.column: i for i, it in enumerate(ins.CONSUMER_SATISFACTION)} if fam.family.startswith("S4.") else P.ITEM_ORDER
+    order = sorted(fam.binary + fam.continuous + fam.categorical, key=lambda c: (rank.get(c, 10_000), c))
     if fam.binary:
         cols = [c for c in fam.binary if c in d.columns]
         sums = g[cols].sum().reindex(idx, fill_value=0)

@@ -164,7 +164,12 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _row_label(row: str) -> str:
+_CONSUMER_LABELS = {it.column: it.label for it in ins.CONSUMER_SATISFACTION}
+
+
+def _row_label(row: str, table: str = "") -> str:
+    if table in ("table4", "tableS4", "S4.consumer") and row in _CONSUMER_LABELS:
+        return _CONSUMER_LABELS[row]
     if "=" in row:
         var, lv = row.split("=", 1)
         return f"{P.label(var)}: {lv.replace('_', ' ')}"
@@ -187,7 +192,7 @@ def _groups_table(c: _Cells, agg: pd.DataFrame, table: str, groups: list[str], w
         header += [f"{g} (simulated)"] + ([f"{g} (paper)"] if with_paper else [])
     rows = []
     for r in _rows_of(agg, table):
-        row = [_row_label(r)]
+        row = [_row_label(r, table)]
         for g in groups:
             row.append(_cell(c, table, r, g))
             if with_paper:
@@ -209,14 +214,14 @@ def _tests_section(tests: pd.DataFrame, summary: pd.DataFrame, single: bool, pre
     if single:
         t = tests[tests["family"].str.startswith(prefix)]
         rows = [
-            [f, g, P.label(i), te, _num(s, 3), _num(d, 1), _fmt_p(p), f"{thr:.3g}", "yes" if sig else "no", PAPER_TEST_TEXT.get((f, i), ""), n]
+            [f, g, _row_label(i, f), te, _num(s, 3), _num(d, 1), _fmt_p(p), f"{thr:.3g}", "yes" if sig else "no", PAPER_TEST_TEXT.get((f, i), ""), n]
             for f, g, i, te, s, d, p, thr, sig, n in t[
                 ["family", "groups", "item", "test", "statistic", "df", "p", "threshold", "significant", "note"]
             ].itertuples(index=False)
         ]
         return _md_table(["Family", "Groups", "Item", "Test", "Statistic", "df", "p", "Bonferroni threshold", "Significant", "Paper", "Note"], rows)
     rows = [
-        [f, g, P.label(i), f"{thr:.3g}", _num(ms, 3), _fmt_p(mp), f"{p05:.2f}", f"{sig:.2f} ± {se:.2f}", f"{comp}/{R}", pap]
+        [f, g, _row_label(i, f), f"{thr:.3g}", _num(ms, 3), _fmt_p(mp), f"{p05:.2f}", f"{sig:.2f} ± {se:.2f}", f"{comp}/{R}", pap]
         for f, g, i, thr, ms, mp, p05, sig, se, comp, R, pap in sel[
             ["family", "groups", "item", "threshold", "median_statistic", "median_p", "share_p_below_0.05", "share_significant", "mc_se", "computable", "replications", "paper"]
         ].itertuples(index=False)
@@ -508,7 +513,7 @@ def write_analysis(out_dir: Path | str, tests: pd.DataFrame, cells: pd.DataFrame
     tdir.mkdir(exist_ok=True)
     for table in dict.fromkeys(agg["table"]):
         a = agg[agg["table"] == table].merge(paper, on=["table", "row", "column"], how="left")
-        a.insert(2, "label", [_row_label(r) for r in a["row"]])
+        a.insert(2, "label", [_row_label(r, table) for r in a["row"]])
         if single:
             a = a.rename(columns={"mean": "value"}).drop(columns=["q025", "q975", "reps"])
         _write_csv(a.drop(columns="table"), tdir / f"{table}.csv")

@@ -82,6 +82,7 @@ def describe(
     continuous: tuple[str, ...] = (),
     categorical: dict[str, tuple[str, ...]] | None = None,
     with_n: bool = True,
+    order: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Cells of one table: N row, then per item N (%) or mean (SD), for every replication x group.
 
@@ -97,7 +98,8 @@ def describe(
         size = g.size().reindex(idx, fill_value=0).to_frame("n")
         parts += _long(size, table, "N", {"n": "n"})
     rows: list[tuple[str, pd.DataFrame, dict[str, str]]] = []
-    cols = sorted(set(binary) | set(continuous) | set(categorical), key=lambda c: (P.ITEM_ORDER.get(c, 10_000), c))
+    rank = {c: i for i, c in enumerate(order)} if order else P.ITEM_ORDER
+    cols = sorted(set(binary) | set(continuous) | set(categorical), key=lambda c: (rank.get(c, 10_000), c))
     cols = [c for c in cols if c in d.columns]
     bcols = [c for c in cols if c in binary]
     ccols = [c for c in cols if c in continuous]
@@ -154,8 +156,9 @@ def table_cells(pr: P.Prepared) -> pd.DataFrame:
         out.append(describe(prov, "stress_reasons", reps, ["wave"], waves, binary=st, with_n=False))
         out.append(describe(ev, "table3", reps, ["role"], roles, binary=P.BENEFITS))
         out.append(describe(ev, "tableS3", reps, ["role", "wave"], rw, binary=P.BENEFITS))
-        out.append(describe(cons, "table4", reps, [], ["all"], binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT))
-        out.append(describe(cons, "tableS4", reps, ["wave"], waves, binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT))
+        t4 = tuple(it.column for it in ins.CONSUMER_SATISFACTION)  # Table 4's own row order
+        out.append(describe(cons, "table4", reps, [], ["all"], binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT, order=t4))
+        out.append(describe(cons, "tableS4", reps, ["wave"], waves, binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT, order=t4))
     if pr.caregivers is not None and len(pr.caregivers):
         out.append(_caregivers(pr.caregivers, reps))
     if pr.sessions is not None and len(pr.sessions):
