@@ -29,6 +29,7 @@ def _command_line() -> str:
 
 
 # --- run ------------------------------------------------------------------------------------
+FRAMES_FOR_FIGURES_MAX_REPS = 200  # up to this many replications, the analysis also gets the datasets back
 def _analysis_hooks() -> tuple[Any, Any] | None:
     """``(analyze_chunk, write_analysis)`` from ``sim.analysis`` when it provides them."""
     try:
@@ -152,7 +153,12 @@ def run(
         write_analysis = hooks[1]
 
         def finalize(tmp_out: Path, result: Any) -> None:
-            write_analysis(tmp_out, result.extras.get("tests"), result.extras.get("cells"), None, sc.name)
+            frames = None
+            if result.replications <= FRAMES_FOR_FIGURES_MAX_REPS:  # answer-distribution figure; cheap when small
+                from .analysis import read_directory
+
+                frames = read_directory(tmp_out)
+            write_analysis(tmp_out, result.extras.get("tests"), result.extras.get("cells"), frames, sc.name)
 
     try:
         result = run_to_directory(

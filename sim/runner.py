@@ -49,9 +49,10 @@ if False:  # typing only (keeps worker imports light)
     from .scenario import Scenario
 
 WORK_FORMAT = 1
-TARGET_CHUNKS = 32  # chunks per run (>= ~10 per worker on small machines) ...
-MAX_CHUNK = 100  # ... but no more replications than this in one chunk (~3 s of paper_study)
-AUTO_CHUNK = 10  # chunk size used by --reps auto (the total is not known in advance)
+TARGET_CHUNKS = 16  # chunks per run (several per worker, so the pool stays balanced) ...
+MIN_CHUNK = 25  # ... but at least this many replications per chunk (paper_study: ~1 s with analysis) ...
+MAX_CHUNK = 100  # ... and at most this many (bounds the memory of a chunk in flight)
+AUTO_CHUNK = 20  # chunk size used by --reps auto (the total is not known in advance)
 KEY_OUTPUTS = ("sessions_delivered", "consumer_retention", "consumer_satisfied")
 
 
@@ -305,7 +306,7 @@ class ReplicationPool:
             except ImportError:  # pragma: no cover
                 raise RunnerError("--scheduler needs dask.distributed: pip install -e '.[dask]'") from None
             try:
-                self._client = Client(scheduler, timeout="10s", set_as_default=False)
+                self._client = Client(scheduler, timeout=os.environ.get("PSS_DASK_CONNECT_TIMEOUT", "5s"), set_as_default=False)
             except (OSError, TimeoutError) as exc:
                 raise RunnerError(f"cannot connect to Dask scheduler {scheduler}: {str(exc).splitlines()[0]}") from None
             self.executor: Executor = self._client.get_executor(retries=retries, pure=False)
@@ -358,14 +359,18 @@ class ReplicationPool:
                 pass
             self._client = None
 
+    def close_after(self, exc: BaseException | None) -> None:
+        """Close after an error: abandon running work on Ctrl-C, otherwise wait for it quietly."""
+        if isinstance(exc, KeyboardInterrupt):
+            self.abort()
+        else:
+            self.close()
+
     def __enter__(self) -> "ReplicationPool":
         return self
 
     def __exit__(self, et, ev, tb) -> None:
-        if et is None:
-            self.close()
-        else:
-            self.abort()
+        self.close_after(ev)
 
 
 def _drive(
@@ -453,7 +458,7 @@ class _Progress:
 def default_chunk_size(n: int) -> int:
     """Replications per chunk: a fixed function of the replication count only (never of timing or
     of the number of workers), so a run and its resumption cut the work identically."""
-    return max(1, min(MAX_CHUNK, math.ceil(n / TARGET_CHUNKS)))
+    return max(1, min(n, MAX_CHUNK, max(MIN_CHUNK, math.ceil(n / TARGET_CHUNKS))))
 
 
 def chunk_ranges(n: int, chunk_size: int) -> list[tuple[int, int]]:
@@ -514,10 +519,10 @@ def map_chunks(
     try:
         tasks = ((i, _Task(scenario, tuple(items[a:b]), model, "map", fn, pass_frames)) for i, (a, b) in enumerate(ranges))
         _drive(pool, tasks, out.__setitem__, bar.advance)
-    except BaseException:
+    except BaseException as exc:
         bar.close()
         if own:
-            pool.abort()
+            pool.close_after(exc)
         raise
     bar.close()
     if own:
@@ -663,6 +668,34 @@ def _check_resume(work: Path, meta: dict[str, Any]) -> None:
             )
 
 
+def _resume_meta(work: Path, meta: dict[str, Any], chunk_size_free: bool) -> None:
+    """Check that ``work`` was made by the same run (else :class:`ResumeError`); an unspecified chunk
+    size takes the stored one."""
+    if (work / "meta.json").exists() and chunk_size_free:
+        try:
+            meta["chunk_size"] = int(json.loads((work / "meta.json").read_text()).get("chunk_size", meta["chunk_size"]))
+        except (OSError, ValueError):
+            pass
+    _check_resume(work, meta)
+
+
+def _prepare_work(out_dir: Path, meta: dict[str, Any], resume: bool, chunk_size_free: bool) -> Path:
+    """Create (or, with ``resume``, check and reuse) the work folder; ``meta['chunk_size']`` takes the
+    stored chunk size when resuming without an explicit one."""
+    work = work_dir_for(out_dir)
+    chunks_dir = work / "chunks"
+    if work.exists() and resume:
+        _resume_meta(work, meta, chunk_size_free)
+    elif work.exists():
+        shutil.rmtree(work)
+    chunks_dir.mkdir(parents=True, exist_ok=True)
+    if not (work / "meta.json").exists():
+        _atomic_write_bytes(work / "meta.json", json.dumps(meta, indent=1).encode())
+    for stale in chunks_dir.glob(".tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    return work
+
+
 def run_to_directory(
     scenario: Any,
     out_dir: str | Path,
@@ -723,25 +756,20 @@ def run_to_directory(
         "replications": "auto" if auto else n, "precision": precision if auto else None,
         "package_version": __version__, "chunk_size": cs, "post": _fn_id(post),
     }
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = work_dir_for(out_dir)
+    if resume and work_dir_for(out_dir).exists():  # refuse before starting anything
+        _resume_meta(work_dir_for(out_dir), meta, chunk_size is None)
+    own = pool is None
+    pool = pool or ReplicationPool(workers=workers, scheduler=scheduler)  # before anything is written
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        work = _prepare_work(out_dir, meta, resume, chunk_size is None)
+    except BaseException as exc:
+        if own:
+            pool.close_after(exc)
+        raise
+    cs = meta["chunk_size"]
     chunks_dir = work / "chunks"
-    if work.exists() and resume:
-        if resume and (work / "meta.json").exists() and chunk_size is None:
-            try:  # an unspecified chunk size takes the stored one
-                meta["chunk_size"] = cs = int(json.loads((work / "meta.json").read_text()).get("chunk_size", cs))
-            except (OSError, ValueError):
-                pass
-        _check_resume(work, meta)
-    elif work.exists():
-        shutil.rmtree(work)
-    chunks_dir.mkdir(parents=True, exist_ok=True)
-    if not (work / "meta.json").exists():
-        _atomic_write_bytes(work / "meta.json", json.dumps(meta, indent=1).encode())
-    for stale in chunks_dir.glob(".tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
     present = {p.name for p in chunks_dir.iterdir() if not p.name.startswith(".")}
-
     base_task = dict(scenario=scenario, model=model, kind="store", fn=post)
 
     def task_for(a: int, b: int) -> _Task:
@@ -749,12 +777,9 @@ def run_to_directory(
 
     summaries: dict[tuple[int, int], pd.DataFrame] = {}  # chunk range -> replication_summary
     computed = reused = 0
-    own = pool is None
     bar = _Progress(progress, None if auto else n)
     algo: ReplicationsAlgorithm | None = None
     try:
-        pool = pool or ReplicationPool(workers=workers, scheduler=scheduler)
-
         def on_done_for(ranges: list[tuple[int, int]]):
             def on_done(i: int, out: ChunkOutput) -> None:
                 nonlocal computed
@@ -808,10 +833,10 @@ def run_to_directory(
             ranges = chunk_ranges(n, cs)
             run_ranges(ranges)
         backend = pool.describe()
-    except BaseException:
+    except BaseException as exc:
         bar.close()
-        if own and pool is not None:
-            pool.abort()
+        if own:
+            pool.close_after(exc)
         raise
     bar.close()
     if own:
