@@ -129,7 +129,7 @@ def test_analytic_retention_posterior_matches_grid():
     """26/32 at 18 months, constant hazard h ~ U(0, 0.08): ABC to epsilon 0 is exact rejection of
     the data, so its posterior must be the grid posterior up to Monte Carlo error."""
     prior = Prior({"consumer_dropout_hazard_per_month": {"dist": "uniform", "low": 0.0, "high": H_MAX}})
-    res = abc_smc(_retention_simulate, _retention_distance, prior, population_size=2000, seed=5, min_epsilon=0.0)
+    res = abc_smc(_retention_simulate, _retention_distance, prior, population_size=2000, seed=5, min_epsilon=0.0, budget=400_000)
     assert res.posterior.epsilon == 0.0, res.stop_reason
     g = res.posterior
     h, w = g.theta[:, 0], g.weights

@@ -8,9 +8,13 @@ must give the same posterior whatever the number of workers. So the *driver* is 
 hundred lines, the standard algorithm of Toni et al. 2009 / Beaumont et al. 2009 with pyabc's
 defaults) and the statistical parts are pyabc's:
 
-- perturbation kernel: :class:`pyabc.MultivariateNormalTransition` (weighted sample covariance
-  with Silverman's bandwidth), whose ``fit`` and ``pdf`` we use as is; only its ``rvs`` (which draws
-  from numpy's global state) is replaced by the same draw from a per-candidate generator;
+- perturbation kernel: :class:`pyabc.MultivariateNormalTransition`, whose ``fit`` and ``pdf`` we use
+  as is; only its ``rvs`` (which draws from numpy's global state) is replaced by the same draw from a
+  per-candidate generator. Its covariance is twice the weighted sample covariance (``kernel_scale=2``,
+  the KL-optimal component-wise scale of Beaumont et al. 2009, Biometrika 96:983) instead of
+  pyabc's default Silverman bandwidth (about 0.5 x covariance in 14 dimensions): in a trial on our
+  14-parameter problem Silverman's narrow kernels made the mixture proposal spiky and the importance
+  weights degenerate (effective sample size 4-20 of 300), while 2 x covariance kept it at 75-140 of 300;
 - epsilon schedule: the weighted median of the previous generation's distances
   (``pyabc.MedianEpsilon``'s rule), via :func:`pyabc.weighted_statistics.weighted_quantile`;
 - effective sample size: :func:`pyabc.weighted_statistics.effective_sample_size`.
@@ -35,6 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtr, ndtri
 
 CANDIDATES_PER_GENERATION = 10_000_000
 PROPOSAL_TAG = 0xABC5_0C
@@ -67,27 +72,37 @@ class Prior:
                 self._dists.append(stats.truncnorm((lo - m) / sd, (hi - m) / sd, loc=m, scale=sd))
             else:
                 raise ValueError(f"unknown prior distribution {s['dist']!r}")
+        # fast vectorised forms (scipy's frozen ppf/pdf cost ~50 us per call, per candidate and dimension)
+        self._is_norm = np.array([s["dist"] == "normal" for s in specs.values()])
+        self._m = np.array([float(s.get("mean", 0.0)) for s in specs.values()])
+        self._sd = np.array([float(s.get("sd", 1.0)) for s in specs.values()])
+        self._ca = ndtr((self.low - self._m) / self._sd)
+        self._cb = ndtr((self.high - self._m) / self._sd)
 
     @property
     def dim(self) -> int:
         return len(self.names)
 
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        u = np.atleast_2d(u)
+        uni = self.low + u * (self.high - self.low)
+        tn = self._m + self._sd * ndtri(self._ca + u * (self._cb - self._ca))
+        return np.where(self._is_norm, np.clip(tn, self.low, self.high), uni)
+
     def sample(self, rng: np.random.Generator) -> np.ndarray:
-        u = rng.random(self.dim)
-        return np.array([d.ppf(ui) for d, ui in zip(self._dists, u)])
+        return self.ppf(rng.random(self.dim))[0]
 
     def inside(self, theta: np.ndarray) -> bool:
         return bool(np.all(theta >= self.low) and np.all(theta <= self.high))
 
     def pdf(self, thetas: np.ndarray) -> np.ndarray:
-        thetas = np.atleast_2d(thetas)
-        out = np.ones(thetas.shape[0])
-        for k, d in enumerate(self._dists):
-            out *= d.pdf(thetas[:, k])
-        return out
-
-    def ppf(self, u: np.ndarray) -> np.ndarray:
-        return np.column_stack([d.ppf(u[:, k]) for k, d in enumerate(self._dists)])
+        x = np.atleast_2d(thetas)
+        uni = 1.0 / (self.high - self.low)
+        z = (x - self._m) / self._sd
+        tn = np.exp(-0.5 * z * z) / (np.sqrt(2 * np.pi) * self._sd * (self._cb - self._ca))
+        dens = np.where(self._is_norm, tn, uni)
+        dens = np.where((x >= self.low) & (x <= self.high), dens, 0.0)
+        return np.prod(dens, axis=1)
 
 
 @dataclass
@@ -168,6 +183,7 @@ def abc_smc(
     min_epsilon: float = 0.0,
     quantile: float = 0.5,
     max_batch: int = 20_000,
+    kernel_scale: float | None = 2.0,
     progress: Callable[[dict], None] | None = None,
 ) -> ABCResult:
     """Run ABC-SMC until a stopping rule fires; returns every completed generation.
@@ -196,7 +212,8 @@ def abc_smc(
             if prev.epsilon != math.inf and eps >= prev.epsilon:
                 eps = float(np.nextafter(prev.epsilon, -math.inf)) if prev.epsilon > min_epsilon else prev.epsilon
             eps = max(eps, min_epsilon)
-            transition = MultivariateNormalTransition()
+            transition = (MultivariateNormalTransition() if kernel_scale is None
+                          else MultivariateNormalTransition(bandwidth_selector=lambda n_eff, dim: math.sqrt(kernel_scale)))
             transition.fit(pd.DataFrame(prev.theta, columns=prior.names), prev.weights)
             chol = np.linalg.cholesky(transition.cov + 1e-12 * np.eye(prior.dim))
             cdf = np.cumsum(prev.weights)

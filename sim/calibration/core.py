@@ -8,11 +8,13 @@ noise of a 54-person study is in the simulation and is not added a second time.
 
 Distance. For target j with observed value y_j and sampling SE s_j (``targets.yaml``; counts use
 the Jeffreys-corrected binomial SE), z_j = (x_j - y_j)/s_j and the distance is the root mean square
-of z over the targets in the distance. A target is in the distance when it informs at least one
-calibrated parameter through a specific mechanism (the generic answer-level parameters that touch
-almost every item, e.g. ``community_effect_sd``, do not count on their own); the rest are checked in
-the posterior predictive (``fit.csv``) but do not steer the search, so that dozens of items that only
-the fixed base rates determine do not drown the informative ones in noise. A summary the
+of z over the targets in the distance. A target is in the distance when it *identifies* a calibrated
+parameter (``targets.IDENTIFIES``: it pins the parameter down beyond the fixed item base rates);
+the rest are checked in the posterior predictive (``fit.csv``) but do not steer the search. In a
+trial with all 57 targets that merely *inform* a calibrated parameter in the distance, the dozens of
+items whose pooled level the fixed base rates set drowned the informative figures in noise (an
+informative miss of z = 3 moved the distance by less than half the noise SD) and the posterior
+hardly narrowed. A summary the
 simulation cannot produce (e.g. no provider left to answer in a wave) counts as ``NAN_Z``.
 """
 
@@ -37,8 +39,6 @@ CALIBRATION_DIR = ROOT / "calibration"
 PRIORS_FILE = CALIBRATION_DIR / "priors.yaml"
 PAPER_SCENARIO = ROOT / "scenarios" / "paper_study.yaml"
 
-# Parameters that shift nearly every answer a little; on their own they do not put a target in the distance.
-GENERIC = frozenset({"community_effect_sd", "answer_community_loading", "attendance_mean", "benefit_person_sd"})
 NAN_Z = 5.0
 
 
@@ -56,8 +56,7 @@ def load_priors(path: Path = PRIORS_FILE) -> dict[str, dict[str, Any]]:
 
 
 def in_distance(target: Target, calibrated: set[str]) -> bool:
-    specific = {p.split(".")[0] for p in target.informs} - GENERIC
-    return target.se is not None and bool(specific & calibrated)
+    return target.se is not None and bool(set(target.identifies) & calibrated)
 
 
 @dataclass

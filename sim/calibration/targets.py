@@ -52,6 +52,7 @@ class Target:
     count: int | None = None  # count targets: k
     se: float | None = None  # sampling SE used to scale the distance (None: not usable in the distance)
     note: str = ""
+    identifies: list[str] = field(default_factory=list)  # structural parameters it pins down beyond the base rates
 
 
 def jeffreys_se(k: int, n: int) -> float:
@@ -202,7 +203,41 @@ def build_targets() -> list[Target]:
         if it.column.startswith("member_"):
             informs += ["caregiver_agreement_logit"] + _BENEFITS
         t.append(_count(f"caregiver.{it.column}", f"Caregivers: {it.label}", it.paper_count, it.paper_n, it.source, informs))
+    for tg in t:
+        tg.identifies = list(IDENTIFIES.get(tg.id, []))
+    missing = set(IDENTIFIES) - {tg.id for tg in t}
+    if missing:
+        raise KeyError(f"IDENTIFIES names unknown targets: {sorted(missing)}")
     return t
+
+
+# The figures that pin down a structural parameter *beyond the item base rates*. The model centres
+# every shift so that an item's pooled rate stays at its (fixed) base, the paper's pooled figure; so
+# the pooled level of a benefit or satisfaction item says almost nothing about the shifts, and only
+# figures that contrast waves, or that no base rate sets (retention, sessions, the t statistics, the
+# spread a slope adds to an item), identify them. These are the distance targets when the named
+# parameter is calibrated; everything else is checked in the posterior predictive only.
+_SESSIONS_ID = ["unstructured_max_sessions_per_week", "unstructured_initial_rate_fraction", "weekly_timetable_prob",
+                "unstructured_reschedule_prob"]
+_PUNCT_ID = ["punctuality_score_per_share", "unstructured_reschedule_prob"]
+_RICH_ID = ["richness_score_per_share"]
+IDENTIFIES: dict[str, list[str]] = {
+    "retention.consumer.initial": ["consumer_dropout_hazard_per_month", "attendance_mean"],
+    "retention.consumer.later": ["consumer_dropout_hazard_per_month", "attendance_mean"],
+    "retention.provider.initial": ["provider_leave_hazard_per_month"],
+    "retention.provider.later": ["provider_leave_hazard_per_month"],
+    "sessions.total": _SESSIONS_ID,
+    "consumer.sat_punctuality.mean": _PUNCT_ID,
+    "consumer.sat_punctuality.sd": _PUNCT_ID,
+    "consumer.sat_punctuality.t": _PUNCT_ID + ["satisfaction_experience_shift"],
+    "consumer.sat_richness.mean": _RICH_ID,
+    "consumer.sat_richness.sd": _RICH_ID,
+    "consumer.sat_richness.t": _RICH_ID + ["satisfaction_experience_shift"],
+    "consumer.ben_mood.initial": ["benefit_experience_logit"],
+    "consumer.ben_mood.later": ["benefit_experience_logit"],
+    "provider.confidence.mean": ["confidence_experience_shift"],
+    "provider.confidence.mean.later": ["confidence_experience_shift"],
+}
 
 
 def informed_parameters(targets: list[Target]) -> set[str]:
@@ -223,7 +258,9 @@ def targets_document(targets: list[Target] | None = None) -> dict[str, Any]:
             "sim.calibration.targets.build_targets; do not edit by hand). value: the printed figure (count targets: "
             "the proportion count/n); se: the sampling SE that scales the distance (count: binomial at the "
             "Jeffreys-corrected proportion (k+0.5)/(n+1)); informs: the parameters the figure carries information "
-            "about (dotted names are one key of a dict-valued parameter; scenario.* are scenario inputs)."
+            "about (dotted names are one key of a dict-valued parameter; scenario.* are scenario inputs); identifies: the "
+            "structural parameters the figure pins down beyond the fixed item base rates (a target is in the calibration "
+            "distance when it identifies a calibrated parameter)."
         ),
         "targets": [{k: v for k, v in asdict(tg).items() if v not in (None, "", [])} for tg in targets],
         "uninformed_parameters": uninformed_parameters(targets),
