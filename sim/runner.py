@@ -479,6 +479,18 @@ def _items(scenario: Any, replications: int | Sequence[int], seed: int | None, p
     return [(r, s, parameters) for r in reps]
 
 
+def _increasing_ranges(reps: Sequence[int], chunk_size: int) -> list[tuple[int, int]]:
+    """Chunks of at most ``chunk_size`` items, also cut wherever the replication index does not
+    increase: a chunk's frames (rows ordered by replication) are then in item order, one block per item."""
+    ranges: list[tuple[int, int]] = []
+    a = 0
+    for i in range(1, len(reps) + 1):
+        if i == len(reps) or i - a >= chunk_size or reps[i] <= reps[i - 1]:
+            ranges.append((a, i))
+            a = i
+    return ranges
+
+
 def map_chunks(
     fn: Callable[[Any], Any],
     scenario: Any,
@@ -500,7 +512,8 @@ def map_chunks(
     ``replications`` is a count ``n`` (replications ``0..n-1``) or an explicit sequence of
     replication indices (repeats allowed: e.g. ``list(range(R)) * K`` with ``parameters_per_rep``
     giving K parameter sets R common-random-number replications each). ``fn`` receives the chunk's
-    frames (``to_frames`` of its results, rows ordered by replication) or, with
+    frames (``to_frames`` of its results, rows ordered by replication; chunks are cut wherever the
+    replication index does not increase, so that order is the item order) or, with
     ``pass_frames=False``, the list of ``ReplicationResult`` in item order (the cheap path: no
     pandas). Returns ``[((start, stop), fn_result), ...]`` in item order, where ``start:stop``
     are positions in the item list. ``fn`` must be picklable (a module-level function) unless
@@ -513,7 +526,7 @@ def map_chunks(
     own = pool is None
     pool = pool or ReplicationPool(workers=workers, scheduler=scheduler)
     cs = chunk_size or default_chunk_size(len(items))
-    ranges = chunk_ranges(len(items), cs)
+    ranges = _increasing_ranges([r for r, _, _ in items], cs) if pass_frames else chunk_ranges(len(items), cs)
     out: list[Any] = [None] * len(ranges)
     bar = _Progress(progress, len(items))
     try:

@@ -274,3 +274,13 @@ def test_reps_auto_run(tmp_path):
     # the same files as a fixed-n run of that many replications
     fixed, _ = _run(tmp_path, "fixed", replications=n)
     assert fm.file_hashes(fixed) == fm.file_hashes(out)
+
+
+def test_map_replications_frames_follow_item_order_with_repeats_and_disorder():
+    sc = fm.small_scenario()
+    single = map_replications(_sessions_per_rep, sc, 6, model=fm.FAKE_MODEL, workers=1)
+    out = map_replications(_sessions_per_rep, sc, [5, 3, 4, 0, 1, 2, 0, 1, 2], model=fm.FAKE_MODEL,
+                           workers=2, chunk_size=9)
+    assert out == [single[5], single[3], single[4]] + single[:3] + single[:3]
+    assert runner._increasing_ranges([0, 1, 2, 0, 1, 2], 4) == [(0, 3), (3, 6)]
+    assert runner._increasing_ranges([0, 1, 2, 3, 4], 2) == [(0, 2), (2, 4), (4, 5)]
