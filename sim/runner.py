@@ -262,6 +262,13 @@ def _noop() -> int:
     return os.getpid()
 
 
+def _worker_init() -> None:
+    """Pool workers leave Ctrl-C to the parent, which cancels the run and keeps finished chunks."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 # ---------------------------------------------------------------------------------------------
 # Backends
 # ---------------------------------------------------------------------------------------------
@@ -326,7 +333,7 @@ class ReplicationPool:
 
                 methods = mp.get_all_start_methods()
                 ctx = mp.get_context("fork" if "fork" in methods else None)
-                self.executor = ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+                self.executor = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init)
                 # start (fork) every worker now, before any progress-bar thread exists
                 for f in [self.executor.submit(_noop) for _ in range(n)]:
                     f.result()
@@ -775,11 +782,43 @@ def run_to_directory(
     pool = pool or ReplicationPool(workers=workers, scheduler=scheduler)  # before anything is written
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
+        lock = _lock(out_dir)
         work = _prepare_work(out_dir, meta, resume, chunk_size is None)
     except BaseException as exc:
         if own:
             pool.close_after(exc)
         raise
+    try:
+        return _run_locked(**locals())
+    finally:
+        _unlock(lock)
+
+
+def _lock(out_dir: Path) -> Any:
+    """Refuse a second run writing the same destination at the same time."""
+    import fcntl
+
+    path = out_dir.parent / f".{out_dir.name}.lock"
+    fh = open(path, "w")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        raise RunnerError(f"another run is writing {out_dir} (lock {path}); wait for it or choose another --out") from None
+    return (fh, path)
+
+
+def _unlock(lock: Any) -> None:
+    fh, path = lock
+    try:
+        path.unlink()
+    except OSError:
+        pass
+    fh.close()
+
+
+def _run_locked(*, scenario, out_dir, s, auto, n, cs, meta, pool, own, work, model, post, progress, precision,
+                max_replications, key_output_names, finalize, command, keep_work, tables, t0, **_: Any) -> "RunResult":
     cs = meta["chunk_size"]
     chunks_dir = work / "chunks"
     present = {p.name for p in chunks_dir.iterdir() if not p.name.startswith(".")}

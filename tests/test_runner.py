@@ -284,3 +284,14 @@ def test_map_replications_frames_follow_item_order_with_repeats_and_disorder():
     assert out == [single[5], single[3], single[4]] + single[:3] + single[:3]
     assert runner._increasing_ranges([0, 1, 2, 0, 1, 2], 4) == [(0, 3), (3, 6)]
     assert runner._increasing_ranges([0, 1, 2, 3, 4], 2) == [(0, 2), (2, 4), (4, 5)]
+
+
+def test_concurrent_run_on_same_destination_refused(tmp_path):
+    lock = runner._lock(tmp_path / "out")
+    try:
+        with pytest.raises(runner.RunnerError, match="another run"):
+            _run(tmp_path, "out", replications=2)
+    finally:
+        runner._unlock(lock)
+    _run(tmp_path, "out", replications=2)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
