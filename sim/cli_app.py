@@ -197,11 +197,11 @@ def analyze(
 # --- calibrate (issue 5) --------------------------------------------------------------------
 @app.command()
 def calibrate(
-    budget: int = typer.Option(60_000, "--budget", help="most simulated studies ABC-SMC may run (the predictive checks add 2 x --ppc-reps)"),
+    budget: int = typer.Option(90_000, "--budget", help="most simulated studies ABC-SMC may run (the predictive checks add 2 x --ppc-reps)"),
     seed: int = typer.Option(20191114, "--seed", help="root seed: the same seed, budget and population give the same posterior on any number of workers"),
     workers: Optional[int] = typer.Option(None, "--workers", help="local worker processes (default: all cores; 1 = in-process)"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786"),
-    population: int = typer.Option(500, "--population", help="particles per ABC-SMC generation"),
+    population: int = typer.Option(400, "--population", help="particles per ABC-SMC generation"),
     ppc_reps: int = typer.Option(1000, "--ppc-reps", help="replications of each predictive check (posterior draws; calibrated point)"),
     out: Path = typer.Option(Path("calibration"), "--out", help="output folder (targets.yaml and priors.yaml are read from calibration/)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or summary"),

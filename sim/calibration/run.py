@@ -38,14 +38,14 @@ POINT_PREDICTIVE_BASE = 9_000_000_000
 
 @dataclass
 class CalibrationSettings:
-    budget: int = 40_000
+    budget: int = 90_000
     seed: int = 20191114
     population: int = 400
     workers: int | None = None
     scheduler: str | None = None
     ppc_replications: int = 1000
     max_generations: int = 20
-    min_acceptance_rate: float = 0.02
+    min_acceptance_rate: float = 0.015
     out: Path = CALIBRATION_DIR
 
 
@@ -185,7 +185,41 @@ def _meta(settings: CalibrationSettings, problem: Problem, result: ABCResult, t_
         "stop_reason": result.stop_reason,
         "abc_seconds": round(t_abc, 1),
         "scenario": "scenarios/paper_study.yaml",
+        "git_commit": _git_commit(),
+        "model_sources_sha256": model_sources_hash(),
     }
+
+
+MODEL_SOURCES = ("sim/model.py", "sim/follow_up.py", "sim/baseline.py", "sim/parameters.py", "sim/streams.py",
+                 "sim/analysis/summaries.py", "sim/analysis/prep.py", "scenarios/paper_study.yaml",
+                 "calibration/targets.yaml", "calibration/priors.yaml")
+
+
+def model_sources_hash() -> str:
+    """SHA-256 over the files that determine the calibration's result (model, summaries, inputs):
+    when it changes, the committed calibration is stale and should be rerun."""
+    import hashlib
+
+    from .core import ROOT
+
+    h = hashlib.sha256()
+    for rel in MODEL_SOURCES:
+        p = ROOT / rel
+        h.update(rel.encode())
+        h.update(p.read_bytes() if p.exists() else b"")
+    return h.hexdigest()
+
+
+def _git_commit() -> str | None:
+    import subprocess
+
+    from .core import ROOT
+
+    try:
+        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        return r.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def _write_outputs(d: Path, problem, result, cal, fit, params, prior_pred, post_pred, point_pred, settings, wall) -> None:
