@@ -1,0 +1,49 @@
+"""Scenario comparison: common random numbers make paired differences exact where nothing changed,
+and a timetable's interval shows in the sessions held as theory says."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.compare import OUTPUTS, compare_scenarios, write_comparison
+from sim.scenario import scenario_from_dict
+
+
+def _weekly(name: str, weeks: int):
+    return scenario_from_dict({
+        "name": name, "seed": 11, "waves": {"w": {"follow_up_months": 12}},
+        "communities": [{"name": "A", "wave": "w", "scheduling": "structured", "timetable_weeks": weeks,
+                         "providers": 4, "consumers": 14}],
+        "parameters": {"provider_leave_hazard_per_month": 0.0, "provider_quit_hazard_per_month": 0.0,
+                       "venue_unavailable_prob": 0.0, "plan_review_mean_days": 0.0},
+    })
+
+
+def test_identical_scenarios_differ_by_exactly_nothing():
+    comp = compare_scenarios([_weekly("a", 1), _weekly("b", 1)], 6, workers=1)
+    other = comp.table[comp.table["scenario"] == "b"]
+    assert set(other["output"]) == set(OUTPUTS)
+    assert np.allclose(other["difference"].fillna(0), 0)
+    assert (other["verdict"] == "no clear difference").all()
+
+
+def test_fortnightly_timetable_holds_half_the_sessions(tmp_path):
+    comp = compare_scenarios([_weekly("weekly", 1), _weekly("fortnightly", 2)], 8, workers=1)
+    t = comp.table.set_index(["scenario", "output"])
+    weekly, fortnightly = t.loc[("weekly", "sessions_held"), "mean"], t.loc[("fortnightly", "sessions_held"), "mean"]
+    # Slots fall every 7 or 14 days from one interval after training (14 days) to the 12-month follow-up.
+    days = 12 * 365.25 / 12 - 14
+    assert weekly == pytest.approx(np.ceil(days / 7) - 1, abs=1)
+    assert fortnightly == pytest.approx(np.ceil(days / 14) - 1, abs=1)
+    assert t.loc[("fortnightly", "sessions_held"), "verdict"] == "worse"
+    write_comparison(comp, tmp_path)
+    assert {"comparison.csv", "per_replication.csv", "report.md", "comparison.png"} <= {p.name for p in tmp_path.iterdir()}
+    assert "fortnightly vs weekly" in (tmp_path / "report.md").read_text()
+
+
+def test_compare_needs_two_distinct_scenarios():
+    with pytest.raises(ValueError):
+        compare_scenarios([_weekly("a", 1)], 2, workers=1)
+    with pytest.raises(ValueError):
+        compare_scenarios([_weekly("a", 1), _weekly("a", 2)], 2, workers=1)
