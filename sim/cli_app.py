@@ -281,3 +281,64 @@ def power(
         raise fail("interrupted; nothing was written", 130) from None
     if not quiet:
         pw.print_power(design, table, outcome, control_rate, needed, out_dir)
+
+
+@app.command()
+def compare(
+    scenarios: list[Path] = typer.Argument(..., help="two or more scenario YAML files; the first is the baseline"),
+    reps: int = typer.Option(100, "--reps", help="replications of each scenario"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="root seed shared by all scenarios (default: the baseline's)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: outputs/compare_<first>_vs_<others>)"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="local worker processes (default: all cores; 1 = in-process)"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or table"),
+) -> None:
+    """Compare scale-up scenarios with common random numbers: paired differences from the first
+    scenario with 95% CIs; write comparison.csv, per_replication.csv, report.md and comparison.png."""
+    from .compare import OUTPUTS, compare_scenarios, write_comparison
+    from .outputs import write_folder
+    from .runner import RunnerError
+    from .scenario import ScenarioError, load_scenario
+
+    if len(scenarios) < 2:
+        raise fail("compare: give at least two scenario files (the first is the baseline)")
+    if reps < 2:
+        raise fail(f"--reps: must be at least 2 for a confidence interval, got {reps}")
+    if workers is not None and workers < 1:
+        raise fail(f"--workers: must be at least 1, got {workers}")
+    if seed is not None and seed < 0:
+        raise fail(f"--seed: must be 0 or more, got {seed}")
+    try:
+        loaded = [load_scenario(p) for p in scenarios]
+    except ScenarioError as exc:
+        raise fail(str(exc)) from None
+    names = [s.name for s in loaded]
+    if len(set(names)) != len(names):
+        raise fail(f"compare: scenario names must differ (the 'name' field), got {names}")
+    out_dir = out if out is not None else Path("outputs") / ("compare_" + "_vs_".join(p.stem for p in scenarios))
+    try:
+        comp = compare_scenarios(loaded, reps, seed, workers=workers, scheduler=scheduler, progress=not quiet)
+        write_folder(out_dir, lambda tmp: write_comparison(comp, tmp))
+    except RunnerError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted; nothing was written", 130) from None
+    if quiet:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"Difference from {names[0]} (mean over {reps} paired replications, 95% CI)")
+    t.add_column("output")
+    for n in names[1:]:
+        t.add_column(n, justify="right")
+    tab = comp.table
+    for col, (label, _) in OUTPUTS.items():
+        cells = []
+        for n in names[1:]:
+            r = tab[(tab["scenario"] == n) & (tab["output"] == col)].iloc[0]
+            colour = {"better": "green", "worse": "red"}.get(r["verdict"], "white")
+            cells.append(f"[{colour}]{r['difference']:+.3g} [{r['diff_ci_low']:+.3g}, {r['diff_ci_high']:+.3g}][/{colour}]")
+        t.add_row(label, *cells)
+    Console().print(t)
+    Console().print(f"written to {out_dir}")

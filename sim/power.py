@@ -644,23 +644,9 @@ def write_power(out_dir: Any, design: DesignInputs, table: pd.DataFrame, outcome
 def write_power_dir(out_dir: Any, *args: Any, **kwargs: Any) -> None:
     """:func:`write_power` into a temporary folder next to ``out_dir``, then moved into place (an
     existing ``out_dir`` is replaced only by a complete set of files)."""
-    import os
-    import shutil
-    from pathlib import Path
+    from .outputs import write_folder
 
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-    old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        write_power(tmp, *args, **kwargs)
-        if out_dir.exists():
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
+    write_folder(out_dir, lambda tmp: write_power(tmp, *args, **kwargs))
 
 
 def needed_clusters(design: DesignInputs, outcome: str, control: float, alpha: float,

@@ -47,3 +47,27 @@ def test_compare_needs_two_distinct_scenarios():
         compare_scenarios([_weekly("a", 1)], 2, workers=1)
     with pytest.raises(ValueError):
         compare_scenarios([_weekly("a", 1), _weekly("a", 2)], 2, workers=1)
+
+
+def test_cli_compare_writes_report_and_refuses_bad_input(tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+
+    base = yaml.safe_load(open("scenarios/later_wave.yaml"))
+    other = {**base, "name": "later_wave_fortnightly",
+             "communities": [{**c, "timetable_weeks": 2} for c in base["communities"]]}
+    b = tmp_path / "fortnightly.yaml"
+    b.write_text(yaml.safe_dump(other))
+    out = tmp_path / "cmp"
+    ok = subprocess.run([sys.executable, "cli.py", "compare", "scenarios/later_wave.yaml", str(b), "--reps", "4",
+                         "--workers", "1", "--out", str(out), "-q"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert (out / "comparison.csv").exists() and (out / "report.md").exists()
+    for args in (["scenarios/later_wave.yaml"], ["scenarios/later_wave.yaml", str(tmp_path / "missing.yaml")],
+                 ["scenarios/later_wave.yaml", "scenarios/later_wave.yaml"]):
+        bad = subprocess.run([sys.executable, "cli.py", "compare", *args, "--out", str(tmp_path / "never")],
+                             capture_output=True, text=True)
+        assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
+        assert not (tmp_path / "never").exists()
