@@ -63,17 +63,18 @@ def _print_run_summary(result: Any, scenario: Any, out_dir: Path) -> None:
     for c in ("wave", "held", "range", "cancelled", "paper"):
         t.add_column(c, justify="left" if c == "wave" else "right")
     for r in rows["sessions"]:
-        paper = str(ins.PAPER_SESSIONS_TOTAL) if r["wave"] == "total" else ""
+        paper = str(ins.PAPER_SESSIONS_TOTAL) if r["wave"] == "total" and set(scenario.waves) == {"initial", "later"} else ""
         t.add_row(r["wave"], f"{r['mean']:.1f}", f"{r['lo']:.0f}-{r['hi']:.0f}", f"{r['cancelled']:.1f}", paper)
     con.print(t)
 
-    t = Table(title="Retention at follow-up (mean retained / recruited)")
-    for c in ("role", "wave", "retained", "share", "paper"):
+    t = Table(title="Retention: completed the follow-up evaluation (mean per replication)")
+    for c in ("role", "wave", "still enrolled", "evaluated", "share", "paper"):
         t.add_column(c, justify="left" if c in ("role", "wave") else "right")
     for r in rows["retention"]:
         p = ins.PAPER_RETENTION.get((r["role"], r["wave"]))
         paper = f"{p[0]}/{p[1]} ({p[0] / p[1]:.0%})" if p else ""
-        t.add_row(r["role"], r["wave"], f"{r['retained']:.1f}/{r['recruited']:.0f}", f"{r['share']:.0%}", paper)
+        t.add_row(r["role"], r["wave"], f"{r['retained']:.1f}", f"{r['evaluated']:.1f}/{r['recruited']:.0f}",
+                  f"{r['share']:.0%}", paper)
     con.print(t)
 
     t = Table(title="Satisfaction headline (share of those evaluated)")

@@ -164,7 +164,8 @@ def key_outputs(summary: pd.DataFrame) -> pd.DataFrame:
 def run_summary_rows(summary: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     """The printed summary of a run, from :func:`replication_summary` rows of every replication:
     ``sessions`` (per wave and total: mean held, 2.5%-97.5% range over replications, mean cancelled),
-    ``retention`` (per role and wave: mean retained, mean recruited, pooled share) and
+    ``retention`` (per role and wave: mean retained, mean evaluated, mean recruited, and the pooled
+    share evaluated: the paper's response rate, 'completed the follow-up evaluation') and
     ``satisfaction`` (per role: share satisfied overall / willing to continue among the evaluated)."""
     out: dict[str, list[dict[str, Any]]] = {"sessions": [], "retention": [], "satisfaction": []}
     if summary is None or not len(summary):
@@ -186,9 +187,11 @@ def run_summary_rows(summary: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
         for w in waves:
             df = summary[summary["wave"] == w]
             rec, ret = col(df, f"{role}s_recruited"), col(df, f"{role}s_retained")
+            done = col(df, f"{role}s_evaluated")
             if rec.sum() > 0:
                 out["retention"].append({"role": role, "wave": w, "retained": float(ret.mean()),
-                                         "recruited": float(rec.mean()), "share": float(ret.sum() / rec.sum())})
+                                         "evaluated": float(done.mean()), "recruited": float(rec.mean()),
+                                         "share": float(done.sum() / rec.sum())})
         ev = col(per_rep, f"{role}s_evaluated")
         for item, c in (("satisfied overall", "satisfied"), ("willing to continue", "willing")):
             if ev.sum() > 0:
