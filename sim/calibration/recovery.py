@@ -138,9 +138,10 @@ def main() -> None:
     a = ap.parse_args()
     df = recover(a.cases, a.budget, a.population, a.seed, a.workers)
     write(df, a.out, {"cases": a.cases, "budget": a.budget, "population": a.population, "seed": a.seed})
-    from .report import update_validation_section
+    from .report import rebuild_report
 
-    update_validation_section(a.out)
+    if (a.out / "calibrated.yaml").exists():
+        rebuild_report(a.out)
     print(f"coverage {df['inside'].mean():.0%} over {len(df)} intervals; written to {a.out}/recovery.md")
 
 

@@ -179,6 +179,7 @@ def _meta(settings: CalibrationSettings, problem: Problem, result: ABCResult, t_
         "seed": settings.seed,
         "budget": settings.budget,
         "population": settings.population,
+        "ppc_replications": settings.ppc_replications,
         "simulations": result.total_simulations,
         "generations": len(result.generations),
         "final_epsilon": round(float(g.epsilon), 6),
