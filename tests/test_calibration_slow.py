@@ -101,3 +101,14 @@ def test_committed_calibration_fits_paper_study():
     fit = fit_table(problem, x, x, None)
     outside = set(fit.loc[~fit["inside"], "target"])
     assert outside <= set(KNOWN_MISFITS), sorted(outside - set(KNOWN_MISFITS))
+
+
+@pytest.mark.skipif(not CALIBRATED.exists(), reason="no committed calibration")
+def test_committed_calibration_is_current():
+    """The files that determine the calibration (model, summaries, targets, priors, paper_study) are
+    unchanged since calibrated.yaml was written; if this fails, rerun `python cli.py calibrate`."""
+    from sim.calibration.run import model_sources_hash
+
+    with open(CALIBRATED, encoding="utf-8") as fh:
+        doc = yaml.safe_load(fh)
+    assert doc["model_sources_sha256"] == model_sources_hash(), "model or calibration inputs changed: recalibrate"
