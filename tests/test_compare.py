@@ -52,10 +52,12 @@ def test_compare_needs_two_distinct_scenarios():
 def test_cli_compare_writes_report_and_refuses_bad_input(tmp_path):
     import subprocess
     import sys
+    from pathlib import Path
 
     import yaml
 
     base = yaml.safe_load(open("scenarios/later_wave.yaml"))
+    base["parameter_set"] = str((Path("scenarios") / base["parameter_set"]).resolve())
     other = {**base, "name": "later_wave_fortnightly",
              "communities": [{**c, "timetable_weeks": 2} for c in base["communities"]]}
     b = tmp_path / "fortnightly.yaml"
