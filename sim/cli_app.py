@@ -97,6 +97,20 @@ def _print_run_summary(result: Any, scenario: Any, out_dir: Path) -> None:
     )
 
 
+def _posterior_draws(sc: Any, seed: Optional[int]) -> Any:
+    """Per-replication posterior draws from the scenario's ``parameter_set`` (``--parameter-uncertainty``)."""
+    if not sc.parameter_set:
+        raise fail(f"{sc.source_path}: parameter_set: --parameter-uncertainty needs a parameter_set with posterior "
+                   "draws, such as ../calibration/calibrated.yaml")
+    from .calibration.posterior import PosteriorDraws
+
+    path = Path(sc.source_path or ".").parent / sc.parameter_set
+    try:
+        return PosteriorDraws(sc.parameters, sc.seed if seed is None else seed, path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise fail(f"{path}: posterior: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+
 @app.command()
 def run(
     scenario: Path = typer.Argument(..., help="scenario YAML file, e.g. scenarios/later_wave.yaml"),
@@ -111,6 +125,9 @@ def run(
     max_reps: int = typer.Option(10_000, "--max-reps", help="--reps auto: most replications to try"),
     chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="replications per task (default: fixed by the count; never changes results)"),
     analysis: bool = typer.Option(True, "--analysis/--no-analysis", help="also write the statistical analysis (tests.csv, tables/, report.md)"),
+    parameter_uncertainty: bool = typer.Option(
+        False, "--parameter-uncertainty",
+        help="each replication uses its own draw from the posterior of the scenario's parameter_set (calibration)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or summary"),
 ) -> None:
     """Run a scenario's replications; write providers/consumers/caregivers/sessions/communities CSVs and manifest.json."""
@@ -148,6 +165,7 @@ def run(
 
     from .runner import RunnerError, run_to_directory, work_dir_for
 
+    draws = _posterior_draws(sc, seed) if parameter_uncertainty else None
     hooks = _analysis_hooks() if analysis else None
     finalize = None
     if hooks is not None:
@@ -165,7 +183,7 @@ def run(
         result = run_to_directory(
             sc, out_dir, replications=n, seed=seed, workers=workers, scheduler=scheduler, chunk_size=chunk_size,
             resume=resume, precision=precision, max_replications=max_reps, post=hooks[0] if hooks else None,
-            finalize=finalize, progress=not quiet, command=_command_line(),
+            finalize=finalize, progress=not quiet, command=_command_line(), parameters_for=draws,
         )
     except RunnerError as exc:
         raise fail(str(exc)) from None

@@ -734,6 +734,7 @@ def run_to_directory(
     max_replications: int = 10_000,
     key_output_names: Sequence[str] = KEY_OUTPUTS,
     parameters: Any = None,
+    parameters_for: Callable[[int], Any] | None = None,
     post: Callable[[dict[str, pd.DataFrame]], dict[str, pd.DataFrame]] | None = None,
     finalize: Callable[[Path, "RunResult"], None] | None = None,
     progress: bool = False,
@@ -750,7 +751,10 @@ def run_to_directory(
     ``post(frames) -> {name: DataFrame}`` runs on every chunk in the worker (e.g. the analysis's
     ``analyze_chunk``); its tables are kept per chunk and returned concatenated in
     ``RunResult.extras``. ``finalize(tmp_out_dir, result)`` may add files (e.g. the analysis
-    report) before the folder is moved into place. ``replications="auto"`` picks the number with
+    report) before the folder is moved into place. ``parameters_for(replication)`` gives each
+    replication its own parameter set (e.g. a posterior draw: outputs then carry parameter
+    uncertainty); it must depend on the replication number only, and its ``sha256`` attribute (if
+    any) is recorded so that a resume with other draws is refused. ``replications="auto"`` picks the number with
     :class:`~sim.replications.ReplicationsAlgorithm` on ``key_output_names`` at ``precision``.
     """
     t0 = time.perf_counter()
@@ -778,6 +782,7 @@ def run_to_directory(
         "source_sha256": getattr(scenario, "source_sha256", None), "seed": s,
         "replications": "auto" if auto else n, "precision": precision if auto else None,
         "package_version": __version__, "chunk_size": cs, "post": _fn_id(post),
+        "parameter_draws": None if parameters_for is None else getattr(parameters_for, "sha256", _fn_id(parameters_for)),
     }
     if resume and work_dir_for(out_dir).exists():  # refuse before starting anything
         _resume_meta(work_dir_for(out_dir), meta, chunk_size is None)
@@ -821,14 +826,15 @@ def _unlock(lock: Any) -> None:
 
 
 def _run_locked(*, scenario, out_dir, s, auto, n, cs, meta, pool, own, work, model, post, progress, precision,
-                max_replications, key_output_names, finalize, command, keep_work, tables, t0, **_: Any) -> "RunResult":
+                max_replications, key_output_names, finalize, command, keep_work, tables, t0, parameters_for=None,
+                **_: Any) -> "RunResult":
     cs = meta["chunk_size"]
     chunks_dir = work / "chunks"
     present = {p.name for p in chunks_dir.iterdir() if not p.name.startswith(".")}
     base_task = dict(scenario=scenario, model=model, kind="store", fn=post)
 
     def task_for(a: int, b: int) -> _Task:
-        return _Task(items=tuple((r, s, None) for r in range(a, b)), **base_task)
+        return _Task(items=tuple((r, s, parameters_for(r) if parameters_for else None) for r in range(a, b)), **base_task)
 
     summaries: dict[tuple[int, int], pd.DataFrame] = {}  # chunk range -> replication_summary
     computed = reused = 0
@@ -935,6 +941,8 @@ def _run_locked(*, scenario, out_dir, s, auto, n, cs, meta, pool, own, work, mod
             "python": sys.version.split()[0],
             "simpy_events_total": int(sum(events)),
             "simpy_events_per_replication": events,
+            "parameter_uncertainty": meta.get("parameter_draws") is not None,
+            "parameter_draws_sha256": meta.get("parameter_draws"),
             "wall_time_seconds": None,
             "backend": backend,
             "chunk_size": cs,

@@ -75,6 +75,28 @@ def posterior_parameter_sets(
     return out
 
 
+class PosteriorDraws:
+    """Replication -> parameter set: the weighted posterior draw :func:`draw_index` picks for that
+    replication, applied on top of ``base``. A picklable function of (seed, replication) only, for
+    the runner's ``parameters_for`` (``cli.py run --parameter-uncertainty``)."""
+
+    def __init__(self, base: ModelParameters, seed: int, path: Path | str = CALIBRATED_FILE):
+        import hashlib
+
+        self.base, self.seed, self.path = base, int(seed), Path(path)
+        self.posterior = load_posterior(self.path)
+        self.sha256 = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        self._cache: dict[int, ModelParameters] = {}
+
+    def __call__(self, replication: int) -> ModelParameters:
+        from .core import parameters_from_vector
+
+        i = draw_index(self.posterior, self.seed, int(replication))
+        if i not in self._cache:
+            self._cache[i] = parameters_from_vector(self.base, list(self.posterior.names), self.posterior.draws[i])
+        return self._cache[i]
+
+
 def weighted_median(x: np.ndarray, w: np.ndarray) -> float:
     from pyabc.weighted_statistics import weighted_quantile
 
