@@ -177,7 +177,10 @@ def run(
                 from .analysis import read_directory
 
                 frames = read_directory(tmp_out)
-            write_analysis(tmp_out, result.extras.get("tests"), result.extras.get("cells"), frames, sc.name)
+            ex = result.extras  # per-chunk tables, streamed by write_analysis (memory flat in the replications)
+            tests = (lambda: ex.iter("tests")) if "tests" in ex.names else None
+            cells = (lambda: ex.iter("cells")) if "cells" in ex.names else None
+            write_analysis(tmp_out, tests, cells, frames, sc.name)
 
     try:
         result = run_to_directory(

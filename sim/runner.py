@@ -36,6 +36,7 @@ import warnings
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
 
 import numpy as np
@@ -655,14 +656,83 @@ class AutoReplications:
     outputs: tuple[str, ...]
 
 
+class _SummaryChunk:
+    """A chunk's :func:`replication_summary` rows as compact arrays (what the parent keeps per chunk
+    for the printed summary and ``--reps auto``); :meth:`frame` gives the same DataFrame back."""
+
+    __slots__ = ("columns", "wave_dtype", "wave_names", "wave_codes", "values", "empty")
+
+    def __init__(self, df: pd.DataFrame):
+        self.columns = tuple(df.columns)
+        self.empty = df if not len(df) or "wave" not in df.columns else None
+        if self.empty is not None:
+            return
+        codes, uniques = pd.factorize(df["wave"], sort=False)
+        self.wave_dtype = df["wave"].dtype
+        self.wave_names = list(uniques)
+        self.wave_codes = codes.astype(np.int16)
+        values = df.drop(columns="wave").to_numpy(dtype=np.int64)
+        small = values.size == 0 or (values.min() >= np.iinfo(np.int32).min and values.max() <= np.iinfo(np.int32).max)
+        self.values = values.astype(np.int32) if small else values
+
+    def frame(self) -> pd.DataFrame:
+        if self.empty is not None:
+            return self.empty
+        cols = [c for c in self.columns if c != "wave"]
+        out = pd.DataFrame(self.values.astype(np.int64), columns=cols)
+        waves = pd.Series(np.asarray(self.wave_names, dtype=object)[self.wave_codes], dtype=self.wave_dtype)
+        out.insert(self.columns.index("wave"), "wave", waves)
+        return out
+
+
+class ChunkedExtras(Mapping):
+    """The post-processing hook's tables of a stored run, read lazily from the chunk files (never
+    all in memory unless asked): ``names``; ``iter(name)`` yields the per-chunk DataFrames in
+    replication order; ``concat(name)`` (or ``extras[name]``) concatenates them (small runs, tests).
+    Readable while the work folder exists: during ``finalize``, or afterwards with ``keep_work=True``."""
+
+    def __init__(self, chunk_dirs: Sequence[Path], names: Sequence[str]):
+        self._dirs = list(chunk_dirs)
+        self._names = tuple(names)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self._names
+
+    def iter(self, name: str) -> Iterator[pd.DataFrame]:
+        if name not in self._names:
+            raise KeyError(name)
+        for d in self._dirs:
+            path = d / f"extra.{name}.pkl"
+            if not path.exists():
+                raise RunnerError(f"{path} is gone: post-processing tables are readable during finalize "
+                                  "(or afterwards with keep_work=True)")
+            yield pd.read_pickle(path)
+
+    def concat(self, name: str) -> pd.DataFrame:
+        return pd.concat(list(self.iter(name)), ignore_index=True)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.concat(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return f"ChunkedExtras(names={list(self._names)}, chunks={len(self._dirs)})"
+
+
 @dataclass
 class RunResult:
     out_dir: Path
     replications: int
     seed: int
     events: list[int]
-    summary: pd.DataFrame  # replication_summary rows of every replication
-    extras: dict[str, pd.DataFrame]
+    summary_chunks: list[_SummaryChunk]  # replication_summary rows, per chunk, compact (see ``summary``)
+    extras: ChunkedExtras  # the post hook's tables, per chunk (lazy)
     wall_time: float
     chunk_size: int
     chunks_computed: int
@@ -670,6 +740,11 @@ class RunResult:
     backend: str
     auto: AutoReplications | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """:func:`replication_summary` rows of every replication (built on each access)."""
+        return pd.concat([c.frame() for c in self.summary_chunks], ignore_index=True)
 
 
 def _check_resume(work: Path, meta: dict[str, Any]) -> None:
@@ -749,8 +824,9 @@ def run_to_directory(
     raises :class:`ResumeError` if they came from a different scenario, seed, size or version).
 
     ``post(frames) -> {name: DataFrame}`` runs on every chunk in the worker (e.g. the analysis's
-    ``analyze_chunk``); its tables are kept per chunk and returned concatenated in
-    ``RunResult.extras``. ``finalize(tmp_out_dir, result)`` may add files (e.g. the analysis
+    ``analyze_chunk``); its tables are kept per chunk in the work folder and offered lazily by
+    ``RunResult.extras`` (:class:`ChunkedExtras`: per-chunk iteration, readable during ``finalize``
+    or, with ``keep_work=True``, afterwards). ``finalize(tmp_out_dir, result)`` may add files (e.g. the analysis
     report) before the folder is moved into place. ``parameters_for(replication)`` gives each
     replication its own parameter set (e.g. a posterior draw: outputs then carry parameter
     uncertainty); it must depend on the replication number only, and its ``sha256`` attribute (if
@@ -836,7 +912,7 @@ def _run_locked(*, scenario, out_dir, s, auto, n, cs, meta, pool, own, work, mod
     def task_for(a: int, b: int) -> _Task:
         return _Task(items=tuple((r, s, parameters_for(r) if parameters_for else None) for r in range(a, b)), **base_task)
 
-    summaries: dict[tuple[int, int], pd.DataFrame] = {}  # chunk range -> replication_summary
+    summaries: dict[tuple[int, int], _SummaryChunk] = {}  # chunk range -> replication_summary (compact)
     computed = reused = 0
     bar = _Progress(progress, None if auto else n)
     algo: ReplicationsAlgorithm | None = None
@@ -846,7 +922,7 @@ def _run_locked(*, scenario, out_dir, s, auto, n, cs, meta, pool, own, work, mod
                 nonlocal computed
                 a, b = ranges[i]
                 _write_chunk(chunks_dir, a, b, out)
-                summaries[(a, b)] = out.summary
+                summaries[(a, b)] = _SummaryChunk(out.summary)
                 computed += 1
                 feed()
             return on_done
@@ -861,7 +937,7 @@ def _run_locked(*, scenario, out_dir, s, auto, n, cs, meta, pool, own, work, mod
                 key = next((k for k in summaries if k[0] == next_rep), None)
                 if key is None:
                     return
-                ko = key_outputs(summaries[key]).reindex(range(key[0], key[1]))
+                ko = key_outputs(summaries[key].frame()).reindex(range(key[0], key[1]))
                 for _, row in ko.iterrows():
                     if algo.add(row.to_dict()):
                         return
@@ -873,7 +949,7 @@ def _run_locked(*, scenario, out_dir, s, auto, n, cs, meta, pool, own, work, mod
             for i, (a, b) in enumerate(ranges):
                 if _chunk_name(a, b) in present:
                     if (a, b) not in summaries:
-                        summaries[(a, b)] = _read_chunk_meta(chunks_dir, a, b)[1]
+                        summaries[(a, b)] = _SummaryChunk(_read_chunk_meta(chunks_dir, a, b)[1])
                     reused += 1
                     bar.advance(b - a)
                 else:
@@ -915,12 +991,12 @@ def _run_locked(*, scenario, out_dir, s, auto, n, cs, meta, pool, own, work, mod
         events: list[int] = []
         for nm in names:
             events.extend(json.loads((chunks_dir / nm / "events.json").read_text()))
-        summary = pd.concat([summaries[r] for r in ranges], ignore_index=True)
-        extras: dict[str, pd.DataFrame] = {}
+        summary = [summaries[r] for r in ranges]
+        summaries.clear()
+        extra_names: list[str] = []
         if post is not None:
             extra_names = sorted(p.name[len("extra."):-len(".pkl")] for p in (chunks_dir / names[0]).glob("extra.*.pkl"))
-            for en in extra_names:
-                extras[en] = pd.concat([pd.read_pickle(chunks_dir / nm / f"extra.{en}.pkl") for nm in names], ignore_index=True)
+        extras = ChunkedExtras([chunks_dir / nm for nm in names], extra_names)
         auto_res = None
         if algo is not None:
             auto_res = AutoReplications(precision, n, algo.solved, int(max_replications), algo.relative_half_widths(n),

@@ -165,6 +165,63 @@ def test_write_analysis_outputs_and_is_byte_stable(tmp_path, frames, result):
     assert ts["share_significant"].between(0, 1).all() and (ts["replications"] == 4).all()
 
 
+def _per_rep_chunks(frames, sizes):
+    """analyze_chunk over consecutive chunks of replications of the given sizes."""
+    reps = sorted(frames["consumers"]["replication"].unique())
+    out, a = [], 0
+    for n in sizes:
+        sel = reps[a:a + n]
+        out.append(analyze_chunk({k: v[v["replication"].isin(sel)] for k, v in frames.items()}))
+        a += n
+    return out
+
+
+def _files(d: Path) -> dict:
+    return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_write_analysis_from_chunk_iterables_same_bytes(tmp_path, frames, result):
+    """The streamed path (per-chunk tables, as the runner hands them over) writes the same files as
+    the concatenated frames, however the replications are chunked."""
+    ref = _write(tmp_path / "ref", frames, result)
+    for sizes in ((1, 3), (2, 2), (1, 1, 1, 1)):
+        chunks = _per_rep_chunks(frames, sizes)
+        d = tmp_path / "-".join(map(str, sizes))
+        write_analysis(d, lambda: iter([c["tests"] for c in chunks]), [c["cells"] for c in chunks], frames, "x")
+        assert _files(d) == ref, sizes
+    # and from the concatenation of the chunks' frames (what the runner used to pass)
+    chunks = _per_rep_chunks(frames, (1, 3))
+    write_analysis(tmp_path / "cat", pd.concat([c["tests"] for c in chunks], ignore_index=True),
+                   pd.concat([c["cells"] for c in chunks], ignore_index=True), frames, "x")
+    assert _files(tmp_path / "cat") == ref
+
+
+def test_write_analysis_beyond_median_cap(tmp_path, frames, monkeypatch):
+    """Beyond MEDIAN_REPS_MAX replications: percentiles and medians over the first ones, means and
+    shares over all, the same bytes however the chunks are cut, and the report says so."""
+    from sim.analysis import report as R
+
+    monkeypatch.setattr(R, "MEDIAN_REPS_MAX", 2)
+    outs = []
+    for sizes in ((1, 3), (3, 1)):
+        chunks = _per_rep_chunks(frames, sizes)
+        d = tmp_path / "-".join(map(str, sizes))
+        write_analysis(d, [c["tests"] for c in chunks], [c["cells"] for c in chunks], None, "x")
+        outs.append(_files(d))
+    assert outs[0] == outs[1]
+    report = outs[0]["report.md"].decode()
+    assert "over the first 2 replications" in report and "means and shares over all 4" in report
+    cells = pd.concat([c["cells"] for c in _per_rep_chunks(frames, (4,))], ignore_index=True)
+    t1 = pd.read_csv(tmp_path / "1-3" / "tables" / "table1.csv")
+    age = cells[(cells["table"] == "table1") & (cells["row"] == "age") & (cells["column"] == "provider_mean")]
+    got = t1[(t1["row"] == "age") & (t1["column"] == "provider_mean")].iloc[0]
+    assert got["mean"] == pytest.approx(age["value"].mean(), rel=1e-5) and got["reps"] == 4
+    first = age[age["replication"] < 2]["value"]
+    assert got["q975"] == pytest.approx(first.quantile(0.975), rel=1e-5)
+    ts = pd.read_csv(tmp_path / "1-3" / "test_summary.csv")
+    assert (ts["replications"] == 4).all()
+
+
 def test_write_single_replication_values(tmp_path, frames):
     one = {k: v[v["replication"] == 1] for k, v in frames.items()}
     res = analyze_chunk(one)

@@ -213,12 +213,29 @@ def test_existing_destination_replaced_only_at_end(tmp_path, monkeypatch):
     assert leftovers == []
 
 
-def test_post_hook_tables_concatenated(tmp_path):
-    out, res = _run(tmp_path, "p", replications=7, chunk_size=3, post=_post_hook)
-    assert list(res.extras) == ["per_rep"]
-    assert res.extras["per_rep"]["replication"].tolist() == list(range(7))
-    _, res2 = _run(tmp_path, "p2", replications=7, chunk_size=2, post=_post_hook)
-    pd.testing.assert_frame_equal(res.extras["per_rep"], res2.extras["per_rep"])
+def test_post_hook_tables_per_chunk(tmp_path):
+    seen = {}
+
+    def fin(tmp_out, result):  # the chunk tables are read lazily, while the work folder exists
+        seen[result.extras.names] = [len(c) for c in result.extras.iter("per_rep")]
+        seen["concat"] = result.extras.concat("per_rep")
+
+    out, res = _run(tmp_path, "p", replications=7, chunk_size=3, post=_post_hook, finalize=fin)
+    assert list(res.extras) == ["per_rep"] and seen[("per_rep",)] == [3, 3, 1]
+    assert seen["concat"]["replication"].tolist() == list(range(7))
+    with pytest.raises(runner.RunnerError, match="keep_work"):  # work folder removed after the run
+        res.extras.concat("per_rep")
+    _, res2 = _run(tmp_path, "p2", replications=7, chunk_size=2, post=_post_hook, keep_work=True)
+    pd.testing.assert_frame_equal(seen["concat"], res2.extras["per_rep"])
+
+
+def test_summary_kept_compact(tmp_path):
+    _, res = _run(tmp_path, "s", replications=7, chunk_size=3)
+    frames = simulate_frames(fm.small_scenario(), 7, model=fm.FAKE_MODEL, workers=1)
+    ref = runner.replication_summary(frames)
+    pd.testing.assert_frame_equal(res.summary, ref)
+    assert all(isinstance(c.values, np.ndarray) for c in res.summary_chunks)
+    assert runner.run_summary_rows(res.summary) == runner.run_summary_rows(ref)
 
 
 def _post_hook(frames):

@@ -7,6 +7,10 @@ the mean and 2.5-97.5 percentiles of each cell across replications and, for each
 of replications in which it was significant after Bonferroni correction (what a study like this
 one would have found: the seed of a power analysis, Monte Carlo SE sqrt(p(1-p)/R)).
 
+Bounded memory: :func:`write_analysis` also takes the per-chunk tables as an iterable and streams
+them. With more than 10,000 replications, medians and 2.5-97.5% percentiles are over the first
+10,000 replications (index below 10,000); means and shares over all N (stated in report.md).
+
 Output is deterministic: rows sorted, floats written with fixed formats, PNGs without software
 or time metadata.
 """
@@ -14,6 +18,7 @@ or time metadata.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -237,6 +242,13 @@ def _tests_section(tests: pd.DataFrame, summary: pd.DataFrame, single: bool, pre
 # ------------------------------------------------------------------------------------------------
 # Figures
 # ------------------------------------------------------------------------------------------------
+def _yerr(m, lo, hi) -> np.ndarray:
+    """Error bars from the mean to the percentiles; clipped at 0 (beyond 10,000 replications the mean
+    covers all replications, the percentiles the first 10,000, so the mean may fall outside)."""
+    m, lo, hi = (np.asarray(x, dtype=float) for x in (m, lo, hi))
+    return np.maximum(np.array([m - lo, hi - m]), 0)
+
+
 def _savefig(fig, path: Path) -> None:
     fig.savefig(path, dpi=100, metadata={"Software": None})
 
@@ -271,7 +283,7 @@ def write_figures(out_dir: Path, agg: pd.DataFrame, summary: pd.DataFrame, frame
             m, lo, hi = val("retention", role, f"{w}_pct")
             ax.bar(xs, m, color="#4c72b0" if role == "provider" else "#dd8452", alpha=0.8)
             if not single and np.isfinite(m):
-                ax.errorbar(xs, m, yerr=[[m - lo], [hi - m]], color="k", capsize=3)
+                ax.errorbar(xs, m, yerr=_yerr([m], [lo], [hi]), color="k", capsize=3)
             p = pc.get(("retention", role, f"{w}_pct"))
             if p is not None:
                 ax.plot(xs, p, "k*", ms=10, label="paper" if xs == 0 else None)
@@ -340,7 +352,7 @@ def write_figures(out_dir: Path, agg: pd.DataFrame, summary: pd.DataFrame, frame
         vals = np.array([val("table3", c, f"{role}_pct") for c in items])
         ax.bar(x, vals[:, 0], width=0.38, color=colr, alpha=0.8, label=f"{role}s (simulated)")
         if not single:
-            ax.errorbar(x, vals[:, 0], yerr=[vals[:, 0] - vals[:, 1], vals[:, 2] - vals[:, 0]], fmt="none", color="k", capsize=2, lw=0.8)
+            ax.errorbar(x, vals[:, 0], yerr=_yerr(vals[:, 0], vals[:, 1], vals[:, 2]), fmt="none", color="k", capsize=2, lw=0.8)
         pv = [pc.get(("table3", c, f"{role}_pct"), np.nan) for c in items]
         ax.plot(x, pv, "k*", ms=7, label="paper" if k == 0 else None)
     ax.set_xticks(range(len(items)), [P.label(c)[:22] for c in items], rotation=60, ha="right", fontsize=7)
@@ -375,7 +387,7 @@ def write_figures(out_dir: Path, agg: pd.DataFrame, summary: pd.DataFrame, frame
         fig, ax = plt.subplots(figsize=(8, 3.5))
         ax.bar(range(len(cats)), vals[:, 0], color="#8172b3", alpha=0.85, label="simulated")
         if not single:
-            ax.errorbar(range(len(cats)), vals[:, 0], yerr=[vals[:, 0] - vals[:, 1], vals[:, 2] - vals[:, 0]], fmt="none", color="k", capsize=2)
+            ax.errorbar(range(len(cats)), vals[:, 0], yerr=_yerr(vals[:, 0], vals[:, 1], vals[:, 2]), fmt="none", color="k", capsize=2)
         pv = [ins.PAPER_TOP_CONTENT_SHARES.get(c, np.nan) for c in cats]
         ax.plot(range(len(cats)), pv, "k*", ms=9, label="paper")
         ax.set_xticks(range(len(cats)), [c.replace("_", " ") for c in cats], rotation=40, ha="right", fontsize=7)
@@ -392,7 +404,8 @@ def write_figures(out_dir: Path, agg: pd.DataFrame, summary: pd.DataFrame, frame
 # ------------------------------------------------------------------------------------------------
 # The report
 # ------------------------------------------------------------------------------------------------
-def render_report(scenario_name: str, tests: pd.DataFrame, agg: pd.DataFrame, summary: pd.DataFrame, waves: list[str], n_reps: int, figures: list[str]) -> str:
+def render_report(scenario_name: str, tests: pd.DataFrame, agg: pd.DataFrame, summary: pd.DataFrame, waves: list[str], n_reps: int,
+                  figures: list[str], partial: bool = False) -> str:
     single = n_reps == 1
     c = _Cells(agg, single)
     L: list[str] = []
@@ -416,6 +429,11 @@ def render_report(scenario_name: str, tests: pd.DataFrame, agg: pd.DataFrame, su
         L.append("Cells: simulated value; paper's printed figure beside it.\n")
     else:
         L.append("Cells: mean across replications [2.5%–97.5% percentiles]; paper's printed figure beside it.\n")
+    if partial:
+        L.append(
+            f"Note: {n_reps} replications: medians and 2.5-97.5% percentiles over the first {MEDIAN_REPS_MAX:,} "
+            f"replications (replication index below {MEDIAN_REPS_MAX:,}); means and shares over all {n_reps}.\n"
+        )
 
     L.append("## Participant characteristics and response rates\n")
     rows = []
@@ -492,22 +510,254 @@ def render_report(scenario_name: str, tests: pd.DataFrame, agg: pd.DataFrame, su
     return text
 
 
-def write_analysis(out_dir: Path | str, tests: pd.DataFrame, cells: pd.DataFrame, frames: dict | None = None, scenario_name: str = "") -> None:
+MEDIAN_REPS_MAX = 10_000  # medians and percentiles use the replications with index below this
+
+
+def _chunks_of(x: Any) -> Iterator[pd.DataFrame]:
+    """The chunks of ``x``: a DataFrame (one chunk), a callable returning an iterator, or an iterable."""
+    if x is None:
+        return iter(())
+    if isinstance(x, pd.DataFrame):
+        return iter((x,))
+    if callable(x):
+        return iter(x())
+    return iter(x)
+
+
+def _local_keys(df: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, list[tuple]]:
+    """Per row, the index of its key in the chunk's first-appearance order, and those keys."""
+    local = df.groupby(keys, sort=False).ngroup().to_numpy()
+    first = df.drop_duplicates(keys)
+    return local, list(first[keys].itertuples(index=False, name=None))
+
+
+class _TestsAccumulator:
+    """:func:`summarise_tests` by streaming: counts over all replications; medians of the statistic
+    and p over the replications with index below ``MEDIAN_REPS_MAX`` (compact float64 columns)."""
+
+    KEYS = ["family", "population", "groups", "item"]
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple, int] = {}
+        self.order: dict[tuple, int] = {}
+        self.key_order: list[int] = []
+        self.size: list[int] = []
+        self.computable: list[int] = []
+        self.threshold: list[float] = []
+        self.tests: list[dict[str, int]] = []
+        self.p05: list[int] = []
+        self.sig: list[int] = []
+        self.sig_n: list[int] = []
+        self.kept: list[pd.DataFrame] = []
+        self.n_reps = 0
+        self.max_rep = -1
+
+    def add(self, t: pd.DataFrame) -> None:
+        if not len(t):
+            return
+        t = t.dropna(subset=self.KEYS)
+        local, keys = _local_keys(t, self.KEYS)
+        gid = np.empty(len(keys), dtype=np.int64)
+        for j, k in enumerate(keys):
+            i = self.ids.get(k)
+            if i is None:
+                i = self.ids[k] = len(self.size)
+                o = (k[0], k[2], k[3])
+                self.key_order.append(self.order.setdefault(o, len(self.order)))
+                self.size.append(0), self.computable.append(0), self.threshold.append(np.nan), self.tests.append({})
+                self.p05.append(0), self.sig.append(0), self.sig_n.append(0)
+            gid[j] = i
+        g = gid[local]
+        n = np.bincount(local, minlength=len(keys))
+        comp = np.bincount(local, weights=(t["test"] != S.NOT_COMPUTABLE).to_numpy(dtype=float), minlength=len(keys))
+        p05 = np.bincount(local, weights=(t["p"] < 0.05).to_numpy(dtype=float), minlength=len(keys))
+        sig = pd.to_numeric(t["significant"], errors="coerce").astype(float).to_numpy()
+        sig_ok = ~np.isnan(sig)
+        sig_s = np.bincount(local[sig_ok], weights=sig[sig_ok], minlength=len(keys))
+        sig_n = np.bincount(local[sig_ok], minlength=len(keys))
+        thr = t.groupby(local, sort=True)["threshold"].first().reindex(range(len(keys))).to_numpy()
+        vc = t.groupby([local, t["test"].to_numpy()], sort=False).size()
+        for j, i in enumerate(gid):
+            self.size[i] += int(n[j])
+            self.computable[i] += int(round(comp[j]))
+            self.p05[i] += int(round(p05[j]))
+            self.sig[i] += int(round(sig_s[j]))
+            self.sig_n[i] += int(sig_n[j])
+            if np.isnan(self.threshold[i]):
+                self.threshold[i] = thr[j]
+        for (j, name), c in vc.items():
+            d = self.tests[gid[j]]
+            d[name] = d.get(name, 0) + int(c)
+        reps = t["replication"].to_numpy()
+        self.n_reps += int(pd.unique(reps).size)
+        keep = reps < MEDIAN_REPS_MAX
+        if keep.any():
+            self.kept.append(pd.DataFrame({"gid": g[keep], "statistic": t["statistic"].to_numpy(dtype=float)[keep],
+                                           "p": t["p"].to_numpy(dtype=float)[keep]}))
+
+    def summary(self) -> pd.DataFrame:
+        if not self.size:
+            return pd.DataFrame(columns=["family", "item", "paper", "share_significant", "mc_se"])
+        keys = list(self.ids)
+        kept = pd.concat(self.kept, ignore_index=True) if self.kept else pd.DataFrame({"gid": [], "statistic": [], "p": []})
+        med = kept.groupby("gid", sort=True)[["statistic", "p"]].median().reindex(range(len(keys)))
+        self.kept = []
+        size = np.array(self.size, dtype=np.int64)
+        out = pd.DataFrame({
+            "_order": np.array(self.key_order, dtype=np.int64),
+            "family": [k[0] for k in keys], "population": [k[1] for k in keys],
+            "groups": [k[2] for k in keys], "item": [k[3] for k in keys],
+            "replications": size,
+            "computable": np.array(self.computable, dtype=np.int64),
+            "threshold": np.array(self.threshold, dtype=float),
+            "test_used": ["; ".join(f"{k} {v}" for k, v in sorted(d.items())) for d in self.tests],
+            "median_statistic": med["statistic"].to_numpy(),
+            "median_p": med["p"].to_numpy(),
+            "share_p_below_0.05": np.array(self.p05, dtype=float) / size,
+            "share_significant": np.array(self.sig, dtype=float) / np.array(self.sig_n, dtype=float),
+        })
+        out = out.sort_values(["_order", "family", "population", "groups", "item"], kind="stable").reset_index(drop=True)
+        R = out["replications"].astype(float)
+        ps = out["share_significant"]
+        out["mc_se"] = np.sqrt(ps * (1 - ps) / R)
+        out["paper"] = [PAPER_TEST_TEXT.get((f, i), "") for f, i in zip(out["family"], out["item"])]
+        return out.drop(columns="_order")
+
+
+class _CellsAccumulator:
+    """:func:`aggregate_cells` by streaming. With at most ``MEDIAN_REPS_MAX`` replications the result
+    is exactly :func:`aggregate_cells` of the concatenation; beyond, means and counts cover all
+    replications (sums in replication order, independent of chunking) and the percentiles the
+    replications with index below ``MEDIAN_REPS_MAX``. Kept values are float64 matrices per chunk
+    (replications x cells, NaN where a replication has no value): 8 bytes per cell and replication."""
+
+    KEYS = ["table", "row", "column"]
+    BATCH = 64  # cells aggregated at a time at the end
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple, int] = {}
+        self.kept: list[np.ndarray] = []
+        self.sums = np.zeros(0)
+        self.counts = np.zeros(0, dtype=np.int64)
+        self.n_reps = 0
+        self.max_rep = -1
+
+    def add(self, c: pd.DataFrame) -> None:
+        if not len(c):
+            return
+        c = c.dropna(subset=self.KEYS).sort_values(["replication"], kind="stable")
+        local, keys = _local_keys(c, self.KEYS)
+        gid = np.empty(len(keys), dtype=np.int64)
+        for j, k in enumerate(keys):
+            i = self.ids.get(k)
+            if i is None:
+                i = self.ids[k] = len(self.ids)
+            gid[j] = i
+        width = len(self.ids)
+        if width > len(self.sums):
+            grow = width - len(self.sums)
+            self.sums = np.concatenate([self.sums, np.zeros(grow)])
+            self.counts = np.concatenate([self.counts, np.zeros(grow, dtype=np.int64)])
+        g = gid[local]
+        reps = c["replication"].to_numpy()
+        urep, row = np.unique(reps, return_inverse=True)  # chunk rows sorted by replication
+        if len(pd.unique(row * width + g)) != len(g):
+            raise ValueError("cells: more than one value for a (table, row, column) in a replication")
+        W = np.full((len(urep), width), np.nan)
+        W[row, g] = c["value"].to_numpy(dtype=float)
+        self.n_reps += len(urep)
+        self.max_rep = max(self.max_rep, int(urep[-1]))
+        ok = ~np.isnan(W)
+        self.counts[:width] += ok.sum(axis=0)
+        V = np.where(ok, W, 0.0)
+        for r in range(len(V)):  # running sums one replication at a time: the same however chunks are cut
+            self.sums[:width] += V[r]
+        keep = urep < MEDIAN_REPS_MAX
+        if keep.any():
+            self.kept.append(W[keep] if not keep.all() else W)
+
+    def keys_frame(self) -> pd.DataFrame:
+        keys = list(self.ids)
+        return pd.DataFrame({k: [x[j] for x in keys] for j, k in enumerate(self.KEYS)})
+
+    def _column_batch(self, lo: int, hi: int) -> np.ndarray:
+        """Kept values of cells lo..hi-1, (replications x cells), NaN-padded for late cells."""
+        parts = []
+        for W in self.kept:
+            part = np.full((len(W), hi - lo), np.nan)
+            w = min(W.shape[1], hi) - lo
+            if w > 0:
+                part[:, :w] = W[:, lo:lo + w]
+            parts.append(part)
+        return np.concatenate(parts) if parts else np.zeros((0, hi - lo))
+
+    def aggregate(self, all_kept: bool) -> pd.DataFrame:
+        out = self.keys_frame()
+        n = len(out)
+        mean, q025, q975 = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+        count = np.zeros(n, dtype=np.int64)
+        for lo in range(0, n, self.BATCH):
+            hi = min(lo + self.BATCH, n)
+            M = self._column_batch(lo, hi)
+            ok = ~np.isnan(M)
+            gids = np.broadcast_to(np.arange(lo, hi), M.shape)
+            # long format in replication order, cells interleaved (the layout aggregate_cells sees: pandas'
+            # grouped mean depends on it in the last bits)
+            long = pd.DataFrame({"gid": gids[ok], "value": M[ok]})
+            g = long.groupby("gid", sort=True)["value"]
+            idx = range(lo, hi)
+            q025[lo:hi] = g.quantile(0.025).reindex(idx).to_numpy()
+            q975[lo:hi] = g.quantile(0.975).reindex(idx).to_numpy()
+            mean[lo:hi] = g.mean().reindex(idx).to_numpy()
+            count[lo:hi] = g.count().reindex(idx, fill_value=0).to_numpy(dtype=np.int64)
+        self.kept = []
+        if not all_kept:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = np.where(self.counts > 0, self.sums / np.maximum(self.counts, 1), np.nan)
+            count = self.counts.astype(np.int64)
+        out["mean"], out["q025"], out["q975"], out["reps"] = mean, q025, q975, count
+        return out
+
+
+def write_analysis(out_dir: Path | str, tests: Any, cells: Any, frames: dict | None = None, scenario_name: str = "") -> None:
     """Write tests.csv, test_summary.csv, tables/*.csv, report.md and figures/*.png into ``out_dir``.
 
-    ``tests``/``cells`` are the concatenated outputs of :func:`sim.analysis.analyze_chunk` over all
-    chunks; ``frames`` (optional) gives the answer distributions for the satisfaction figure.
+    ``tests``/``cells`` are the outputs of :func:`sim.analysis.analyze_chunk` over all chunks: each
+    a DataFrame (the concatenation) or the per-chunk DataFrames in replication order (an iterable,
+    or a callable returning an iterator; chunks hold disjoint, increasing replication ranges), read
+    once, chunk by chunk, in bounded memory: the files are the same bytes either way. ``frames``
+    (optional) gives the answer distributions for the satisfaction figure.
+
+    With more than ``MEDIAN_REPS_MAX`` (10,000) replications, medians (of test statistics and p)
+    and the 2.5-97.5% percentiles of the cells are taken over the first 10,000 replications
+    (replication index below 10,000); means, counts and shares over all replications. The report
+    says so. Up to 10,000 replications everything covers all replications.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tests = tests.sort_values(["replication"], kind="stable").reset_index(drop=True)
-    _write_csv(tests, out / "tests.csv")
-    n_reps = int(cells["replication"].nunique()) if len(cells) else int(tests["replication"].nunique())
+    ta = _TestsAccumulator()
+    single_tests: list[pd.DataFrame] = []  # kept only while one replication has been seen (single-replication report)
+    with open(out / "tests.csv", "wb") as fh:
+        header = True
+        for t in _chunks_of(tests):
+            t = t.sort_values(["replication"], kind="stable").reset_index(drop=True)
+            if header or len(t):
+                fh.write(t.to_csv(index=False, header=header, float_format=FLOAT_FORMAT, lineterminator="\n").encode("utf-8"))
+                header = False
+            ta.add(t)
+            if ta.n_reps <= 1:
+                single_tests.append(t)
+            else:
+                single_tests = []
+    ca = _CellsAccumulator()
+    for c in _chunks_of(cells):
+        ca.add(c)
+    n_reps = ca.n_reps if ca.ids else ta.n_reps
     single = n_reps <= 1
-    summary = summarise_tests(tests) if len(tests) else pd.DataFrame(columns=["family", "item", "paper", "share_significant", "mc_se"])
+    summary = ta.summary()
     _write_csv(summary, out / "test_summary.csv")
-    cells = cells.sort_values(["replication"], kind="stable")
-    agg = aggregate_cells(cells)
+    agg = ca.aggregate(all_kept=ca.max_rep < MEDIAN_REPS_MAX)
+    partial = ca.max_rep >= MEDIAN_REPS_MAX or (not ca.ids and ta.n_reps > MEDIAN_REPS_MAX)
     paper = paper_cells()
     tdir = out / "tables"
     tdir.mkdir(exist_ok=True)
@@ -517,9 +767,10 @@ def write_analysis(out_dir: Path | str, tests: pd.DataFrame, cells: pd.DataFrame
         if single:
             a = a.rename(columns={"mean": "value"}).drop(columns=["q025", "q975", "reps"])
         _write_csv(a.drop(columns="table"), tdir / f"{table}.csv")
-    waves = _waves_from(cells, frames)
+    waves = _waves_from(ca.keys_frame(), frames)
+    tests_df = pd.concat(single_tests, ignore_index=True) if single and single_tests else pd.DataFrame(columns=["family"])
     figures = write_figures(out, agg, summary, frames, waves, single)
-    text = render_report(scenario_name or out.name, tests, agg, summary, waves, n_reps, figures)
+    text = render_report(scenario_name or out.name, tests_df, agg, summary, waves, n_reps, figures, partial=partial)
     (out / "report.md").write_text(text, encoding="utf-8")
 
 
