@@ -229,6 +229,10 @@ def calibrate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or summary"),
 ) -> None:
     """Calibrate the model to the paper's figures (ABC-SMC); write posterior.csv, calibrated.yaml, fit.csv, report.md, figures/."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyabc") is None:
+        raise fail("calibrate needs pyabc: pip install -e '.[calibrate]'")
     from .calibration.cli import CalibrationError, calibrate as _calibrate
 
     try:
