@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .outputs import move_into_place
 from .replications import ReplicationsAlgorithm
 
 if False:  # typing only (keeps worker imports light)
@@ -1041,7 +1042,7 @@ def _run_locked(*, scenario, out_dir, s, auto, n, cs, meta, pool, own, work, mod
         result.wall_time = manifest["wall_time_seconds"] = round(time.perf_counter() - t0, 3)
         text = json.dumps({**manifest, "simpy_events_per_replication": "@EVENTS@"}, indent=1)
         (tmp_out / "manifest.json").write_text(text.replace('"@EVENTS@"', json.dumps(events)) + "\n")
-        _move_into_place(tmp_out, out_dir)
+        move_into_place(tmp_out, out_dir)
     except BaseException:
         shutil.rmtree(tmp_out, ignore_errors=True)
         raise
@@ -1065,16 +1066,3 @@ def _concat_csv(parts: list[Path], dest: Path) -> None:
                 elif first != header:
                     raise RuntimeError(f"{p}: columns differ from the first chunk's; cannot concatenate")
                 shutil.copyfileobj(src, out, 1 << 20)
-
-
-def _move_into_place(tmp: Path, dest: Path) -> None:
-    """Replace ``dest`` by ``tmp`` (an existing ``dest`` is moved aside first, then removed)."""
-    old = None
-    if dest.exists():
-        old = dest.parent / f".{dest.name}.old-{os.getpid()}"
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(dest, old)
-    os.replace(tmp, dest)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
