@@ -17,6 +17,8 @@ or time metadata.
 
 from __future__ import annotations
 
+import textwrap
+
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -331,12 +333,12 @@ def write_figures(out_dir: Path, agg: pd.DataFrame, summary: pd.DataFrame, frame
     else:
         # Without answers: means by wave from the S2/S4 tables
         items = [("tableS2", c) for c in P.PROVIDER_LIKERT] + [("tableS4", c) for c in P.CONSUMER_LIKERT]
-        fig, ax = plt.subplots(figsize=(10, 3.5))
+        fig, ax = plt.subplots(figsize=(10, 4.5))
         width = 0.8 / max(len(waves), 1)
         for k, w in enumerate(waves):
             ms = [val(t, c, f"{w}_mean")[0] for t, c in items]
             ax.bar(np.arange(len(items)) + (k - (len(waves) - 1) / 2) * width, ms, width=width, label=w)
-        ax.set_xticks(range(len(items)), [P.label(c)[:18] for _, c in items], rotation=60, ha="right", fontsize=7)
+        ax.set_xticks(range(len(items)), [textwrap.fill(P.label(c), 24) for _, c in items], rotation=60, ha="right", fontsize=7)
         ax.legend()
         ax.set_title("Mean satisfaction by wave")
         fig.tight_layout()
@@ -345,7 +347,7 @@ def write_figures(out_dir: Path, agg: pd.DataFrame, summary: pd.DataFrame, frame
         written.append("satisfaction_by_wave.png")
 
     # 3. Benefit items, providers vs consumers
-    fig, ax = plt.subplots(figsize=(10, 4))
+    fig, ax = plt.subplots(figsize=(10, 5))
     items = list(P.BENEFITS)
     for k, (role, colr) in enumerate((("provider", "#4c72b0"), ("consumer", "#dd8452"))):
         x = np.arange(len(items)) + (k - 0.5) * 0.38
@@ -355,7 +357,7 @@ def write_figures(out_dir: Path, agg: pd.DataFrame, summary: pd.DataFrame, frame
             ax.errorbar(x, vals[:, 0], yerr=_yerr(vals[:, 0], vals[:, 1], vals[:, 2]), fmt="none", color="k", capsize=2, lw=0.8)
         pv = [pc.get(("table3", c, f"{role}_pct"), np.nan) for c in items]
         ax.plot(x, pv, "k*", ms=7, label="paper" if k == 0 else None)
-    ax.set_xticks(range(len(items)), [P.label(c)[:22] for c in items], rotation=60, ha="right", fontsize=7)
+    ax.set_xticks(range(len(items)), [textwrap.fill(P.label(c), 24) for c in items], rotation=60, ha="right", fontsize=7)
     ax.set_ylabel("% answering yes")
     ax.set_ylim(0, 105)
     ax.legend(fontsize=7)
