@@ -94,42 +94,48 @@ def describe(
     idx = _full_index(reps, groups)
     g = d.groupby(["replication", "grp"], sort=True)
     parts: list[_Block] = []
+    # Cells are built from numpy arrays aligned on ``idx`` (pandas column access with a MultiIndex
+    # dominated the cost of a chunk's analysis).
+    grp_arr = idx.get_level_values("grp").astype(str).to_numpy(dtype=object)
+    rep_arr = idx.get_level_values("replication").to_numpy(dtype=np.int64)
+
+    def add(row: str, stats: list[tuple[str, np.ndarray]]) -> None:
+        for name, values in stats:
+            parts.append(_Block(table=table, row=row, column=grp_arr + ("_" + name), replication=rep_arr,
+                                value=np.asarray(values, dtype=float)))
+
+    def pct(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.where(den > 0, 100.0 * num / np.where(den > 0, den, np.nan), np.nan)
+
     if with_n:
-        size = g.size().reindex(idx, fill_value=0).to_frame("n")
-        parts += _long(size, table, "N", {"n": "n"})
-    rows: list[tuple[str, pd.DataFrame, dict[str, str]]] = []
+        add("N", [("n", g.size().reindex(idx, fill_value=0).to_numpy(dtype=float))])
     rank = {c: i for i, c in enumerate(order)} if order else P.ITEM_ORDER
     cols = sorted(set(binary) | set(continuous) | set(categorical), key=lambda c: (rank.get(c, 10_000), c))
     cols = [c for c in cols if c in d.columns]
     bcols = [c for c in cols if c in binary]
     ccols = [c for c in cols if c in continuous]
     if bcols:
-        bsum = g[bcols].sum().reindex(idx, fill_value=0)
-        bcnt = g[bcols].count().reindex(idx, fill_value=0)
+        bsum = g[bcols].sum().reindex(idx, fill_value=0).to_numpy(dtype=float)
+        bcnt = g[bcols].count().reindex(idx, fill_value=0).to_numpy(dtype=float)
     if ccols:
-        cmean, cstd = g[ccols].mean().reindex(idx), g[ccols].std(ddof=1).reindex(idx)
-        ccnt = g[ccols].count().reindex(idx, fill_value=0)
+        cmean = g[ccols].mean().reindex(idx).to_numpy(dtype=float)
+        cstd = g[ccols].std(ddof=1).reindex(idx).to_numpy(dtype=float)
+        ccnt = g[ccols].count().reindex(idx, fill_value=0).to_numpy(dtype=float)
     for col in cols:
         if col in ccols:
-            a = pd.DataFrame({"mean": cmean[col], "std": cstd[col], "count": ccnt[col]})
-            rows.append((col, a, {"mean": "mean", "std": "sd", "count": "of"}))
+            k = ccols.index(col)
+            add(col, [("mean", cmean[:, k]), ("sd", cstd[:, k]), ("of", ccnt[:, k])])
         elif col in bcols:
-            a = pd.DataFrame({"sum": bsum[col], "count": bcnt[col]})
-            with np.errstate(all="ignore"):
-                a["pct"] = np.where(a["count"] > 0, 100.0 * a["sum"] / a["count"].where(a["count"] > 0), np.nan)
-            rows.append((col, a, {"sum": "n", "count": "of", "pct": "pct"}))
+            k = bcols.index(col)
+            add(col, [("n", bsum[:, k]), ("of", bcnt[:, k]), ("pct", pct(bsum[:, k], bcnt[:, k]))])
         elif col in categorical:
             levels = categorical[col]
             cnt = d.groupby(["replication", "grp", col], sort=True).size().unstack(col, fill_value=0)
-            cnt = cnt.reindex(columns=list(levels), fill_value=0).reindex(idx, fill_value=0)
+            cnt = cnt.reindex(columns=list(levels), fill_value=0).reindex(idx, fill_value=0).to_numpy(dtype=float)
             tot = cnt.sum(axis=1)
-            for lv in levels:
-                a = pd.DataFrame({"n": cnt[lv], "of": tot})
-                with np.errstate(all="ignore"):
-                    a["pct"] = np.where(tot > 0, 100.0 * cnt[lv] / tot.where(tot > 0), np.nan)
-                rows.append((f"{col}={lv}", a, {"n": "n", "of": "of", "pct": "pct"}))
-    for row, a, names in rows:
-        parts += _long(a, table, row, names)
+            for k, lv in enumerate(levels):
+                add(f"{col}={lv}", [("n", cnt[:, k]), ("of", tot), ("pct", pct(cnt[:, k], tot))])
     return _frame(parts)
 
 
