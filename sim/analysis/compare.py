@@ -136,9 +136,9 @@ def _rows(fam: Family, item: str, reps: np.ndarray, res: dict, n1, n2, e1, e2) -
     }
 
 
-def _pair(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Values of a series indexed (replication x [g1, g2]) as two arrays (g1, g2)."""
-    a = s.to_numpy(dtype=float).reshape(-1, 2)
+def _pair(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values ordered (replication x [g1, g2]) as two arrays (g1, g2)."""
+    a = np.asarray(s, dtype=float).reshape(-1, 2)
     return a[:, 0], a[:, 1]
 
 
@@ -149,34 +149,39 @@ def run_family(d: pd.DataFrame, fam: Family, reps: np.ndarray, method: S.Continu
     out: list[dict[str, np.ndarray]] = []
     rank = {it.column: i for i, it in enumerate(ins.CONSUMER_SATISFACTION)} if fam.family.startswith("S4.") else P.ITEM_ORDER
     order = sorted(fam.binary + fam.continuous + fam.categorical, key=lambda c: (rank.get(c, 10_000), c))
+    # Aggregates as numpy arrays (rows: replication x [g1, g2]; one column per item): pandas
+    # column access on MultiIndexed frames dominated the cost of a chunk's tests.
     if fam.binary:
-        cols = [c for c in fam.binary if c in d.columns]
-        sums = g[cols].sum().reindex(idx, fill_value=0)
-        cnts = g[cols].count().reindex(idx, fill_value=0)
+        bcols = [c for c in fam.binary if c in d.columns]
+        sums = g[bcols].sum().reindex(idx, fill_value=0).to_numpy(dtype=float)
+        cnts = g[bcols].count().reindex(idx, fill_value=0).to_numpy(dtype=float)
     if fam.continuous:
-        cols = [c for c in fam.continuous if c in d.columns]
-        means = g[cols].transform("mean")
-        dev = (d[cols] - means).abs()
+        ccols = [c for c in fam.continuous if c in d.columns]
+        means = g[ccols].transform("mean")
+        dev = (d[ccols] - means).abs()
         dev["replication"], dev["grp"] = d["replication"], d["grp"]
         gd = dev.groupby(["replication", "grp"], sort=True)
         mom = {
-            "n": g[cols].count().reindex(idx, fill_value=0),
-            "m": g[cols].mean().reindex(idx),
-            "v": g[cols].var(ddof=1).reindex(idx),
-            "am": gd[cols].mean().reindex(idx),
-            "av": gd[cols].var(ddof=1).reindex(idx),
+            "n": g[ccols].count().reindex(idx, fill_value=0),
+            "m": g[ccols].mean().reindex(idx),
+            "v": g[ccols].var(ddof=1).reindex(idx),
+            "am": gd[ccols].mean().reindex(idx),
+            "av": gd[ccols].var(ddof=1).reindex(idx),
         }
+        mom = {k: v.to_numpy(dtype=float) for k, v in mom.items()}
     for item in order:
         if item not in d.columns:
             continue
         if item in fam.binary:
-            (y1, y2), (n1, n2) = _pair(sums[item]), _pair(cnts[item])
+            k = bcols.index(item)
+            (y1, y2), (n1, n2) = _pair(sums[:, k]), _pair(cnts[:, k])
             res = S.binary_tests(y1, n1, y2, n2)
             with np.errstate(all="ignore"):
                 e1, e2 = np.where(n1 > 0, y1 / np.where(n1 > 0, n1, 1), np.nan), np.where(n2 > 0, y2 / np.where(n2 > 0, n2, 1), np.nan)
             out.append(_rows(fam, item, reps, res, n1, n2, e1, e2))
         elif item in fam.continuous:
-            x = {k: _pair(v[item]) for k, v in mom.items()}
+            j = ccols.index(item)
+            x = {k: _pair(v[:, j]) for k, v in mom.items()}
             if method == "mwu":
                 res = _mwu_loop(d, item, fam, reps)
             else:
