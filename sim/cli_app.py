@@ -167,11 +167,11 @@ def run(
 
     draws = _posterior_draws(sc, seed) if parameter_uncertainty else None
     hooks = _analysis_hooks() if analysis else None
-    finalize = None
+    finalize: Any = None
     if hooks is not None:
         write_analysis = hooks[1]
 
-        def finalize(tmp_out: Path, result: Any) -> None:
+        def write_report(tmp_out: Path, result: Any) -> None:
             frames = None
             if result.replications <= FRAMES_FOR_FIGURES_MAX_REPS:  # answer-distribution figure; cheap when small
                 from .analysis import read_directory
@@ -182,6 +182,7 @@ def run(
             cells = (lambda: ex.iter("cells")) if "cells" in ex.names else None
             write_analysis(tmp_out, tests, cells, frames, sc.name)
 
+        finalize = write_report
     try:
         result = run_to_directory(
             sc, out_dir, replications=n, seed=seed, workers=workers, scheduler=scheduler, chunk_size=chunk_size,

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import instruments as ins
 from .model import CAREGIVER_ANSWER_COLUMNS, CONSUMER_ANSWER_COLUMNS, PROVIDER_ANSWER_COLUMNS, ReplicationResult
 
 TABLES = ("providers", "consumers", "caregivers", "sessions", "communities")
@@ -47,7 +46,3 @@ def write_table(df: pd.DataFrame, path: Path | str, header: bool = True, mode: s
     """Write one table as CSV with fixed formatting, so equal data gives equal bytes."""
     df.to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n", header=header, mode=mode)
 
-
-def content_categories() -> tuple[str, ...]:
-    """The eight content categories (Methods), in the order the model numbers them."""
-    return ins.CONTENT_CATEGORIES

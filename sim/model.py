@@ -35,7 +35,13 @@ from scipy.special import expit, logit
 
 from . import instruments as ins
 from .baseline import draw_baseline
-from .follow_up import CommunityContext, interview_caregivers, interview_consumers, interview_providers
+from .follow_up import (
+    REFERENCE_ON_TIME_SHARE,
+    CommunityContext,
+    interview_caregivers,
+    interview_consumers,
+    interview_providers,
+)
 from .parameters import ModelParameters
 from .scenario import DAYS_PER_MONTH, Community, Scenario
 from .streams import Stream, stream
@@ -58,7 +64,7 @@ class Provider:
     """A peer service provider: baseline, interests, stress, and what they delivered."""
 
     __slots__ = (
-        "pid", "baseline", "training_end", "status", "stressed", "interest", "menu",
+        "pid", "baseline", "training_end", "status", "stressed", "menu",
         "led", "assisted", "categories", "on_time", "leave_episodes", "leave_spells", "supervision", "exit_day",
     )
 
@@ -68,7 +74,6 @@ class Provider:
         self.training_end = training_end
         self.status = "active"
         self.stressed = stressed
-        self.interest = interest
         # The categories this provider picks from (all eight, or their favourites) and the
         # cumulative choice probabilities (Methods: 'according to their own interest or strength').
         order = np.argsort(-interest, kind="stable")[:breadth] if breadth < len(interest) else np.arange(len(interest))
@@ -159,7 +164,6 @@ class CommunityRun:
             Consumer(f"{self.name}/C{i + 1:02d}", {k: v[i] for k, v in base.items()}, float(prop[i]))
             for i in range(spec.consumers)
         ]
-        self.propensities = prop
         # Month counters for the dropout hazard ('how well sessions run').
         self.month_sessions = 0
         self.month_disrupted = 0
@@ -495,7 +499,7 @@ class RolloutModel:
             "consumers": con_rows,
             "prov_sessions_per_week": [(q.led + q.assisted) / weeks for q in provs],
             "con_sessions_per_week": [q.attended / w for q, w in zip(cons, enrolled_weeks)],
-            "con_on_time": [q.on_time / q.attended if q.attended else REFERENCE_ON_TIME for q in cons],
+            "con_on_time": [q.on_time / q.attended if q.attended else REFERENCE_ON_TIME_SHARE for q in cons],
             "member_spouse": [q.baseline["marital_status"] == "currently_married" for q in people],
             "member_age": [q.baseline["age"] for q in people],
             "member_female": [q.baseline["gender"] == "female" for q in people],
@@ -631,7 +635,6 @@ class RolloutModel:
         return tables
 
 
-REFERENCE_ON_TIME = 0.8
 PROVIDER_ANSWER_COLUMNS = tuple(
     [it.column for it in ins.PROVIDER_SATISFACTION]
     + [it.column for it in ins.PROVIDER_STRESS_REASONS]

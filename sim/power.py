@@ -198,7 +198,7 @@ def reduce_design(rows: pd.DataFrame, scenario: str = "", seed: int | None = Non
         if d.empty:
             continue
         rec, ev, n = (d[c].to_numpy(dtype=float) for c in ("recruited", "evaluated", "answered"))
-        s, ss = d["total"].to_numpy(dtype=float), d["total_sq"].to_numpy(dtype=float)
+        s = d["total"].to_numpy(dtype=float)
         per_rep = d.groupby("replication", sort=True).agg(
             icc=("icc", "first"), note=("icc_note", "first"), n=("answered", "sum"), s=("total", "sum"),
             ss=("total_sq", "sum"), k=("community", "size"))

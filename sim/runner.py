@@ -25,6 +25,7 @@ Two ways in:
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 import json
 import math
 import os
@@ -45,10 +46,6 @@ import pandas as pd
 from . import __version__
 from .outputs import move_into_place
 from .replications import ReplicationsAlgorithm
-
-if False:  # typing only (keeps worker imports light)
-    from .parameters import ModelParameters
-    from .scenario import Scenario
 
 WORK_FORMAT = 1
 TARGET_CHUNKS = 16  # chunks per run (several per worker, so the pool stays balanced) ...
@@ -541,9 +538,17 @@ def map_chunks(
     ranges = _increasing_ranges([r for r, _, _ in items], cs) if pass_frames else chunk_ranges(len(items), cs)
     out: list[Any] = [None] * len(ranges)
     bar = _Progress(progress, len(items))
-    try:
+    with _closing(pool, own, bar):
         tasks = ((i, _Task(scenario, tuple(items[a:b]), model, "map", fn, pass_frames)) for i, (a, b) in enumerate(ranges))
         _drive(pool, tasks, out.__setitem__, bar.advance)
+    return list(zip(ranges, out))
+
+
+@contextmanager
+def _closing(pool: "ReplicationPool", own: bool, bar: "_Progress"):
+    """Close the progress bar, and the pool if this call started it, however the block ends."""
+    try:
+        yield
     except BaseException as exc:
         bar.close()
         if own:
@@ -552,7 +557,6 @@ def map_chunks(
     bar.close()
     if own:
         pool.close()
-    return list(zip(ranges, out))
 
 
 def map_replications(fn: Callable[[Any], Any], scenario: Any, replications: int | Sequence[int], seed: int | None = None,
@@ -917,7 +921,7 @@ def _run_locked(*, scenario, out_dir, s, auto, n, cs, meta, pool, own, work, mod
     computed = reused = 0
     bar = _Progress(progress, None if auto else n)
     algo: ReplicationsAlgorithm | None = None
-    try:
+    with _closing(pool, own, bar):
         def on_done_for(ranges: list[tuple[int, int]]):
             def on_done(i: int, out: ChunkOutput) -> None:
                 nonlocal computed
@@ -971,14 +975,6 @@ def _run_locked(*, scenario, out_dir, s, auto, n, cs, meta, pool, own, work, mod
             ranges = chunk_ranges(n, cs)
             run_ranges(ranges)
         backend = pool.describe()
-    except BaseException as exc:
-        bar.close()
-        if own:
-            pool.close_after(exc)
-        raise
-    bar.close()
-    if own:
-        pool.close()
 
     # ---- assemble the final folder from the chunks, in replication order -------------------
     tmp_out = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"

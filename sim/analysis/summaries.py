@@ -34,7 +34,6 @@ are over those who answered. Paper source in brackets.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from . import prep as P
@@ -61,7 +60,6 @@ def paper_summaries(frames: dict[str, pd.DataFrame] | P.Prepared) -> pd.DataFram
             ret["retained"] = g["retained"].sum()
         for (role, wave) in [(r, w) for r in ("provider", "consumer") for w in waves]:
             for stat in ret.columns:
-                key = (slice(None), role, wave)
                 try:
                     s = ret[stat].xs((role, wave), level=("role", "wave"))
                 except KeyError:

@@ -30,7 +30,7 @@ import pandas as pd
 import yaml
 
 from ..parameters import DEFAULT_PARAMETERS, ModelParameters
-from ..scenario import Scenario, load_scenario
+from ..scenario import Scenario
 from .abc import Prior
 from .targets import TARGETS_FILE, Target, load_targets
 

@@ -11,8 +11,6 @@ same at the calibrated point), ``predictive.csv.gz`` (the predictive simulations
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import shutil
 import tempfile
