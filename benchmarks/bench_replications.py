@@ -10,14 +10,15 @@ Measures, for ``scenarios/paper_study.yaml``:
 - ``reps_per_s_1_worker`` / ``reps_per_s_all_cores``: ``--reps`` replications with the datasets
   written (runner + CSVs, no analysis unless ``--analysis``), and ``parallel_speedup`` (target >= 1.8
   on 2 cores; 1,000 replications in <= 10 s wall on 2 cores);
-- ``peak_rss``: peak memory (PSS, resident with shared pages split) of the whole process tree (runner + workers) while running N
-  replications with datasets written, for each N in ``--memory-sizes`` (target: 100,000 within
+- ``peak_rss``: peak memory (PSS, resident with shared pages split) of the whole process tree (runner + workers)
+  while running N replications with datasets written, for each N in ``--memory-sizes`` (target: 100,000 within
   10,000 + 20%), each in a fresh process.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -89,10 +90,8 @@ def _tree_rss(pid: int) -> int:
         procs = [p, *p.children(recursive=True)]
         total = 0
         for q in procs:
-            try:
+            with contextlib.suppress(psutil.Error):
                 total += q.memory_full_info().pss
-            except psutil.Error:
-                pass
         return total
     except ImportError:  # /proc fallback
         children: dict[int, list[int]] = {}
@@ -121,11 +120,12 @@ def peak_rss_mb(reps: int, workers: int | None, out_root: str | None) -> dict:
     out_root = out_root or tempfile.gettempdir()
     out = Path(tempfile.mkdtemp(prefix="pss-mem-", dir=out_root)) / "out"
     code = (
-        "import sys; sys.path.insert(0, %r)\n"
+        f"import sys; sys.path.insert(0, {str(REPO)!r})\n"
         "from sim.scenario import load_scenario\n"
         "from sim.runner import run_to_directory\n"
-        "run_to_directory(load_scenario(%r), %r, replications=%d, workers=%r)\n"
-    ) % (str(REPO), str(REPO / "scenarios" / "paper_study.yaml"), str(out), reps, workers)
+        f"run_to_directory(load_scenario({str(REPO / 'scenarios' / 'paper_study.yaml')!r}), {str(out)!r}, "
+        f"replications={reps}, workers={workers!r})\n"
+    )
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", code])
     peak = 0
@@ -145,15 +145,24 @@ def peak_rss_mb(reps: int, workers: int | None, out_root: str | None) -> dict:
     wall = time.perf_counter() - t
     size = sum(p.stat().st_size for p in out.glob("*.csv")) if out.exists() else 0
     shutil.rmtree(out.parent, ignore_errors=True)
-    return {"reps": reps, "peak_rss_mb": round(peak / 2**20, 1), "wall_s": round(wall, 1), "rc": rc,
-            "csv_mb": round(size / 2**20, 1)}
+    return {
+        "reps": reps,
+        "peak_rss_mb": round(peak / 2**20, 1),
+        "wall_s": round(wall, 1),
+        "rc": rc,
+        "csv_mb": round(size / 2**20, 1),
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=1000, help="replications for the throughput runs")
-    ap.add_argument("--memory-sizes", default="10000,100000", help="comma-separated replication counts for peak RSS ('' to skip)")
-    ap.add_argument("--memory-out", default=None, help="folder for the memory runs' outputs (100,000 replications ~ 9 GB of CSV)")
+    ap.add_argument(
+        "--memory-sizes", default="10000,100000", help="comma-separated replication counts for peak RSS ('' to skip)"
+    )
+    ap.add_argument(
+        "--memory-out", default=None, help="folder for the memory runs' outputs (100,000 replications ~ 9 GB of CSV)"
+    )
     ap.add_argument("--workers", type=int, default=None, help="'all cores' worker count (default: all cores)")
     ap.add_argument("--analysis", action="store_true", help="also run the per-chunk analysis in the throughput runs")
     args = ap.parse_args()

@@ -10,7 +10,7 @@ over the age distribution) so that its marginal mean and SD equal Table 1's.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from scipy import optimize, special, stats
@@ -20,7 +20,7 @@ from .instruments import BASELINE_CATEGORICAL, ELIGIBLE_AGE, TABLE1
 ONSET_MIN_AGE = 8.0
 
 
-@lru_cache(maxsize=None)
+@cache
 def truncated_normal_for_moments(mean: float, sd: float, lo: float, hi: float) -> tuple[float, float]:
     """Location and scale of a normal truncated to [lo, hi] whose truncated mean and SD are (mean, sd)."""
 
@@ -37,7 +37,7 @@ def truncated_normal_for_moments(mean: float, sd: float, lo: float, hi: float) -
     return mu, s
 
 
-@lru_cache(maxsize=None)
+@cache
 def onset_normal_for_moments(mean: float, sd: float, age_mu: float, age_s: float) -> tuple[float, float]:
     """Location and scale of the onset-age normal, truncated per person to [8, age], whose marginal
     mean and SD (over the truncated-normal age distribution) are (mean, sd). Solved by quadrature."""
@@ -60,7 +60,9 @@ def onset_normal_for_moments(mean: float, sd: float, age_mu: float, age_s: float
     return float(sol.x[0]), float(np.exp(sol.x[1]))
 
 
-def _truncated_normal(rng: np.random.Generator, mu: float, s: float, lo: np.ndarray | float, hi: np.ndarray | float, n: int) -> np.ndarray:
+def _truncated_normal(
+    rng: np.random.Generator, mu: float, s: float, lo: np.ndarray | float, hi: np.ndarray | float, n: int
+) -> np.ndarray:
     """Inverse-CDF draws from N(mu, s) truncated to [lo, hi] (lo, hi may be arrays)."""
     a = special.ndtr((np.asarray(lo) - mu) / s)
     b = special.ndtr((np.asarray(hi) - mu) / s)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -17,19 +17,22 @@ def main() -> None:
 
 
 # --- shared helpers -------------------------------------------------------------------------
-def fail(message: str, code: int = 2) -> "typer.Exit":
+def fail(message: str, code: int = 2) -> typer.Exit:
     """Print a one-line error to stderr and return the Exit to raise (no traceback)."""
     typer.echo(f"error: {' '.join(str(message).split())}", err=True)
     return typer.Exit(code)
 
 
 def _command_line() -> str:
-    return " ".join(["cli.py" if Path(sys.argv[0]).name in ("cli.py", "__main__.py") else Path(sys.argv[0]).name,
-                     *sys.argv[1:]])
+    return " ".join(
+        ["cli.py" if Path(sys.argv[0]).name in ("cli.py", "__main__.py") else Path(sys.argv[0]).name, *sys.argv[1:]]
+    )
 
 
 # --- run ------------------------------------------------------------------------------------
 FRAMES_FOR_FIGURES_MAX_REPS = 200  # up to this many replications, the analysis also gets the datasets back
+
+
 def _analysis_hooks() -> tuple[Any, Any] | None:
     """``(analyze_chunk, write_analysis)`` from ``sim.analysis`` when it provides them."""
     try:
@@ -53,8 +56,11 @@ def _print_run_summary(result: Any, scenario: Any, out_dir: Path) -> None:
     head = f"[bold]{scenario.name}[/bold]: {result.replications} replications, seed {result.seed}"
     if auto is not None:
         hw = ", ".join(f"{k} ±{v:.1%}" for k, v in auto.relative_half_widths.items())
-        head += (f" (chosen by --reps auto at ±{auto.precision:.0%}: {hw})" if auto.solved
-                 else f" ([yellow]--reps auto: precision ±{auto.precision:.0%} not reached; budget used[/yellow])")
+        head += (
+            f" (chosen by --reps auto at ±{auto.precision:.0%}: {hw})"
+            if auto.solved
+            else f" ([yellow]--reps auto: precision ±{auto.precision:.0%} not reached; budget used[/yellow])"
+        )
     con.print(head)
     rows = run_summary_rows(result.summary)
     n = max(result.replications, 1)
@@ -63,7 +69,11 @@ def _print_run_summary(result: Any, scenario: Any, out_dir: Path) -> None:
     for c in ("wave", "held", "range", "cancelled", "paper"):
         t.add_column(c, justify="left" if c == "wave" else "right")
     for r in rows["sessions"]:
-        paper = str(ins.PAPER_SESSIONS_TOTAL) if r["wave"] == "total" and set(scenario.waves) == {"initial", "later"} else ""
+        paper = (
+            str(ins.PAPER_SESSIONS_TOTAL)
+            if r["wave"] == "total" and set(scenario.waves) == {"initial", "later"}
+            else ""
+        )
         t.add_row(r["wave"], f"{r['mean']:.1f}", f"{r['lo']:.0f}-{r['hi']:.0f}", f"{r['cancelled']:.1f}", paper)
     con.print(t)
 
@@ -73,21 +83,33 @@ def _print_run_summary(result: Any, scenario: Any, out_dir: Path) -> None:
     for r in rows["retention"]:
         p = ins.PAPER_RETENTION.get((r["role"], r["wave"]))
         paper = f"{p[0]}/{p[1]} ({p[0] / p[1]:.0%})" if p else ""
-        t.add_row(r["role"], r["wave"], f"{r['retained']:.1f}", f"{r['evaluated']:.1f}/{r['recruited']:.0f}",
-                  f"{r['share']:.0%}", paper)
+        t.add_row(
+            r["role"],
+            r["wave"],
+            f"{r['retained']:.1f}",
+            f"{r['evaluated']:.1f}/{r['recruited']:.0f}",
+            f"{r['share']:.0%}",
+            paper,
+        )
     con.print(t)
 
     t = Table(title="Satisfaction headline (share of those evaluated)")
     for c in ("role", "item", "simulated", "paper"):
         t.add_column(c, justify="left" if c in ("role", "item") else "right")
     paper_items = {
-        ("provider", "satisfied overall"): (12, 12), ("provider", "willing to continue"): (11, 12),
-        ("consumer", "satisfied overall"): (39, 42), ("consumer", "willing to continue"): (36, 42),
+        ("provider", "satisfied overall"): (12, 12),
+        ("provider", "willing to continue"): (11, 12),
+        ("consumer", "satisfied overall"): (39, 42),
+        ("consumer", "willing to continue"): (36, 42),
     }
     for r in rows["satisfaction"]:
         p = paper_items.get((r["role"], r["item"]))
-        t.add_row(r["role"], r["item"], f"{r['share']:.1%} of {r['evaluated']:.1f}",
-                  f"{p[0]}/{p[1]} ({p[0] / p[1]:.1%})" if p else "")
+        t.add_row(
+            r["role"],
+            r["item"],
+            f"{r['share']:.1%} of {r['evaluated']:.1f}",
+            f"{p[0]}/{p[1]} ({p[0] / p[1]:.1%})" if p else "",
+        )
     con.print(t)
     ev = sum(result.events)
     con.print(
@@ -97,11 +119,13 @@ def _print_run_summary(result: Any, scenario: Any, out_dir: Path) -> None:
     )
 
 
-def _posterior_draws(sc: Any, seed: Optional[int]) -> Any:
+def _posterior_draws(sc: Any, seed: int | None) -> Any:
     """Per-replication posterior draws from the scenario's ``parameter_set`` (``--parameter-uncertainty``)."""
     if not sc.parameter_set:
-        raise fail(f"{sc.source_path}: parameter_set: --parameter-uncertainty needs a parameter_set with posterior "
-                   "draws, such as ../calibration/calibrated.yaml")
+        raise fail(
+            f"{sc.source_path}: parameter_set: --parameter-uncertainty needs a parameter_set with posterior "
+            "draws, such as ../calibration/calibrated.yaml"
+        )
     from .calibration.posterior import PosteriorDraws
 
     path = Path(sc.source_path or ".").parent / sc.parameter_set
@@ -114,23 +138,41 @@ def _posterior_draws(sc: Any, seed: Optional[int]) -> Any:
 @app.command()
 def run(
     scenario: Path = typer.Argument(..., help="scenario YAML file, e.g. scenarios/later_wave.yaml"),
-    reps: Optional[str] = typer.Option(
-        None, "--reps", help="replications: a number, or 'auto' (Hoad-Robinson-Davies, see --precision); default: the scenario's"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="root seed (default: the scenario's)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: outputs/<scenario file stem>)"),
-    workers: Optional[int] = typer.Option(None, "--workers", help="local worker processes (default: all cores; 1 = in-process)"),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786"),
-    resume: bool = typer.Option(False, "--resume", help="reuse the finished chunks of an interrupted run of the same scenario"),
-    precision: float = typer.Option(0.05, "--precision", help="--reps auto: relative 95%% CI half-width of the key outputs"),
+    reps: str | None = typer.Option(
+        None,
+        "--reps",
+        help="replications: a number, or 'auto' (Hoad-Robinson-Davies, see --precision); default: the scenario's",
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="root seed (default: the scenario's)"),
+    out: Path | None = typer.Option(None, "--out", help="output folder (default: outputs/<scenario file stem>)"),
+    workers: int | None = typer.Option(
+        None, "--workers", help="local worker processes (default: all cores; 1 = in-process)"
+    ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786"
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="reuse the finished chunks of an interrupted run of the same scenario"
+    ),
+    precision: float = typer.Option(
+        0.05, "--precision", help="--reps auto: relative 95%% CI half-width of the key outputs"
+    ),
     max_reps: int = typer.Option(10_000, "--max-reps", help="--reps auto: most replications to try"),
-    chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="replications per task (default: fixed by the count; never changes results)"),
-    analysis: bool = typer.Option(True, "--analysis/--no-analysis", help="also write the statistical analysis (tests.csv, tables/, report.md)"),
+    chunk_size: int | None = typer.Option(
+        None, "--chunk-size", help="replications per task (default: fixed by the count; never changes results)"
+    ),
+    analysis: bool = typer.Option(
+        True, "--analysis/--no-analysis", help="also write the statistical analysis (tests.csv, tables/, report.md)"
+    ),
     parameter_uncertainty: bool = typer.Option(
-        False, "--parameter-uncertainty",
-        help="each replication uses its own draw from the posterior of the scenario's parameter_set (calibration)"),
+        False,
+        "--parameter-uncertainty",
+        help="each replication uses its own draw from the posterior of the scenario's parameter_set (calibration)",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or summary"),
 ) -> None:
-    """Run a scenario's replications; write providers/consumers/caregivers/sessions/communities CSVs and manifest.json."""
+    """Run a scenario's replications; write providers/consumers/caregivers/sessions/communities CSVs and "
+    "manifest.json."""
     from .scenario import ScenarioError, load_scenario
 
     try:
@@ -185,14 +227,28 @@ def run(
         finalize = write_report
     try:
         result = run_to_directory(
-            sc, out_dir, replications=n, seed=seed, workers=workers, scheduler=scheduler, chunk_size=chunk_size,
-            resume=resume, precision=precision, max_replications=max_reps, post=hooks[0] if hooks else None,
-            finalize=finalize, progress=not quiet, command=_command_line(), parameters_for=draws,
+            sc,
+            out_dir,
+            replications=n,
+            seed=seed,
+            workers=workers,
+            scheduler=scheduler,
+            chunk_size=chunk_size,
+            resume=resume,
+            precision=precision,
+            max_replications=max_reps,
+            post=hooks[0] if hooks else None,
+            finalize=finalize,
+            progress=not quiet,
+            command=_command_line(),
+            parameters_for=draws,
         )
     except RunnerError as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
-        raise fail(f"interrupted; finished chunks are kept in {work_dir_for(out_dir)}: add --resume to continue", 130) from None
+        raise fail(
+            f"interrupted; finished chunks are kept in {work_dir_for(out_dir)}: add --resume to continue", 130
+        ) from None
     if not quiet:
         _print_run_summary(result, sc, out_dir)
 
@@ -200,9 +256,13 @@ def run(
 # --- analyze (issue 3) ----------------------------------------------------------------------
 @app.command()
 def analyze(
-    directory: Path = typer.Argument(..., help="folder with providers.csv, consumers.csv, caregivers.csv (sessions.csv optional)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: DIRECTORY)"),
-    method: str = typer.Option("t", "--method", help="continuous/Likert test: t (paper's rule: Welch if Levene p<0.05), student, welch, mwu"),
+    directory: Path = typer.Argument(
+        ..., help="folder with providers.csv, consumers.csv, caregivers.csv (sessions.csv optional)"
+    ),
+    out: Path | None = typer.Option(None, "--out", help="output folder (default: DIRECTORY)"),
+    method: str = typer.Option(
+        "t", "--method", help="continuous/Likert test: t (paper's rule: Welch if Levene p<0.05), student, welch, mwu"
+    ),
 ) -> None:
     """Analyse evaluation data in the documented CSV format (docs/data_dictionary.md) with the paper's
     statistics; write tests.csv, test_summary.csv, tables/, report.md and figures/."""
@@ -220,21 +280,37 @@ def analyze(
 # --- calibrate (issue 5) --------------------------------------------------------------------
 @app.command()
 def calibrate(
-    budget: int = typer.Option(90_000, "--budget", help="most simulated studies ABC-SMC may run (the predictive checks add 2 x --ppc-reps)"),
-    seed: int = typer.Option(20191114, "--seed", help="root seed: the same seed, budget and population give the same posterior on any number of workers"),
-    workers: Optional[int] = typer.Option(None, "--workers", help="local worker processes (default: all cores; 1 = in-process)"),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786"),
+    budget: int = typer.Option(
+        90_000, "--budget", help="most simulated studies ABC-SMC may run (the predictive checks add 2 x --ppc-reps)"
+    ),
+    seed: int = typer.Option(
+        20191114,
+        "--seed",
+        help="root seed: the same seed, budget and population give the same posterior on any number of workers",
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", help="local worker processes (default: all cores; 1 = in-process)"
+    ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786"
+    ),
     population: int = typer.Option(400, "--population", help="particles per ABC-SMC generation"),
-    ppc_reps: int = typer.Option(1000, "--ppc-reps", help="replications of each predictive check (posterior draws; calibrated point)"),
-    out: Path = typer.Option(Path("calibration"), "--out", help="output folder (targets.yaml and priors.yaml are read from calibration/)"),
+    ppc_reps: int = typer.Option(
+        1000, "--ppc-reps", help="replications of each predictive check (posterior draws; calibrated point)"
+    ),
+    out: Path = typer.Option(
+        Path("calibration"), "--out", help="output folder (targets.yaml and priors.yaml are read from calibration/)"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or summary"),
 ) -> None:
-    """Calibrate the model to the paper's figures (ABC-SMC); write posterior.csv, calibrated.yaml, fit.csv, report.md, figures/."""
+    """Calibrate the model to the paper's figures (ABC-SMC); write posterior.csv, calibrated.yaml, fit.csv, "
+    "report.md, figures/."""
     import importlib.util
 
     if importlib.util.find_spec("pyabc") is None:
         raise fail("calibrate needs pyabc: pip install -e '.[calibrate]'")
-    from .calibration.cli import CalibrationError, calibrate as _calibrate
+    from .calibration.cli import CalibrationError
+    from .calibration.cli import calibrate as _calibrate
 
     try:
         _calibrate(budget, seed, workers, scheduler, population, out, ppc_reps, quiet)
@@ -248,16 +324,24 @@ def calibrate(
 @app.command()
 def power(
     scenario: Path = typer.Argument(..., help="scenario YAML file whose communities stand for the peer-support arm"),
-    outcome: str = typer.Option(..., "--outcome", help="consumer item, e.g. ben_mood, sat_overall, willing_continue, sat_punctuality"),
-    control_rate: float = typer.Option(..., "--control-rate", "--control-mean", help="usual-care rate (binary item) or mean (1-5 item)"),
+    outcome: str = typer.Option(
+        ..., "--outcome", help="consumer item, e.g. ben_mood, sat_overall, willing_continue, sat_punctuality"
+    ),
+    control_rate: float = typer.Option(
+        ..., "--control-rate", "--control-mean", help="usual-care rate (binary item) or mean (1-5 item)"
+    ),
     reps: int = typer.Option(200, "--reps", help="replications simulated for the design inputs"),
     clusters: str = typer.Option("2,4,6,8,10,15,20", "--clusters", help="communities per arm, comma-separated"),
     alpha: float = typer.Option(0.05, "--alpha", help="two-sided significance level"),
     trials: int = typer.Option(2000, "--trials", help="simulated trials per cluster count"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="root seed (default: the scenario's)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: outputs/<scenario file stem>_power)"),
-    workers: Optional[int] = typer.Option(None, "--workers", help="local worker processes (default: all cores; 1 = in-process)"),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786"),
+    seed: int | None = typer.Option(None, "--seed", help="root seed (default: the scenario's)"),
+    out: Path | None = typer.Option(None, "--out", help="output folder (default: outputs/<scenario file stem>_power)"),
+    workers: int | None = typer.Option(
+        None, "--workers", help="local worker processes (default: all cores; 1 = in-process)"
+    ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or tables"),
 ) -> None:
     """Power of a future cluster-randomised trial (communities: peer support vs usual care) with attrition
@@ -271,7 +355,10 @@ def power(
     kind = pw.OUTCOMES[outcome][1]
     lo, hi = (0.0, 1.0) if kind == "binary" else pw.LIKERT_RANGE
     if not lo < control_rate < hi:
-        raise fail(f"--control-rate: {outcome} is {kind}: expected a value strictly between {lo:g} and {hi:g}, got {control_rate:g}")
+        raise fail(
+            f"--control-rate: {outcome} is {kind}: expected a value strictly between {lo:g} and {hi:g}, got "
+            f"{control_rate:g}"
+        )
     try:
         ks = sorted({int(x) for x in clusters.split(",") if x.strip()})
     except ValueError:
@@ -314,10 +401,14 @@ def power(
 def compare(
     scenarios: list[Path] = typer.Argument(..., help="two or more scenario YAML files; the first is the baseline"),
     reps: int = typer.Option(100, "--reps", help="replications of each scenario"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="root seed shared by all scenarios (default: the baseline's)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: outputs/compare_<first>_vs_<others>)"),
-    workers: Optional[int] = typer.Option(None, "--workers", help="local worker processes (default: all cores; 1 = in-process)"),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786"),
+    seed: int | None = typer.Option(None, "--seed", help="root seed shared by all scenarios (default: the baseline's)"),
+    out: Path | None = typer.Option(None, "--out", help="output folder (default: outputs/compare_<first>_vs_<others>)"),
+    workers: int | None = typer.Option(
+        None, "--workers", help="local worker processes (default: all cores; 1 = in-process)"
+    ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or table"),
 ) -> None:
     """Compare scale-up scenarios with common random numbers: paired differences from the first
@@ -365,7 +456,9 @@ def compare(
         for n in names[1:]:
             r = tab[(tab["scenario"] == n) & (tab["output"] == col)].iloc[0]
             colour = {"better": "green", "worse": "red"}.get(r["verdict"], "white")
-            cells.append(f"[{colour}]{r['difference']:+.3g} [{r['diff_ci_low']:+.3g}, {r['diff_ci_high']:+.3g}][/{colour}]")
+            cells.append(
+                f"[{colour}]{r['difference']:+.3g} [{r['diff_ci_low']:+.3g}, {r['diff_ci_high']:+.3g}][/{colour}]"
+            )
         t.add_row(label, *cells)
     Console().print(t)
     Console().print(f"written to {out_dir}")

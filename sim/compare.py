@@ -9,9 +9,10 @@ wherever the scenarios' communities line up. A client of :mod:`sim.runner`; no m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -143,29 +144,44 @@ def write_comparison(comp: Comparison, out_dir: Path) -> None:
     comp.table.to_csv(out_dir / "comparison.csv", index=False, float_format="%.6g", lineterminator="\n")
     comp.per_replication.to_csv(out_dir / "per_replication.csv", index=False, float_format="%.6g", lineterminator="\n")
     base = comp.names[0]
-    lines = [f"# Scenario comparison (baseline: {base})", "",
-             f"{comp.per_replication['replication'].nunique()} replications of each scenario with one seed: "
-             "replication r of every scenario shares its random numbers per community (common random numbers), "
-             "so differences are paired by replication. Intervals are 95% t intervals over replications.", ""]
+    lines = [
+        f"# Scenario comparison (baseline: {base})",
+        "",
+        f"{comp.per_replication['replication'].nunique()} replications of each scenario with one seed: "
+        "replication r of every scenario shares its random numbers per community (common random numbers), "
+        "so differences are paired by replication. Intervals are 95% t intervals over replications.",
+        "",
+    ]
     for name in comp.names[1:]:
-        lines += [f"## {name} vs {base}", "", "| output | " + base + " | " + name + " | difference [95% CI] | verdict |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            f"## {name} vs {base}",
+            "",
+            "| output | " + base + " | " + name + " | difference [95% CI] | verdict |",
+            "|---|---|---|---|---|",
+        ]
         t = comp.table
         for col, (label, _) in OUTPUTS.items():
             b = t[(t["scenario"] == base) & (t["output"] == col)].iloc[0]
             r = t[(t["scenario"] == name) & (t["output"] == col)].iloc[0]
-            lines.append(f"| {label} | {b['mean']:.3g} | {r['mean']:.3g} | {r['difference']:+.3g} "
-                         f"[{r['diff_ci_low']:+.3g}, {r['diff_ci_high']:+.3g}] | {r['verdict']} |")
+            lines.append(
+                f"| {label} | {b['mean']:.3g} | {r['mean']:.3g} | {r['difference']:+.3g} "
+                f"[{r['diff_ci_low']:+.3g}, {r['diff_ci_high']:+.3g}] | {r['verdict']} |"
+            )
         lines.append("")
     (out_dir / "report.md").write_text("\n".join(lines), encoding="utf-8")
 
     others = comp.names[1:]
     fig, axes = plt.subplots(len(OUTPUTS), 1, figsize=(7, 1.1 * len(OUTPUTS) + 1), sharex=False)
-    for ax, (col, (label, _)) in zip(np.atleast_1d(axes), OUTPUTS.items()):
+    for ax, (col, (label, _)) in zip(np.atleast_1d(axes), OUTPUTS.items(), strict=False):
         t = comp.table[(comp.table["output"] == col) & (comp.table["scenario"].isin(others))]
         y = np.arange(len(t))
-        ax.errorbar(t["difference"], y, xerr=[t["difference"] - t["diff_ci_low"], t["diff_ci_high"] - t["difference"]],
-                    fmt="o", capsize=3)
+        ax.errorbar(
+            t["difference"],
+            y,
+            xerr=[t["difference"] - t["diff_ci_low"], t["diff_ci_high"] - t["difference"]],
+            fmt="o",
+            capsize=3,
+        )
         ax.axvline(0, color="grey", lw=0.8)
         ax.set_yticks(y, t["scenario"])
         ax.set_title(label + f" (difference from {base})", fontsize=8, loc="left")

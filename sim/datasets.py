@@ -45,4 +45,3 @@ def to_frames(results: Sequence[ReplicationResult]) -> dict[str, pd.DataFrame]:
 def write_table(df: pd.DataFrame, path: Path | str, header: bool = True, mode: str = "w") -> None:
     """Write one table as CSV with fixed formatting, so equal data gives equal bytes."""
     df.to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n", header=header, mode=mode)
-

@@ -63,7 +63,11 @@ def _benefits(
     common = p.benefit_experience_logit * ctx.c_exp + p.answer_community_loading * ctx.effect + exposure_shift + person
     # Random effects pull a marginal rate towards 1/2; scaling the base logit by the probit-logistic
     # factor sqrt(1 + 0.346 var) keeps the marginal rate near the paper's (Zeger et al. 1988).
-    spread = p.benefit_person_sd**2 + (p.answer_community_loading * p.community_effect_sd) ** 2 + (p.benefit_experience_logit / 2) ** 2
+    spread = (
+        p.benefit_person_sd**2
+        + (p.answer_community_loading * p.community_effect_sd) ** 2
+        + (p.benefit_experience_logit / 2) ** 2
+    )
     scale = float(np.sqrt(1 + 0.346 * spread))
     cols = ins.SELF_BENEFIT_COLUMNS + ins.OTHERS_BENEFIT_COLUMNS
     u = rng.random((len(cols), n))
@@ -98,7 +102,9 @@ def interview_providers(
     for k, (col, (mean, sd)) in enumerate(sorted(p.provider_likert_base.items())):
         if col == "confidence":
             continue
-        extra = p.richness_score_per_share * (category_share - REFERENCE_CATEGORY_SHARE) if col == "sat_content" else 0.0
+        extra = (
+            p.richness_score_per_share * (category_share - REFERENCE_CATEGORY_SHARE) if col == "sat_content" else 0.0
+        )
         out[col] = _scored(mean + shift + extra + sd * z[k], 1, 5)
     c_mean, c_sd = p.provider_likert_base["confidence"]
     conf = _scored(c_mean + p.confidence_experience_shift * ctx.c_exp + c_sd * rng.standard_normal(n), 0, 10)

@@ -40,9 +40,33 @@ PROVIDER_SATISFACTION: tuple[Item, ...] = (
     Item("sat_time", "Time", "likert", paper_mean=4.08, paper_sd=0.289, paper_n=12, source="Table 2"),
     Item("sat_content", "Content", "likert", paper_mean=3.42, paper_sd=0.996, paper_n=12, source="Table 2"),
     Item("sat_environment", "Environment", "likert", paper_mean=4.08, paper_sd=0.289, paper_n=12, source="Table 2"),
-    Item("sat_rel_consumers", "Relationship with consumers", "likert", paper_mean=4.08, paper_sd=0.289, paper_n=12, source="Table 2"),
-    Item("sat_rel_providers", "Relationship with other peer service providers", "likert", paper_mean=4.17, paper_sd=0.577, paper_n=12, source="Table 2"),
-    Item("sat_rel_doctors", "Relationship with doctors involved", "likert", paper_mean=4.25, paper_sd=0.452, paper_n=12, source="Table 2"),
+    Item(
+        "sat_rel_consumers",
+        "Relationship with consumers",
+        "likert",
+        paper_mean=4.08,
+        paper_sd=0.289,
+        paper_n=12,
+        source="Table 2",
+    ),
+    Item(
+        "sat_rel_providers",
+        "Relationship with other peer service providers",
+        "likert",
+        paper_mean=4.17,
+        paper_sd=0.577,
+        paper_n=12,
+        source="Table 2",
+    ),
+    Item(
+        "sat_rel_doctors",
+        "Relationship with doctors involved",
+        "likert",
+        paper_mean=4.25,
+        paper_sd=0.452,
+        paper_n=12,
+        source="Table 2",
+    ),
     Item("qualified", "Qualified to be peer service providers", "binary", 10, 12, source="Table 2"),
     Item("stressful", "Feel stressful to be peer service providers", "binary", 6, 12, source="Table 2"),
     Item("willing_continue", "Willing to continue", "binary", 11, 12, source="Table 2"),
@@ -54,7 +78,9 @@ PROVIDER_SATISFACTION: tuple[Item, ...] = (
 PROVIDER_STRESS_REASONS: tuple[Item, ...] = (
     Item("stress_poor_organizing", "Poor organizing ability", "binary", 5, 12, source="Results text"),
     Item("stress_lack_confidence", "Lack of confidence", "binary", 3, 12, source="Results text"),
-    Item("stress_topic_difficulty", "Difficult to come up with an activity topic", "binary", 2, 12, source="Results text"),
+    Item(
+        "stress_topic_difficulty", "Difficult to come up with an activity topic", "binary", 2, 12, source="Results text"
+    ),
 )
 
 # --- Perceived benefit, self and others' perspective (Table 3) ----------------------------
@@ -65,7 +91,10 @@ BENEFIT_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Social communication", ("ben_social_skill", "ben_family_relationship", "ben_care_for_others")),
     ("Ability of daily life and work", ("ben_living_skill", "ben_work_skill")),
     ("Emotion and self-perception", ("ben_recovery_confidence", "ben_mood", "ben_belonging")),
-    ("Perceived benefit from others perspective", ("others_family", "others_friends", "others_doctors", "others_staff")),
+    (
+        "Perceived benefit from others perspective",
+        ("others_family", "others_friends", "others_doctors", "others_staff"),
+    ),
 )
 
 _BENEFIT_ROWS = (
@@ -99,12 +128,59 @@ CONSUMER_MOOD_BY_WAVE = {"initial": (10, 26), "later": (13, 16)}
 
 # --- Consumers: service satisfaction (Table 4, n = 42) ------------------------------------
 CONSUMER_SATISFACTION: tuple[Item, ...] = (
-    Item("sat_overall", "Overall, satisfied with the peer service providers and service", "binary", 39, 42, source="Table 4"),
-    Item("sat_competence", "Peer service providers' competence", "likert", paper_mean=3.80, paper_sd=0.813, paper_n=42, source="Table 4"),
-    Item("sat_manners", "Peer service providers' speak manners", "likert", paper_mean=3.98, paper_sd=0.524, paper_n=42, source="Table 4"),
-    Item("sat_stability", "Peer service providers' disease stability", "likert", paper_mean=3.85, paper_sd=0.573, paper_n=42, source="Table 4"),
-    Item("sat_punctuality", "Service punctuality", "likert", paper_mean=4.02, paper_sd=0.474, paper_n=42, source="Table 4"),
-    Item("sat_richness", "Richness of activity topic", "likert", paper_mean=3.66, paper_sd=0.855, paper_n=42, source="Table 4"),
+    Item(
+        "sat_overall",
+        "Overall, satisfied with the peer service providers and service",
+        "binary",
+        39,
+        42,
+        source="Table 4",
+    ),
+    Item(
+        "sat_competence",
+        "Peer service providers' competence",
+        "likert",
+        paper_mean=3.80,
+        paper_sd=0.813,
+        paper_n=42,
+        source="Table 4",
+    ),
+    Item(
+        "sat_manners",
+        "Peer service providers' speak manners",
+        "likert",
+        paper_mean=3.98,
+        paper_sd=0.524,
+        paper_n=42,
+        source="Table 4",
+    ),
+    Item(
+        "sat_stability",
+        "Peer service providers' disease stability",
+        "likert",
+        paper_mean=3.85,
+        paper_sd=0.573,
+        paper_n=42,
+        source="Table 4",
+    ),
+    Item(
+        "sat_punctuality",
+        "Service punctuality",
+        "likert",
+        paper_mean=4.02,
+        paper_sd=0.474,
+        paper_n=42,
+        source="Table 4",
+    ),
+    Item(
+        "sat_richness",
+        "Richness of activity topic",
+        "likert",
+        paper_mean=3.66,
+        paper_sd=0.855,
+        paper_n=42,
+        source="Table 4",
+    ),
     Item("willing_continue", "Continuous participation willingness", "binary", 36, 42, source="Table 4"),
 )
 
@@ -114,9 +190,25 @@ CONSUMER_WAVE_T = {"sat_punctuality": (-3.348, 0.002), "sat_richness": (-2.853, 
 # --- Caregivers (Results, "Caregivers"; n = 32: 10 of providers, 22 of consumers) ----------
 CAREGIVER_ATTITUDE: tuple[Item, ...] = (
     Item("positive_attitude", "Positive attitude towards peer services", "binary", 31, 32, source="Results text"),
-    Item("willing_member_continue", "Willing to ask family member to continue", "binary", 31, 32, source="Results text"),
-    Item("member_qualified", "Family member qualified to be a provider (providers' caregivers)", "binary", 8, 10, source="Results text"),
-    Item("expect_member_provider", "Expects family member to become a provider (consumers' caregivers)", "binary", 14, 22, source="Results text"),
+    Item(
+        "willing_member_continue", "Willing to ask family member to continue", "binary", 31, 32, source="Results text"
+    ),
+    Item(
+        "member_qualified",
+        "Family member qualified to be a provider (providers' caregivers)",
+        "binary",
+        8,
+        10,
+        source="Results text",
+    ),
+    Item(
+        "expect_member_provider",
+        "Expects family member to become a provider (consumers' caregivers)",
+        "binary",
+        14,
+        22,
+        source="Results text",
+    ),
 )
 # Part one: the caregiver's view of the family member's benefit (same ten items as Table 3).
 _CAREGIVER_MEMBER_REPORTED = {"ben_social_skill": 12, "ben_recovery_confidence": 11, "ben_stability": 11}
@@ -136,10 +228,24 @@ CAREGIVER_MEMBER_BENEFITS: tuple[Item, ...] = tuple(
 CAREGIVER_SELF_BENEFITS: tuple[Item, ...] = (
     Item("self_knowledge", "Gained more knowledge about mental illness", "binary"),
     Item("self_relationship", "Improved relationship with affected family member", "binary"),
-    Item("self_reduced_burden", "Family member more independent, less caring burden", "binary", 10, 32, source="Results text"),
+    Item(
+        "self_reduced_burden",
+        "Family member more independent, less caring burden",
+        "binary",
+        10,
+        32,
+        source="Results text",
+    ),
     Item("self_quality_of_life", "Improved own quality of daily life", "binary"),
     Item("self_mood", "Improved own mood", "binary", 14, 32, source="Results text"),
-    Item("self_recovery_confidence", "More confident about family member's recovery", "binary", 11, 32, source="Results text"),
+    Item(
+        "self_recovery_confidence",
+        "More confident about family member's recovery",
+        "binary",
+        11,
+        32,
+        source="Results text",
+    ),
 )
 CAREGIVER_DEMOGRAPHICS = {"n": 32, "female": 21, "mean_age": 68.4, "of_providers": 10, "of_consumers": 22}
 
@@ -214,16 +320,24 @@ ELIGIBLE_AGE = (18.0, 60.0)
 PAPER_TESTS = {
     "provider_retention_by_wave": {"statistic": 1.264, "df": 1, "p": 0.462, "text": "χ2(1) = 1.264, p = 0.462"},
     "consumer_retention_by_wave": {"statistic": 0.548, "df": 1, "p": 0.517, "text": "χ2(1) = 0.548, p = 0.517"},
-    "work_skill_provider_vs_consumer": {"statistic": 15.684, "df": 1, "p_upper": 0.001, "text": "χ2(1) = 15.684, p < 0.001"},
+    "work_skill_provider_vs_consumer": {
+        "statistic": 15.684,
+        "df": 1,
+        "p_upper": 0.001,
+        "text": "χ2(1) = 15.684, p < 0.001",
+    },
 }
 # Printed summaries of whole families of tests (Results).
 PAPER_TEST_FAMILIES = {
-    "baseline_initial_vs_later": "no significant difference in all demographic variables (Bonferroni-corrected threshold p < 8.33 × 10−3)",
+    "baseline_initial_vs_later": "no significant difference in all demographic variables (Bonferroni-corrected "
+    "threshold p < 8.33 × 10−3)",
     "dropout_initial": "no significant differences between consumers who continued and dropouts (ps > 0.078)",
     "dropout_later": "no significant differences between consumers who continued and dropouts (ps > 0.173)",
     "provider_satisfaction_by_wave": "no significant difference (ps > 0.080)",
-    "benefit_by_wave": "no significant difference between the waves for providers; later consumers reported more improvement on all items",
-    "consumer_satisfaction_by_wave": "significant only for service punctuality (t = −3.348, p = 0.002) and richness of activity topic (t = −2.853, p = 0.007)",
+    "benefit_by_wave": "no significant difference between the waves for providers; later consumers reported more "
+    "improvement on all items",
+    "consumer_satisfaction_by_wave": "significant only for service punctuality (t = −3.348, p = 0.002) and richness "
+    "of activity topic (t = −2.853, p = 0.007)",
     "benefit_provider_vs_consumer": "only work skill significant (χ2(1) = 15.684, p < 0.001)",
 }
 BONFERRONI_DEMOGRAPHIC_THRESHOLD = 8.33e-3  # "Bonferroni-corrected threshold of p < 8.33 × 10−3"

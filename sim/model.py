@@ -64,11 +64,25 @@ class Provider:
     """A peer service provider: baseline, interests, stress, and what they delivered."""
 
     __slots__ = (
-        "pid", "baseline", "training_end", "status", "stressed", "menu",
-        "led", "assisted", "categories", "on_time", "leave_episodes", "leave_spells", "supervision", "exit_day",
+        "assisted",
+        "baseline",
+        "categories",
+        "exit_day",
+        "leave_episodes",
+        "leave_spells",
+        "led",
+        "menu",
+        "on_time",
+        "pid",
+        "status",
+        "stressed",
+        "supervision",
+        "training_end",
     )
 
-    def __init__(self, pid: str, baseline: dict, training_end: float, stressed: bool, interest: np.ndarray, breadth: int):
+    def __init__(
+        self, pid: str, baseline: dict, training_end: float, stressed: bool, interest: np.ndarray, breadth: int
+    ):
         self.pid = pid
         self.baseline = baseline
         self.training_end = training_end
@@ -95,8 +109,18 @@ class Provider:
 class Consumer:
     """A consumer: baseline, attendance propensity, and what they attended."""
 
-    __slots__ = ("pid", "baseline", "propensity", "exit_day", "invited", "attended", "categories", "on_time",
-                 "month_invited", "month_attended")
+    __slots__ = (
+        "attended",
+        "baseline",
+        "categories",
+        "exit_day",
+        "invited",
+        "month_attended",
+        "month_invited",
+        "on_time",
+        "pid",
+        "propensity",
+    )
 
     def __init__(self, pid: str, baseline: dict, propensity: float):
         self.pid = pid
@@ -117,7 +141,7 @@ class Consumer:
 class CommunityRun:
     """One community's state in one replication: its people, doctors, streams and records."""
 
-    def __init__(self, model: "RolloutModel", index: int, spec: Community, doctors: simpy.Resource, n_doctors: int):
+    def __init__(self, model: RolloutModel, index: int, spec: Community, doctors: simpy.Resource, n_doctors: int):
         sc, p = model.scenario, model.p
         self.index, self.spec, self.doctors, self.n_doctors = index, spec, doctors, n_doctors
         self.name = spec.name
@@ -144,13 +168,21 @@ class CommunityRun:
         # Providers: baseline (Table 1), interests (Methods: 'according to their own interest'), stress.
         base = draw_baseline("provider", spec.providers, rng[Stream.BASELINE])
         weights = np.array([p.content_interest_weights[c] for c in ins.CONTENT_CATEGORIES])
-        interests = rng[Stream.CONTENT].dirichlet(p.content_interest_concentration * weights / weights.sum(), spec.providers)
+        interests = rng[Stream.CONTENT].dirichlet(
+            p.content_interest_concentration * weights / weights.sum(), spec.providers
+        )
         p_stress = float(expit(logit(p.stress_base_prob) + p.stress_structured_logit * self.c_struct))
         stress_u = rng[Stream.STRESS].random(spec.providers)
         breadth = p.unstructured_content_breadth if not self.structured else N_CATEGORIES
         self.providers = [
-            Provider(f"{self.name}/P{i + 1:02d}", {k: v[i] for k, v in base.items()}, self.training_end,
-                     bool(stress_u[i] < p_stress), interests[i], breadth)
+            Provider(
+                f"{self.name}/P{i + 1:02d}",
+                {k: v[i] for k, v in base.items()},
+                self.training_end,
+                bool(stress_u[i] < p_stress),
+                interests[i],
+                breadth,
+            )
             for i in range(spec.providers)
         ]
         # Consumers: baseline (Table 1) and attendance propensity.
@@ -174,9 +206,28 @@ class CommunityRun:
 
 
 SESSION_COLUMNS = (
-    "replication", "community", "wave", "scheduling", "session_id", "announced_day", "day", "status",
-    "cancel_reason", "postponements", "on_time", "content", "format", "venue", "duration_min", "lead_provider",
-    "providers", "n_providers", "n_invited", "n_attended", "attendees", "before_follow_up",
+    "replication",
+    "community",
+    "wave",
+    "scheduling",
+    "session_id",
+    "announced_day",
+    "day",
+    "status",
+    "cancel_reason",
+    "postponements",
+    "on_time",
+    "content",
+    "format",
+    "venue",
+    "duration_min",
+    "lead_provider",
+    "providers",
+    "n_providers",
+    "n_invited",
+    "n_attended",
+    "attendees",
+    "before_follow_up",
 )
 
 
@@ -216,7 +267,11 @@ class RolloutModel:
         p, env = self.p, self.env
         r = c.rng[Stream.PROVIDER_LEAVE]
         leave_rate = p.provider_leave_hazard_per_month / DAYS_PER_MONTH
-        quit_rate = p.provider_quit_hazard_per_month / DAYS_PER_MONTH * (math.exp(p.stress_quit_log_hr) if prov.stressed else 1.0)
+        quit_rate = (
+            p.provider_quit_hazard_per_month
+            / DAYS_PER_MONTH
+            * (math.exp(p.stress_quit_log_hr) if prov.stressed else 1.0)
+        )
         mean_leave = p.provider_leave_mean_months * DAYS_PER_MONTH
         yield env.timeout(prov.training_end - env.now)
         while True:
@@ -242,7 +297,9 @@ class RolloutModel:
         """Non-scheduled supervision on the provider's request (Methods), occupying a doctor."""
         p, env = self.p, self.env
         r = c.rng[Stream.DOCTOR]
-        rate = p.supervision_rate_per_month / DAYS_PER_MONTH * (p.supervision_stress_multiplier if prov.stressed else 1.0)
+        rate = (
+            p.supervision_rate_per_month / DAYS_PER_MONTH * (p.supervision_stress_multiplier if prov.stressed else 1.0)
+        )
         yield env.timeout(prov.training_end - env.now)
         while True:
             yield env.timeout(r.exponential(1 / rate))
@@ -361,7 +418,9 @@ class RolloutModel:
             yield env.timeout(window)
 
     # --- Session outcomes ---------------------------------------------------------------
-    def _hold(self, c: CommunityRun, seq: int, announced: float, postponements: int, available: list[Provider], outdoor: bool) -> None:
+    def _hold(
+        self, c: CommunityRun, seq: int, announced: float, postponements: int, available: list[Provider], outdoor: bool
+    ) -> None:
         p, now = self.p, self.env.now
         # The least-used provider leads and the next least-used assist; ties are broken at random.
         keys = c.rng[Stream.STAFFING].random(len(available)).tolist()
@@ -480,7 +539,7 @@ class RolloutModel:
         retained = [q.enrolled(now) for q in cons]
         con_rows = _person_rows(self.replication, common, cons, "consumer", c.start, now)
         con_rows["status"] = ["active" if ok else "dropped_out" for ok in retained]
-        con_rows["exit_day"] = [None if ok else q.exit_day for q, ok in zip(cons, retained)]
+        con_rows["exit_day"] = [None if ok else q.exit_day for q, ok in zip(cons, retained, strict=False)]
         con_rows["retained"] = [int(ok) for ok in retained]
         con_rows["evaluated"] = con_rows["retained"]
         con_rows["caregiver_id"] = [q.pid + "/G" for q in cons]
@@ -491,14 +550,15 @@ class RolloutModel:
         con_rows["categories_met"] = [len(q.categories) for q in cons]
         con_rows["on_time_share"] = [_share(q.on_time, q.attended) for q in cons]
         enrolled_weeks = [
-            max(((q.exit_day if q.exit_day is not None and q.exit_day < now else now) - c.start) / WEEK, 1e-9) for q in cons
+            max(((q.exit_day if q.exit_day is not None and q.exit_day < now else now) - c.start) / WEEK, 1e-9)
+            for q in cons
         ]
         people = provs + cons
         return {
             "providers": prov_rows,
             "consumers": con_rows,
             "prov_sessions_per_week": [(q.led + q.assisted) / weeks for q in provs],
-            "con_sessions_per_week": [q.attended / w for q, w in zip(cons, enrolled_weeks)],
+            "con_sessions_per_week": [q.attended / w for q, w in zip(cons, enrolled_weeks, strict=False)],
             "con_on_time": [q.on_time / q.attended if q.attended else REFERENCE_ON_TIME_SHARE for q in cons],
             "member_spouse": [q.baseline["marital_status"] == "currently_married" for q in people],
             "member_age": [q.baseline["age"] for q in people],
@@ -532,27 +592,39 @@ class RolloutModel:
         eval_rng = StackedGenerator([c.rng[Stream.EVALUATION] for c in communities], n_prov)
         prov_eval = cat("evaluated", "providers") == 1
         prov_ans = interview_providers(
-            p, ctx(n_prov), cat("stressed", "providers"), cat("prov_sessions_per_week"),
-            cat("categories_met", "providers") / N_CATEGORIES, eval_rng,
+            p,
+            ctx(n_prov),
+            cat("stressed", "providers"),
+            cat("prov_sessions_per_week"),
+            cat("categories_met", "providers") / N_CATEGORIES,
+            eval_rng,
         )
         eval_rng.sizes = n_con
         con_eval = cat("evaluated", "consumers") == 1
         con_ans = interview_consumers(
-            p, ctx(n_con), cat("con_sessions_per_week"), cat("con_on_time"),
-            cat("categories_met", "consumers") / N_CATEGORIES, eval_rng,
+            p,
+            ctx(n_con),
+            cat("con_sessions_per_week"),
+            cat("con_on_time"),
+            cat("categories_met", "consumers") / N_CATEGORIES,
+            eval_rng,
         )
         for ans, ok in ((prov_ans, prov_eval), (con_ans, con_eval)):
             for k in ans:
                 ans[k] = np.where(ok, ans[k], np.nan)
 
         # Caregivers, community by community: the community's providers, then its consumers.
-        n_people = [a + b for a, b in zip(n_prov, n_con)]
-        prov_cut, con_cut = np.cumsum([0] + n_prov), np.cumsum([0] + n_con)
+        n_people = [a + b for a, b in zip(n_prov, n_con, strict=False)]
+        prov_cut, con_cut = np.cumsum([0, *n_prov]), np.cumsum([0, *n_con])
 
         def members(prov_values, con_values):
             return np.concatenate(
-                [np.concatenate([prov_values[prov_cut[i]:prov_cut[i + 1]], con_values[con_cut[i]:con_cut[i + 1]]])
-                 for i in range(len(communities))]
+                [
+                    np.concatenate(
+                        [prov_values[prov_cut[i] : prov_cut[i + 1]], con_values[con_cut[i] : con_cut[i + 1]]]
+                    )
+                    for i in range(len(communities))
+                ]
             )
 
         is_prov = members(np.ones(sum(n_prov), bool), np.zeros(sum(n_con), bool))
@@ -584,9 +656,9 @@ class RolloutModel:
         care_rows: dict[str, list] = {
             "replication": [self.replication] * n,
             "caregiver_id": [m + "/G" for s in snaps for m in s["member_id"]],
-            "community": [s["common"]["community"] for s, k in zip(snaps, n_people) for _ in range(k)],
-            "wave": [s["common"]["wave"] for s, k in zip(snaps, n_people) for _ in range(k)],
-            "scheduling": [s["common"]["scheduling"] for s, k in zip(snaps, n_people) for _ in range(k)],
+            "community": [s["common"]["community"] for s, k in zip(snaps, n_people, strict=False) for _ in range(k)],
+            "wave": [s["common"]["wave"] for s, k in zip(snaps, n_people, strict=False) for _ in range(k)],
+            "scheduling": [s["common"]["scheduling"] for s, k in zip(snaps, n_people, strict=False) for _ in range(k)],
             "member_id": [m for s in snaps for m in s["member_id"]],
             "member_role": np.where(is_prov, "provider", "consumer").tolist(),
             "relation": np.where(spouse, "spouse", "parent").tolist(),
@@ -596,8 +668,11 @@ class RolloutModel:
         }
         prov_rows = _concat_rows([s["providers"] for s in snaps])
         con_rows = _concat_rows([s["consumers"] for s in snaps])
-        for rows, ans, order in ((prov_rows, prov_ans, PROVIDER_ANSWER_COLUMNS), (con_rows, con_ans, CONSUMER_ANSWER_COLUMNS),
-                                 (care_rows, care_ans, CAREGIVER_ANSWER_COLUMNS)):
+        for rows, ans, order in (
+            (prov_rows, prov_ans, PROVIDER_ANSWER_COLUMNS),
+            (con_rows, con_ans, CONSUMER_ANSWER_COLUMNS),
+            (care_rows, care_ans, CAREGIVER_ANSWER_COLUMNS),
+        ):
             for col in order:
                 rows[col] = ans[col].tolist()
         return {"providers": prov_rows, "consumers": con_rows, "caregivers": care_rows}
@@ -629,7 +704,9 @@ class RolloutModel:
             "sessions_held": [c.held_before_follow_up for c in self.communities],
             "sessions_cancelled": [c.cancelled_before_follow_up for c in self.communities],
             # Methods: 'The ratio of peer service providers to consumers was between 1:3 and 1:5'.
-            "providers_active_at_follow_up": [sum(s == "active" for s in c.snapshot["providers"]["status"]) for c in self.communities],
+            "providers_active_at_follow_up": [
+                sum(s == "active" for s in c.snapshot["providers"]["status"]) for c in self.communities
+            ],
             "consumers_enrolled_at_follow_up": [sum(c.snapshot["consumers"]["retained"]) for c in self.communities],
         }
         return tables
@@ -640,7 +717,9 @@ PROVIDER_ANSWER_COLUMNS = tuple(
     + [it.column for it in ins.PROVIDER_STRESS_REASONS]
     + [it.column for it in ins.PROVIDER_BENEFITS]
 )
-CONSUMER_ANSWER_COLUMNS = tuple([it.column for it in ins.CONSUMER_SATISFACTION] + [it.column for it in ins.CONSUMER_BENEFITS])
+CONSUMER_ANSWER_COLUMNS = tuple(
+    [it.column for it in ins.CONSUMER_SATISFACTION] + [it.column for it in ins.CONSUMER_BENEFITS]
+)
 CAREGIVER_ANSWER_COLUMNS = tuple(
     it.column for it in ins.CAREGIVER_ATTITUDE + ins.CAREGIVER_MEMBER_BENEFITS + ins.CAREGIVER_SELF_BENEFITS
 )
@@ -678,11 +757,13 @@ class StackedGenerator:
 
     def _draw(self, method: str, size) -> np.ndarray:
         if size is None:
-            return np.concatenate([getattr(g, method)(n) for g, n in zip(self.generators, self.sizes)])
+            return np.concatenate([getattr(g, method)(n) for g, n in zip(self.generators, self.sizes, strict=False)])
         if isinstance(size, int):
             size = (size,)
         k = size[:-1]
-        return np.concatenate([getattr(g, method)((*k, n)) for g, n in zip(self.generators, self.sizes)], axis=-1)
+        return np.concatenate(
+            [getattr(g, method)((*k, n)) for g, n in zip(self.generators, self.sizes, strict=False)], axis=-1
+        )
 
     def random(self, size=None) -> np.ndarray:
         return self._draw("random", size)
@@ -719,5 +800,7 @@ def simulate_replication(
     ``seed`` defaults to the scenario's; ``parameters`` to the scenario's (e.g. a posterior draw
     for runs with parameter uncertainty).
     """
-    model = RolloutModel(scenario, replication, scenario.seed if seed is None else seed, parameters or scenario.parameters)
+    model = RolloutModel(
+        scenario, replication, scenario.seed if seed is None else seed, parameters or scenario.parameters
+    )
     return model.run()

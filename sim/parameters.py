@@ -51,17 +51,23 @@ class ModelParameters(BaseModel):
 
     # --- Providers: training, leave, stress, quitting ------------------------------------
     training_days: float = Field(
-        14.0, ge=0, le=180,
+        14.0,
+        ge=0,
+        le=180,
         description="days from recruitment until pre-service training ends (Methods, Procedure: 'five "
         "half-days'; spread over two weeks is an ASSUMPTION)",
     )
     max_providers_per_session: int = Field(
-        3, ge=2, le=10,
+        3,
+        ge=2,
+        le=10,
         description="most providers staffing one session; at least two always (Methods: 'at least two "
         "service providers, one of whom leads'); the maximum is an ASSUMPTION",
     )
     provider_leave_hazard_per_month: float = Field(
-        0.01, ge=0, le=1e4,
+        0.01,
+        ge=0,
+        le=1e4,
         description="monthly hazard of a temporary leave (Results: one later provider 'asked for a "
         "temporary leave due to taking care of sick spouse'); 1 leave in ~200 provider-months",
     )
@@ -69,71 +75,112 @@ class ModelParameters(BaseModel):
         3.0, gt=0, le=60, description="mean length of a temporary leave, months (ASSUMPTION)"
     )
     provider_quit_hazard_per_month: float = Field(
-        0.001, ge=0, le=1e4,
+        0.001,
+        ge=0,
+        le=1e4,
         description="monthly hazard of quitting for an unstressed provider (Results: 0 of 13 quit; one "
         "'showed a desire to quit'); ASSUMPTION within what 0/13 allows",
     )
-    stress_quit_log_hr: float = Field(1.0, ge=-5, le=5, description="log hazard ratio of quitting when stressed (ASSUMPTION)")
+    stress_quit_log_hr: float = Field(
+        1.0, ge=-5, le=5, description="log hazard ratio of quitting when stressed (ASSUMPTION)"
+    )
     stress_base_prob: float = Field(
         0.5, gt=0, lt=1, description="probability a provider finds the role stressful (Table 2: 6 of 12)"
     )
     stress_structured_logit: float = Field(
-        -0.8, ge=-5, le=5,
+        -0.8,
+        ge=-5,
+        le=5,
         description="logit shift of stress for c_struct (Discussion: the lack of structure 'compounded "
         "whatever stress they experienced'); size is an ASSUMPTION",
     )
     supervision_rate_per_month: float = Field(
-        0.3, ge=0, le=30,
+        0.3,
+        ge=0,
+        le=30,
         description="non-scheduled supervision requests per provider-month (Methods: 'community doctors "
         "should offer non-scheduled supervision depending on peer service providers' needs'); ASSUMPTION",
     )
-    supervision_stress_multiplier: float = Field(2.0, ge=1, le=10, description="supervision requests multiplier when stressed (ASSUMPTION)")
-    supervision_days: float = Field(0.5, ge=0, le=30, description="calendar days a supervision contact occupies a community doctor (ASSUMPTION)")
+    supervision_stress_multiplier: float = Field(
+        2.0, ge=1, le=10, description="supervision requests multiplier when stressed (ASSUMPTION)"
+    )
+    supervision_days: float = Field(
+        0.5, ge=0, le=30, description="calendar days a supervision contact occupies a community doctor (ASSUMPTION)"
+    )
 
     # --- Session scheduling ---------------------------------------------------------------
     weekly_timetable_prob: float = Field(
-        0.8, ge=0, le=1,
+        0.8,
+        ge=0,
+        le=1,
         description="probability a structured community's fixed timetable is weekly rather than "
         "fortnightly, where the scenario does not fix it (Methods: 'once every one or 2 weeks')",
     )
     unstructured_max_sessions_per_week: float = Field(
-        1.4, gt=0, le=7,
+        1.4,
+        gt=0,
+        le=7,
         description="rate of provider-initiated sessions once an unstructured community has ramped up "
         "(set so the study totals about 214 sessions, Methods); ASSUMPTION before calibration",
     )
     unstructured_initial_rate_fraction: float = Field(
-        0.15, ge=0, le=1,
+        0.15,
+        ge=0,
+        le=1,
         description="share of the full rate at the start of an unstructured community (Methods: 'slow "
         "ramp-up of services especially during the first 6 months')",
     )
     unstructured_ramp_months: float = Field(
-        6.0, gt=0, le=60, description="months over which an unstructured community ramps up linearly (Methods: 'first 6 months')"
+        6.0,
+        gt=0,
+        le=60,
+        description="months over which an unstructured community ramps up linearly (Methods: 'first 6 months')",
     )
     unstructured_reschedule_prob: float = Field(
-        0.3, ge=0, le=1,
+        0.3,
+        ge=0,
+        le=1,
         description="probability an unstructured session is moved from its announced date ('irregular "
         "timing'; Results: lower punctuality in the initial communities); ASSUMPTION",
     )
     plan_lead_days: float = Field(
-        3.0, ge=0, le=60,
+        3.0,
+        ge=0,
+        le=60,
         description="days before a session that the Service Plan Form is submitted to the community doctor "
         "(Methods: 'Before providing each service, peer service providers should complete a Service Plan Form')",
     )
     plan_review_mean_days: float = Field(
         0.5, ge=0, le=60, description="mean calendar days a community doctor takes to review a plan (ASSUMPTION)"
     )
-    postpone_days: float = Field(7.0, gt=0, le=60, description="days a session is postponed when it cannot go ahead (ASSUMPTION)")
-    max_postponements: int = Field(1, ge=0, le=10, description="postponements before a session is cancelled (ASSUMPTION)")
+    postpone_days: float = Field(
+        7.0, gt=0, le=60, description="days a session is postponed when it cannot go ahead (ASSUMPTION)"
+    )
+    max_postponements: int = Field(
+        1, ge=0, le=10, description="postponements before a session is cancelled (ASSUMPTION)"
+    )
     venue_unavailable_prob: float = Field(
-        0.02, ge=0, le=1,
+        0.02,
+        ge=0,
+        le=1,
         description="probability the community rehabilitation centre is unavailable on a session day "
         "(Methods: sessions held 'in community rehabilitation centers or community health care centers'); ASSUMPTION",
     )
-    outdoor_share: float = Field(0.1, ge=0, le=1, description="share of sessions held outdoors, needing no venue (ASSUMPTION)")
-    group_share: float = Field(0.986, ge=0, le=1, description="share of sessions delivered in group (Methods: 'Most (98.6%)')")
-    duration_min_minutes: float = Field(40.0, gt=0, description="shortest session (Methods: 'ranged from 40 min to 120 min')")
-    duration_mode_minutes: float = Field(90.0, gt=0, description="most common session length, triangular distribution (ASSUMPTION)")
-    duration_max_minutes: float = Field(120.0, gt=0, description="longest session (Methods: 'ranged from 40 min to 120 min')")
+    outdoor_share: float = Field(
+        0.1, ge=0, le=1, description="share of sessions held outdoors, needing no venue (ASSUMPTION)"
+    )
+    group_share: float = Field(
+        0.986, ge=0, le=1, description="share of sessions delivered in group (Methods: 'Most (98.6%)')"
+    )
+    duration_min_minutes: float = Field(
+        40.0, gt=0, description="shortest session (Methods: 'ranged from 40 min to 120 min')"
+    )
+    duration_mode_minutes: float = Field(
+        90.0, gt=0, description="most common session length, triangular distribution (ASSUMPTION)"
+    )
+    duration_max_minutes: float = Field(
+        120.0, gt=0, description="longest session (Methods: 'ranged from 40 min to 120 min')"
+    )
 
     # --- Content --------------------------------------------------------------------------
     content_interest_weights: dict[str, float] = Field(
@@ -145,44 +192,70 @@ class ModelParameters(BaseModel):
         "the other five share the rest equally, ASSUMPTION)",
     )
     content_interest_concentration: float = Field(
-        8.0, gt=0, le=1000,
+        8.0,
+        gt=0,
+        le=1000,
         description="Dirichlet concentration of each provider's interests around the population shares "
         "(Methods: 'select them according to their own interest or strength'); ASSUMPTION",
     )
     unstructured_content_breadth: int = Field(
-        2, ge=1, le=8,
+        2,
+        ge=1,
+        le=8,
         description="categories an unstructured lead chooses from (their top interests): the narrower content "
         "of the initial communities (Discussion: 'relatively low score on richness of activity topics')",
     )
 
     # --- Consumers: attendance and dropout -------------------------------------------------
     attendance_mean: float = Field(
-        0.6, gt=0, lt=1, description="mean attendance propensity (Methods: attendance 'required to be more than 40%'); ASSUMPTION"
+        0.6,
+        gt=0,
+        lt=1,
+        description="mean attendance propensity (Methods: attendance 'required to be more than 40%'); ASSUMPTION",
     )
-    attendance_concentration: float = Field(6.0, gt=0, le=1000, description="Beta concentration of individual attendance propensities (ASSUMPTION)")
-    attendance_community_loading: float = Field(0.5, ge=-5, le=5, description="logit shift of attendance per unit community effect (ASSUMPTION)")
+    attendance_concentration: float = Field(
+        6.0, gt=0, le=1000, description="Beta concentration of individual attendance propensities (ASSUMPTION)"
+    )
+    attendance_community_loading: float = Field(
+        0.5, ge=-5, le=5, description="logit shift of attendance per unit community effect (ASSUMPTION)"
+    )
     consumer_dropout_hazard_per_month: float = Field(
-        0.012, ge=0, le=1e4,
+        0.012,
+        ge=0,
+        le=1e4,
         description="monthly dropout hazard of a typical consumer (Results: 26/32 at 18 months and 16/22 at "
         "12 months give 0.012 and 0.027; their pooled rate)",
     )
     dropout_attendance_log_hr: float = Field(
-        -1.0, ge=-10, le=10, description="log hazard ratio of dropout per unit of recent attendance share above 0.5 (ASSUMPTION)"
+        -1.0,
+        ge=-10,
+        le=10,
+        description="log hazard ratio of dropout per unit of recent attendance share above 0.5 (ASSUMPTION)",
     )
     dropout_cancellation_log_hr: float = Field(
-        0.5, ge=-10, le=10,
+        0.5,
+        ge=-10,
+        le=10,
         description="log hazard ratio of dropout per unit share of the month's sessions postponed or cancelled "
         "('how well sessions run'); ASSUMPTION",
     )
-    dropout_community_loading: float = Field(-0.5, ge=-5, le=5, description="log hazard shift of dropout per unit community effect (ASSUMPTION)")
+    dropout_community_loading: float = Field(
+        -0.5, ge=-5, le=5, description="log hazard shift of dropout per unit community effect (ASSUMPTION)"
+    )
     rural_attendance_logit: float = Field(
-        -0.7, ge=-10, le=10,
+        -0.7,
+        ge=-10,
+        le=10,
         description="logit shift of attendance in a rural community (Discussion: 'convenient access to a central "
         "meeting site may be more difficult due to transportation or competing work needs'); ASSUMPTION",
     )
-    rural_dropout_log_hr: float = Field(0.4, ge=-10, le=10, description="log hazard ratio of dropout in a rural community (ASSUMPTION)")
+    rural_dropout_log_hr: float = Field(
+        0.4, ge=-10, le=10, description="log hazard ratio of dropout in a rural community (ASSUMPTION)"
+    )
     community_effect_sd: float = Field(
-        0.4, ge=0, le=5,
+        0.4,
+        ge=0,
+        le=5,
         description="SD of the community effect (Discussion: later communities did better also by drawing on "
         "experience; 'the four communities did not differ prominently'); ASSUMPTION",
     )
@@ -203,14 +276,24 @@ class ModelParameters(BaseModel):
     stress_topic_structured_logit: float = Field(
         -1.0, ge=-5, le=5, description="logit shift of 'difficult to come up with a topic' for c_struct (ASSUMPTION)"
     )
-    stress_qualified_logit: float = Field(-1.5, ge=-10, le=10, description="logit shift of 'qualified' when stressed (ASSUMPTION)")
-    stress_continue_logit: float = Field(-2.0, ge=-10, le=10, description="logit shift of 'willing to continue' when stressed (ASSUMPTION)")
+    stress_qualified_logit: float = Field(
+        -1.5, ge=-10, le=10, description="logit shift of 'qualified' when stressed (ASSUMPTION)"
+    )
+    stress_continue_logit: float = Field(
+        -2.0, ge=-10, le=10, description="logit shift of 'willing to continue' when stressed (ASSUMPTION)"
+    )
     confidence_response_prob: float = Field(
-        8 / 12, ge=0, le=1,
-        description="probability a provider gives the 0-10 confidence score (Table 2: 7.13 = 57/8, so 8 of 12 answered)",
+        8 / 12,
+        ge=0,
+        le=1,
+        description="probability a provider gives the 0-10 confidence score "
+        "(Table 2: 7.13 = 57/8, so 8 of 12 answered)",
     )
     confidence_experience_shift: float = Field(
-        1.8, ge=-10, le=10, description="points on the 0-10 confidence score for c_exp (Results: 7.80 later vs 6.0 initial)"
+        1.8,
+        ge=-10,
+        le=10,
+        description="points on the 0-10 confidence score for c_exp (Results: 7.80 later vs 6.0 initial)",
     )
     consumer_item_base: dict[str, float] = Field(
         default_factory=lambda: _binary_bases(ins.CONSUMER_SATISFACTION + ins.CONSUMER_BENEFITS),
@@ -221,48 +304,71 @@ class ModelParameters(BaseModel):
         description="(latent mean, latent SD) per scored consumer item before rounding (Table 4)",
     )
     benefit_experience_logit: float = Field(
-        1.8, ge=-10, le=10,
+        1.8,
+        ge=-10,
+        le=10,
         description="logit shift of every benefit item for c_exp (Results: consumer mood 10/26 initial vs 13/16 later; "
         "'more consumers from the later communities reported an improvement in all items')",
     )
     benefit_exposure_logit: float = Field(
-        1.5, ge=-10, le=10,
+        1.5,
+        ge=-10,
+        le=10,
         description="logit shift of benefit items per session a week of exposure above the reference (ASSUMPTION)",
     )
-    benefit_person_sd: float = Field(0.8, ge=0, le=5, description="SD of a person's latent benefit propensity shared across items (ASSUMPTION)")
-    answer_community_loading: float = Field(0.5, ge=-5, le=5, description="logit shift of answers per unit community effect (ASSUMPTION)")
+    benefit_person_sd: float = Field(
+        0.8, ge=0, le=5, description="SD of a person's latent benefit propensity shared across items (ASSUMPTION)"
+    )
+    answer_community_loading: float = Field(
+        0.5, ge=-5, le=5, description="logit shift of answers per unit community effect (ASSUMPTION)"
+    )
     satisfaction_experience_shift: float = Field(
-        0.15, ge=-5, le=5, description="points on 1-5 satisfaction items for c_exp (Results: later 'slightly higher'); ASSUMPTION"
+        0.15,
+        ge=-5,
+        le=5,
+        description="points on 1-5 satisfaction items for c_exp (Results: later 'slightly higher'); ASSUMPTION",
     )
     punctuality_score_per_share: float = Field(
-        1.0, ge=-10, le=10,
+        1.0,
+        ge=-10,
+        le=10,
         description="points on 'service punctuality' per unit share of a consumer's sessions held on the announced "
         "date (Results: t = -3.348 between waves)",
     )
     richness_score_per_share: float = Field(
-        3.0, ge=-10, le=10,
+        3.0,
+        ge=-10,
+        le=10,
         description="points on 'richness of activity topic' per unit share of the eight categories a person met "
         "(Results: t = -2.853 between waves)",
     )
-    stress_satisfaction_shift: float = Field(-0.3, ge=-5, le=5, description="points on provider 1-5 items when stressed (ASSUMPTION)")
+    stress_satisfaction_shift: float = Field(
+        -0.3, ge=-5, le=5, description="points on provider 1-5 items when stressed (ASSUMPTION)"
+    )
     caregiver_item_base: dict[str, float] = Field(
         default_factory=lambda: _binary_bases(
             ins.CAREGIVER_ATTITUDE + ins.CAREGIVER_MEMBER_BENEFITS + ins.CAREGIVER_SELF_BENEFITS
         ),
-        description="probability of 'yes' for a reference caregiver (Results, 'Caregivers'); unreported items 0.3 (ASSUMPTION)",
+        description="probability of 'yes' for a reference caregiver (Results, 'Caregivers'); "
+        "unreported items 0.3 (ASSUMPTION)",
     )
     caregiver_agreement_logit: float = Field(
-        1.5, ge=-10, le=10,
+        1.5,
+        ge=-10,
+        le=10,
         description="logit shift of a caregiver's view of a member benefit when the member said yes, centred "
         "(Discussion: caregiver reports 'consistent with the self-reported assessments')",
     )
-    caregiver_parent_female_prob: float = Field(0.72, ge=0, le=1, description="probability a parent caregiver is the mother (ASSUMPTION; 21 of 32 female)")
+    caregiver_parent_female_prob: float = Field(
+        0.72, ge=0, le=1, description="probability a parent caregiver is the mother (ASSUMPTION; 21 of 32 female)"
+    )
     caregiver_parent_age_gap: tuple[float, float] = Field(
-        (30.0, 4.0), description="(mean, SD) years a parent caregiver is older than the member (ASSUMPTION; mean age 68.4)"
+        (30.0, 4.0),
+        description="(mean, SD) years a parent caregiver is older than the member (ASSUMPTION; mean age 68.4)",
     )
 
     @model_validator(mode="after")
-    def _check(self) -> "ModelParameters":
+    def _check(self) -> ModelParameters:
         if not (self.duration_min_minutes <= self.duration_mode_minutes <= self.duration_max_minutes):
             raise ValueError("duration_mode_minutes must lie between duration_min_minutes and duration_max_minutes")
         bad = set(self.content_interest_weights) ^ set(ins.CONTENT_CATEGORIES)
@@ -276,7 +382,7 @@ class ModelParameters(BaseModel):
                     raise ValueError(f"{name}.{k} must be strictly between 0 and 1, got {v}")
         return self
 
-    def replace(self, **changes: Any) -> "ModelParameters":
+    def replace(self, **changes: Any) -> ModelParameters:
         """A copy with some parameters changed (dict-valued ones are merged, not replaced), validated."""
         data = self.model_dump()
         for k, v in changes.items():

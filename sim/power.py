@@ -45,8 +45,10 @@ recruiting such communities.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -118,8 +120,18 @@ def design_chunk(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     workers on one chunk's frames; only ``consumers`` is read (``replication``, ``community``,
     ``evaluated`` and the outcome columns present)."""
     cons = frames["consumers"]
-    cols = ["replication", "outcome", "community", "recruited", "evaluated", "answered", "total", "total_sq",
-            "icc", "icc_note"]
+    cols = [
+        "replication",
+        "outcome",
+        "community",
+        "recruited",
+        "evaluated",
+        "answered",
+        "total",
+        "total_sq",
+        "icc",
+        "icc_note",
+    ]
     outcomes = [o for o in OUTCOMES if o in cons.columns]
     if cons.empty or not outcomes:
         return pd.DataFrame(columns=cols)
@@ -144,12 +156,24 @@ def design_chunk(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         icc = np.full(g, np.nan)
         note = np.full(g, "", dtype=object)
         bounds = np.flatnonzero(np.r_[True, g_rep[1:] != g_rep[:-1], True])
-        for a, b in zip(bounds[:-1], bounds[1:]):  # one replication's communities (sorted keys)
+        for a, b in itertools.pairwise(bounds):  # one replication's communities (sorted keys)
             icc[a:b], note[a:b] = anova_icc(n[a:b], s[a:b], ss[a:b])
-        parts.append(pd.DataFrame({
-            "replication": g_rep, "outcome": o, "community": g_comm, "recruited": recruited, "evaluated": evaluated,
-            "answered": n, "total": s, "total_sq": ss, "icc": icc, "icc_note": note,
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "replication": g_rep,
+                    "outcome": o,
+                    "community": g_comm,
+                    "recruited": recruited,
+                    "evaluated": evaluated,
+                    "answered": n,
+                    "total": s,
+                    "total_sq": ss,
+                    "icc": icc,
+                    "icc_note": note,
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)[cols]
 
 
@@ -200,8 +224,13 @@ def reduce_design(rows: pd.DataFrame, scenario: str = "", seed: int | None = Non
         rec, ev, n = (d[c].to_numpy(dtype=float) for c in ("recruited", "evaluated", "answered"))
         s = d["total"].to_numpy(dtype=float)
         per_rep = d.groupby("replication", sort=True).agg(
-            icc=("icc", "first"), note=("icc_note", "first"), n=("answered", "sum"), s=("total", "sum"),
-            ss=("total_sq", "sum"), k=("community", "size"))
+            icc=("icc", "first"),
+            note=("icc_note", "first"),
+            n=("answered", "sum"),
+            s=("total", "sum"),
+            ss=("total_sq", "sum"),
+            k=("community", "size"),
+        )
         R = len(per_rep)
         icc_r = per_rep["icc"].to_numpy(dtype=float)
         ok = np.isfinite(icc_r)
@@ -219,17 +248,29 @@ def reduce_design(rows: pd.DataFrame, scenario: str = "", seed: int | None = Non
         sd = float(np.sqrt(max(within.sum(), 0.0) / dof)) if dof > 0 else np.nan
         if not N > 0:
             note = "; ".join(x for x in (note, "no answers") if x)
-        out.append({
-            "outcome": o, "label": label, "kind": kind, "replications": R,
-            "communities": float(per_rep["k"].mean()),
-            "m": float(rec.mean()), "cv_recruited": _cv(rec),
-            "completion": float(ev.sum() / rec.sum()) if rec.sum() > 0 else np.nan,
-            "answered_share": float(N / ev.sum()) if ev.sum() > 0 else np.nan,
-            "evaluated_per_community": float(ev.mean()), "analysed_per_community": float(n.mean()),
-            "cv": _cv(n), "mean": mean, "sd": sd,
-            "icc": max(icc_raw, 0.0) if np.isfinite(icc_raw) else np.nan, "icc_raw": icc_raw, "icc_mc_se": icc_se,
-            "icc_replications": int(ok.sum()), "note": note,
-        })
+        out.append(
+            {
+                "outcome": o,
+                "label": label,
+                "kind": kind,
+                "replications": R,
+                "communities": float(per_rep["k"].mean()),
+                "m": float(rec.mean()),
+                "cv_recruited": _cv(rec),
+                "completion": float(ev.sum() / rec.sum()) if rec.sum() > 0 else np.nan,
+                "answered_share": float(N / ev.sum()) if ev.sum() > 0 else np.nan,
+                "evaluated_per_community": float(ev.mean()),
+                "analysed_per_community": float(n.mean()),
+                "cv": _cv(n),
+                "mean": mean,
+                "sd": sd,
+                "icc": max(icc_raw, 0.0) if np.isfinite(icc_raw) else np.nan,
+                "icc_raw": icc_raw,
+                "icc_mc_se": icc_se,
+                "icc_replications": int(ok.sum()),
+                "note": note,
+            }
+        )
     comm = rows.drop(columns=["icc", "icc_note"])
     return DesignInputs(pd.DataFrame(out), comm, scenario, seed)
 
@@ -261,8 +302,9 @@ def simulate_design(
     if replications < 1:
         raise PowerError(f"replications must be at least 1, got {replications}")
     seed = scenario.seed if seed is None else seed
-    rows = map_replications(design_chunk, scenario, replications, seed=seed, workers=workers, scheduler=scheduler,
-                            progress=progress)
+    rows = map_replications(
+        design_chunk, scenario, replications, seed=seed, workers=workers, scheduler=scheduler, progress=progress
+    )
     if not isinstance(rows, pd.DataFrame):
         rows = pd.DataFrame(columns=["replication", "outcome", "community"])
     return reduce_design(rows, scenario.name, seed)
@@ -288,8 +330,17 @@ def design_effect_unweighted(m: Any, icc: Any, cv: Any = 0.0) -> np.ndarray:
     return 1 + (m - 1) * icc + cv**2 * (1 - icc)
 
 
-def _check(kind: str, control: float, intervention: float, sd: float | None, m: float, completion: float,
-           icc: float, cv: float, alpha: float) -> None:
+def _check(
+    kind: str,
+    control: float,
+    intervention: float,
+    sd: float | None,
+    m: float,
+    completion: float,
+    icc: float,
+    cv: float,
+    alpha: float,
+) -> None:
     if kind not in ("binary", "continuous"):
         raise PowerError(f"kind must be 'binary' or 'continuous', got {kind!r}")
     if kind == "binary":
@@ -316,9 +367,15 @@ def _check(kind: str, control: float, intervention: float, sd: float | None, m: 
 def _from_design(design: Mapping[str, Any] | pd.Series | None, **given: Any) -> dict[str, Any]:
     """Explicit arguments, falling back on a :func:`design_inputs` row."""
     d = {} if design is None else dict(design)
-    fallback = {"m": d.get("m"), "completion": (d.get("completion", np.nan) * d.get("answered_share", 1.0)) if d else None,
-                "icc": d.get("icc"), "cv": d.get("cv", 0.0) if d else 0.0, "intervention": d.get("mean"),
-                "sd": d.get("sd"), "kind": d.get("kind", "binary") if d else "binary"}
+    fallback = {
+        "m": d.get("m"),
+        "completion": (d.get("completion", np.nan) * d.get("answered_share", 1.0)) if d else None,
+        "icc": d.get("icc"),
+        "cv": d.get("cv", 0.0) if d else 0.0,
+        "intervention": d.get("mean"),
+        "sd": d.get("sd"),
+        "kind": d.get("kind", "binary") if d else "binary",
+    }
     out = {k: (v if v is not None else fallback.get(k)) for k, v in given.items()}
     for k in ("m", "completion", "icc", "intervention"):
         if out.get(k) is None:
@@ -374,8 +431,15 @@ def cluster_trial_power(
     :func:`simulated_power` checks by simulation.
     """
     a = _from_design(design, m=m, completion=completion, icc=icc, cv=cv, intervention=intervention, sd=sd, kind=kind)
-    m_, comp, icc_, cv_, p1, sd_, kind_ = (a["m"], a["completion"], a["icc"], a["cv"], a["intervention"], a["sd"],
-                                           a["kind"])
+    m_, comp, icc_, cv_, p1, sd_, kind_ = (
+        a["m"],
+        a["completion"],
+        a["icc"],
+        a["cv"],
+        a["intervention"],
+        a["sd"],
+        a["kind"],
+    )
     m_, comp, icc_, cv_, p1, control = (float(x) for x in (m_, comp, icc_, cv_, p1, control))
     sd_ = None if sd_ is None else float(sd_)
     _check(kind_, control, p1, sd_, m_, comp, icc_, cv_, alpha)
@@ -384,7 +448,9 @@ def cluster_trial_power(
         raise PowerError(f"clusters per arm must be whole numbers, got {clusters}")
     k = k.astype(np.int64)
     if (k < 2).any():
-        raise PowerError(f"clusters per arm must be at least 2 (the cluster-level t needs 2(k-1) > 0 df), got {clusters}")
+        raise PowerError(
+            f"clusters per arm must be at least 2 (the cluster-level t needs 2(k-1) > 0 df), got {clusters}"
+        )
 
     from statsmodels.stats.power import NormalIndPower, TTestIndPower
     from statsmodels.stats.proportion import proportion_effectsize
@@ -397,28 +463,58 @@ def cluster_trial_power(
     diff = p1 - control
     if kind_ == "binary":
         es = float(proportion_effectsize(p1, control))
-        p_norm = np.array([NormalIndPower().power(effect_size=es, nobs1=x, alpha=alpha, ratio=1.0,
-                                                  alternative="two-sided") for x in n_eff])
+        p_norm = np.array(
+            [
+                NormalIndPower().power(effect_size=es, nobs1=x, alpha=alpha, ratio=1.0, alternative="two-sided")
+                for x in n_eff
+            ]
+        )
         var_sum = p1 * (1 - p1) + control * (1 - control)
     else:
         es = diff / sd_
-        p_norm = np.array([TTestIndPower().power(effect_size=es, nobs1=x, alpha=alpha, ratio=1.0,
-                                                 alternative="two-sided") for x in n_eff])
+        p_norm = np.array(
+            [
+                TTestIndPower().power(effect_size=es, nobs1=x, alpha=alpha, ratio=1.0, alternative="two-sided")
+                for x in n_eff
+            ]
+        )
         var_sum = 2 * sd_**2
     df = 2 * (k - 1)
     nc = diff / np.sqrt(var_sum * de_u / me / k)
     tcrit = sps.t.ppf(1 - alpha / 2, df)
     p_t = sps.nct.sf(tcrit, df, nc) + sps.nct.cdf(-tcrit, df, nc)
-    return pd.DataFrame({
-        "clusters_per_arm": k, "kind": kind_, "control": control, "intervention": p1, "difference": diff,
-        "effect_size": es, "m": m_, "completion": comp, "m_analysed": me, "icc": icc_, "cv": cv_, "alpha": alpha,
-        "design_effect": de, "design_effect_unweighted": de_u, "n_per_arm": n, "n_effective_per_arm": n_eff,
-        "power_normal": p_norm, "df_cluster_t": df, "power_cluster_t": np.asarray(p_t, dtype=float),
-    })
+    return pd.DataFrame(
+        {
+            "clusters_per_arm": k,
+            "kind": kind_,
+            "control": control,
+            "intervention": p1,
+            "difference": diff,
+            "effect_size": es,
+            "m": m_,
+            "completion": comp,
+            "m_analysed": me,
+            "icc": icc_,
+            "cv": cv_,
+            "alpha": alpha,
+            "design_effect": de,
+            "design_effect_unweighted": de_u,
+            "n_per_arm": n,
+            "n_effective_per_arm": n_eff,
+            "power_normal": p_norm,
+            "df_cluster_t": df,
+            "power_cluster_t": np.asarray(p_t, dtype=float),
+        }
+    )
 
 
-def clusters_needed(target: float = 0.8, *, method: Literal["cluster_t", "normal"] = "cluster_t",
-                    max_clusters: int = 10_000, **kwargs: Any) -> int:
+def clusters_needed(
+    target: float = 0.8,
+    *,
+    method: Literal["cluster_t", "normal"] = "cluster_t",
+    max_clusters: int = 10_000,
+    **kwargs: Any,
+) -> int:
     """Smallest number of clusters per arm (>= 2) whose :func:`cluster_trial_power` reaches ``target``
     with ``method``; same keyword arguments. Raises :class:`PowerError` if ``max_clusters`` is not
     enough (e.g. no difference between the arms)."""
@@ -534,20 +630,34 @@ def simulated_power(
         ok = np.isfinite(pv)
         reject = ok & (pv < alpha)
         pw = float(reject.mean())
-        out.append({
-            "clusters_per_arm": k, "trials": trials, "power_simulated": pw,
-            "mc_se": float(np.sqrt(pw * (1 - pw) / trials)), "not_computable": float((~ok).mean()),
-            "mean_clusters_analysed": float(c1.mean()),
-            "intervention_mean": float(np.nanmean(mu1)), "control_mean": float(np.nanmean(mu0)),
-        })
+        out.append(
+            {
+                "clusters_per_arm": k,
+                "trials": trials,
+                "power_simulated": pw,
+                "mc_se": float(np.sqrt(pw * (1 - pw) / trials)),
+                "not_computable": float((~ok).mean()),
+                "mean_clusters_analysed": float(c1.mean()),
+                "intervention_mean": float(np.nanmean(mu1)),
+                "control_mean": float(np.nanmean(mu0)),
+            }
+        )
     return pd.DataFrame(out)
 
 
 # ---------------------------------------------------------------------------------------------
 # Power table and outputs (used by ``cli.py power``)
 # ---------------------------------------------------------------------------------------------
-def power_table(design: DesignInputs, outcome: str, control: float, clusters: Sequence[int], *, alpha: float = 0.05,
-                trials: int = 2000, seed: int | None = None) -> pd.DataFrame:
+def power_table(
+    design: DesignInputs,
+    outcome: str,
+    control: float,
+    clusters: Sequence[int],
+    *,
+    alpha: float = 0.05,
+    trials: int = 2000,
+    seed: int | None = None,
+) -> pd.DataFrame:
     """Analytic (normal, cluster-t) and simulated power per cluster count, one row each."""
     row = design.row(outcome)
     if not np.isfinite(row["icc"]):
@@ -559,8 +669,16 @@ def power_table(design: DesignInputs, outcome: str, control: float, clusters: Se
     return t
 
 
-def write_power(out_dir: Any, design: DesignInputs, table: pd.DataFrame, outcome: str, control: float,
-                alpha: float, replications: int, needed: Mapping[str, Any]) -> None:
+def write_power(
+    out_dir: Any,
+    design: DesignInputs,
+    table: pd.DataFrame,
+    outcome: str,
+    control: float,
+    alpha: float,
+    replications: int,
+    needed: Mapping[str, Any],
+) -> None:
     """``power.csv``, ``design_inputs.csv``, ``report.md`` and ``power.png`` into ``out_dir``."""
     from pathlib import Path
 
@@ -576,14 +694,20 @@ def write_power(out_dir: Any, design: DesignInputs, table: pd.DataFrame, outcome
     r = design.row(outcome)
     unit = "rate" if r["kind"] == "binary" else "mean"
     lines = [
-        f"# Power for a cluster-randomised trial: {outcome} ({r['label']})", "",
+        f"# Power for a cluster-randomised trial: {outcome} ({r['label']})",
+        "",
         f"Scenario `{design.scenario}`, {replications} replications (seed {design.seed}). Communities are "
         f"randomised to peer support or usual care; the peer-support arm's {unit}, attrition, community sizes "
         f"and ICC come from the simulation, the usual-care {unit} ({control:g}) from the user. Two-sided alpha "
-        f"{alpha:g}.", "",
-        "## Design inputs from the simulation", "",
-        "| quantity | value |", "|---|---|",
-        f"| peer-support arm {unit} | {r['mean']:.4g}" + (f" (SD {r['sd']:.3g})" if r["kind"] == "continuous" else "") + " |",
+        f"{alpha:g}.",
+        "",
+        "## Design inputs from the simulation",
+        "",
+        "| quantity | value |",
+        "|---|---|",
+        f"| peer-support arm {unit} | {r['mean']:.4g}"
+        + (f" (SD {r['sd']:.3g})" if r["kind"] == "continuous" else "")
+        + " |",
         f"| usual-care {unit} (given) | {control:g} |",
         f"| consumers recruited per community, m | {r['m']:.3g} (CV {r['cv_recruited']:.3g}) |",
         f"| completion (evaluated / recruited) | {r['completion']:.3f} |",
@@ -595,40 +719,57 @@ def write_power(out_dir: Any, design: DesignInputs, table: pd.DataFrame, outcome
     ]
     if r["note"]:
         lines.append(f"| note | {r['note']} |")
-    lines += ["", "## Power by clusters per arm", "",
-              "| clusters per arm | consumers analysed per arm | normal (design effect) | cluster-level t, 2(k-1) df | "
-              "simulated cluster-level t ± MC SE |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Power by clusters per arm",
+        "",
+        "| clusters per arm | consumers analysed per arm | normal (design effect) | cluster-level t, 2(k-1) df | "
+        "simulated cluster-level t ± MC SE |",
+        "|---|---|---|---|---|",
+    ]
     for _, t in table.iterrows():
-        lines.append(f"| {t['clusters_per_arm']} | {t['n_per_arm']:.1f} | {t['power_normal']:.3f} | "
-                     f"{t['power_cluster_t']:.3f} | {t['power_simulated']:.3f} ± {t['mc_se']:.3f} |")
+        lines.append(
+            f"| {t['clusters_per_arm']} | {t['n_per_arm']:.1f} | {t['power_normal']:.3f} | "
+            f"{t['power_cluster_t']:.3f} | {t['power_simulated']:.3f} ± {t['mc_se']:.3f} |"
+        )
     gap = (table["power_simulated"] - table["power_cluster_t"]).abs() / table["mc_se"].where(table["mc_se"] > 0)
     if (gap > 3).any():
-        lines += ["", "Simulated and analytic cluster-level power differ by more than 3 Monte Carlo SEs at "
-                  f"{', '.join(str(k) for k in table.loc[gap > 3, 'clusters_per_arm'])} clusters per arm: one ICC and "
-                  "one CV do not summarise the simulated communities fully (e.g. outcome related to community size, "
-                  "or distinct kinds of community in the scenario). The simulated figure uses the communities as "
-                  "simulated."]
-    lines += ["", "Clusters per arm needed: " + "; ".join(f"{k}: {v}" for k, v in needed.items()) + ".", "",
-              "## Methods", "",
-              "- *Normal*: individual-level analysis with the design effect 1 + ((CV² + 1) m - 1) ICC for varying "
-              "cluster sizes (analysed size m = recruited × completion), effective n = k m / DE per arm, statsmodels "
-              "`NormalIndPower` with Cohen's h (binary) or `TTestIndPower` (continuous).",
-              "- *Cluster-level t* (recommended): Student t on the cluster proportions (means), 2(k - 1) df, "
-              "noncentral t; the variance of a cluster mean is σ² (ICC + (1 - ICC) E[1/n]) with E[1/n] ≈ (1 + CV²)/m. "
-              "With few clusters the normal method overstates power; they agree from about 20 clusters per arm.",
-              "- *Simulated*: trials with the peer-support arm resampled from simulated communities and the usual-care "
-              "arm drawn with the same cluster sizes and ICC (beta-binomial; normal for scores), analysed with the "
-              "cluster-level t; Monte Carlo SE sqrt(p(1 - p)/trials).",
-              "- ICC: one-way ANOVA estimator for unequal cluster sizes among evaluated consumers by community, per "
-              "replication, averaged over replications (negative averages truncated at 0).", ""]
+        lines += [
+            "",
+            "Simulated and analytic cluster-level power differ by more than 3 Monte Carlo SEs at "
+            f"{', '.join(str(k) for k in table.loc[gap > 3, 'clusters_per_arm'])} clusters per arm: one ICC and "
+            "one CV do not summarise the simulated communities fully (e.g. outcome related to community size, "
+            "or distinct kinds of community in the scenario). The simulated figure uses the communities as "
+            "simulated.",
+        ]
+    lines += [
+        "",
+        "Clusters per arm needed: " + "; ".join(f"{k}: {v}" for k, v in needed.items()) + ".",
+        "",
+        "## Methods",
+        "",
+        "- *Normal*: individual-level analysis with the design effect 1 + ((CV² + 1) m - 1) ICC for varying "
+        "cluster sizes (analysed size m = recruited × completion), effective n = k m / DE per arm, statsmodels "
+        "`NormalIndPower` with Cohen's h (binary) or `TTestIndPower` (continuous).",
+        "- *Cluster-level t* (recommended): Student t on the cluster proportions (means), 2(k - 1) df, "
+        "noncentral t; the variance of a cluster mean is σ² (ICC + (1 - ICC) E[1/n]) with E[1/n] ≈ (1 + CV²)/m. "
+        "With few clusters the normal method overstates power; they agree from about 20 clusters per arm.",
+        "- *Simulated*: trials with the peer-support arm resampled from simulated communities and the usual-care "
+        "arm drawn with the same cluster sizes and ICC (beta-binomial; normal for scores), analysed with the "
+        "cluster-level t; Monte Carlo SE sqrt(p(1 - p)/trials).",
+        "- ICC: one-way ANOVA estimator for unequal cluster sizes among evaluated consumers by community, per "
+        "replication, averaged over replications (negative averages truncated at 0).",
+        "",
+    ]
     (out_dir / "report.md").write_text("\n".join(lines), encoding="utf-8")
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     k = table["clusters_per_arm"].to_numpy()
     ax.plot(k, table["power_normal"], "o--", label="normal (design effect)")
     ax.plot(k, table["power_cluster_t"], "s-", label="cluster-level t, 2(k-1) df")
-    ax.errorbar(k, table["power_simulated"], yerr=1.96 * table["mc_se"], fmt="^", capsize=3,
-                label="simulated (± 1.96 MC SE)")
+    ax.errorbar(
+        k, table["power_simulated"], yerr=1.96 * table["mc_se"], fmt="^", capsize=3, label="simulated (± 1.96 MC SE)"
+    )
     ax.axhline(0.8, color="grey", lw=0.8, ls=":")
     ax.set_xticks(k)
     ax.set_ylim(0, 1.02)
@@ -649,23 +790,26 @@ def write_power_dir(out_dir: Any, *args: Any, **kwargs: Any) -> None:
     write_folder(out_dir, lambda tmp: write_power(tmp, *args, **kwargs))
 
 
-def needed_clusters(design: DesignInputs, outcome: str, control: float, alpha: float,
-                    targets: Sequence[float] = (0.8, 0.9)) -> dict[str, Any]:
+def needed_clusters(
+    design: DesignInputs, outcome: str, control: float, alpha: float, targets: Sequence[float] = (0.8, 0.9)
+) -> dict[str, Any]:
     """Clusters per arm for each target power and method (``"not reached"`` past 10,000)."""
     out: dict[str, Any] = {}
     row = design.row(outcome)
     for target in targets:
         for method, name in (("cluster_t", "cluster-level t"), ("normal", "normal")):
             try:
-                out[f"{target:.0%} power, {name}"] = clusters_needed(target, method=method, control=control,
-                                                                     design=row, alpha=alpha)  # type: ignore[arg-type]
+                out[f"{target:.0%} power, {name}"] = clusters_needed(
+                    target, method=method, control=control, design=row, alpha=alpha
+                )  # type: ignore[arg-type]
             except PowerError:
                 out[f"{target:.0%} power, {name}"] = "not reached"
     return out
 
 
-def print_power(design: DesignInputs, table: pd.DataFrame, outcome: str, control: float,
-                needed: Mapping[str, Any], out_dir: Any) -> None:
+def print_power(
+    design: DesignInputs, table: pd.DataFrame, outcome: str, control: float, needed: Mapping[str, Any], out_dir: Any
+) -> None:
     """Rich tables: the design inputs of every outcome, then the power table of ``outcome``."""
     from rich.console import Console
     from rich.table import Table
@@ -673,12 +817,16 @@ def print_power(design: DesignInputs, table: pd.DataFrame, outcome: str, control
     con = Console()
     r = design.row(outcome)
     unit = "rate" if r["kind"] == "binary" else "mean"
-    t = Table(title=f"Design inputs for {outcome} from {design.scenario} ({int(r['replications'])} replications; "
-                    "every outcome in design_inputs.csv)")
+    t = Table(
+        title=f"Design inputs for {outcome} from {design.scenario} ({int(r['replications'])} replications; "
+        "every outcome in design_inputs.csv)"
+    )
     t.add_column("quantity")
     t.add_column("value", justify="right")
-    t.add_row(f"peer-support arm {unit} (simulated)",
-              f"{r['mean']:.3f}" + (f" (SD {r['sd']:.3f})" if r["kind"] != "binary" else ""))
+    t.add_row(
+        f"peer-support arm {unit} (simulated)",
+        f"{r['mean']:.3f}" + (f" (SD {r['sd']:.3f})" if r["kind"] != "binary" else ""),
+    )
     t.add_row(f"usual-care {unit} (given)", f"{control:g}")
     t.add_row("consumers recruited per community, m (CV)", f"{r['m']:.1f} ({r['cv_recruited']:.2f})")
     t.add_row("completion: evaluated / recruited", f"{r['completion']:.3f}")
@@ -687,13 +835,20 @@ def print_power(design: DesignInputs, table: pd.DataFrame, outcome: str, control
     if r["note"]:
         t.add_row("note", str(r["note"]))
     con.print(t)
-    t = Table(title=f"Power: {outcome}, peer support {r['mean']:.3f} vs usual care {control:g} "
-                    f"(alpha {table['alpha'].iloc[0]:g}, two-sided)")
+    t = Table(
+        title=f"Power: {outcome}, peer support {r['mean']:.3f} vs usual care {control:g} "
+        f"(alpha {table['alpha'].iloc[0]:g}, two-sided)"
+    )
     for c in ("clusters/arm", "analysed/arm", "normal (DE)", "cluster t", "simulated ± MC SE"):
         t.add_column(c, justify="right")
     for _, x in table.iterrows():
-        t.add_row(str(x["clusters_per_arm"]), f"{x['n_per_arm']:.0f}", f"{x['power_normal']:.3f}",
-                  f"{x['power_cluster_t']:.3f}", f"{x['power_simulated']:.3f} ± {x['mc_se']:.3f}")
+        t.add_row(
+            str(x["clusters_per_arm"]),
+            f"{x['n_per_arm']:.0f}",
+            f"{x['power_normal']:.3f}",
+            f"{x['power_cluster_t']:.3f}",
+            f"{x['power_simulated']:.3f} ± {x['mc_se']:.3f}",
+        )
     con.print(t)
     con.print("Clusters per arm needed: " + "; ".join(f"{k}: {v}" for k, v in needed.items()))
     con.print(f"Recommended: the cluster-level t (2(k-1) df). Written to [bold]{out_dir}[/bold]")

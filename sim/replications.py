@@ -16,8 +16,8 @@ has survived its look-ahead, so every output meets the precision at the answer.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from scipy import stats
 
@@ -25,7 +25,7 @@ from scipy import stats
 class Welford:
     """Running mean and variance (Welford's online algorithm)."""
 
-    __slots__ = ("n", "mean", "_m2")
+    __slots__ = ("_m2", "mean", "n")
 
     def __init__(self) -> None:
         self.n = 0
@@ -90,7 +90,7 @@ class ReplicationsAlgorithm:
             raise ValueError(f"precision must be between 0 and 1, got {self.precision}")
         self.initial = max(int(self.initial), 2)
         self.stats = {o: Welford() for o in self.outputs}
-        self.candidate = {o: None for o in self.outputs}
+        self.candidate = dict.fromkeys(self.outputs)
 
     @property
     def solved(self) -> bool:
@@ -123,4 +123,4 @@ class ReplicationsAlgorithm:
     def relative_half_widths(self, n: int | None = None) -> dict[str, float]:
         """Relative half-widths after ``n`` replications (default: the solution, else the last)."""
         n = n or self.solution or self.n
-        return dict(self.history[n - 1]) if n and n <= len(self.history) else {o: math.inf for o in self.outputs}
+        return dict(self.history[n - 1]) if n and n <= len(self.history) else dict.fromkeys(self.outputs, math.inf)

@@ -25,7 +25,6 @@ Two ways in:
 from __future__ import annotations
 
 import hashlib
-from contextlib import contextmanager
 import json
 import math
 import os
@@ -34,11 +33,12 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Mapping
-from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -77,10 +77,10 @@ class ModelAPI:
     write_table: Callable[[pd.DataFrame, Any], None] | None = None
     tables: tuple[str, ...] | None = None
 
-    def resolved(self) -> "ModelAPI":
+    def resolved(self) -> ModelAPI:
         sim_fn, tf, wt, tables = self.simulate, self.to_frames, self.write_table, self.tables
         if sim_fn is None:
-            from .model import simulate_replication as sim_fn  # noqa: N813
+            from .model import simulate_replication as sim_fn
         if tf is None or wt is None or tables is None:
             from . import datasets
 
@@ -109,34 +109,40 @@ def replication_summary(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     key = ["replication", "wave"]
     ses = frames.get("sessions")
     if ses is not None and len(ses):
-        before = _num(ses, "before_follow_up") > 0 if "before_follow_up" in ses.columns else pd.Series(True, index=ses.index)
+        before = (
+            _num(ses, "before_follow_up") > 0 if "before_follow_up" in ses.columns else pd.Series(True, index=ses.index)
+        )
         status = ses["status"].astype(str) if "status" in ses.columns else pd.Series("held", index=ses.index)
-        s = pd.DataFrame({
-            "replication": ses["replication"].to_numpy(),
-            "wave": ses["wave"].astype(str).to_numpy(),
-            "sessions_held": ((status == "held") & before).astype(int).to_numpy(),
-            "sessions_cancelled": ((status == "cancelled") & before).astype(int).to_numpy(),
-        })
+        s = pd.DataFrame(
+            {
+                "replication": ses["replication"].to_numpy(),
+                "wave": ses["wave"].astype(str).to_numpy(),
+                "sessions_held": ((status == "held") & before).astype(int).to_numpy(),
+                "sessions_cancelled": ((status == "cancelled") & before).astype(int).to_numpy(),
+            }
+        )
         parts.append(s.groupby(key, sort=True).sum())
     for role, table in (("providers", "providers"), ("consumers", "consumers")):
         df = frames.get(table)
         if df is None or not len(df):
             continue
         ev = _num(df, "evaluated")
-        p = pd.DataFrame({
-            "replication": df["replication"].to_numpy(),
-            "wave": df["wave"].astype(str).to_numpy(),
-            f"{role}_recruited": 1,
-            f"{role}_retained": _num(df, "retained").to_numpy(),
-            f"{role}_evaluated": ev.to_numpy(),
-            f"{role}_satisfied": ((_num(df, "sat_overall") > 0) & (ev > 0)).astype(int).to_numpy(),
-            f"{role}_willing": ((_num(df, "willing_continue") > 0) & (ev > 0)).astype(int).to_numpy(),
-        })
+        p = pd.DataFrame(
+            {
+                "replication": df["replication"].to_numpy(),
+                "wave": df["wave"].astype(str).to_numpy(),
+                f"{role}_recruited": 1,
+                f"{role}_retained": _num(df, "retained").to_numpy(),
+                f"{role}_evaluated": ev.to_numpy(),
+                f"{role}_satisfied": ((_num(df, "sat_overall") > 0) & (ev > 0)).astype(int).to_numpy(),
+                f"{role}_willing": ((_num(df, "willing_continue") > 0) & (ev > 0)).astype(int).to_numpy(),
+            }
+        )
         parts.append(p.groupby(key, sort=True).sum())
     if not parts:
         return pd.DataFrame(columns=key)
     out = pd.concat(parts, axis=1).fillna(0)
-    out = out.astype({c: "int64" for c in out.columns})
+    out = out.astype(dict.fromkeys(out.columns, "int64"))
     return out.reset_index().sort_values(key, kind="stable").reset_index(drop=True)
 
 
@@ -152,7 +158,7 @@ def key_outputs(summary: pd.DataFrame) -> pd.DataFrame:
             return pd.Series(np.nan, index=s.index)
         return s[a] / s[b].where(s[b] > 0)
 
-    out["sessions_delivered"] = s["sessions_held"] if "sessions_held" in s else 0
+    out["sessions_delivered"] = s.get("sessions_held", 0)
     out["consumer_retention"] = ratio("consumers_retained", "consumers_recruited")
     out["consumer_satisfied"] = ratio("consumers_satisfied", "consumers_evaluated")
     out["provider_retention"] = ratio("providers_retained", "providers_recruited")
@@ -175,27 +181,45 @@ def run_summary_rows(summary: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     def col(df: pd.DataFrame, c: str) -> pd.Series:
         return df[c] if c in df else pd.Series(0.0, index=df.index)
 
-    for w in waves + ["total"]:
+    for w in [*waves, "total"]:
         df = per_rep if w == "total" else summary[summary["wave"] == w]
         held = col(df, "sessions_held").astype(float)
-        out["sessions"].append({
-            "wave": w, "mean": float(held.mean()), "lo": float(held.quantile(0.025)), "hi": float(held.quantile(0.975)),
-            "cancelled": float(col(df, "sessions_cancelled").mean()),
-        })
+        out["sessions"].append(
+            {
+                "wave": w,
+                "mean": float(held.mean()),
+                "lo": float(held.quantile(0.025)),
+                "hi": float(held.quantile(0.975)),
+                "cancelled": float(col(df, "sessions_cancelled").mean()),
+            }
+        )
     for role in ("provider", "consumer"):
         for w in waves:
             df = summary[summary["wave"] == w]
             rec, ret = col(df, f"{role}s_recruited"), col(df, f"{role}s_retained")
             done = col(df, f"{role}s_evaluated")
             if rec.sum() > 0:
-                out["retention"].append({"role": role, "wave": w, "retained": float(ret.mean()),
-                                         "evaluated": float(done.mean()), "recruited": float(rec.mean()),
-                                         "share": float(done.sum() / rec.sum())})
+                out["retention"].append(
+                    {
+                        "role": role,
+                        "wave": w,
+                        "retained": float(ret.mean()),
+                        "evaluated": float(done.mean()),
+                        "recruited": float(rec.mean()),
+                        "share": float(done.sum() / rec.sum()),
+                    }
+                )
         ev = col(per_rep, f"{role}s_evaluated")
         for item, c in (("satisfied overall", "satisfied"), ("willing to continue", "willing")):
             if ev.sum() > 0:
-                out["satisfaction"].append({"role": role, "item": item, "evaluated": float(ev.mean()),
-                                            "share": float(col(per_rep, f"{role}s_{c}").sum() / ev.sum())})
+                out["satisfaction"].append(
+                    {
+                        "role": role,
+                        "item": item,
+                        "evaluated": float(ev.mean()),
+                        "share": float(col(per_rep, f"{role}s_{c}").sum() / ev.sum()),
+                    }
+                )
     return out
 
 
@@ -281,7 +305,7 @@ class _InlineExecutor(Executor):
         f: Future = Future()
         try:
             f.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - delivered through the future
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             f.set_exception(exc)
@@ -315,7 +339,9 @@ class ReplicationPool:
             except ImportError:  # pragma: no cover
                 raise RunnerError("--scheduler needs dask.distributed: pip install -e '.[dask]'") from None
             try:
-                self._client = Client(scheduler, timeout=os.environ.get("PSS_DASK_CONNECT_TIMEOUT", "5s"), set_as_default=False)
+                self._client = Client(
+                    scheduler, timeout=os.environ.get("PSS_DASK_CONNECT_TIMEOUT", "5s"), set_as_default=False
+                )
             except (OSError, TimeoutError) as exc:
                 raise RunnerError(f"cannot connect to Dask scheduler {scheduler}: {str(exc).splitlines()[0]}") from None
             self.executor: Executor = self._client.get_executor(retries=retries, pure=False)
@@ -362,10 +388,8 @@ class ReplicationPool:
         if self.kind == "processes":
             self.executor.shutdown(wait=False, cancel_futures=True)
         if self._client is not None:
-            try:
+            with suppress(Exception):
                 self._client.close(timeout=5)
-            except Exception:  # noqa: BLE001
-                pass
             self._client = None
 
     def close_after(self, exc: BaseException | None) -> None:
@@ -375,7 +399,7 @@ class ReplicationPool:
         else:
             self.close()
 
-    def __enter__(self) -> "ReplicationPool":
+    def __enter__(self) -> ReplicationPool:
         return self
 
     def __exit__(self, et, ev, tb) -> None:
@@ -430,19 +454,32 @@ class _Progress:
         if not enabled:
             return
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
         from rich.text import Text
 
         class RateColumn(ProgressColumn):
-            def render(self, task):  # noqa: D401
+            def render(self, task):
                 speed = task.finished_speed or task.speed
                 return Text("  -  reps/s" if speed is None else f"{speed:7.1f} reps/s", style="progress.data.speed")
 
         self._p = Progress(
-            TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            RateColumn(), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=False,
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RateColumn(),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
         )
         self._p.start()
         self._task = self._p.add_task(description, total=total)
@@ -477,14 +514,23 @@ def chunk_ranges(n: int, chunk_size: int) -> list[tuple[int, int]]:
 # ---------------------------------------------------------------------------------------------
 # In-memory map API (calibration, power, comparisons)
 # ---------------------------------------------------------------------------------------------
-def _items(scenario: Any, replications: int | Sequence[int], seed: int | None, parameters: Any,
-           parameters_per_rep: Sequence[Any] | None) -> list[tuple[int, int, Any]]:
-    reps = list(range(int(replications))) if isinstance(replications, (int, np.integer)) else [int(r) for r in replications]
+def _items(
+    scenario: Any,
+    replications: int | Sequence[int],
+    seed: int | None,
+    parameters: Any,
+    parameters_per_rep: Sequence[Any] | None,
+) -> list[tuple[int, int, Any]]:
+    reps = (
+        list(range(int(replications)))
+        if isinstance(replications, (int, np.integer))
+        else [int(r) for r in replications]
+    )
     s = int(scenario.seed if seed is None else seed)
     if parameters_per_rep is not None:
         if len(parameters_per_rep) != len(reps):
             raise ValueError(f"parameters_per_rep has {len(parameters_per_rep)} entries for {len(reps)} replications")
-        return [(r, s, p if p is not None else parameters) for r, p in zip(reps, parameters_per_rep)]
+        return [(r, s, p if p is not None else parameters) for r, p in zip(reps, parameters_per_rep, strict=False)]
     return [(r, s, parameters) for r in reps]
 
 
@@ -539,13 +585,15 @@ def map_chunks(
     out: list[Any] = [None] * len(ranges)
     bar = _Progress(progress, len(items))
     with _closing(pool, own, bar):
-        tasks = ((i, _Task(scenario, tuple(items[a:b]), model, "map", fn, pass_frames)) for i, (a, b) in enumerate(ranges))
+        tasks = (
+            (i, _Task(scenario, tuple(items[a:b]), model, "map", fn, pass_frames)) for i, (a, b) in enumerate(ranges)
+        )
         _drive(pool, tasks, out.__setitem__, bar.advance)
-    return list(zip(ranges, out))
+    return list(zip(ranges, out, strict=False))
 
 
 @contextmanager
-def _closing(pool: "ReplicationPool", own: bool, bar: "_Progress"):
+def _closing(pool: ReplicationPool, own: bool, bar: _Progress):
     """Close the progress bar, and the pool if this call started it, however the block ends."""
     try:
         yield
@@ -559,8 +607,9 @@ def _closing(pool: "ReplicationPool", own: bool, bar: "_Progress"):
         pool.close()
 
 
-def map_replications(fn: Callable[[Any], Any], scenario: Any, replications: int | Sequence[int], seed: int | None = None,
-                     **kwargs: Any) -> list[Any] | pd.DataFrame:
+def map_replications(
+    fn: Callable[[Any], Any], scenario: Any, replications: int | Sequence[int], seed: int | None = None, **kwargs: Any
+) -> list[Any] | pd.DataFrame:
     """Like :func:`map_chunks`, but ``fn`` returns one entry per replication of its chunk (a list,
     tuple, array or Series of that length) and the entries come back flattened into one list in
     item order. If ``fn`` returns DataFrames (any number of rows, e.g. one per replication with a
@@ -582,8 +631,9 @@ def _identity(frames: Any) -> Any:
     return frames
 
 
-def simulate_frames(scenario: Any, replications: int | Sequence[int] | None = None, seed: int | None = None,
-                    **kwargs: Any) -> dict[str, pd.DataFrame]:
+def simulate_frames(
+    scenario: Any, replications: int | Sequence[int] | None = None, seed: int | None = None, **kwargs: Any
+) -> dict[str, pd.DataFrame]:
     """All tables of a (small) run, in memory: ``to_frames`` of every replication, rows in replication
     order. Same keyword arguments as :func:`map_chunks`."""
     reps = scenario.replications if replications is None else replications
@@ -665,7 +715,7 @@ class _SummaryChunk:
     """A chunk's :func:`replication_summary` rows as compact arrays (what the parent keeps per chunk
     for the printed summary and ``--reps auto``); :meth:`frame` gives the same DataFrame back."""
 
-    __slots__ = ("columns", "wave_dtype", "wave_names", "wave_codes", "values", "empty")
+    __slots__ = ("columns", "empty", "values", "wave_codes", "wave_dtype", "wave_names")
 
     def __init__(self, df: pd.DataFrame):
         self.columns = tuple(df.columns)
@@ -710,8 +760,10 @@ class ChunkedExtras(Mapping):
         for d in self._dirs:
             path = d / f"extra.{name}.pkl"
             if not path.exists():
-                raise RunnerError(f"{path} is gone: post-processing tables are readable during finalize "
-                                  "(or afterwards with keep_work=True)")
+                raise RunnerError(
+                    f"{path} is gone: post-processing tables are readable during finalize "
+                    "(or afterwards with keep_work=True)"
+                )
             yield pd.read_pickle(path)
 
     def concat(self, name: str) -> pd.DataFrame:
@@ -756,17 +808,25 @@ def _check_resume(work: Path, meta: dict[str, Any]) -> None:
     try:
         old = json.loads((work / "meta.json").read_text())
     except (OSError, ValueError):
-        raise ResumeError(f"cannot resume: {work} has no readable meta.json; run without --resume to start afresh") from None
+        raise ResumeError(
+            f"cannot resume: {work} has no readable meta.json; run without --resume to start afresh"
+        ) from None
     labels = {
-        "scenario_hash": "a different scenario", "seed": "seed {old}", "replications": "{old} replications",
-        "package_version": "package version {old}", "chunk_size": "chunk size {old}", "post": "post-processing {old}",
-        "precision": "precision {old}", "format": "work-folder format {old}",
+        "scenario_hash": "a different scenario",
+        "seed": "seed {old}",
+        "replications": "{old} replications",
+        "package_version": "package version {old}",
+        "chunk_size": "chunk size {old}",
+        "post": "post-processing {old}",
+        "precision": "precision {old}",
+        "format": "work-folder format {old}",
     }
     for k, msg in labels.items():
         if old.get(k) != meta.get(k):
             what = msg.format(old=old.get(k))
             raise ResumeError(
-                f"cannot resume {work}: it was made from {what} (now: {meta.get(k) if k != 'scenario_hash' else 'changed'}); "
+                f"cannot resume {work}: it was made from {what} (now: "
+                f"{meta.get(k) if k != 'scenario_hash' else 'changed'}); "
                 "run without --resume to start afresh"
             )
 
@@ -775,10 +835,8 @@ def _resume_meta(work: Path, meta: dict[str, Any], chunk_size_free: bool) -> Non
     """Check that ``work`` was made by the same run (else :class:`ResumeError`); an unspecified chunk
     size takes the stored one."""
     if (work / "meta.json").exists() and chunk_size_free:
-        try:
+        with suppress(OSError, ValueError):
             meta["chunk_size"] = int(json.loads((work / "meta.json").read_text()).get("chunk_size", meta["chunk_size"]))
-        except (OSError, ValueError):
-            pass
     _check_resume(work, meta)
 
 
@@ -816,7 +874,7 @@ def run_to_directory(
     parameters: Any = None,
     parameters_for: Callable[[int], Any] | None = None,
     post: Callable[[dict[str, pd.DataFrame]], dict[str, pd.DataFrame]] | None = None,
-    finalize: Callable[[Path, "RunResult"], None] | None = None,
+    finalize: Callable[[Path, RunResult], None] | None = None,
     progress: bool = False,
     model: ModelAPI | None = None,
     command: str | None = None,
@@ -859,11 +917,19 @@ def run_to_directory(
     tables = tuple(model.tables) if model.tables is not None else _resolve(model).tables
 
     meta = {
-        "format": WORK_FORMAT, "scenario": scenario.name, "scenario_hash": scenario_hash(scenario),
-        "source_sha256": getattr(scenario, "source_sha256", None), "seed": s,
-        "replications": "auto" if auto else n, "precision": precision if auto else None,
-        "package_version": __version__, "chunk_size": cs, "post": _fn_id(post),
-        "parameter_draws": None if parameters_for is None else getattr(parameters_for, "sha256", _fn_id(parameters_for)),
+        "format": WORK_FORMAT,
+        "scenario": scenario.name,
+        "scenario_hash": scenario_hash(scenario),
+        "source_sha256": getattr(scenario, "source_sha256", None),
+        "seed": s,
+        "replications": "auto" if auto else n,
+        "precision": precision if auto else None,
+        "package_version": __version__,
+        "chunk_size": cs,
+        "post": _fn_id(post),
+        "parameter_draws": None
+        if parameters_for is None
+        else getattr(parameters_for, "sha256", _fn_id(parameters_for)),
     }
     if resume and work_dir_for(out_dir).exists():  # refuse before starting anything
         _resume_meta(work_dir_for(out_dir), meta, chunk_size is None)
@@ -888,40 +954,66 @@ def _lock(out_dir: Path) -> Any:
     import fcntl
 
     path = out_dir.parent / f".{out_dir.name}.lock"
-    fh = open(path, "w")
+    fh = open(path, "w")  # noqa: SIM115 -- held open for the lock's lifetime
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         fh.close()
-        raise RunnerError(f"another run is writing {out_dir} (lock {path}); wait for it or choose another --out") from None
+        raise RunnerError(
+            f"another run is writing {out_dir} (lock {path}); wait for it or choose another --out"
+        ) from None
     return (fh, path)
 
 
 def _unlock(lock: Any) -> None:
     fh, path = lock
-    try:
+    with suppress(OSError):
         path.unlink()
-    except OSError:
-        pass
     fh.close()
 
 
-def _run_locked(*, scenario, out_dir, s, auto, n, cs, meta, pool, own, work, model, post, progress, precision,
-                max_replications, key_output_names, finalize, command, keep_work, tables, t0, parameters_for=None,
-                **_: Any) -> "RunResult":
+def _run_locked(
+    *,
+    scenario,
+    out_dir,
+    s,
+    auto,
+    n,
+    cs,
+    meta,
+    pool,
+    own,
+    work,
+    model,
+    post,
+    progress,
+    precision,
+    max_replications,
+    key_output_names,
+    finalize,
+    command,
+    keep_work,
+    tables,
+    t0,
+    parameters_for=None,
+    **_: Any,
+) -> RunResult:
     cs = meta["chunk_size"]
     chunks_dir = work / "chunks"
     present = {p.name for p in chunks_dir.iterdir() if not p.name.startswith(".")}
-    base_task = dict(scenario=scenario, model=model, kind="store", fn=post)
+    base_task = {"scenario": scenario, "model": model, "kind": "store", "fn": post}
 
     def task_for(a: int, b: int) -> _Task:
-        return _Task(items=tuple((r, s, parameters_for(r) if parameters_for else None) for r in range(a, b)), **base_task)
+        return _Task(
+            items=tuple((r, s, parameters_for(r) if parameters_for else None) for r in range(a, b)), **base_task
+        )
 
     summaries: dict[tuple[int, int], _SummaryChunk] = {}  # chunk range -> replication_summary (compact)
     computed = reused = 0
     bar = _Progress(progress, None if auto else n)
     algo: ReplicationsAlgorithm | None = None
     with _closing(pool, own, bar):
+
         def on_done_for(ranges: list[tuple[int, int]]):
             def on_done(i: int, out: ChunkOutput) -> None:
                 nonlocal computed
@@ -930,6 +1022,7 @@ def _run_locked(*, scenario, out_dir, s, auto, n, cs, meta, pool, own, work, mod
                 summaries[(a, b)] = _SummaryChunk(out.summary)
                 computed += 1
                 feed()
+
             return on_done
 
         next_rep = 0
@@ -992,14 +1085,20 @@ def _run_locked(*, scenario, out_dir, s, auto, n, cs, meta, pool, own, work, mod
         summaries.clear()
         extra_names: list[str] = []
         if post is not None:
-            extra_names = sorted(p.name[len("extra."):-len(".pkl")] for p in (chunks_dir / names[0]).glob("extra.*.pkl"))
+            extra_names = sorted(
+                p.name[len("extra.") : -len(".pkl")] for p in (chunks_dir / names[0]).glob("extra.*.pkl")
+            )
         extras = ChunkedExtras([chunks_dir / nm for nm in names], extra_names)
         auto_res = None
         if algo is not None:
-            auto_res = AutoReplications(precision, n, algo.solved, int(max_replications), algo.relative_half_widths(n),
-                                        tuple(key_output_names))
+            auto_res = AutoReplications(
+                precision, n, algo.solved, int(max_replications), algo.relative_half_widths(n), tuple(key_output_names)
+            )
             if not algo.solved:
-                warnings.warn(f"--reps auto: precision {precision} not reached within {max_replications} replications", stacklevel=2)
+                warnings.warn(
+                    f"--reps auto: precision {precision} not reached within {max_replications} replications",
+                    stacklevel=2,
+                )
         wall = time.perf_counter() - t0
         result = RunResult(out_dir, n, s, events, summary, extras, wall, cs, computed, reused, backend, auto_res)
         manifest = {
@@ -1027,10 +1126,15 @@ def _run_locked(*, scenario, out_dir, s, auto, n, cs, meta, pool, own, work, mod
         if auto_res is not None:
             manifest["replications_auto"] = {
                 "method": "Hoad, Robinson & Davies (2010) replications algorithm",
-                "precision": precision, "alpha": 0.05, "chosen": n, "solved": auto_res.solved,
-                "budget": auto_res.budget, "key_outputs": list(key_output_names),
-                "relative_half_widths": {k: (None if not math.isfinite(v) else round(v, 6))
-                                         for k, v in auto_res.relative_half_widths.items()},
+                "precision": precision,
+                "alpha": 0.05,
+                "chosen": n,
+                "solved": auto_res.solved,
+                "budget": auto_res.budget,
+                "key_outputs": list(key_output_names),
+                "relative_half_widths": {
+                    k: (None if not math.isfinite(v) else round(v, 6)) for k, v in auto_res.relative_half_widths.items()
+                },
             }
         result.manifest = manifest
         if finalize is not None:

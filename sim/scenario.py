@@ -68,7 +68,7 @@ class Community(_Strict):
     copies: int = Field(1, ge=1, le=1000, description="run this many identical communities, named NAME-1..NAME-k")
 
     @model_validator(mode="after")
-    def _timetable_only_structured(self) -> "Community":
+    def _timetable_only_structured(self) -> Community:
         if self.timetable_weeks is not None and self.scheduling != "structured":
             raise ValueError("timetable_weeks applies only to structured scheduling")
         return self
@@ -82,7 +82,9 @@ class Scenario(_Strict):
     seed: int = Field(20191114, ge=0)
     replications: int = Field(1, ge=1, le=10_000_000)
     horizon_months: float | None = Field(
-        None, gt=0, le=600,
+        None,
+        gt=0,
+        le=600,
         description="when set, services run in every community until this month (follow-ups must fall within it); "
         "when omitted, each community is simulated up to its own follow-up evaluation",
     )
@@ -103,7 +105,7 @@ class Scenario(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Scenario":
+    def _consistent(self) -> Scenario:
         names = [c.name for c in self.communities]
         if len(set(names)) != len(names):
             raise ValueError("community names must be unique")
@@ -116,7 +118,8 @@ class Scenario(_Strict):
                 fu = c.start_month + self.waves[c.wave].follow_up_months
                 if fu > self.horizon_months + 1e-9:
                     raise ValueError(
-                        f"community {c.name!r} is followed up at month {fu:g}, after horizon_months {self.horizon_months:g}"
+                        f"community {c.name!r} is followed up at month {fu:g}, after horizon_months "
+                        f"{self.horizon_months:g}"
                     )
         return self
 

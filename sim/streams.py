@@ -33,4 +33,6 @@ class Stream(IntEnum):
 
 def stream(seed: int, replication: int, source: Stream, community: int) -> np.random.Generator:
     """The generator of one source of randomness for one community in one replication."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(replication, int(source), community))))
+    return np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(replication, int(source), community)))
+    )

@@ -14,7 +14,14 @@ import pandas as pd
 from sim import instruments as ins
 
 PROVIDER_ITEMS_BIN = ("sat_overall", "qualified", "stressful", "willing_continue")
-PROVIDER_LIKERT = ("sat_time", "sat_content", "sat_environment", "sat_rel_consumers", "sat_rel_providers", "sat_rel_doctors")
+PROVIDER_LIKERT = (
+    "sat_time",
+    "sat_content",
+    "sat_environment",
+    "sat_rel_consumers",
+    "sat_rel_providers",
+    "sat_rel_doctors",
+)
 CONSUMER_LIKERT = ("sat_competence", "sat_manners", "sat_stability", "sat_punctuality", "sat_richness")
 BENEFITS = tuple(it.column for it in ins.PROVIDER_BENEFITS)
 STRESS = tuple(it.column for it in ins.PROVIDER_STRESS_REASONS)
@@ -71,16 +78,22 @@ def random_frames(n_reps: int = 3, seed: int = 1, waves=("initial", "later")) ->
     _answer(P, PROVIDER_ITEMS_BIN + BENEFITS + STRESS, lambda c: int(rng.random() < 0.6))
     _answer(P, PROVIDER_LIKERT, lambda c: int(rng.integers(3, 6)))
     _answer(P, ("confidence",), lambda c: int(rng.integers(3, 11)))
-    _answer(C, ("sat_overall", "willing_continue") + BENEFITS, lambda c: int(rng.random() < 0.4))
+    _answer(C, ("sat_overall", "willing_continue", *BENEFITS), lambda c: int(rng.random() < 0.4))
     _answer(C, CONSUMER_LIKERT, lambda c: int(rng.integers(2, 6)))
     # caregivers: one per evaluated person, about 60% participate
     ev = pd.concat([P, C], ignore_index=True)
     for _, row in ev.iterrows():
         part = int(row["evaluated"] == 1 and rng.random() < 0.6)
         g = {
-            "replication": row["replication"], "caregiver_id": row["person_id"] + "/G", "community": row["community"],
-            "wave": row["wave"], "member_id": row["person_id"], "member_role": row["role"],
-            "gender": rng.choice(["female", "male"]), "age": float(np.round(rng.normal(68, 6), 1)), "participated": part,
+            "replication": row["replication"],
+            "caregiver_id": row["person_id"] + "/G",
+            "community": row["community"],
+            "wave": row["wave"],
+            "member_id": row["person_id"],
+            "member_role": row["role"],
+            "gender": rng.choice(["female", "male"]),
+            "age": float(np.round(rng.normal(68, 6), 1)),
+            "participated": part,
         }
         for c in CG_BIN:
             applies = not (c == "member_qualified" and row["role"] != "provider") and not (
@@ -102,9 +115,14 @@ def _sessions(n_reps: int, waves, rng) -> pd.DataFrame:
             for i in range(20):
                 rows.append(
                     {
-                        "replication": r, "community": f"{w[:3].title()}0", "wave": w, "session_id": f"{w}#{i:04d}",
-                        "status": "held" if i % 10 else "cancelled", "before_follow_up": int(i < 18),
-                        "format": "group" if i % 7 else "individual", "content": ins.CONTENT_CATEGORIES[i % 8],
+                        "replication": r,
+                        "community": f"{w[:3].title()}0",
+                        "wave": w,
+                        "session_id": f"{w}#{i:04d}",
+                        "status": "held" if i % 10 else "cancelled",
+                        "before_follow_up": int(i < 18),
+                        "format": "group" if i % 7 else "individual",
+                        "content": ins.CONTENT_CATEGORIES[i % 8],
                     }
                 )
     return pd.DataFrame(rows)
@@ -114,16 +132,24 @@ def paper_frames(rep: int = 0) -> dict[str, pd.DataFrame]:
     """One replication with the paper's counts planted (see module docstring)."""
     rng = np.random.default_rng(2019)
     p = pd.concat(
-        [pd.DataFrame(_persons("provider", rep, "initial", "Tuanjiehu", 7, rng)),
-         pd.DataFrame(_persons("provider", rep, "later", "Xiangheyuan", 6, rng))], ignore_index=True)
+        [
+            pd.DataFrame(_persons("provider", rep, "initial", "Tuanjiehu", 7, rng)),
+            pd.DataFrame(_persons("provider", rep, "later", "Xiangheyuan", 6, rng)),
+        ],
+        ignore_index=True,
+    )
     c = pd.concat(
-        [pd.DataFrame(_persons("consumer", rep, "initial", "Tuanjiehu", 32, rng)),
-         pd.DataFrame(_persons("consumer", rep, "later", "Xiangheyuan", 22, rng))], ignore_index=True)
+        [
+            pd.DataFrame(_persons("consumer", rep, "initial", "Tuanjiehu", 32, rng)),
+            pd.DataFrame(_persons("consumer", rep, "later", "Xiangheyuan", 22, rng)),
+        ],
+        ignore_index=True,
+    )
     p["evaluated"] = [1] * 7 + [1] * 5 + [0]
     c["evaluated"] = [1] * 26 + [0] * 6 + [1] * 16 + [0] * 6
     p["retained"], c["retained"] = p["evaluated"], c["evaluated"]
     for df in (p, c):
-        for col in BENEFITS + ("sat_overall", "willing_continue"):
+        for col in (*BENEFITS, "sat_overall", "willing_continue"):
             df[col] = pd.array([1] * len(df), dtype="Int64")
     # work skill: 10 of 12 evaluated providers, 9 of 42 evaluated consumers
     p["ben_work_skill"] = pd.array([1] * 10 + [0] * 2 + [pd.NA], dtype="Int64")
@@ -135,14 +161,14 @@ def paper_frames(rep: int = 0) -> dict[str, pd.DataFrame]:
     c["ben_work_skill"] = pd.array(list(cw), dtype="Int64")
     for col in PROVIDER_ITEMS_BIN + STRESS:
         p[col] = pd.array([1] * 12 + [pd.NA], dtype="Int64")
-    for col in PROVIDER_LIKERT + ("confidence",):
+    for col in (*PROVIDER_LIKERT, "confidence"):
         p[col] = pd.array([4, 5] * 6 + [pd.NA], dtype="Int64")
     for col in CONSUMER_LIKERT:
         c[col] = pd.array([pd.NA] * len(c), dtype="Int64")
     for col, spec in (("sat_punctuality", PUNCTUALITY), ("sat_richness", RICHNESS)):
         vals = []
         for w in ("initial", "later"):
-            ans = [v for v, k in zip(range(1, 6), spec[w]) for _ in range(k)]
+            ans = [v for v, k in zip(range(1, 6), spec[w], strict=False) for _ in range(k)]
             n_ev = 26 if w == "initial" else 16
             vals += ans + [pd.NA] * (n_ev - len(ans))
         c.loc[c["evaluated"] == 1, col] = pd.array(vals, dtype="Int64")
@@ -153,8 +179,16 @@ def paper_frames(rep: int = 0) -> dict[str, pd.DataFrame]:
             if col in BENEFITS + PROVIDER_ITEMS_BIN + STRESS + CONSUMER_LIKERT + PROVIDER_LIKERT + ("confidence",):
                 df.loc[df["evaluated"] == 0, col] = pd.NA
     g = pd.DataFrame(
-        {"replication": [rep], "caregiver_id": ["Tuanjiehu/P01/G"], "community": ["Tuanjiehu"], "wave": ["initial"],
-         "member_role": ["provider"], "gender": ["female"], "age": [68.0], "participated": [1]}
+        {
+            "replication": [rep],
+            "caregiver_id": ["Tuanjiehu/P01/G"],
+            "community": ["Tuanjiehu"],
+            "wave": ["initial"],
+            "member_role": ["provider"],
+            "gender": ["female"],
+            "age": [68.0],
+            "participated": [1],
+        }
     )
     for col in CG_BIN:
         g[col] = pd.array([1 if col != "expect_member_provider" else pd.NA], dtype="Int64")

@@ -11,12 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from analysis_fixtures import random_frames
 
 from sim import instruments as ins
 from sim.analysis import DatasetError, analyze_chunk, analyze_directory, paper_summaries, read_directory, write_analysis
 from sim.analysis.compare import TEST_COLUMNS
-
-from analysis_fixtures import random_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,10 +61,16 @@ def test_tests_agree_with_the_scalar_functions(frames, result):
     y = ev.loc[ev["wave"] == "later", "sat_richness"].astype(float)
     row = t.loc[(2, "S4.consumer", "sat_richness")]
     ref = S.compare_continuous(x, y)
-    assert row["test"] == ref.test and row["statistic"] == pytest.approx(ref.statistic) and row["p"] == pytest.approx(ref.p)
+    assert (
+        row["test"] == ref.test
+        and row["statistic"] == pytest.approx(ref.statistic)
+        and row["p"] == pytest.approx(ref.p)
+    )
     row = t.loc[(2, "S4.consumer", "willing_continue")]
-    ref = S.compare_binary(ev.loc[ev["wave"] == "initial", "willing_continue"].astype(float),
-                           ev.loc[ev["wave"] == "later", "willing_continue"].astype(float))
+    ref = S.compare_binary(
+        ev.loc[ev["wave"] == "initial", "willing_continue"].astype(float),
+        ev.loc[ev["wave"] == "later", "willing_continue"].astype(float),
+    )
     assert row["test"] == ref.test and row["p"] == pytest.approx(ref.p, nan_ok=True)
 
 
@@ -96,11 +101,22 @@ def test_summaries_columns_are_stable_and_documented(frames):
     import sim.analysis.summaries as mod
 
     assert s.index.name == "replication" and len(s) == 4
-    for col in ("retention.provider.initial.evaluated", "evaluated.consumer", "provider.ben_work_skill.yes",
-                "consumer.sat_richness.mean", "consumer.sat_richness.sd", "provider.confidence.mean.later",
-                "consumer.ben_mood.yes.initial", "consumer.sat_punctuality.t", "caregiver.n", "caregiver.self_mood.yes",
-                "sessions.held", "sessions.group_share", "sessions.share.fine_motor_skill_practice",
-                "provider.stress_poor_organizing.yes"):
+    for col in (
+        "retention.provider.initial.evaluated",
+        "evaluated.consumer",
+        "provider.ben_work_skill.yes",
+        "consumer.sat_richness.mean",
+        "consumer.sat_richness.sd",
+        "provider.confidence.mean.later",
+        "consumer.ben_mood.yes.initial",
+        "consumer.sat_punctuality.t",
+        "caregiver.n",
+        "caregiver.self_mood.yes",
+        "sessions.held",
+        "sessions.group_share",
+        "sessions.share.fine_motor_skill_practice",
+        "provider.stress_poor_organizing.yes",
+    ):
         assert col in s.columns
     # every column family is named in the module docstring (the calibration maps targets to these)
     for col in s.columns:
@@ -148,11 +164,26 @@ def test_write_analysis_outputs_and_is_byte_stable(tmp_path, frames, result):
     a = _write(tmp_path / "a", frames, result)
     b = _write(tmp_path / "b", frames, result)
     assert a == b
-    for f in ("tests.csv", "test_summary.csv", "report.md", "tables/table1.csv", "tables/table2.csv", "tables/table3.csv",
-              "tables/table4.csv", "tables/tableS1.csv", "tables/tableS2.csv", "tables/tableS3.csv", "tables/tableS4.csv",
-              "tables/caregivers.csv", "tables/stress_reasons.csv", "tables/retention.csv",
-              "figures/retention_by_wave.png", "figures/satisfaction_by_wave.png",
-              "figures/benefits_providers_vs_consumers.png", "figures/test_power.png"):
+    for f in (
+        "tests.csv",
+        "test_summary.csv",
+        "report.md",
+        "tables/table1.csv",
+        "tables/table2.csv",
+        "tables/table3.csv",
+        "tables/table4.csv",
+        "tables/tableS1.csv",
+        "tables/tableS2.csv",
+        "tables/tableS3.csv",
+        "tables/tableS4.csv",
+        "tables/caregivers.csv",
+        "tables/stress_reasons.csv",
+        "tables/retention.csv",
+        "figures/retention_by_wave.png",
+        "figures/satisfaction_by_wave.png",
+        "figures/benefits_providers_vs_consumers.png",
+        "figures/test_power.png",
+    ):
         assert f in a, f
     assert b"Software" not in a["figures/retention_by_wave.png"][:400]
     t1 = pd.read_csv(tmp_path / "a" / "tables" / "table1.csv")
@@ -170,7 +201,7 @@ def _per_rep_chunks(frames, sizes):
     reps = sorted(frames["consumers"]["replication"].unique())
     out, a = [], 0
     for n in sizes:
-        sel = reps[a:a + n]
+        sel = reps[a : a + n]
         out.append(analyze_chunk({k: v[v["replication"].isin(sel)] for k, v in frames.items()}))
         a += n
     return out
@@ -187,12 +218,19 @@ def test_write_analysis_from_chunk_iterables_same_bytes(tmp_path, frames, result
     for sizes in ((1, 3), (2, 2), (1, 1, 1, 1)):
         chunks = _per_rep_chunks(frames, sizes)
         d = tmp_path / "-".join(map(str, sizes))
-        write_analysis(d, lambda: iter([c["tests"] for c in chunks]), [c["cells"] for c in chunks], frames, "x")
+        write_analysis(
+            d, lambda chunks=chunks: iter([c["tests"] for c in chunks]), [c["cells"] for c in chunks], frames, "x"
+        )
         assert _files(d) == ref, sizes
     # and from the concatenation of the chunks' frames (what the runner used to pass)
     chunks = _per_rep_chunks(frames, (1, 3))
-    write_analysis(tmp_path / "cat", pd.concat([c["tests"] for c in chunks], ignore_index=True),
-                   pd.concat([c["cells"] for c in chunks], ignore_index=True), frames, "x")
+    write_analysis(
+        tmp_path / "cat",
+        pd.concat([c["tests"] for c in chunks], ignore_index=True),
+        pd.concat([c["cells"] for c in chunks], ignore_index=True),
+        frames,
+        "x",
+    )
     assert _files(tmp_path / "cat") == ref
 
 
@@ -258,17 +296,29 @@ def test_missing_replication_column_means_one_replication(tmp_path, frames):
 
 
 @pytest.mark.parametrize(
-    "file, edit, expect",
+    ("file", "edit", "expect"),
     [
         ("consumers.csv", lambda d: d.drop(columns="gender"), "consumers.csv: column 'gender': missing"),
-        ("providers.csv", lambda d: d.assign(sat_time=d["sat_time"].astype(object).where(d.index != 2, "good")),
-         "providers.csv: column 'sat_time': expected a number, found 'good' (row 3)"),
-        ("consumers.csv", lambda d: d.assign(sat_richness=d["sat_richness"].astype(float).where(d.index != 0, 7)),
-         "consumers.csv: column 'sat_richness': expected whole numbers 1-5"),
-        ("providers.csv", lambda d: d.assign(education=d["education"].where(d.index != 1, "phd")),
-         "providers.csv: column 'education': expected one of"),
-        ("caregivers.csv", lambda d: d.assign(participated=d["participated"].where(d.index != 0, 2)),
-         "caregivers.csv: column 'participated': expected 0/1"),
+        (
+            "providers.csv",
+            lambda d: d.assign(sat_time=d["sat_time"].astype(object).where(d.index != 2, "good")),
+            "providers.csv: column 'sat_time': expected a number, found 'good' (row 3)",
+        ),
+        (
+            "consumers.csv",
+            lambda d: d.assign(sat_richness=d["sat_richness"].astype(float).where(d.index != 0, 7)),
+            "consumers.csv: column 'sat_richness': expected whole numbers 1-5",
+        ),
+        (
+            "providers.csv",
+            lambda d: d.assign(education=d["education"].where(d.index != 1, "phd")),
+            "providers.csv: column 'education': expected one of",
+        ),
+        (
+            "caregivers.csv",
+            lambda d: d.assign(participated=d["participated"].where(d.index != 0, 2)),
+            "caregivers.csv: column 'participated': expected 0/1",
+        ),
     ],
 )
 def test_bad_input_gives_one_line_error(tmp_path, frames, file, edit, expect):
@@ -286,15 +336,19 @@ def test_missing_file_error(tmp_path, frames):
     with pytest.raises(DatasetError, match=r"^caregivers.csv: file not found"):
         read_directory(d)
     (d / "sessions.csv").unlink()  # optional: no error about it
-    _to_dir({k: v for k, v in frames.items()}, d)
+    _to_dir(dict(frames.items()), d)
     (d / "sessions.csv").unlink()
     assert "sessions" not in read_directory(d)
 
 
 def test_cli_analyze_exit_codes(tmp_path, frames):
     d = _to_dir(frames, tmp_path / "in")
-    ok = subprocess.run([sys.executable, "cli.py", "analyze", str(d), "--out", str(tmp_path / "o")], cwd=ROOT,
-                        capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, "cli.py", "analyze", str(d), "--out", str(tmp_path / "o")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stderr
     assert (tmp_path / "o" / "tests.csv").exists()
     df = pd.read_csv(d / "consumers.csv").drop(columns="wave")
@@ -316,7 +370,12 @@ def test_integration_with_the_model():
     res = analyze_chunk(frames)
     t, c, s = res["tests"], res["cells"], res["summaries"]
     assert list(t.columns) == TEST_COLUMNS and sorted(t["replication"].unique()) == [0, 1, 2]
-    assert {"retention.provider", "S4.consumer", "T3.provider_vs_consumer", "dropout.demographics.consumer.initial"} <= set(t["family"])
+    assert {
+        "retention.provider",
+        "S4.consumer",
+        "T3.provider_vs_consumer",
+        "dropout.demographics.consumer.initial",
+    } <= set(t["family"])
     assert t.loc[t["p"].isna(), "test"].eq("not computable").all()
     # the paper's design: 13 providers and 54 consumers recruited in every replication
     n = c[(c["table"] == "table1") & (c["row"] == "N")].pivot(index="replication", columns="column", values="value")

@@ -14,13 +14,12 @@ import itertools
 
 import numpy as np
 import pytest
+from analysis_fixtures import PUNCTUALITY, RICHNESS, paper_frames
 from scipy import stats as sps
 
 from sim import instruments as ins
 from sim.analysis import analyze_chunk, paper_summaries
 from sim.analysis import stats as S
-
-from analysis_fixtures import PUNCTUALITY, RICHNESS, paper_frames
 
 T4 = {it.column: it for it in ins.CONSUMER_SATISFACTION}
 
@@ -35,7 +34,9 @@ def _retention_counts(role: str):
     return k1, n1, k2, n2
 
 
-@pytest.mark.parametrize("role, key", [("provider", "provider_retention_by_wave"), ("consumer", "consumer_retention_by_wave")])
+@pytest.mark.parametrize(
+    ("role", "key"), [("provider", "provider_retention_by_wave"), ("consumer", "consumer_retention_by_wave")]
+)
 def test_retention_chi2_and_p_as_printed(role, key):
     printed = ins.PAPER_TESTS[key]
     r = S.compare_counts(*_retention_counts(role))
@@ -110,7 +111,7 @@ def _answers(counts) -> np.ndarray:
     return np.repeat(np.arange(1, 6), counts)
 
 
-@pytest.mark.parametrize("item, spec", [("sat_punctuality", PUNCTUALITY), ("sat_richness", RICHNESS)])
+@pytest.mark.parametrize(("item", "spec"), [("sat_punctuality", PUNCTUALITY), ("sat_richness", RICHNESS)])
 def test_wave_t_from_answers_is_welch_after_levene(item, spec):
     """1-5 answers (25 initial + 16 later) with Table 4's mean and SD reproduce the printed t and p
     under the paper's rule: Levene significant -> Welch. Student's t of the same data does not."""
@@ -135,7 +136,7 @@ def test_no_42_answers_match_table4_punctuality():
         for c in itertools.product(range(n + 1), repeat=4):
             if sum(c) > n:
                 continue
-            counts = np.array(c + (n - sum(c),))
+            counts = np.array((*c, n - sum(c)))
             v = np.arange(1, 6)
             m = (counts * v).sum() / n
             if round(m, 2) != it.paper_mean:

@@ -81,7 +81,7 @@ def test_missing_values_are_dropped():
 
 # --- degenerate cases --------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "res, reason",
+    ("res", "reason"),
     [
         (lambda: S.compare_counts(0, 0, 3, 6), "empty group"),
         (lambda: S.compare_counts(7, 7, 6, 6), "constant outcome"),  # zero column: all yes
@@ -102,7 +102,7 @@ def test_degenerate_cases_are_not_computable_with_a_reason(res, reason):
     assert r.test == S.NOT_COMPUTABLE
     assert reason in r.note
     assert np.isnan(r.p)  # and Bonferroni calls it not significant:
-    adj, thr, sig = S.bonferroni(np.array([r.p]), 3)
+    _adj, thr, sig = S.bonferroni(np.array([r.p]), 3)
     assert not sig[0] and thr[0] == pytest.approx(0.05 / 3)
 
 

@@ -37,7 +37,9 @@ CAL = ROOT / "calibration"
 def test_targets_file_matches_builder():
     with open(TARGETS_FILE, encoding="utf-8") as fh:
         on_disk = yaml.safe_load(fh)
-    assert on_disk == yaml.safe_load(yaml.safe_dump(targets_document())), "regenerate: python -m sim.calibration.targets"
+    assert on_disk == yaml.safe_load(yaml.safe_dump(targets_document())), (
+        "regenerate: python -m sim.calibration.targets"
+    )
 
 
 def test_targets_are_complete_and_well_formed():
@@ -53,10 +55,21 @@ def test_targets_are_complete_and_well_formed():
         if t.kind in {"count", "mean", "sd", "share"}:
             assert t.n, t.id
     required = {
-        "retention.provider.initial", "retention.provider.later", "retention.consumer.initial", "retention.consumer.later",
-        "sessions.total", "sessions.group_share", "content.fine_motor_skill_practice", "consumer.ben_mood.initial",
-        "consumer.ben_mood.later", "consumer.sat_punctuality.t", "consumer.sat_richness.t", "provider.confidence.mean",
-        "provider.confidence.mean.later", "provider.stress_poor_organizing", "caregiver.positive_attitude",
+        "retention.provider.initial",
+        "retention.provider.later",
+        "retention.consumer.initial",
+        "retention.consumer.later",
+        "sessions.total",
+        "sessions.group_share",
+        "content.fine_motor_skill_practice",
+        "consumer.ben_mood.initial",
+        "consumer.ben_mood.later",
+        "consumer.sat_punctuality.t",
+        "consumer.sat_richness.t",
+        "provider.confidence.mean",
+        "provider.confidence.mean.later",
+        "provider.stress_poor_organizing",
+        "caregiver.positive_attitude",
     }
     assert required <= set(ids)
     # every informed name is a real parameter (or a scenario input)
@@ -102,7 +115,7 @@ H_MAX = 0.08
 def _retention_simulate(thetas: np.ndarray, reps: np.ndarray) -> np.ndarray:
     """Retention-only sub-model: each of 32 consumers stays 18 months with probability exp(-18 h)."""
     out = np.empty((len(thetas), 1))
-    for k, (th, r) in enumerate(zip(thetas, reps)):
+    for k, (th, r) in enumerate(zip(thetas, reps, strict=False)):
         rng = np.random.default_rng(np.random.SeedSequence(11, spawn_key=(int(r),)))
         out[k, 0] = rng.binomial(N_RET, math.exp(-MONTHS * th[0]))
     return out
@@ -129,7 +142,9 @@ def test_analytic_retention_posterior_matches_grid():
     """26/32 at 18 months, constant hazard h ~ U(0, 0.08): ABC to epsilon 0 is exact rejection of
     the data, so its posterior must be the grid posterior up to Monte Carlo error."""
     prior = Prior({"consumer_dropout_hazard_per_month": {"dist": "uniform", "low": 0.0, "high": H_MAX}})
-    res = abc_smc(_retention_simulate, _retention_distance, prior, population_size=2000, seed=5, min_epsilon=0.0, budget=400_000)
+    res = abc_smc(
+        _retention_simulate, _retention_distance, prior, population_size=2000, seed=5, min_epsilon=0.0, budget=400_000
+    )
     assert res.posterior.epsilon == 0.0, res.stop_reason
     g = res.posterior
     h, w = g.theta[:, 0], g.weights
@@ -149,13 +164,13 @@ def test_analytic_retention_posterior_matches_grid():
 
 def test_abc_is_deterministic_and_independent_of_batching():
     prior = Prior({"h": {"dist": "uniform", "low": 0.0, "high": H_MAX}})
-    kw = dict(population_size=300, seed=42, max_generations=5)
+    kw = {"population_size": 300, "seed": 42, "max_generations": 5}
     a = abc_smc(_retention_simulate, _retention_distance, prior, **kw)
     b = abc_smc(_retention_simulate, _retention_distance, prior, **kw)
     c = abc_smc(_retention_simulate, _retention_distance, prior, max_batch=37, **kw)  # other "worker" layout
     for other in (b, c):
         assert len(other.generations) == len(a.generations)
-        for ga, go in zip(a.generations, other.generations):
+        for ga, go in zip(a.generations, other.generations, strict=False):
             assert ga.epsilon == go.epsilon
             np.testing.assert_array_equal(ga.theta, go.theta)
             np.testing.assert_array_equal(ga.weights, go.weights)
@@ -164,8 +179,12 @@ def test_abc_is_deterministic_and_independent_of_batching():
 
 
 def test_abc_respects_budget_and_prior_support():
-    prior = Prior({"h": {"dist": "uniform", "low": 0.0, "high": H_MAX},
-                   "x": {"dist": "normal", "mean": 0.0, "sd": 1.0, "low": -1.0, "high": 2.0}})
+    prior = Prior(
+        {
+            "h": {"dist": "uniform", "low": 0.0, "high": H_MAX},
+            "x": {"dist": "normal", "mean": 0.0, "sd": 1.0, "low": -1.0, "high": 2.0},
+        }
+    )
     res = abc_smc(_retention_simulate, _retention_distance, prior, population_size=200, seed=1, budget=2000)
     assert res.total_simulations <= 2000
     assert "budget" in res.stop_reason
@@ -181,8 +200,12 @@ def test_calibrate_bad_options_exit_2_with_one_line(tmp_path):
     import sys
 
     for args in (["--budget", "10"], ["--population", "5", "--budget", "100"], ["--workers", "0"], ["--seed", "-1"]):
-        r = subprocess.run([sys.executable, "cli.py", "calibrate", *args, "--out", str(tmp_path / "x")],
-                           cwd=ROOT, capture_output=True, text=True)
+        r = subprocess.run(
+            [sys.executable, "cli.py", "calibrate", *args, "--out", str(tmp_path / "x")],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         assert r.returncode == 2, (args, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error: "), r.stderr
         assert not (tmp_path / "x").exists()
@@ -194,8 +217,9 @@ def test_tiny_calibration_is_identical_on_one_and_two_workers(tmp_path):
 
     outs = []
     for w in (1, 2):
-        s = CalibrationSettings(budget=260, seed=9, population=40, workers=w, ppc_replications=24, max_generations=3,
-                                out=tmp_path / f"w{w}")
+        s = CalibrationSettings(
+            budget=260, seed=9, population=40, workers=w, ppc_replications=24, max_generations=3, out=tmp_path / f"w{w}"
+        )
         run_calibration(s)
         outs.append(s.out)
     for name in ("posterior.csv", "generations.csv"):
@@ -207,8 +231,14 @@ def test_tiny_calibration_is_identical_on_one_and_two_workers(tmp_path):
     assert (outs[0] / "fit.csv").read_bytes() == (outs[1] / "fit.csv").read_bytes()
     fit = pd.read_csv(outs[0] / "fit.csv")
     assert len(fit) == len(load_targets())
-    for f in ("calibrated.yaml", "report.md", "figures/forest.png", "figures/prior_posterior.png",
-              "figures/pairwise_posterior.png", "figures/epsilon_acceptance.png"):
+    for f in (
+        "calibrated.yaml",
+        "report.md",
+        "figures/forest.png",
+        "figures/prior_posterior.png",
+        "figures/pairwise_posterior.png",
+        "figures/epsilon_acceptance.png",
+    ):
         assert (outs[0] / f).exists(), f
 
 
@@ -249,5 +279,17 @@ def test_posterior_draws_give_valid_reproducible_parameter_sets():
 def test_fit_csv_lists_every_target():
     fit = pd.read_csv(CAL / "fit.csv")
     assert list(fit["target"]) == [t.id for t in load_targets()]
-    for col in ("observed", "n", "prior_median", "prior_lo", "prior_hi", "post_median", "post_lo", "post_hi", "z", "ppp", "inside"):
+    for col in (
+        "observed",
+        "n",
+        "prior_median",
+        "prior_lo",
+        "prior_hi",
+        "post_median",
+        "post_lo",
+        "post_hi",
+        "z",
+        "ppp",
+        "inside",
+    ):
         assert col in fit.columns

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +33,12 @@ def _initial_only_problem():
     from sim.scenario import load_scenario
 
     scen = load_scenario(ROOT / "scenarios" / "initial_wave.yaml")
-    base = scen.parameters.replace(dropout_attendance_log_hr=0.0, dropout_cancellation_log_hr=0.0,
-                                   dropout_community_loading=0.0, community_effect_sd=0.0)
+    base = scen.parameters.replace(
+        dropout_attendance_log_hr=0.0,
+        dropout_cancellation_log_hr=0.0,
+        dropout_community_loading=0.0,
+        community_effect_sd=0.0,
+    )
     return scen, base, Prior({"consumer_dropout_hazard_per_month": {"dist": "uniform", "low": 0.0, "high": 0.08}})
 
 
@@ -53,9 +56,12 @@ def test_analytic_retention_on_the_real_model():
     names = prior.names
 
     with ReplicationPool(workers=2) as pool:
+
         def simulate(thetas, reps):
             params = [parameters_from_vector(base, names, th) for th in thetas]
-            df = map_replications(_retained, scen, [int(r) for r in reps], seed=99, parameters_per_rep=params, pool=pool)
+            df = map_replications(
+                _retained, scen, [int(r) for r in reps], seed=99, parameters_per_rep=params, pool=pool
+            )
             return df[["retained"]].to_numpy(dtype=float)
 
         res = abc_smc(simulate, lambda s: np.abs(s[:, 0] - 26.0), prior, population_size=1000, seed=4, min_epsilon=0.0)

@@ -12,9 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
-
 import test_runner_fakemodel as fm
+
 from sim.runner import run_to_directory, work_dir_for
 from sim.scenario import load_scenario
 
@@ -24,8 +23,14 @@ TABLES = ("providers", "consumers", "caregivers", "sessions", "communities")
 
 def cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, str(REPO / "cli.py"), "run", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(REPO / "cli.py"), "run", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def small_yaml(path: Path, **changes) -> Path:
@@ -41,11 +46,11 @@ def _with_community(i: int, **kv):
 BAD = {
     "missing file": (None, "file not found"),
     "malformed yaml": ("name: x\nwaves: {a: [1, 2\n", "malformed YAML"),
-    "unknown key": (dict(colour="blue"), "unknown key"),
-    "wrong type": (dict(seed="many"), "seed"),
-    "negative count": (dict(communities=_with_community(0, consumers=-3)), "consumers"),
-    "follow-up after horizon": (dict(horizon_months=5), "horizon"),
-    "fewer than two providers": (dict(communities=_with_community(1, providers=1)), "providers"),
+    "unknown key": ({"colour": "blue"}, "unknown key"),
+    "wrong type": ({"seed": "many"}, "seed"),
+    "negative count": ({"communities": _with_community(0, consumers=-3)}, "consumers"),
+    "follow-up after horizon": ({"horizon_months": 5}, "horizon"),
+    "fewer than two providers": ({"communities": _with_community(1, providers=1)}, "providers"),
 }
 
 
@@ -69,10 +74,16 @@ def test_bad_scenario_exits_2_with_one_line_and_writes_nothing(tmp_path, case):
     assert sorted(p.name for p in work.rglob("*")) == before
 
 
-@pytest.mark.parametrize("args,expect", [
-    (["--reps", "many"], "--reps"), (["--reps", "0"], "--reps"), (["--workers", "0"], "--workers"),
-    (["--precision", "2"], "--precision"), (["--seed", "-1"], "--seed"),
-])
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (["--reps", "many"], "--reps"),
+        (["--reps", "0"], "--reps"),
+        (["--workers", "0"], "--workers"),
+        (["--precision", "2"], "--precision"),
+        (["--seed", "-1"], "--seed"),
+    ],
+)
 def test_bad_options_exit_2(tmp_path, args, expect):
     f = small_yaml(tmp_path / "s.yaml")
     r = cli(str(f), "--out", str(tmp_path / "out"), *args, cwd=tmp_path)
@@ -101,9 +112,13 @@ def test_run_writes_datasets_and_manifest_same_bytes_any_backend(tmp_path):
     r2 = cli(str(f), "--workers", "2", "--chunk-size", "2", "--out", str(tmp_path / "b"), "-q", cwd=tmp_path)
     assert r2.returncode == 0, r2.stderr
     assert _hashes(tmp_path / "b") == _hashes(out)
-    r3 = cli(str(f), "--workers", "2", "--chunk-size", "4", "--no-analysis", "--out", str(tmp_path / "c"), "-q", cwd=tmp_path)
+    r3 = cli(
+        str(f), "--workers", "2", "--chunk-size", "4", "--no-analysis", "--out", str(tmp_path / "c"), "-q", cwd=tmp_path
+    )
     assert r3.returncode == 0
-    assert _hashes(tmp_path / "c") == {k: v for k, v in _hashes(out).items() if k.split("/")[0] in {f"{t}.csv" for t in TABLES}}
+    assert _hashes(tmp_path / "c") == {
+        k: v for k, v in _hashes(out).items() if k.split("/")[0] in {f"{t}.csv" for t in TABLES}
+    }
     r4 = cli(str(f), "--seed", "7", "--reps", "3", "--no-analysis", "--out", str(tmp_path / "d"), "-q", cwd=tmp_path)
     assert r4.returncode == 0 and json.loads((tmp_path / "d" / "manifest.json").read_text())["seed"] == 7
 
@@ -129,8 +144,22 @@ def _kill_and_resume(tmp_path: Path, extra: list[str]) -> None:
     assert r.returncode == 0, r.stderr
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    args = [sys.executable, str(REPO / "cli.py"), "run", str(scen), "--reps", "30", "--chunk-size", "3",
-            "--workers", "1", "--out", str(out), "-q", *extra]
+    args = [
+        sys.executable,
+        str(REPO / "cli.py"),
+        "run",
+        str(scen),
+        "--reps",
+        "30",
+        "--chunk-size",
+        "3",
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+        "-q",
+        *extra,
+    ]
     proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     chunks = work_dir_for(out) / "chunks"
     deadline = time.time() + 120
@@ -168,8 +197,23 @@ def test_parameter_uncertainty_draws_from_the_posterior_per_replication(tmp_path
     from sim.scenario import load_scenario
 
     def run(out, *extra):
-        r = subprocess.run([sys.executable, "cli.py", "run", "scenarios/later_wave.yaml", "--reps", "6", "--no-analysis",
-                            "-q", "--out", str(out), *extra], capture_output=True, text=True)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "cli.py",
+                "run",
+                "scenarios/later_wave.yaml",
+                "--reps",
+                "6",
+                "--no-analysis",
+                "-q",
+                "--out",
+                str(out),
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert r.returncode == 0, r.stderr
         return (out / "consumers.csv").read_bytes()
 
@@ -190,9 +234,14 @@ def test_parameter_uncertainty_needs_a_posterior(tmp_path):
     import sys
 
     scen = tmp_path / "s.yaml"
-    scen.write_text("name: s\nwaves: {w: {follow_up_months: 6}}\ncommunities:\n"
-                    "  - {name: A, wave: w, scheduling: structured, providers: 2, consumers: 6}\n")
-    r = subprocess.run([sys.executable, "cli.py", "run", str(scen), "--parameter-uncertainty", "--out",
-                        str(tmp_path / "o")], capture_output=True, text=True)
+    scen.write_text(
+        "name: s\nwaves: {w: {follow_up_months: 6}}\ncommunities:\n"
+        "  - {name: A, wave: w, scheduling: structured, providers: 2, consumers: 6}\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "cli.py", "run", str(scen), "--parameter-uncertainty", "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "parameter_set" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()

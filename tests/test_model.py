@@ -38,7 +38,14 @@ def _scenario(**param_overrides):
         "seed": 7,
         "waves": {"w": {"follow_up_months": 12}},
         "communities": [
-            {"name": "A", "wave": "w", "scheduling": "structured", "providers": 4, "consumers": 16, "timetable_weeks": 1},
+            {
+                "name": "A",
+                "wave": "w",
+                "scheduling": "structured",
+                "providers": 4,
+                "consumers": 16,
+                "timetable_weeks": 1,
+            },
             {"name": "B", "wave": "w", "scheduling": "unstructured", "providers": 3, "consumers": 12},
         ],
         "parameters": param_overrides,
@@ -88,7 +95,9 @@ def test_counts_conserved(paper_frames, paper):
     per_rep = cons.groupby("replication")
     recruited = sum(c.consumers for c in paper.communities)
     assert (per_rep.size() == recruited).all()
-    assert ((per_rep["retained"].sum() + per_rep["status"].apply(lambda s: (s == "dropped_out").sum())) == recruited).all()
+    assert (
+        (per_rep["retained"].sum() + per_rep["status"].apply(lambda s: (s == "dropped_out").sum())) == recruited
+    ).all()
     assert set(prov["status"]) <= {"active", "on_leave", "quit"}
     assert (prov["evaluated"] == (prov["status"] == "active")).all()
     # Answers exist exactly for the evaluated.
@@ -119,8 +128,14 @@ def test_structured_sessions_follow_the_timetable(paper_frames):
 def test_unstructured_delivery_ramps_up_over_first_six_months():
     """Sessions announced in months 0-6 vs 6-12: a linear ramp from f0 gives a rate ratio of (1+f0)/2."""
     f0 = 0.2
-    scen = _scenario(unstructured_initial_rate_fraction=f0, training_days=0.0, unstructured_reschedule_prob=0.0,
-                     venue_unavailable_prob=0.0, provider_leave_hazard_per_month=0.0, provider_quit_hazard_per_month=0.0)
+    scen = _scenario(
+        unstructured_initial_rate_fraction=f0,
+        training_days=0.0,
+        unstructured_reschedule_prob=0.0,
+        venue_unavailable_prob=0.0,
+        provider_leave_hazard_per_month=0.0,
+        provider_quit_hazard_per_month=0.0,
+    )
     s = _frames(scen, reps=60)["sessions"].query("community == 'B'")
     month = s["announced_day"] / DAYS_PER_MONTH
     early, late = (month < 6).sum(), ((month >= 6) & (month < 12)).sum()
@@ -153,7 +168,9 @@ def test_huge_dropout_hazard_empties_the_programme():
 
 
 def test_providers_all_on_leave_hold_no_sessions():
-    scen = _scenario(provider_leave_hazard_per_month=1e4, provider_leave_mean_months=60, provider_quit_hazard_per_month=0.0)
+    scen = _scenario(
+        provider_leave_hazard_per_month=1e4, provider_leave_mean_months=60, provider_quit_hazard_per_month=0.0
+    )
     f = _frames(scen, reps=3)
     assert (f["sessions"]["status"] == "cancelled").all()
     assert (f["sessions"]["cancel_reason"] == "no_providers").all()
@@ -163,24 +180,42 @@ def test_providers_all_on_leave_hold_no_sessions():
 
 def test_a_shared_doctor_with_slow_reviews_cancels_more_sessions():
     base = {
-        "name": "pool", "seed": 3, "waves": {"w": {"follow_up_months": 6}},
+        "name": "pool",
+        "seed": 3,
+        "waves": {"w": {"follow_up_months": 6}},
         "parameters": {"plan_review_mean_days": 2.0, "plan_lead_days": 2.0},
     }
-    comms = [{"name": "V", "wave": "w", "scheduling": "structured", "timetable_weeks": 1, "providers": 3,
-              "consumers": 10, "copies": 8}]
+    comms = [
+        {
+            "name": "V",
+            "wave": "w",
+            "scheduling": "structured",
+            "timetable_weeks": 1,
+            "providers": 3,
+            "consumers": 10,
+            "copies": 8,
+        }
+    ]
     own = scenario_from_dict({**base, "communities": comms})
-    pooled = scenario_from_dict({**base, "doctor_pools": {"township": 1},
-                                 "communities": [{**comms[0], "doctor_pool": "township"}]})
+    pooled = scenario_from_dict(
+        {**base, "doctor_pools": {"township": 1}, "communities": [{**comms[0], "doctor_pool": "township"}]}
+    )
+
     def not_reviewed(s):
         sess = _frames(s, reps=3)["sessions"]
         return (sess["cancel_reason"] == "plan_not_reviewed").mean()
+
     assert not_reviewed(pooled) > not_reviewed(own) + 0.1
 
 
 def test_rural_setting_lowers_attendance():
     urban = _scenario()
-    rural = scenario_from_dict({**urban.model_dump(exclude={"parameters"}),
-                                "communities": [{**c.model_dump(), "setting": "rural"} for c in urban.communities]})
+    rural = scenario_from_dict(
+        {
+            **urban.model_dump(exclude={"parameters"}),
+            "communities": [{**c.model_dump(), "setting": "rural"} for c in urban.communities],
+        }
+    )
     a_u = _frames(urban, reps=10)["consumers"]["attendance_rate"].mean()
     a_r = _frames(rural, reps=10)["consumers"]["attendance_rate"].mean()
     assert a_r < a_u - 0.05
@@ -233,7 +268,7 @@ def test_baseline_draws_match_table1_within_sampling_error(paper):
             assert abs(df[var].std() - sd) < 4 * sd / np.sqrt(2 * (n - 1)) + 0.05, (role, var)
         for var, levels in ins.BASELINE_CATEGORICAL.items():
             counts = np.asarray(t1[var], dtype=float)
-            for level, share in zip(levels, counts / counts.sum()):
+            for level, share in zip(levels, counts / counts.sum(), strict=False):
                 got = (df[var] == level).mean()
                 se = np.sqrt(max(share * (1 - share), 1e-4) / n)
                 assert abs(got - share) < 4 * se + 1e-9, (role, var, level, got, share)
@@ -247,8 +282,12 @@ def test_constant_dropout_hazard_gives_exponential_retention():
     """With no attendance or disruption effects and no community spread, retention at follow-up is
     exp(-h * months) (theory), here over 12 months."""
     h = 0.05
-    scen = _scenario(consumer_dropout_hazard_per_month=h, dropout_attendance_log_hr=0.0,
-                     dropout_cancellation_log_hr=0.0, community_effect_sd=0.0)
+    scen = _scenario(
+        consumer_dropout_hazard_per_month=h,
+        dropout_attendance_log_hr=0.0,
+        dropout_cancellation_log_hr=0.0,
+        community_effect_sd=0.0,
+    )
     cons = _frames(scen, reps=150)["consumers"]
     expected = np.exp(-h * 12)
     se = np.sqrt(expected * (1 - expected) / len(cons))

@@ -36,8 +36,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 # --- helpers ----------------------------------------------------------------------------------
-def beta_binomial_frames(R: int, sizes: list[int], p: float, rho: float, seed: int = 1, outcome: str = "ben_mood",
-                         evaluated_share: float = 1.0) -> dict[str, pd.DataFrame]:
+def beta_binomial_frames(
+    R: int,
+    sizes: list[int],
+    p: float,
+    rho: float,
+    seed: int = 1,
+    outcome: str = "ben_mood",
+    evaluated_share: float = 1.0,
+) -> dict[str, pd.DataFrame]:
     """Consumers of R replications, communities of the given sizes, answers beta-binomial(p, rho)."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -46,8 +53,11 @@ def beta_binomial_frames(R: int, sizes: list[int], p: float, rho: float, seed: i
             pj = rng.beta(p * (1 - rho) / rho, (1 - p) * (1 - rho) / rho) if rho > 0 else p
             y = (rng.random(n) < pj).astype(float)
             ev = (rng.random(n) < evaluated_share).astype(int)
-            rows.append(pd.DataFrame({"replication": r, "community": f"C{j:02d}", "evaluated": ev,
-                                      outcome: np.where(ev == 1, y, np.nan)}))
+            rows.append(
+                pd.DataFrame(
+                    {"replication": r, "community": f"C{j:02d}", "evaluated": ev, outcome: np.where(ev == 1, y, np.nan)}
+                )
+            )
     return {"consumers": pd.concat(rows, ignore_index=True)}
 
 
@@ -56,7 +66,7 @@ def synthetic_design(R: int, sizes: list[int], p: float, rho: float, seed: int =
 
 
 # --- analytic power ---------------------------------------------------------------------------
-@pytest.mark.parametrize("p1,p0,k,m", [(0.6, 0.4, 5, 20), (0.77, 0.35, 3, 8), (0.3, 0.2, 20, 30)])
+@pytest.mark.parametrize(("p1", "p0", "k", "m"), [(0.6, 0.4, 5, 20), (0.77, 0.35, 3, 8), (0.3, 0.2, 20, 30)])
 def test_no_clustering_equals_statsmodels_two_proportion_power(p1, p0, k, m):
     t = pw.cluster_trial_power(k, control=p0, intervention=p1, m=m, completion=1.0, icc=0.0, cv=0.0)
     n = k * m
@@ -89,7 +99,7 @@ def test_design_effects_are_the_exact_variance_ratios():
 
 
 def test_power_increases_with_clusters_and_decreases_with_icc():
-    kw = dict(control=0.35, intervention=0.6, m=12, completion=0.8, cv=0.3)
+    kw = {"control": 0.35, "intervention": 0.6, "m": 12, "completion": 0.8, "cv": 0.3}
     t = pw.cluster_trial_power(list(range(2, 31)), icc=0.05, **kw)
     for col in ("power_normal", "power_cluster_t"):
         assert np.all(np.diff(t[col]) > 0)
@@ -103,13 +113,15 @@ def test_power_increases_with_clusters_and_decreases_with_icc():
 
 
 def test_cluster_t_meets_normal_with_many_clusters_and_continuous_uses_the_t():
-    t = pw.cluster_trial_power([150], control=4.0, intervention=4.1, sd=0.6, kind="continuous", m=10,
-                               completion=0.9, icc=0.05, cv=0.0)
+    t = pw.cluster_trial_power(
+        [150], control=4.0, intervention=4.1, sd=0.6, kind="continuous", m=10, completion=0.9, icc=0.05, cv=0.0
+    )
     assert t["power_cluster_t"].iloc[0] == pytest.approx(t["power_normal"].iloc[0], abs=0.01)
     # cluster-t by hand: noncentral t with 2(k-1) df
     k, me, rho, sd = 4, 9.0, 0.05, 0.6
-    t4 = pw.cluster_trial_power([k], control=4.0, intervention=4.5, sd=sd, kind="continuous", m=10, completion=0.9,
-                                icc=rho, cv=0.0).iloc[0]
+    t4 = pw.cluster_trial_power(
+        [k], control=4.0, intervention=4.5, sd=sd, kind="continuous", m=10, completion=0.9, icc=rho, cv=0.0
+    ).iloc[0]
     nc = 0.5 / np.sqrt(2 * sd**2 * (rho + (1 - rho) / me) / k)
     df = 2 * (k - 1)
     c = sps.t.ppf(0.975, df)
@@ -118,9 +130,9 @@ def test_cluster_t_meets_normal_with_many_clusters_and_continuous_uses_the_t():
 
 
 @pytest.mark.parametrize("target", [0.8, 0.9])
-@pytest.mark.parametrize("method,col", [("cluster_t", "power_cluster_t"), ("normal", "power_normal")])
+@pytest.mark.parametrize(("method", "col"), [("cluster_t", "power_cluster_t"), ("normal", "power_normal")])
 def test_clusters_needed_inverts_the_power_function(target, method, col):
-    kw = dict(control=0.35, intervention=0.55, m=10, completion=0.85, icc=0.08, cv=0.3)
+    kw = {"control": 0.35, "intervention": 0.55, "m": 10, "completion": 0.85, "icc": 0.08, "cv": 0.3}
     k = pw.clusters_needed(target, method=method, **kw)
     assert k >= 2
     assert pw.cluster_trial_power(k, **kw)[col].iloc[0] >= target
@@ -131,7 +143,7 @@ def test_clusters_needed_inverts_the_power_function(target, method, col):
 
 
 def test_analytic_power_refuses_bad_input():
-    base = dict(control=0.35, intervention=0.6, m=10, completion=0.8, icc=0.05, cv=0.2)
+    base = {"control": 0.35, "intervention": 0.6, "m": 10, "completion": 0.8, "icc": 0.05, "cv": 0.2}
     for bad in ({"control": 1.2}, {"intervention": 0.0}, {"icc": np.nan}, {"completion": 0.0}, {"m": -1}):
         with pytest.raises(pw.PowerError):
             pw.cluster_trial_power(4, **{**base, **bad})
@@ -160,8 +172,16 @@ def test_anova_icc_degenerate_cases_are_nan_with_a_reason():
     icc, note = pw.anova_icc([4, 6], [4, 6], [4, 6])  # everyone answered yes
     assert np.isnan(icc) and note == "constant answer"
     # reduced: the note counts them, the ICC is NaN only if nothing was computable
-    frames = {"consumers": pd.DataFrame({"replication": [0, 0, 0, 0, 1, 1, 1, 1], "community": list("AABB") * 2,
-                                         "evaluated": 1, "sat_overall": [1, 1, 1, 1, 1, 0, 0, 1]})}
+    frames = {
+        "consumers": pd.DataFrame(
+            {
+                "replication": [0, 0, 0, 0, 1, 1, 1, 1],
+                "community": list("AABB") * 2,
+                "evaluated": 1,
+                "sat_overall": [1, 1, 1, 1, 1, 0, 0, 1],
+            }
+        )
+    }
     row = pw.reduce_design(pw.design_chunk(frames)).row("sat_overall")
     assert row["icc_replications"] == 1 and "1 of 2 replications (constant answer)" in row["note"]
     assert np.isfinite(row["icc_raw"])
@@ -180,7 +200,9 @@ def test_icc_estimator_recovers_a_known_icc(rho):
     assert r["icc_replications"] == 250 and r["note"] == ""
     # within 3 Monte Carlo SEs plus the estimator's small-sample bias (O(1/N))
     assert abs(r["icc_raw"] - rho) < 3 * r["icc_mc_se"] + 0.01
-    assert r["m"] == pytest.approx(np.mean(sizes)) and r["cv_recruited"] == pytest.approx(np.std(sizes) / np.mean(sizes))
+    assert r["m"] == pytest.approx(np.mean(sizes)) and r["cv_recruited"] == pytest.approx(
+        np.std(sizes) / np.mean(sizes)
+    )
     assert r["mean"] == pytest.approx(0.4, abs=0.02)
 
 
@@ -196,7 +218,10 @@ def test_reduction_does_not_depend_on_chunking():
     frames = beta_binomial_frames(30, [5, 9, 14], 0.6, 0.1, seed=9)
     whole = pw.reduce_design(pw.design_chunk(frames)).table
     cons = frames["consumers"]
-    parts = [pw.design_chunk({"consumers": cons[cons["replication"].isin(rs)]}) for rs in ([20, 21, 22], range(0, 20), range(23, 30))]
+    parts = [
+        pw.design_chunk({"consumers": cons[cons["replication"].isin(rs)]})
+        for rs in ([20, 21, 22], range(20), range(23, 30))
+    ]
     chunked = pw.reduce_design(pd.concat(parts, ignore_index=True)).table
     pd.testing.assert_frame_equal(whole, chunked)
 
@@ -224,8 +249,15 @@ def test_simulated_power_matches_exact_enumeration_without_clustering():
     y0 = np.tile(combos, (len(combos), 1))
     prob = q1[y1].prod(axis=1) * q0[y0].prod(axis=1)
     m1, m0 = y1 / n, y0 / n
-    res = t_tests(np.full(len(y1), k), m1.mean(1), m1.var(1, ddof=1), np.full(len(y1), k), m0.mean(1),
-                  m0.var(1, ddof=1), method="student")
+    res = t_tests(
+        np.full(len(y1), k),
+        m1.mean(1),
+        m1.var(1, ddof=1),
+        np.full(len(y1), k),
+        m0.mean(1),
+        m0.var(1, ddof=1),
+        method="student",
+    )
     exact = float(np.sum(prob * (np.nan_to_num(res["p"], nan=1.0) < 0.05)))
     sim = pw.simulated_power(d, "ben_mood", p0, [k], trials=20000, seed=1).iloc[0]
     assert abs(sim["power_simulated"] - exact) < 3 * np.sqrt(exact * (1 - exact) / 20000)
@@ -262,12 +294,17 @@ def test_simulated_power_continuous_outcome_and_bad_input():
 
 # --- on the model -----------------------------------------------------------------------------
 def _identical_communities(name: str, sd: float, loading: float):
-    return scenario_from_dict({
-        "name": name, "seed": 5, "waves": {"w": {"follow_up_months": 6}},
-        "communities": [{"name": "C", "wave": "w", "scheduling": "structured", "providers": 3, "consumers": 12,
-                         "copies": 8}],
-        "parameters": {"community_effect_sd": sd, "answer_community_loading": loading},
-    })
+    return scenario_from_dict(
+        {
+            "name": name,
+            "seed": 5,
+            "waves": {"w": {"follow_up_months": 6}},
+            "communities": [
+                {"name": "C", "wave": "w", "scheduling": "structured", "providers": 3, "consumers": 12, "copies": 8}
+            ],
+            "parameters": {"community_effect_sd": sd, "answer_community_loading": loading},
+        }
+    )
 
 
 def test_model_icc_near_zero_without_community_effect_and_larger_with_one():
@@ -282,15 +319,25 @@ def test_model_icc_near_zero_without_community_effect_and_larger_with_one():
 # --- CLI --------------------------------------------------------------------------------------
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, str(REPO / "cli.py"), "power", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(REPO / "cli.py"), "power", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-@pytest.mark.parametrize("args", [
-    ["--outcome", "no_such_item", "--control-rate", "0.3"],
-    ["--outcome", "ben_mood", "--control-rate", "1.5"],
-    ["--outcome", "ben_mood", "--control-rate", "0.3", "--clusters", "1,4"],
-], ids=["unknown-outcome", "rate-outside-0-1", "one-cluster"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--outcome", "no_such_item", "--control-rate", "0.3"],
+        ["--outcome", "ben_mood", "--control-rate", "1.5"],
+        ["--outcome", "ben_mood", "--control-rate", "0.3", "--clusters", "1,4"],
+    ],
+    ids=["unknown-outcome", "rate-outside-0-1", "one-cluster"],
+)
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, args):
     p = _cli(str(REPO / "scenarios" / "later_wave.yaml"), *args, "--workers", "1", cwd=tmp_path)
     assert p.returncode == 2
@@ -303,14 +350,32 @@ def test_cli_bad_scenario_and_a_small_run(tmp_path):
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "file not found" in p.stderr
     assert not (tmp_path / "outputs").exists()
     one = tmp_path / "one.yaml"  # one community: no ICC can be estimated
-    one.write_text("name: one\nseed: 1\nwaves: {w: {follow_up_months: 6}}\n"
-                   "communities:\n  - {name: A, wave: w, scheduling: structured, providers: 2, consumers: 8}\n")
-    p = _cli(str(one), "--outcome", "ben_mood", "--control-rate", "0.3", "--reps", "3", "--workers", "1", "-q",
-             cwd=tmp_path)
+    one.write_text(
+        "name: one\nseed: 1\nwaves: {w: {follow_up_months: 6}}\n"
+        "communities:\n  - {name: A, wave: w, scheduling: structured, providers: 2, consumers: 8}\n"
+    )
+    p = _cli(
+        str(one), "--outcome", "ben_mood", "--control-rate", "0.3", "--reps", "3", "--workers", "1", "-q", cwd=tmp_path
+    )
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "fewer than two communities" in p.stderr
     assert not (tmp_path / "outputs").exists()
-    p = _cli(str(REPO / "scenarios" / "later_wave.yaml"), "--outcome", "ben_mood", "--control-rate", "0.35",
-             "--reps", "8", "--clusters", "2,4", "--trials", "200", "--workers", "1", "-q", cwd=tmp_path)
+    p = _cli(
+        str(REPO / "scenarios" / "later_wave.yaml"),
+        "--outcome",
+        "ben_mood",
+        "--control-rate",
+        "0.35",
+        "--reps",
+        "8",
+        "--clusters",
+        "2,4",
+        "--trials",
+        "200",
+        "--workers",
+        "1",
+        "-q",
+        cwd=tmp_path,
+    )
     assert p.returncode == 0, p.stderr
     out = tmp_path / "outputs" / "later_wave_power"
     assert {x.name for x in out.iterdir()} == {"power.csv", "design_inputs.csv", "report.md", "power.png"}

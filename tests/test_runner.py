@@ -22,13 +22,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import test_runner_fakemodel as fm
 from scipy import stats
 
-import test_runner_fakemodel as fm
 from sim import runner
 from sim.replications import ReplicationsAlgorithm, look_ahead_for
-from sim.runner import (ResumeError, default_chunk_size, map_chunks, map_replications, run_to_directory,
-                        simulate_frames, work_dir_for)
+from sim.runner import (
+    ResumeError,
+    default_chunk_size,
+    map_chunks,
+    map_replications,
+    run_to_directory,
+    simulate_frames,
+    work_dir_for,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,8 +54,12 @@ def test_same_bytes_whatever_workers_and_chunks(tmp_path):
     ref_dir, ref = _run(tmp_path, "ref", replications=13)
     ref_h = fm.file_hashes(ref_dir)
     assert set(ref_h) == {f"{t}.csv" for t in fm.TABLES}
-    for name, kw in {"c1": dict(chunk_size=1), "c5": dict(chunk_size=5), "c13": dict(chunk_size=13),
-                     "w2": dict(workers=2, chunk_size=3)}.items():
+    for name, kw in {
+        "c1": {"chunk_size": 1},
+        "c5": {"chunk_size": 5},
+        "c13": {"chunk_size": 13},
+        "w2": {"workers": 2, "chunk_size": 3},
+    }.items():
         d, res = _run(tmp_path, name, replications=13, **kw)
         assert fm.file_hashes(d) == ref_h, name
         assert res.events == ref.events
@@ -110,8 +121,9 @@ def test_map_replications_per_replication_parameters():
     sc = fm.small_scenario()
     p = [sc.parameters.replace(training_days=float(d)) for d in (1, 2, 3, 4, 5, 6)]
     reps = [0, 1, 2] * 2  # two parameter sets, common random numbers across them
-    out = map_replications(_training_days, sc, reps, parameters_per_rep=p, model=fm.FAKE_MODEL,
-                           workers=2, chunk_size=4, pass_frames=False)
+    out = map_replications(
+        _training_days, sc, reps, parameters_per_rep=p, model=fm.FAKE_MODEL, workers=2, chunk_size=4, pass_frames=False
+    )
     assert out == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
     chunks = map_chunks(_ages, sc, reps, parameters_per_rep=p, model=fm.FAKE_MODEL, workers=1, chunk_size=3)
     assert [r for r, _ in chunks] == [(0, 3), (3, 6)]
@@ -154,10 +166,11 @@ def test_resume_refused_when_run_differs(tmp_path, monkeypatch, change):
     with pytest.raises(RuntimeError):
         _run(tmp_path, "out", replications=8, chunk_size=2)
     monkeypatch.setattr(fm, "FAIL_AT", None)
-    kw = dict(replications=8)
+    kw = {"replications": 8}
     if change == "scenario":
-        kw["scenario"] = fm.small_scenario(communities=[{**fm.SMALL_SCENARIO["communities"][0], "consumers": 10},
-                                                       fm.SMALL_SCENARIO["communities"][1]])
+        kw["scenario"] = fm.small_scenario(
+            communities=[{**fm.SMALL_SCENARIO["communities"][0], "consumers": 10}, fm.SMALL_SCENARIO["communities"][1]]
+        )
     elif change == "seed":
         kw["seed"] = 5
     else:
@@ -220,7 +233,7 @@ def test_post_hook_tables_per_chunk(tmp_path):
         seen[result.extras.names] = [len(c) for c in result.extras.iter("per_rep")]
         seen["concat"] = result.extras.concat("per_rep")
 
-    out, res = _run(tmp_path, "p", replications=7, chunk_size=3, post=_post_hook, finalize=fin)
+    _out, res = _run(tmp_path, "p", replications=7, chunk_size=3, post=_post_hook, finalize=fin)
     assert list(res.extras) == ["per_rep"] and seen[("per_rep",)] == [3, 3, 1]
     assert seen["concat"]["replication"].tolist() == list(range(7))
     with pytest.raises(runner.RunnerError, match="keep_work"):  # work folder removed after the run
@@ -247,7 +260,13 @@ def test_replication_summary():
     frames = simulate_frames(fm.small_scenario(), 3, model=fm.FAKE_MODEL, workers=1)
     s = runner.replication_summary(frames)
     assert list(s[["replication", "wave"]].itertuples(index=False, name=None)) == [
-        (0, "initial"), (0, "later"), (1, "initial"), (1, "later"), (2, "initial"), (2, "later")]
+        (0, "initial"),
+        (0, "later"),
+        (1, "initial"),
+        (1, "later"),
+        (2, "initial"),
+        (2, "later"),
+    ]
     assert (s["consumers_recruited"] == [9, 6] * 3).all()
     held = frames["sessions"].query("status == 'held'").groupby(["replication", "wave"]).size().tolist()
     assert s["sessions_held"].tolist() == held
@@ -296,9 +315,10 @@ def test_reps_auto_run(tmp_path):
 def test_map_replications_frames_follow_item_order_with_repeats_and_disorder():
     sc = fm.small_scenario()
     single = map_replications(_sessions_per_rep, sc, 6, model=fm.FAKE_MODEL, workers=1)
-    out = map_replications(_sessions_per_rep, sc, [5, 3, 4, 0, 1, 2, 0, 1, 2], model=fm.FAKE_MODEL,
-                           workers=2, chunk_size=9)
-    assert out == [single[5], single[3], single[4]] + single[:3] + single[:3]
+    out = map_replications(
+        _sessions_per_rep, sc, [5, 3, 4, 0, 1, 2, 0, 1, 2], model=fm.FAKE_MODEL, workers=2, chunk_size=9
+    )
+    assert out == [single[5], single[3], single[4], *single[:3], *single[:3]]
     assert runner._increasing_ranges([0, 1, 2, 0, 1, 2], 4) == [(0, 3), (3, 6)]
     assert runner._increasing_ranges([0, 1, 2, 3, 4], 2) == [(0, 2), (2, 4), (4, 5)]
 

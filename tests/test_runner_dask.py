@@ -14,6 +14,7 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 import test_runner_fakemodel as fm  # noqa: E402
+
 from sim.runner import map_replications, run_to_directory, work_dir_for  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,8 +28,9 @@ def cluster():
     os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), str(TESTS)] + ([old] if old else []))
     os.environ["FAKE_SLEEP"] = ""
     try:
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                      dashboard_address=None, silence_logs=40) as lc:
+        with distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+        ) as lc:
             yield lc
     finally:
         if old is None:
@@ -42,8 +44,9 @@ def test_dask_same_bytes_as_local(tmp_path, cluster):
     local = tmp_path / "local"
     run_to_directory(sc, local, replications=9, workers=1, model=fm.FAKE_MODEL)
     remote = tmp_path / "dask"
-    res = run_to_directory(sc, remote, replications=9, scheduler=cluster.scheduler_address, chunk_size=2,
-                           model=fm.FAKE_MODEL)
+    res = run_to_directory(
+        sc, remote, replications=9, scheduler=cluster.scheduler_address, chunk_size=2, model=fm.FAKE_MODEL
+    )
     assert res.backend.startswith("dask")
     assert fm.file_hashes(remote) == fm.file_hashes(local)
     a = map_replications(_n_sessions, sc, 9, model=fm.FAKE_MODEL, workers=1)
@@ -83,8 +86,9 @@ def test_dask_worker_killed_mid_run(tmp_path, cluster):
 
         th = threading.Thread(target=killer)
         th.start()
-        res = run_to_directory(sc, out, replications=12, chunk_size=2, scheduler=cluster.scheduler_address,
-                               model=fm.FAKE_MODEL)
+        res = run_to_directory(
+            sc, out, replications=12, chunk_size=2, scheduler=cluster.scheduler_address, model=fm.FAKE_MODEL
+        )
         th.join()
         assert killed, "no worker was killed"
         assert res.chunks_computed == 6
@@ -104,9 +108,13 @@ def test_cli_run_on_dask_same_bytes_as_local(tmp_path, cluster):
     f = fm.write_small_yaml(tmp_path / "small.yaml", replications=5)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     base = [sys.executable, str(REPO / "cli.py"), "run", str(f), "-q", "--no-analysis"]
-    a = subprocess.run(base + ["--workers", "1", "--out", str(tmp_path / "a")], env=env, capture_output=True, text=True)
-    b = subprocess.run(base + ["--scheduler", cluster.scheduler_address, "--chunk-size", "2", "--out", str(tmp_path / "b")],
-                       env=env, capture_output=True, text=True)
+    a = subprocess.run([*base, "--workers", "1", "--out", str(tmp_path / "a")], env=env, capture_output=True, text=True)
+    b = subprocess.run(
+        [*base, "--scheduler", cluster.scheduler_address, "--chunk-size", "2", "--out", str(tmp_path / "b")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert a.returncode == 0 and b.returncode == 0, (a.stderr, b.stderr)
     assert fm.file_hashes(tmp_path / "a") == fm.file_hashes(tmp_path / "b")
 
@@ -116,8 +124,21 @@ def test_unreachable_scheduler_one_line(tmp_path):
     import sys
 
     f = fm.write_small_yaml(tmp_path / "small.yaml", replications=2)
-    r = subprocess.run([sys.executable, str(REPO / "cli.py"), "run", str(f), "--scheduler", "tcp://127.0.0.1:9",
-                        "--out", str(tmp_path / "o")], env={**os.environ, "PYTHONPATH": str(REPO)},
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "cli.py"),
+            "run",
+            str(f),
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "scheduler" in r.stderr
     assert not (tmp_path / "o").exists()

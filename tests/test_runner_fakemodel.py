@@ -37,7 +37,11 @@ class FakeResult:
 def fake_simulate(scenario, replication, seed=None, parameters=None):
     seed = scenario.seed if seed is None else seed
     params = parameters if parameters is not None else scenario.parameters
-    fail_at = FAIL_AT if FAIL_AT is not None else (int(os.environ["FAKE_FAIL_AT"]) if os.environ.get("FAKE_FAIL_AT") else None)
+    fail_at = (
+        FAIL_AT
+        if FAIL_AT is not None
+        else (int(os.environ["FAKE_FAIL_AT"]) if os.environ.get("FAKE_FAIL_AT") else None)
+    )
     if fail_at is not None and replication == fail_at:
         raise RuntimeError(f"injected failure at replication {replication}")
     sleep = float(os.environ.get("FAKE_SLEEP", "0") or 0)

@@ -58,7 +58,7 @@ def test_missing_file(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "data, field, words",
+    ("data", "field", "words"),
     [
         ({**GOOD, "colour": "red"}, "colour", "unknown key"),
         (_with(providers=1), "communities[0].providers", "greater than or equal to 2"),

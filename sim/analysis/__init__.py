@@ -49,7 +49,9 @@ def analyze_chunk(frames: dict[str, pd.DataFrame], method: stats.ContinuousMetho
     }
 
 
-def analyze_directory(in_dir: Path | str, out_dir: Path | str | None = None, method: stats.ContinuousMethod = "t") -> Path:
+def analyze_directory(
+    in_dir: Path | str, out_dir: Path | str | None = None, method: stats.ContinuousMethod = "t"
+) -> Path:
     """Read providers/consumers/caregivers(/sessions).csv from ``in_dir``, analyse, write to ``out_dir``.
 
     ``out_dir`` defaults to ``in_dir``. Bad input raises :class:`DatasetError` (one line naming file

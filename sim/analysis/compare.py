@@ -42,8 +42,23 @@ from . import prep as P
 from . import stats as S
 
 TEST_COLUMNS = [
-    "replication", "family", "population", "item", "groups", "test", "statistic", "df", "p",
-    "p_bonferroni", "threshold", "significant", "n1", "n2", "est1", "est2", "note",
+    "replication",
+    "family",
+    "population",
+    "item",
+    "groups",
+    "test",
+    "statistic",
+    "df",
+    "p",
+    "p_bonferroni",
+    "threshold",
+    "significant",
+    "n1",
+    "n2",
+    "est1",
+    "est2",
+    "note",
 ]
 ALPHA = 0.05
 
@@ -73,25 +88,75 @@ def families(waves: tuple[str, ...]) -> list[tuple[Family, str]]:
     clin_cont = tuple(c for c in P.CLINICAL if c in ins.BASELINE_CONTINUOUS)
     for role in ("provider", "consumer"):
         for w1, w2 in pairs:
-            out.append((Family(f"retention.{role}", role, "wave", w1, w2, f"{w1} vs {w2}", binary=("evaluated",)), f"role:{role}"))
+            out.append(
+                (
+                    Family(f"retention.{role}", role, "wave", w1, w2, f"{w1} vs {w2}", binary=("evaluated",)),
+                    f"role:{role}",
+                )
+            )
     for role in ("provider", "consumer"):
         for w in waves:
             for name, cat, cont in (("demographics", demo_cat, demo_cont), ("clinical", clin_cat, clin_cont)):
                 out.append(
-                    (Family(f"dropout.{name}.{role}.{w}", role, "evaluated", 1.0, 0.0, "completers vs dropouts",
-                            continuous=cont, categorical=cat), f"role:{role}|wave:{w}")
+                    (
+                        Family(
+                            f"dropout.{name}.{role}.{w}",
+                            role,
+                            "evaluated",
+                            1.0,
+                            0.0,
+                            "completers vs dropouts",
+                            continuous=cont,
+                            categorical=cat,
+                        ),
+                        f"role:{role}|wave:{w}",
+                    )
                 )
     for role in ("provider", "consumer"):
         for w1, w2 in pairs:
             for name, cat, cont in (("demographics", demo_cat, demo_cont), ("clinical", clin_cat, clin_cont)):
-                out.append((Family(f"S1.{name}.{role}", role, "wave", w1, w2, f"{w1} vs {w2}", continuous=cont, categorical=cat), f"role:{role}"))
+                out.append(
+                    (
+                        Family(
+                            f"S1.{name}.{role}", role, "wave", w1, w2, f"{w1} vs {w2}", continuous=cont, categorical=cat
+                        ),
+                        f"role:{role}",
+                    )
+                )
     for w1, w2 in pairs:
         g = f"{w1} vs {w2}"
-        out.append((Family("S2.provider", "provider", "wave", w1, w2, g, binary=P.PROVIDER_BINARY, continuous=P.PROVIDER_LIKERT), "role:provider|evaluated"))
+        out.append(
+            (
+                Family(
+                    "S2.provider", "provider", "wave", w1, w2, g, binary=P.PROVIDER_BINARY, continuous=P.PROVIDER_LIKERT
+                ),
+                "role:provider|evaluated",
+            )
+        )
         for role in ("provider", "consumer"):
             out.append((Family(f"S3.{role}", role, "wave", w1, w2, g, binary=P.BENEFITS), f"role:{role}|evaluated"))
-        out.append((Family("S4.consumer", "consumer", "wave", w1, w2, g, binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT), "role:consumer|evaluated"))
-    out.append((Family("T3.provider_vs_consumer", "all", "role", "provider", "consumer", "provider vs consumer", binary=P.BENEFITS), "evaluated"))
+        out.append(
+            (
+                Family(
+                    "S4.consumer", "consumer", "wave", w1, w2, g, binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT
+                ),
+                "role:consumer|evaluated",
+            )
+        )
+    out.append(
+        (
+            Family(
+                "T3.provider_vs_consumer",
+                "all",
+                "role",
+                "provider",
+                "consumer",
+                "provider vs consumer",
+                binary=P.BENEFITS,
+            ),
+            "evaluated",
+        )
+    )
     return out
 
 
@@ -142,12 +207,18 @@ def _pair(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a[:, 0], a[:, 1]
 
 
-def run_family(d: pd.DataFrame, fam: Family, reps: np.ndarray, method: S.ContinuousMethod = "t") -> list[dict[str, np.ndarray]]:
+def run_family(
+    d: pd.DataFrame, fam: Family, reps: np.ndarray, method: S.ContinuousMethod = "t"
+) -> list[dict[str, np.ndarray]]:
     """All tests of one family for every replication (vectorised over replications)."""
     d, idx = _two_groups(d, fam, reps)
     g = d.groupby(["replication", "grp"], sort=True)
     out: list[dict[str, np.ndarray]] = []
-    rank = {it.column: i for i, it in enumerate(ins.CONSUMER_SATISFACTION)} if fam.family.startswith("S4.") else P.ITEM_ORDER
+    rank = (
+        {it.column: i for i, it in enumerate(ins.CONSUMER_SATISFACTION)}
+        if fam.family.startswith("S4.")
+        else P.ITEM_ORDER
+    )
     order = sorted(fam.binary + fam.continuous + fam.categorical, key=lambda c: (rank.get(c, 10_000), c))
     # Aggregates as numpy arrays (rows: replication x [g1, g2]; one column per item): pandas
     # column access on MultiIndexed frames dominated the cost of a chunk's tests.
@@ -177,7 +248,10 @@ def run_family(d: pd.DataFrame, fam: Family, reps: np.ndarray, method: S.Continu
             (y1, y2), (n1, n2) = _pair(sums[:, k]), _pair(cnts[:, k])
             res = S.binary_tests(y1, n1, y2, n2)
             with np.errstate(all="ignore"):
-                e1, e2 = np.where(n1 > 0, y1 / np.where(n1 > 0, n1, 1), np.nan), np.where(n2 > 0, y2 / np.where(n2 > 0, n2, 1), np.nan)
+                e1, e2 = (
+                    np.where(n1 > 0, y1 / np.where(n1 > 0, n1, 1), np.nan),
+                    np.where(n2 > 0, y2 / np.where(n2 > 0, n2, 1), np.nan),
+                )
             out.append(_rows(fam, item, reps, res, n1, n2, e1, e2))
         elif item in fam.continuous:
             j = ccols.index(item)
@@ -185,7 +259,11 @@ def run_family(d: pd.DataFrame, fam: Family, reps: np.ndarray, method: S.Continu
             if method == "mwu":
                 res = _mwu_loop(d, item, fam, reps)
             else:
-                lp = S.levene_from_moments(x["n"][0], x["am"][0], x["av"][0], x["n"][1], x["am"][1], x["av"][1]) if method == "t" else None
+                lp = (
+                    S.levene_from_moments(x["n"][0], x["am"][0], x["av"][0], x["n"][1], x["am"][1], x["av"][1])
+                    if method == "t"
+                    else None
+                )
                 res = S.t_tests(x["n"][0], x["m"][0], x["v"][0], x["n"][1], x["m"][1], x["v"][1], lp, method)
             out.append(_rows(fam, item, reps, res, x["n"][0], x["n"][1], x["m"][0], x["m"][1]))
         elif item in fam.categorical:
@@ -195,14 +273,16 @@ def run_family(d: pd.DataFrame, fam: Family, reps: np.ndarray, method: S.Continu
             arr = cnt.to_numpy().reshape(len(reps), 2, len(levels)).transpose(0, 2, 1)
             res = S.categorical_tests(arr)
             n = arr.sum(axis=1)
-            out.append(_rows(fam, item, reps, res, n[:, 0], n[:, 1], np.full(len(reps), np.nan), np.full(len(reps), np.nan)))
+            out.append(
+                _rows(fam, item, reps, res, n[:, 0], n[:, 1], np.full(len(reps), np.nan), np.full(len(reps), np.nan))
+            )
     return out
 
 
 def _mwu_loop(d: pd.DataFrame, item: str, fam: Family, reps: np.ndarray) -> dict[str, np.ndarray]:
     """Mann-Whitney U needs ranks: one call per replication (only when ``method='mwu'``)."""
     res = {k: [] for k in ("test", "statistic", "df", "p", "note")}
-    by = {r: x for r, x in d.groupby("replication")}
+    by = {r: x for r, x in d.groupby("replication")}  # noqa: C416 -- GroupBy is not a mapping
     for r in reps:
         x = by.get(r)
         a = x.loc[x["grp"] == fam.g1, item].to_numpy(float) if x is not None else np.array([])

@@ -30,41 +30,53 @@ _BEN = P.BENEFITS
 # file -> {column: kind}; kinds: str, num, int01, likert, score10, cat:<var>, role
 REQUIRED: dict[str, dict[str, str]] = {
     "providers.csv": {
-        **{c: "str" for c in ("community", "wave", "person_id")},
+        **dict.fromkeys(("community", "wave", "person_id"), "str"),
         "role": "role",
-        **{c: "num" for c in _BASE_CONT},
+        **dict.fromkeys(_BASE_CONT, "num"),
         **{c: f"cat:{c}" for c in _BASE_CAT},
         "evaluated": "int01",
-        **{c: "int01" for c in P.PROVIDER_BINARY},
+        **dict.fromkeys(P.PROVIDER_BINARY, "int01"),
         **{c: "likert" for c in P.PROVIDER_LIKERT if c != "confidence"},
         "confidence": "score10",
-        **{c: "int01" for c in _BEN},
+        **dict.fromkeys(_BEN, "int01"),
     },
     "consumers.csv": {
-        **{c: "str" for c in ("community", "wave", "person_id")},
+        **dict.fromkeys(("community", "wave", "person_id"), "str"),
         "role": "role",
-        **{c: "num" for c in _BASE_CONT},
+        **dict.fromkeys(_BASE_CONT, "num"),
         **{c: f"cat:{c}" for c in _BASE_CAT},
         "evaluated": "int01",
-        **{c: "int01" for c in P.CONSUMER_BINARY},
-        **{c: "likert" for c in P.CONSUMER_LIKERT},
-        **{c: "int01" for c in _BEN},
+        **dict.fromkeys(P.CONSUMER_BINARY, "int01"),
+        **dict.fromkeys(P.CONSUMER_LIKERT, "likert"),
+        **dict.fromkeys(_BEN, "int01"),
     },
     "caregivers.csv": {
-        **{c: "str" for c in ("caregiver_id", "community", "wave")},
+        **dict.fromkeys(("caregiver_id", "community", "wave"), "str"),
         "member_role": "role",
         "gender": "cat:gender",
         "age": "num",
         "participated": "int01",
-        **{c: "int01" for c in P.CAREGIVER_BINARY},
+        **dict.fromkeys(P.CAREGIVER_BINARY, "int01"),
     },
 }
 # Optional columns that are type-checked when present.
 OPTIONAL: dict[str, dict[str, str]] = {
-    "providers.csv": {"replication": "rep", "retained": "int01", **{c: "int01" for c in P.STRESS}, "recruited_day": "num"},
+    "providers.csv": {
+        "replication": "rep",
+        "retained": "int01",
+        **dict.fromkeys(P.STRESS, "int01"),
+        "recruited_day": "num",
+    },
     "consumers.csv": {"replication": "rep", "retained": "int01", "recruited_day": "num"},
     "caregivers.csv": {"replication": "rep"},
-    "sessions.csv": {"replication": "rep", "status": "str", "before_follow_up": "int01", "format": "str", "content": "str", "wave": "str"},
+    "sessions.csv": {
+        "replication": "rep",
+        "status": "str",
+        "before_follow_up": "int01",
+        "format": "str",
+        "content": "str",
+        "wave": "str",
+    },
 }
 SESSIONS_REQUIRED = ("wave", "status", "before_follow_up", "format", "content")
 
@@ -93,7 +105,9 @@ def _check(df: pd.DataFrame, file: str, col: str, kind: str) -> pd.Series:
         levels = set(ins.BASELINE_CATEGORICAL[kind[4:]])
         bad = s.notna() & ~s.astype(str).isin(levels)
         if bad.any():
-            raise _fail(file, col, f"expected one of {'/'.join(ins.BASELINE_CATEGORICAL[kind[4:]])}, {_first_bad(s, bad)}")
+            raise _fail(
+                file, col, f"expected one of {'/'.join(ins.BASELINE_CATEGORICAL[kind[4:]])}, {_first_bad(s, bad)}"
+            )
         return s
     x = pd.to_numeric(s, errors="coerce")
     bad = s.notna() & x.isna()
@@ -102,8 +116,12 @@ def _check(df: pd.DataFrame, file: str, col: str, kind: str) -> pd.Series:
     x = x.astype(float)
     if kind == "num":
         return x
-    lo, hi, what = {"int01": (0, 1, "0/1"), "likert": (1, 5, "whole numbers 1-5"), "score10": (0, 10, "whole numbers 0-10"),
-                    "rep": (0, np.inf, "whole numbers >= 0")}[kind]
+    lo, hi, what = {
+        "int01": (0, 1, "0/1"),
+        "likert": (1, 5, "whole numbers 1-5"),
+        "score10": (0, 10, "whole numbers 0-10"),
+        "rep": (0, np.inf, "whole numbers >= 0"),
+    }[kind]
     bad = x.notna() & ((x != np.round(x)) | (x < lo) | (x > hi))
     if bad.any():
         raise _fail(file, col, f"expected {what}, {_first_bad(s, bad)}")
@@ -112,7 +130,9 @@ def _check(df: pd.DataFrame, file: str, col: str, kind: str) -> pd.Series:
             raise _fail(file, col, f"blank replication (row {int(np.flatnonzero(x.isna().to_numpy())[0]) + 1})")
         return x.astype(np.int64)
     if kind == "int01" and col == "evaluated" and x.isna().any():
-        raise _fail(file, col, f"blank value (row {int(np.flatnonzero(x.isna().to_numpy())[0]) + 1}); expected 0/1 for everyone")
+        raise _fail(
+            file, col, f"blank value (row {int(np.flatnonzero(x.isna().to_numpy())[0]) + 1}); expected 0/1 for everyone"
+        )
     return x.astype("Int64") if not x.isna().all() else x
 
 

@@ -33,9 +33,9 @@ def _floatify(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for c in out.columns:
         dt = out[c].dtype
-        if pd.api.types.is_integer_dtype(dt) and pd.api.types.is_extension_array_dtype(dt):
-            out[c] = out[c].astype("float64")
-        elif pd.api.types.is_bool_dtype(dt):
+        if (
+            pd.api.types.is_integer_dtype(dt) and pd.api.types.is_extension_array_dtype(dt)
+        ) or pd.api.types.is_bool_dtype(dt):
             out[c] = out[c].astype("float64")
     return out
 
@@ -98,9 +98,14 @@ CAREGIVER_BINARY = tuple(
 
 #: Display order of rows: Table 1's variables, then the instruments' items as the paper lists them.
 ITEM_ORDER: dict[str, int] = {}
-for _c in BASELINE_ORDER + tuple(it.column for it in ins.PROVIDER_SATISFACTION) + STRESS + tuple(
-    it.column for it in ins.CONSUMER_SATISFACTION
-) + BENEFITS + CAREGIVER_BINARY:
+for _c in (
+    BASELINE_ORDER
+    + tuple(it.column for it in ins.PROVIDER_SATISFACTION)
+    + STRESS
+    + tuple(it.column for it in ins.CONSUMER_SATISFACTION)
+    + BENEFITS
+    + CAREGIVER_BINARY
+):
     ITEM_ORDER.setdefault(_c, len(ITEM_ORDER))
 
 

@@ -18,9 +18,9 @@ or time metadata.
 from __future__ import annotations
 
 import textwrap
-
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -95,7 +95,9 @@ def summarise_tests(tests: pd.DataFrame) -> pd.DataFrame:
             "replications": g.size(),
             "computable": g["computable"].sum(),
             "threshold": g["threshold"].first(),
-            "test_used": g["test"].agg(lambda s: "; ".join(f"{k} {v}" for k, v in s.value_counts().sort_index().items())),
+            "test_used": g["test"].agg(
+                lambda s: "; ".join(f"{k} {v}" for k, v in s.value_counts().sort_index().items())
+            ),
             "median_statistic": g["statistic"].median(),
             "median_p": g["p"].median(),
             "share_p_below_0.05": g["p05"].mean(),
@@ -105,7 +107,7 @@ def summarise_tests(tests: pd.DataFrame) -> pd.DataFrame:
     R = out["replications"].astype(float)
     ps = out["share_significant"]
     out["mc_se"] = np.sqrt(ps * (1 - ps) / R)
-    out["paper"] = [PAPER_TEST_TEXT.get((f, i), "") for f, i in zip(out["family"], out["item"])]
+    out["paper"] = [PAPER_TEST_TEXT.get((f, i), "") for f, i in zip(out["family"], out["item"], strict=False)]
     return out.drop(columns="_order")
 
 
@@ -121,7 +123,10 @@ class _Cells:
 
     def __init__(self, agg: pd.DataFrame, single: bool):
         self.single = single
-        self.a = {(t, r, c): (m, lo, hi) for t, r, c, m, lo, hi in agg[["table", "row", "column", "mean", "q025", "q975"]].itertuples(index=False)}
+        self.a = {
+            (t, r, c): (m, lo, hi)
+            for t, r, c, m, lo, hi in agg[["table", "row", "column", "mean", "q025", "q975"]].itertuples(index=False)
+        }
         pc = paper_cells()
         self.p = {(t, r, c): v for t, r, c, v in pc.itertuples(index=False)}
 
@@ -221,22 +226,86 @@ def _tests_section(tests: pd.DataFrame, summary: pd.DataFrame, single: bool, pre
     if single:
         t = tests[tests["family"].str.startswith(prefix)]
         rows = [
-            [f, g, _row_label(i, f), te, _num(s, 3), _num(d, 1), _fmt_p(p), f"{thr:.3g}", "yes" if sig else "no", PAPER_TEST_TEXT.get((f, i), ""), n]
+            [
+                f,
+                g,
+                _row_label(i, f),
+                te,
+                _num(s, 3),
+                _num(d, 1),
+                _fmt_p(p),
+                f"{thr:.3g}",
+                "yes" if sig else "no",
+                PAPER_TEST_TEXT.get((f, i), ""),
+                n,
+            ]
             for f, g, i, te, s, d, p, thr, sig, n in t[
                 ["family", "groups", "item", "test", "statistic", "df", "p", "threshold", "significant", "note"]
             ].itertuples(index=False)
         ]
-        return _md_table(["Family", "Groups", "Item", "Test", "Statistic", "df", "p", "Bonferroni threshold", "Significant", "Paper", "Note"], rows)
+        return _md_table(
+            [
+                "Family",
+                "Groups",
+                "Item",
+                "Test",
+                "Statistic",
+                "df",
+                "p",
+                "Bonferroni threshold",
+                "Significant",
+                "Paper",
+                "Note",
+            ],
+            rows,
+        )
     rows = [
-        [f, g, _row_label(i, f), f"{thr:.3g}", _num(ms, 3), _fmt_p(mp), f"{p05:.2f}", f"{sig:.2f} ± {se:.2f}", f"{comp}/{R}", pap]
+        [
+            f,
+            g,
+            _row_label(i, f),
+            f"{thr:.3g}",
+            _num(ms, 3),
+            _fmt_p(mp),
+            f"{p05:.2f}",
+            f"{sig:.2f} ± {se:.2f}",
+            f"{comp}/{R}",
+            pap,
+        ]
         for f, g, i, thr, ms, mp, p05, sig, se, comp, R, pap in sel[
-            ["family", "groups", "item", "threshold", "median_statistic", "median_p", "share_p_below_0.05", "share_significant", "mc_se", "computable", "replications", "paper"]
+            [
+                "family",
+                "groups",
+                "item",
+                "threshold",
+                "median_statistic",
+                "median_p",
+                "share_p_below_0.05",
+                "share_significant",
+                "mc_se",
+                "computable",
+                "replications",
+                "paper",
+            ]
         ].itertuples(index=False)
     ]
-    fam_notes = sorted({txt for pre, txt in PAPER_FAMILY_TEXT.items() if any(pre.startswith(x) or x.startswith(pre) for x in prefix)})
+    fam_notes = sorted(
+        {txt for pre, txt in PAPER_FAMILY_TEXT.items() if any(pre.startswith(x) or x.startswith(pre) for x in prefix)}
+    )
     notes = "".join(f"Paper: {t}.\n\n" for t in fam_notes)
     return notes + _md_table(
-        ["Family", "Groups", "Item", "Bonferroni threshold", "Median statistic", "Median p", "Share p < 0.05", "Share significant (Bonferroni) ± MC SE", "Computable", "Paper"],
+        [
+            "Family",
+            "Groups",
+            "Item",
+            "Bonferroni threshold",
+            "Median statistic",
+            "Median p",
+            "Share p < 0.05",
+            "Share significant (Bonferroni) ± MC SE",
+            "Computable",
+            "Paper",
+        ],
         rows,
     )
 
@@ -255,7 +324,9 @@ def _savefig(fig, path: Path) -> None:
     fig.savefig(path, dpi=100, metadata={"Software": None})
 
 
-def write_figures(out_dir: Path, agg: pd.DataFrame, summary: pd.DataFrame, frames: dict | None, waves: list[str], single: bool) -> list[str]:
+def write_figures(
+    out_dir: Path, agg: pd.DataFrame, summary: pd.DataFrame, frames: dict | None, waves: list[str], single: bool
+) -> list[str]:
     """Retention by wave, satisfaction distributions by wave, benefits providers vs consumers,
     test power (many replications), content shares; returns the file names written."""
     import matplotlib
@@ -306,13 +377,15 @@ def write_figures(out_dir: Path, agg: pd.DataFrame, summary: pd.DataFrame, frame
     if frames is not None:
         pr = P.prepare(frames)
         ev = pr.persons[pr.persons["evaluated"] == 1] if len(pr.persons) else pr.persons
-        panels = [("provider", c) for c in P.PROVIDER_LIKERT if c != "confidence"] + [("consumer", c) for c in P.CONSUMER_LIKERT]
+        panels = [("provider", c) for c in P.PROVIDER_LIKERT if c != "confidence"] + [
+            ("consumer", c) for c in P.CONSUMER_LIKERT
+        ]
         panels = [(r, c) for r, c in panels if c in ev.columns]
         if panels:
             ncol = 4
             nrow = int(np.ceil(len(panels) / ncol))
             fig, axes = plt.subplots(nrow, ncol, figsize=(12, 2.6 * nrow), squeeze=False)
-            for ax, (role, c) in zip(axes.flat, panels):
+            for ax, (role, c) in zip(axes.flat, panels, strict=False):
                 d = ev[ev["role"] == role]
                 width = 0.8 / max(len(waves), 1)
                 for k, w in enumerate(waves):
@@ -322,7 +395,7 @@ def write_figures(out_dir: Path, agg: pd.DataFrame, summary: pd.DataFrame, frame
                 ax.set_title(f"{role}: {P.label(c)}"[:48], fontsize=8)
                 ax.set_xticks(range(1, 6))
                 ax.set_ylim(0, 1)
-            for ax in list(axes.flat)[len(panels):]:
+            for ax in list(axes.flat)[len(panels) :]:
                 ax.axis("off")
             axes.flat[0].legend(fontsize=7)
             fig.suptitle("Satisfaction answers (1-5) by wave, share of evaluated answering")
@@ -338,7 +411,9 @@ def write_figures(out_dir: Path, agg: pd.DataFrame, summary: pd.DataFrame, frame
         for k, w in enumerate(waves):
             ms = [val(t, c, f"{w}_mean")[0] for t, c in items]
             ax.bar(np.arange(len(items)) + (k - (len(waves) - 1) / 2) * width, ms, width=width, label=w)
-        ax.set_xticks(range(len(items)), [textwrap.fill(P.label(c), 24) for _, c in items], rotation=60, ha="right", fontsize=7)
+        ax.set_xticks(
+            range(len(items)), [textwrap.fill(P.label(c), 24) for _, c in items], rotation=60, ha="right", fontsize=7
+        )
         ax.legend()
         ax.set_title("Mean satisfaction by wave")
         fig.tight_layout()
@@ -354,10 +429,14 @@ def write_figures(out_dir: Path, agg: pd.DataFrame, summary: pd.DataFrame, frame
         vals = np.array([val("table3", c, f"{role}_pct") for c in items])
         ax.bar(x, vals[:, 0], width=0.38, color=colr, alpha=0.8, label=f"{role}s (simulated)")
         if not single:
-            ax.errorbar(x, vals[:, 0], yerr=_yerr(vals[:, 0], vals[:, 1], vals[:, 2]), fmt="none", color="k", capsize=2, lw=0.8)
+            ax.errorbar(
+                x, vals[:, 0], yerr=_yerr(vals[:, 0], vals[:, 1], vals[:, 2]), fmt="none", color="k", capsize=2, lw=0.8
+            )
         pv = [pc.get(("table3", c, f"{role}_pct"), np.nan) for c in items]
         ax.plot(x, pv, "k*", ms=7, label="paper" if k == 0 else None)
-    ax.set_xticks(range(len(items)), [textwrap.fill(P.label(c), 24) for c in items], rotation=60, ha="right", fontsize=7)
+    ax.set_xticks(
+        range(len(items)), [textwrap.fill(P.label(c), 24) for c in items], rotation=60, ha="right", fontsize=7
+    )
     ax.set_ylabel("% answering yes")
     ax.set_ylim(0, 105)
     ax.legend(fontsize=7)
@@ -373,7 +452,7 @@ def write_figures(out_dir: Path, agg: pd.DataFrame, summary: pd.DataFrame, frame
         fig, ax = plt.subplots(figsize=(7, max(3, 0.16 * len(s))))
         y = np.arange(len(s))[::-1]
         ax.barh(y, s["share_significant"], xerr=1.96 * s["mc_se"], color="#55a868", alpha=0.85)
-        ax.set_yticks(y, [f"{f}: {P.label(i)}"[:60] for f, i in zip(s["family"], s["item"])], fontsize=6)
+        ax.set_yticks(y, [f"{f}: {P.label(i)}"[:60] for f, i in zip(s["family"], s["item"], strict=False)], fontsize=6)
         ax.set_xlim(0, 1)
         ax.set_xlabel("share of replications significant (Bonferroni within family)")
         ax.set_title("Power of the paper's design (per test)")
@@ -389,7 +468,14 @@ def write_figures(out_dir: Path, agg: pd.DataFrame, summary: pd.DataFrame, frame
         fig, ax = plt.subplots(figsize=(8, 3.5))
         ax.bar(range(len(cats)), vals[:, 0], color="#8172b3", alpha=0.85, label="simulated")
         if not single:
-            ax.errorbar(range(len(cats)), vals[:, 0], yerr=_yerr(vals[:, 0], vals[:, 1], vals[:, 2]), fmt="none", color="k", capsize=2)
+            ax.errorbar(
+                range(len(cats)),
+                vals[:, 0],
+                yerr=_yerr(vals[:, 0], vals[:, 1], vals[:, 2]),
+                fmt="none",
+                color="k",
+                capsize=2,
+            )
         pv = [ins.PAPER_TOP_CONTENT_SHARES.get(c, np.nan) for c in cats]
         ax.plot(range(len(cats)), pv, "k*", ms=9, label="paper")
         ax.set_xticks(range(len(cats)), [c.replace("_", " ") for c in cats], rotation=40, ha="right", fontsize=7)
@@ -406,21 +492,36 @@ def write_figures(out_dir: Path, agg: pd.DataFrame, summary: pd.DataFrame, frame
 # ------------------------------------------------------------------------------------------------
 # The report
 # ------------------------------------------------------------------------------------------------
-def render_report(scenario_name: str, tests: pd.DataFrame, agg: pd.DataFrame, summary: pd.DataFrame, waves: list[str], n_reps: int,
-                  figures: list[str], partial: bool = False) -> str:
+def render_report(
+    scenario_name: str,
+    tests: pd.DataFrame,
+    agg: pd.DataFrame,
+    summary: pd.DataFrame,
+    waves: list[str],
+    n_reps: int,
+    figures: list[str],
+    partial: bool = False,
+) -> str:
     single = n_reps == 1
     c = _Cells(agg, single)
     L: list[str] = []
     L.append(f"# Analysis report: {scenario_name}\n")
-    what = "one replication (values)" if single else f"{n_reps} replications (mean [2.5%–97.5%] of each cell across replications)"
-    L.append(f"Analysed: {what}. Paper: Fan et al. (2019), BMC Psychiatry 19:360. Waves: {', '.join(waves) or 'none'}.\n")
+    what = (
+        "one replication (values)"
+        if single
+        else f"{n_reps} replications (mean [2.5%–97.5%] of each cell across replications)"
+    )
+    L.append(
+        f"Analysed: {what}. Paper: Fan et al. (2019), BMC Psychiatry 19:360. Waves: {', '.join(waves) or 'none'}.\n"
+    )
     L.append("## Statistical analyses (rules used)\n")
     L.append(
         "- Descriptive: N (%) for discrete and mean (SD) for continuous variables; follow-up items among those "
         "evaluated, percentages of those who answered.\n"
         f"- {S.CHI2_RULE}\n- {S.T_RULE}\n"
         "- Bonferroni within each family of comparisons: threshold = 0.05 / (tests in the family), shown per test "
-        "(the paper: 0.05/6 = 8.33 × 10⁻³ for six demographic variables). Families: retention by wave per role (1 test); "
+        "(the paper: 0.05/6 = 8.33 × 10⁻³ for six demographic variables). Families: retention by wave per role (1 "
+        "test); "
         "completers vs dropouts per role and wave, demographics (6) and clinical (2); initial vs later on demographics "
         "(S1), provider satisfaction (S2, 11), benefits (S3, 14 per role), consumer satisfaction (S4, 7); providers vs "
         "consumers on benefits (Table 3, 14).\n"
@@ -446,7 +547,16 @@ def render_report(scenario_name: str, tests: pd.DataFrame, agg: pd.DataFrame, su
             pct = c.get("retention", role, f"{w}_pct")
             ev = _num(sim_[0], 0) if single else f"{_num(sim_[0], 1)} [{_num(sim_[1], 0)}–{_num(sim_[2], 0)}]"
             pk = ins.PAPER_RETENTION.get((role, w))
-            rows.append([role, w, _num(rec, 0), ev, f"{_num(pct[0], 1)}%", f"{pk[0]}/{pk[1]} ({100 * pk[0] / pk[1]:.0f}%)" if pk else ""])
+            rows.append(
+                [
+                    role,
+                    w,
+                    _num(rec, 0),
+                    ev,
+                    f"{_num(pct[0], 1)}%",
+                    f"{pk[0]}/{pk[1]} ({100 * pk[0] / pk[1]:.0f}%)" if pk else "",
+                ]
+            )
     L.append(_md_table(["Role", "Wave", "Recruited", "Evaluated (simulated)", "% evaluated", "Paper"], rows))
     L.append("\nRetention, initial vs later:\n\n")
     L.append(_tests_section(tests, summary, single, ("retention.",)))
@@ -455,7 +565,11 @@ def render_report(scenario_name: str, tests: pd.DataFrame, agg: pd.DataFrame, su
     L.append("\nCompleters vs dropouts on baseline variables, within each wave:\n\n")
     L.append(_tests_section(tests, summary, single, ("dropout.",)))
     L.append(f"\n### {TABLE_TITLES['tableS1']}\n\n")
-    L.append(_groups_table(c, agg, "tableS1", [f"{r}_{w}" for r in ("provider", "consumer") for w in waves], with_paper=False))
+    L.append(
+        _groups_table(
+            c, agg, "tableS1", [f"{r}_{w}" for r in ("provider", "consumer") for w in waves], with_paper=False
+        )
+    )
     L.append("\n")
     L.append(_tests_section(tests, summary, single, ("S1.",)))
 
@@ -490,9 +604,16 @@ def render_report(scenario_name: str, tests: pd.DataFrame, agg: pd.DataFrame, su
         L.append(_groups_table(c, agg, "caregivers", ["all", "provider", "consumer"]))
     if (agg["table"] == "sessions").any():
         L.append(f"\n## {TABLE_TITLES['sessions']}\n\n")
-        rows = [[_row_label(r).replace("content: ", "content = "), c.value("sessions", r, "all"), c.paper("sessions", r, "all")]
-                + [c.value("sessions", r, w) for w in waves] for r in _rows_of(agg, "sessions")]
-        L.append(_md_table(["Row", "all (simulated)", "all (paper)"] + list(waves), rows))
+        rows = [
+            [
+                _row_label(r).replace("content: ", "content = "),
+                c.value("sessions", r, "all"),
+                c.paper("sessions", r, "all"),
+            ]
+            + [c.value("sessions", r, w) for w in waves]
+            for r in _rows_of(agg, "sessions")
+        ]
+        L.append(_md_table(["Row", "all (simulated)", "all (paper)", *list(waves)], rows))
 
     if not single:
         L.append("\n## Share of replications in which each test was significant\n\n")
@@ -501,7 +622,10 @@ def render_report(scenario_name: str, tests: pd.DataFrame, agg: pd.DataFrame, su
             "threshold of the test's family (± Monte Carlo SE). Full list: `test_summary.csv`.\n\n"
         )
         s = summary[summary["paper"] != ""]
-        rows = [[f, P.label(i), f"{sig:.2f} ± {se:.2f}", p] for f, i, sig, se, p in s[["family", "item", "share_significant", "mc_se", "paper"]].itertuples(index=False)]
+        rows = [
+            [f, P.label(i), f"{sig:.2f} ± {se:.2f}", p]
+            for f, i, sig, se, p in s[["family", "item", "share_significant", "mc_se", "paper"]].itertuples(index=False)
+        ]
         L.append(_md_table(["Family", "Item", "Share significant", "Paper"], rows))
     if figures:
         L.append("\n## Figures\n\n")
@@ -537,7 +661,7 @@ class _TestsAccumulator:
     """:func:`summarise_tests` by streaming: counts over all replications; medians of the statistic
     and p over the replications with index below ``MEDIAN_REPS_MAX`` (compact float64 columns)."""
 
-    KEYS = ["family", "population", "groups", "item"]
+    KEYS: ClassVar[list[str]] = ["family", "population", "groups", "item"]
 
     def __init__(self) -> None:
         self.ids: dict[tuple, int] = {}
@@ -581,9 +705,9 @@ class _TestsAccumulator:
         vc = t.groupby([local, t["test"].to_numpy()], sort=False).size()
         for j, i in enumerate(gid):
             self.size[i] += int(n[j])
-            self.computable[i] += int(round(comp[j]))
-            self.p05[i] += int(round(p05[j]))
-            self.sig[i] += int(round(sig_s[j]))
+            self.computable[i] += round(comp[j])
+            self.p05[i] += round(p05[j])
+            self.sig[i] += round(sig_s[j])
             self.sig_n[i] += int(sig_n[j])
             if np.isnan(self.threshold[i]):
                 self.threshold[i] = thr[j]
@@ -594,35 +718,52 @@ class _TestsAccumulator:
         self.n_reps += int(pd.unique(reps).size)
         keep = reps < MEDIAN_REPS_MAX
         if keep.any():
-            self.kept.append(pd.DataFrame({"gid": g[keep], "statistic": t["statistic"].to_numpy(dtype=float)[keep],
-                                           "p": t["p"].to_numpy(dtype=float)[keep]}))
+            self.kept.append(
+                pd.DataFrame(
+                    {
+                        "gid": g[keep],
+                        "statistic": t["statistic"].to_numpy(dtype=float)[keep],
+                        "p": t["p"].to_numpy(dtype=float)[keep],
+                    }
+                )
+            )
 
     def summary(self) -> pd.DataFrame:
         if not self.size:
             return pd.DataFrame(columns=["family", "item", "paper", "share_significant", "mc_se"])
         keys = list(self.ids)
-        kept = pd.concat(self.kept, ignore_index=True) if self.kept else pd.DataFrame({"gid": [], "statistic": [], "p": []})
+        kept = (
+            pd.concat(self.kept, ignore_index=True)
+            if self.kept
+            else pd.DataFrame({"gid": [], "statistic": [], "p": []})
+        )
         med = kept.groupby("gid", sort=True)[["statistic", "p"]].median().reindex(range(len(keys)))
         self.kept = []
         size = np.array(self.size, dtype=np.int64)
-        out = pd.DataFrame({
-            "_order": np.array(self.key_order, dtype=np.int64),
-            "family": [k[0] for k in keys], "population": [k[1] for k in keys],
-            "groups": [k[2] for k in keys], "item": [k[3] for k in keys],
-            "replications": size,
-            "computable": np.array(self.computable, dtype=np.int64),
-            "threshold": np.array(self.threshold, dtype=float),
-            "test_used": ["; ".join(f"{k} {v}" for k, v in sorted(d.items())) for d in self.tests],
-            "median_statistic": med["statistic"].to_numpy(),
-            "median_p": med["p"].to_numpy(),
-            "share_p_below_0.05": np.array(self.p05, dtype=float) / size,
-            "share_significant": np.array(self.sig, dtype=float) / np.array(self.sig_n, dtype=float),
-        })
-        out = out.sort_values(["_order", "family", "population", "groups", "item"], kind="stable").reset_index(drop=True)
+        out = pd.DataFrame(
+            {
+                "_order": np.array(self.key_order, dtype=np.int64),
+                "family": [k[0] for k in keys],
+                "population": [k[1] for k in keys],
+                "groups": [k[2] for k in keys],
+                "item": [k[3] for k in keys],
+                "replications": size,
+                "computable": np.array(self.computable, dtype=np.int64),
+                "threshold": np.array(self.threshold, dtype=float),
+                "test_used": ["; ".join(f"{k} {v}" for k, v in sorted(d.items())) for d in self.tests],
+                "median_statistic": med["statistic"].to_numpy(),
+                "median_p": med["p"].to_numpy(),
+                "share_p_below_0.05": np.array(self.p05, dtype=float) / size,
+                "share_significant": np.array(self.sig, dtype=float) / np.array(self.sig_n, dtype=float),
+            }
+        )
+        out = out.sort_values(["_order", "family", "population", "groups", "item"], kind="stable").reset_index(
+            drop=True
+        )
         R = out["replications"].astype(float)
         ps = out["share_significant"]
         out["mc_se"] = np.sqrt(ps * (1 - ps) / R)
-        out["paper"] = [PAPER_TEST_TEXT.get((f, i), "") for f, i in zip(out["family"], out["item"])]
+        out["paper"] = [PAPER_TEST_TEXT.get((f, i), "") for f, i in zip(out["family"], out["item"], strict=False)]
         return out.drop(columns="_order")
 
 
@@ -633,7 +774,7 @@ class _CellsAccumulator:
     replications with index below ``MEDIAN_REPS_MAX``. Kept values are float64 matrices per chunk
     (replications x cells, NaN where a replication has no value): 8 bytes per cell and replication."""
 
-    KEYS = ["table", "row", "column"]
+    KEYS: ClassVar[list[str]] = ["table", "row", "column"]
     BATCH = 64  # cells aggregated at a time at the end
 
     def __init__(self) -> None:
@@ -689,7 +830,7 @@ class _CellsAccumulator:
             part = np.full((len(W), hi - lo), np.nan)
             w = min(W.shape[1], hi) - lo
             if w > 0:
-                part[:, :w] = W[:, lo:lo + w]
+                part[:, :w] = W[:, lo : lo + w]
             parts.append(part)
         return np.concatenate(parts) if parts else np.zeros((0, hi - lo))
 
@@ -721,7 +862,9 @@ class _CellsAccumulator:
         return out
 
 
-def write_analysis(out_dir: Path | str, tests: Any, cells: Any, frames: dict | None = None, scenario_name: str = "") -> None:
+def write_analysis(
+    out_dir: Path | str, tests: Any, cells: Any, frames: dict | None = None, scenario_name: str = ""
+) -> None:
     """Write tests.csv, test_summary.csv, tables/*.csv, report.md and figures/*.png into ``out_dir``.
 
     ``tests``/``cells`` are the outputs of :func:`sim.analysis.analyze_chunk` over all chunks: each
@@ -744,7 +887,9 @@ def write_analysis(out_dir: Path | str, tests: Any, cells: Any, frames: dict | N
         for t in _chunks_of(tests):
             t = t.sort_values(["replication"], kind="stable").reset_index(drop=True)
             if header or len(t):
-                fh.write(t.to_csv(index=False, header=header, float_format=FLOAT_FORMAT, lineterminator="\n").encode("utf-8"))
+                fh.write(
+                    t.to_csv(index=False, header=header, float_format=FLOAT_FORMAT, lineterminator="\n").encode("utf-8")
+                )
                 header = False
             ta.add(t)
             if ta.n_reps <= 1:
@@ -770,7 +915,9 @@ def write_analysis(out_dir: Path | str, tests: Any, cells: Any, frames: dict | N
             a = a.rename(columns={"mean": "value"}).drop(columns=["q025", "q975", "reps"])
         _write_csv(a.drop(columns="table"), tdir / f"{table}.csv")
     waves = _waves_from(ca.keys_frame(), frames)
-    tests_df = pd.concat(single_tests, ignore_index=True) if single and single_tests else pd.DataFrame(columns=["family"])
+    tests_df = (
+        pd.concat(single_tests, ignore_index=True) if single and single_tests else pd.DataFrame(columns=["family"])
+    )
     figures = write_figures(out, agg, summary, frames, waves, single)
     text = render_report(scenario_name or out.name, tests_df, agg, summary, waves, n_reps, figures, partial=partial)
     (out / "report.md").write_text(text, encoding="utf-8")

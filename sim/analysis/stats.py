@@ -39,9 +39,10 @@ call the same cores.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 from scipy import stats as sps
@@ -123,7 +124,9 @@ def binary_tests(yes1, n1, yes2, n2) -> dict[str, np.ndarray]:
     test[empty] = NOT_COMPUTABLE
     note[empty] = "empty group: no answers in one group"
     test[const] = NOT_COMPUTABLE
-    note[const] = np.where(col_yes[const] == 0, "constant outcome: no 'yes' in either group", "constant outcome: all 'yes' in both groups")
+    note[const] = np.where(
+        col_yes[const] == 0, "constant outcome: no 'yes' in either group", "constant outcome: all 'yes' in both groups"
+    )
 
     if ok.any():
         a, b, c, d = yes1[ok], no1[ok], yes2[ok], no2[ok]
@@ -146,7 +149,7 @@ def binary_tests(yes1, n1, yes2, n2) -> dict[str, np.ndarray]:
         notes = np.array(
             [
                 f"statistic: Pearson chi2; p: Fisher exact, {ns} cell(s) expected < 5 (min {me:.2f})" if s else ""
-                for s, ns, me in zip(small, n_small, min_exp)
+                for s, ns, me in zip(small, n_small, min_exp, strict=False)
             ],
             dtype=object,
         )
@@ -164,7 +167,13 @@ def _table_test(table_bytes: bytes, shape: tuple[int, int]) -> tuple[str, float,
     # SPSS builds the table from observed values: empty rows/columns do not exist.
     t = t[t.sum(axis=1) > 0][:, t.sum(axis=0) > 0]
     if t.shape[1] < 2:
-        return (NOT_COMPUTABLE, np.nan, np.nan, np.nan, "empty group: no answers in one group" if t.shape[1] < shape[1] else "")
+        return (
+            NOT_COMPUTABLE,
+            np.nan,
+            np.nan,
+            np.nan,
+            "empty group: no answers in one group" if t.shape[1] < shape[1] else "",
+        )
     if t.shape[0] < 2:
         return (NOT_COMPUTABLE, np.nan, np.nan, np.nan, "constant variable: one level observed in both groups")
     if t.shape == (2, 2):
@@ -276,7 +285,10 @@ def t_tests(n1, m1, v1, n2, m2, v2, levene_p=None, method: ContinuousMethod = "t
     p[ok] = 2 * sps.t.sf(np.abs(t[ok]), dfx[ok])
     if lp is not None:
         note[ok] = np.array(
-            [f"Levene p={x:.3g}: equal variances {'not ' if w else ''}assumed" for x, w in zip(lp[ok], use_welch[ok])],
+            [
+                f"Levene p={x:.3g}: equal variances {'not ' if w else ''}assumed"
+                for x, w in zip(lp[ok], use_welch[ok], strict=False)
+            ],
             dtype=object,
         )
     return {"test": test, "statistic": stat, "df": df, "p": p, "note": note}
@@ -304,7 +316,9 @@ def mann_whitney(x: Sequence[float], y: Sequence[float]) -> TestResult:
 # Scalar helpers (the same cores, one comparison)
 # --------------------------------------------------------------------------------------------
 def _first(r: dict[str, np.ndarray]) -> TestResult:
-    return TestResult(str(r["test"][0]), float(r["statistic"][0]), float(r["df"][0]), float(r["p"][0]), str(r["note"][0]))
+    return TestResult(
+        str(r["test"][0]), float(r["statistic"][0]), float(r["df"][0]), float(r["p"][0]), str(r["note"][0])
+    )
 
 
 def _clean(x) -> np.ndarray:
@@ -356,7 +370,9 @@ def compare_continuous(x: Sequence[float], y: Sequence[float], method: Continuou
     return _first(t_tests(n1, m1, v1, n2, m2, v2, lp, method))
 
 
-def ttest_from_summary(m1: float, sd1: float, n1: int, m2: float, sd2: float, n2: int, equal_var: bool = True) -> TestResult:
+def ttest_from_summary(
+    m1: float, sd1: float, n1: int, m2: float, sd2: float, n2: int, equal_var: bool = True
+) -> TestResult:
     """t test from printed summaries (means, SDs, ns), Student's or Welch's."""
     return _first(t_tests(n1, m1, sd1**2, n2, m2, sd2**2, None, "student" if equal_var else "welch"))
 

@@ -58,7 +58,7 @@ def paper_summaries(frames: dict[str, pd.DataFrame] | P.Prepared) -> pd.DataFram
         ret = pd.DataFrame({"recruited": g.size(), "evaluated": g["evaluated"].sum()})
         if "retained" in per.columns:
             ret["retained"] = g["retained"].sum()
-        for (role, wave) in [(r, w) for r in ("provider", "consumer") for w in waves]:
+        for role, wave in [(r, w) for r in ("provider", "consumer") for w in waves]:
             for stat in ret.columns:
                 try:
                     s = ret[stat].xs((role, wave), level=("role", "wave"))
@@ -84,7 +84,9 @@ def paper_summaries(frames: dict[str, pd.DataFrame] | P.Prepared) -> pd.DataFram
             out["provider.confidence.sd"] = gp["confidence"].std(ddof=1).reindex(reps)
             cw = prov.groupby(["replication", "wave"])["confidence"].mean().unstack("wave")
             for w in waves:
-                out[f"provider.confidence.mean.{w}"] = (cw[w] if w in cw.columns else pd.Series(dtype=float)).reindex(reps)
+                out[f"provider.confidence.mean.{w}"] = (cw[w] if w in cw.columns else pd.Series(dtype=float)).reindex(
+                    reps
+                )
         cb = _cols(cons, P.CONSUMER_BINARY + P.BENEFITS)
         for c, s in gc[cb].sum().reindex(reps, fill_value=0).items():
             out[f"consumer.{c}.yes"] = s
@@ -95,7 +97,9 @@ def paper_summaries(frames: dict[str, pd.DataFrame] | P.Prepared) -> pd.DataFram
         if "ben_mood" in cons.columns:
             mw = cons.groupby(["replication", "wave"])["ben_mood"].sum().unstack("wave")
             for w in waves:
-                out[f"consumer.ben_mood.yes.{w}"] = (mw[w] if w in mw.columns else pd.Series(dtype=float)).reindex(reps, fill_value=0)
+                out[f"consumer.ben_mood.yes.{w}"] = (mw[w] if w in mw.columns else pd.Series(dtype=float)).reindex(
+                    reps, fill_value=0
+                )
         if len(waves) >= 2:
             out.update(_wave_t(cons, reps, waves[0], waves[1]))
     cg = pr.caregivers
@@ -103,10 +107,14 @@ def paper_summaries(frames: dict[str, pd.DataFrame] | P.Prepared) -> pd.DataFram
         part = cg[cg["participated"] == 1]
         gg = part.groupby("replication")
         out["caregiver.n"] = gg.size().reindex(reps, fill_value=0)
-        out["caregiver.female"] = (part["gender"] == "female").groupby(part["replication"]).sum().reindex(reps, fill_value=0)
+        out["caregiver.female"] = (
+            (part["gender"] == "female").groupby(part["replication"]).sum().reindex(reps, fill_value=0)
+        )
         out["caregiver.age.mean"] = gg["age"].mean().reindex(reps)
         for role in ("provider", "consumer"):
-            out[f"caregiver.of_{role}"] = (part["member_role"] == role).groupby(part["replication"]).sum().reindex(reps, fill_value=0)
+            out[f"caregiver.of_{role}"] = (
+                (part["member_role"] == role).groupby(part["replication"]).sum().reindex(reps, fill_value=0)
+            )
         for c, s in gg[_cols(part, P.CAREGIVER_BINARY)].sum().reindex(reps, fill_value=0).items():
             out[f"caregiver.{c}.yes"] = s
     ss = pr.sessions
@@ -117,26 +125,45 @@ def paper_summaries(frames: dict[str, pd.DataFrame] | P.Prepared) -> pd.DataFram
         n = held.groupby("replication").size().reindex(reps, fill_value=0)
         out["sessions.held"] = n
         nz = n.where(n > 0)
-        out["sessions.group_share"] = (held["format"] == "group").groupby(held["replication"]).sum().reindex(reps, fill_value=0) / nz
-        ct = held.groupby(["replication", "content"]).size().unstack("content", fill_value=0).reindex(reps, fill_value=0)
+        out["sessions.group_share"] = (held["format"] == "group").groupby(held["replication"]).sum().reindex(
+            reps, fill_value=0
+        ) / nz
+        ct = (
+            held.groupby(["replication", "content"]).size().unstack("content", fill_value=0).reindex(reps, fill_value=0)
+        )
         for c in ins.CONTENT_CATEGORIES:
             out[f"sessions.share.{c}"] = (ct[c] if c in ct.columns else pd.Series(0, index=reps)) / nz
     df = pd.DataFrame({k: v.to_numpy(dtype=float) for k, v in out.items()}, index=reps)
     return df
 
 
-_PERSON_COLS = ("replication", "role", "wave", "evaluated", "retained", "recruited_day") + P.PROVIDER_BINARY + P.STRESS + P.BENEFITS + P.PROVIDER_LIKERT + P.CONSUMER_BINARY + P.CONSUMER_LIKERT
+_PERSON_COLS = (
+    "replication",
+    "role",
+    "wave",
+    "evaluated",
+    "retained",
+    "recruited_day",
+    *P.PROVIDER_BINARY,
+    *P.STRESS,
+    *P.BENEFITS,
+    *P.PROVIDER_LIKERT,
+    *P.CONSUMER_BINARY,
+    *P.CONSUMER_LIKERT,
+)
 _KEEP = {
     "providers": _PERSON_COLS,
     "consumers": _PERSON_COLS,
-    "caregivers": ("replication", "participated", "gender", "age", "member_role") + P.CAREGIVER_BINARY,
+    "caregivers": ("replication", "participated", "gender", "age", "member_role", *P.CAREGIVER_BINARY),
     "sessions": ("replication", "status", "before_follow_up", "format", "content"),
 }
 
 
 def _slim(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Only the columns the summaries read (filtering wide frames of 10^5 replications is the cost)."""
-    return {k: (v[[c for c in v.columns if c in _KEEP[k]]] if k in _KEEP else v) for k, v in frames.items() if k in _KEEP}
+    return {
+        k: (v[[c for c in v.columns if c in _KEEP[k]]] if k in _KEEP else v) for k, v in frames.items() if k in _KEEP
+    }
 
 
 def _wave_t(cons: pd.DataFrame, reps: pd.Index, w1: str, w2: str) -> dict[str, pd.Series]:

@@ -53,7 +53,15 @@ def _long(wide: pd.DataFrame, table: str, row: str, stat_names: dict[str, str]) 
     reps = wide.index.get_level_values("replication").to_numpy(dtype=np.int64)
     out = []
     for stat, name in stat_names.items():
-        out.append(_Block(table=table, row=row, column=grp + ("_" + name), replication=reps, value=wide[stat].to_numpy(dtype=float)))
+        out.append(
+            _Block(
+                table=table,
+                row=row,
+                column=grp + ("_" + name),
+                replication=reps,
+                value=wide[stat].to_numpy(dtype=float),
+            )
+        )
     return out
 
 
@@ -101,8 +109,15 @@ def describe(
 
     def add(row: str, stats: list[tuple[str, np.ndarray]]) -> None:
         for name, values in stats:
-            parts.append(_Block(table=table, row=row, column=grp_arr + ("_" + name), replication=rep_arr,
-                                value=np.asarray(values, dtype=float)))
+            parts.append(
+                _Block(
+                    table=table,
+                    row=row,
+                    column=grp_arr + ("_" + name),
+                    replication=rep_arr,
+                    value=np.asarray(values, dtype=float),
+                )
+            )
 
     def pct(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         with np.errstate(all="ignore"):
@@ -146,7 +161,7 @@ def table_cells(pr: P.Prepared) -> pd.DataFrame:
     out: list[pd.DataFrame] = []
     per = pr.persons
     if len(per):
-        cat = {k: v for k, v in ins.BASELINE_CATEGORICAL.items()}
+        cat = dict(ins.BASELINE_CATEGORICAL.items())
         cont = tuple(ins.BASELINE_CONTINUOUS)
         out.append(describe(per, "table1", reps, ["role"], roles, continuous=cont, categorical=cat))
         rw = [f"{r}_{w}" for r in roles for w in waves]
@@ -156,15 +171,25 @@ def table_cells(pr: P.Prepared) -> pd.DataFrame:
         prov = ev[ev["role"] == "provider"]
         cons = ev[ev["role"] == "consumer"]
         out.append(describe(prov, "table2", reps, [], ["all"], binary=P.PROVIDER_BINARY, continuous=P.PROVIDER_LIKERT))
-        out.append(describe(prov, "tableS2", reps, ["wave"], waves, binary=P.PROVIDER_BINARY, continuous=P.PROVIDER_LIKERT))
+        out.append(
+            describe(prov, "tableS2", reps, ["wave"], waves, binary=P.PROVIDER_BINARY, continuous=P.PROVIDER_LIKERT)
+        )
         st = tuple(c for c in P.STRESS if c in prov.columns)
         out.append(describe(prov, "stress_reasons", reps, [], ["all"], binary=st))
         out.append(describe(prov, "stress_reasons", reps, ["wave"], waves, binary=st, with_n=False))
         out.append(describe(ev, "table3", reps, ["role"], roles, binary=P.BENEFITS))
         out.append(describe(ev, "tableS3", reps, ["role", "wave"], rw, binary=P.BENEFITS))
         t4 = tuple(it.column for it in ins.CONSUMER_SATISFACTION)  # Table 4's own row order
-        out.append(describe(cons, "table4", reps, [], ["all"], binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT, order=t4))
-        out.append(describe(cons, "tableS4", reps, ["wave"], waves, binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT, order=t4))
+        out.append(
+            describe(
+                cons, "table4", reps, [], ["all"], binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT, order=t4
+            )
+        )
+        out.append(
+            describe(
+                cons, "tableS4", reps, ["wave"], waves, binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT, order=t4
+            )
+        )
     if pr.caregivers is not None and len(pr.caregivers):
         out.append(_caregivers(pr.caregivers, reps))
     if pr.sessions is not None and len(pr.sessions):
@@ -188,7 +213,9 @@ def _retention(per: pd.DataFrame, reps: np.ndarray, waves: list[str]) -> pd.Data
                 a["retained"] = g["retained"].sum()
             a = a.reindex(_full_index(reps, groups), fill_value=0)
             with np.errstate(all="ignore"):
-                a["pct"] = np.where(a["recruited"] > 0, 100.0 * a["evaluated"] / a["recruited"].where(a["recruited"] > 0), np.nan)
+                a["pct"] = np.where(
+                    a["recruited"] > 0, 100.0 * a["evaluated"] / a["recruited"].where(a["recruited"] > 0), np.nan
+                )
             names = {k: k for k in ("recruited", "retained", "evaluated") if k in a.columns}
             names["pct"] = "pct"
             frames += _long(a, "retention", role, names)
@@ -199,9 +226,24 @@ def _caregivers(cg: pd.DataFrame, reps: np.ndarray) -> pd.DataFrame:
     """Participating caregivers (Results, "Caregivers"): all, and by the member's role."""
     part = cg[cg["participated"] == 1]
     binary = tuple(c for c in P.CAREGIVER_BINARY if c in part.columns)
-    a = describe(part, "caregivers", reps, [], ["all"], binary=binary, continuous=("age",), categorical={"gender": ("female", "male")})
+    a = describe(
+        part,
+        "caregivers",
+        reps,
+        [],
+        ["all"],
+        binary=binary,
+        continuous=("age",),
+        categorical={"gender": ("female", "male")},
+    )
     b = describe(
-        part, "caregivers", reps, ["member_role"], ["provider", "consumer"], binary=binary, continuous=("age",),
+        part,
+        "caregivers",
+        reps,
+        ["member_role"],
+        ["provider", "consumer"],
+        binary=binary,
+        continuous=("age",),
         categorical={"gender": ("female", "male")},
     )
     return pd.concat([a, b], ignore_index=True)
@@ -220,11 +262,13 @@ def _sessions(ss: pd.DataFrame, reps: np.ndarray, waves: list[str]) -> pd.DataFr
         cont = d.groupby(["replication", "grp", "content"]).size().unstack("content", fill_value=0)
         cont = cont.reindex(columns=list(ins.CONTENT_CATEGORIES), fill_value=0).reindex(idx, fill_value=0)
         with np.errstate(all="ignore"):
-            share = lambda x: np.where(n > 0, x / n.where(n > 0), np.nan)  # noqa: E731
+            share = lambda x: np.where(n > 0, x / n.where(n > 0), np.nan)  # noqa: E731, B023 (used in this iteration)
             frames += _long(pd.DataFrame({"v": n}), "sessions", "held", {"v": "value"})
             frames += _long(pd.DataFrame({"v": share(grp_n)}, index=idx), "sessions", "group_share", {"v": "value"})
             for c in ins.CONTENT_CATEGORIES:
-                frames += _long(pd.DataFrame({"v": share(cont[c])}, index=idx), "sessions", f"content={c}", {"v": "value"})
+                frames += _long(
+                    pd.DataFrame({"v": share(cont[c])}, index=idx), "sessions", f"content={c}", {"v": "value"}
+                )
     return _frame(frames)
 
 
@@ -245,7 +289,7 @@ def paper_cells() -> pd.DataFrame:
             add("table1", v, f"{role}_mean", d[v][0])
             add("table1", v, f"{role}_sd", d[v][1])
         for v, levels in ins.BASELINE_CATEGORICAL.items():
-            for lv, k in zip(levels, d[v]):
+            for lv, k in zip(levels, d[v], strict=False):
                 add("table1", f"{v}={lv}", f"{role}_n", k)
                 add("table1", f"{v}={lv}", f"{role}_pct", 100.0 * k / d["n"])
     for (role, wave), (k, n) in ins.PAPER_RETENTION.items():

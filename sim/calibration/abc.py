@@ -64,7 +64,7 @@ class Prior:
         from scipy import stats
 
         self._dists = []
-        for s, lo, hi in zip(specs.values(), self.low, self.high):
+        for s, lo, hi in zip(specs.values(), self.low, self.high, strict=False):
             if s["dist"] == "uniform":
                 self._dists.append(stats.uniform(loc=lo, scale=hi - lo))
             elif s["dist"] == "normal":
@@ -212,8 +212,11 @@ def abc_smc(
             if prev.epsilon != math.inf and eps >= prev.epsilon:
                 eps = float(np.nextafter(prev.epsilon, -math.inf)) if prev.epsilon > min_epsilon else prev.epsilon
             eps = max(eps, min_epsilon)
-            transition = (MultivariateNormalTransition() if kernel_scale is None
-                          else MultivariateNormalTransition(bandwidth_selector=lambda n_eff, dim: math.sqrt(kernel_scale)))
+            transition = (
+                MultivariateNormalTransition()
+                if kernel_scale is None
+                else MultivariateNormalTransition(bandwidth_selector=lambda n_eff, dim: math.sqrt(kernel_scale))
+            )
             transition.fit(pd.DataFrame(prev.theta, columns=prior.names), prev.weights)
             chol = np.linalg.cholesky(transition.cov + 1e-12 * np.eye(prior.dim))
             cdf = np.cumsum(prev.weights)
@@ -230,11 +233,17 @@ def abc_smc(
                     return theta
             raise RuntimeError("perturbation kernel cannot find a proposal inside the prior support")
 
-        est_rate = 1.0 if prev is None else (rate_hist[-1] * (rate_hist[-1] / rate_hist[-2] if len(rate_hist) >= 2 and rate_hist[-2] > 0 else 0.5))
+        est_rate = (
+            1.0
+            if prev is None
+            else (rate_hist[-1] * (rate_hist[-1] / rate_hist[-2] if len(rate_hist) >= 2 and rate_hist[-2] > 0 else 0.5))
+        )
         est_rate = max(min(est_rate, 1.0), min_acceptance_rate / 2, 1e-4)
         remaining = budget - res.total_simulations
         if prev is not None and n / est_rate > remaining:
-            res.stop_reason = f"budget: generation {t} would need about {n / est_rate:.0f} simulations, {remaining} left"
+            res.stop_reason = (
+                f"budget: generation {t} would need about {n / est_rate:.0f} simulations, {remaining} left"
+            )
             break
 
         acc_idx: list[int] = []
@@ -246,7 +255,7 @@ def abc_smc(
         aborted = False
         while len(acc_idx) < n:
             need = n - len(acc_idx)
-            batch = int(math.ceil(need / est_rate * 1.15)) + 8
+            batch = math.ceil(need / est_rate * 1.15) + 8
             batch = min(max(batch, 16), max_batch, budget - res.total_simulations - sims)
             if batch <= 0:
                 aborted = True
@@ -265,8 +274,16 @@ def abc_smc(
             seen_rate = max(len(acc_idx), 1) / next_i
             est_rate = max(seen_rate, 1e-4)
             if progress is not None:
-                progress({"generation": t, "epsilon": eps, "accepted": min(len(acc_idx), n), "population": n,
-                          "simulations": res.total_simulations + sims, "budget": budget})
+                progress(
+                    {
+                        "generation": t,
+                        "epsilon": eps,
+                        "accepted": min(len(acc_idx), n),
+                        "population": n,
+                        "simulations": res.total_simulations + sims,
+                        "budget": budget,
+                    }
+                )
         res.total_simulations += sims
         if aborted:
             res.stop_reason = f"budget exhausted during generation {t} (discarded)"

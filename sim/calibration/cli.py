@@ -11,8 +11,16 @@ class CalibrationError(ValueError):
     """A user-facing problem; ``str()`` is one line."""
 
 
-def calibrate(budget: int, seed: int, workers: int | None, scheduler: str | None, population: int,
-              out: Path, ppc_reps: int, quiet: bool = False) -> dict[str, Any]:
+def calibrate(
+    budget: int,
+    seed: int,
+    workers: int | None,
+    scheduler: str | None,
+    population: int,
+    out: Path,
+    ppc_reps: int,
+    quiet: bool = False,
+) -> dict[str, Any]:
     if budget < 3 * population:
         raise CalibrationError(f"--budget: must be at least 3 x --population ({3 * population}), got {budget}")
     if population < 20:
@@ -35,8 +43,15 @@ def calibrate(budget: int, seed: int, workers: int | None, scheduler: str | None
         problem = Problem.default()
     except (ScenarioError, OSError, ValueError, KeyError) as exc:
         raise CalibrationError(f"calibration inputs: {str(exc).splitlines()[0]}") from None
-    settings = CalibrationSettings(budget=budget, seed=seed, population=population, workers=workers,
-                                   scheduler=scheduler, ppc_replications=ppc_reps, out=out)
+    settings = CalibrationSettings(
+        budget=budget,
+        seed=seed,
+        population=population,
+        workers=workers,
+        scheduler=scheduler,
+        ppc_replications=ppc_reps,
+        out=out,
+    )
     bar = _Bar(enabled=not quiet, budget=budget)
     try:
         summary = run_calibration(settings, problem, progress=bar.update)
@@ -71,8 +86,13 @@ class _Bar:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._p = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("sims"),
-            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=Console(stderr=True),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("sims"),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
         )
         self._p.start()
         self._task = self._p.add_task("ABC-SMC", total=budget, info="generation 0 (prior)")
@@ -87,9 +107,12 @@ class _Bar:
         eps = info["epsilon"]
         rate = info["simulations"] / max(time.perf_counter() - self._t0, 1e-9)
         self._p.update(
-            self._task, completed=info["simulations"],
-            info=(f"gen {info['generation']}  eps {'inf' if eps == float('inf') else f'{eps:.3f}'}  "
-                  f"accepted {info['accepted']}/{info['population']}  {rate:.0f} sims/s"),
+            self._task,
+            completed=info["simulations"],
+            info=(
+                f"gen {info['generation']}  eps {'inf' if eps == float('inf') else f'{eps:.3f}'}  "
+                f"accepted {info['accepted']}/{info['population']}  {rate:.0f} sims/s"
+            ),
         )
 
     def close(self) -> None:

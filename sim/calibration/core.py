@@ -78,8 +78,9 @@ class Problem:
         self.use = np.array([in_distance(t, cal) for t in self.targets])
 
     @classmethod
-    def default(cls, scenario_path: Path = PAPER_SCENARIO, targets_path: Path = TARGETS_FILE,
-                priors_path: Path = PRIORS_FILE) -> "Problem":
+    def default(
+        cls, scenario_path: Path = PAPER_SCENARIO, targets_path: Path = TARGETS_FILE, priors_path: Path = PRIORS_FILE
+    ) -> Problem:
         scen = calibration_scenario(scenario_path)
         return cls(load_targets(targets_path), load_priors(priors_path), scen, scen.parameters)
 
@@ -116,9 +117,9 @@ def calibration_scenario(path: Path = PAPER_SCENARIO) -> Scenario:
 
 def parameters_from_vector(base: ModelParameters, names: list[str], theta) -> ModelParameters:
     changes: dict[str, Any] = {}
-    for name, v in zip(names, theta):
+    for name, v in zip(names, theta, strict=False):
         fld = ModelParameters.model_fields[name]
-        changes[name] = int(round(float(v))) if fld.annotation is int else float(v)
+        changes[name] = round(float(v)) if fld.annotation is int else float(v)
     return base.replace(**changes)
 
 
@@ -151,8 +152,15 @@ class RunnerSimulator:
     def run(self, params: list[ModelParameters], replications: list[int]) -> pd.DataFrame:
         from ..runner import map_replications
 
-        return map_replications(self.fn, self.problem.scenario, replications, seed=self.seed,
-                                parameters_per_rep=params, pool=self.pool, chunk_size=self.chunk_size)
+        return map_replications(
+            self.fn,
+            self.problem.scenario,
+            replications,
+            seed=self.seed,
+            parameters_per_rep=params,
+            pool=self.pool,
+            chunk_size=self.chunk_size,
+        )
 
     def __call__(self, thetas: np.ndarray, replications: np.ndarray) -> np.ndarray:
         params = [self.problem.parameters_for(th) for th in thetas]

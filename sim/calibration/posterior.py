@@ -9,9 +9,10 @@ sample parameter sets from the posterior (``--parameter-uncertainty``) with
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import yaml
@@ -47,7 +48,9 @@ def load_posterior(path: Path | str = CALIBRATED_FILE) -> Posterior:
 def draw_index(posterior: Posterior, seed: int, replication: int) -> int:
     """Index of the posterior draw used by replication ``replication`` of a run with root ``seed``:
     a function of (seed, replication) only, so it never depends on workers or chunking."""
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), POSTERIOR_TAG], spawn_key=(int(replication),))))
+    rng = np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence([int(seed), POSTERIOR_TAG], spawn_key=(int(replication),)))
+    )
     cdf = np.cumsum(posterior.weights)
     return min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), len(cdf) - 1)
 
@@ -103,7 +106,9 @@ def weighted_median(x: np.ndarray, w: np.ndarray) -> float:
     return float(weighted_quantile(x, w, alpha=0.5))
 
 
-def calibrated_document(names: list[str], theta: np.ndarray, weights: np.ndarray, meta: dict[str, Any]) -> dict[str, Any]:
+def calibrated_document(
+    names: list[str], theta: np.ndarray, weights: np.ndarray, meta: dict[str, Any]
+) -> dict[str, Any]:
     point = {n: float(f"{weighted_median(theta[:, k], weights):.6g}") for k, n in enumerate(names)}
     return {
         **meta,

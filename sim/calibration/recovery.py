@@ -43,9 +43,16 @@ def true_parameters(problem: Problem, cases: int, seed: int, calibrated: Path | 
     return np.array([problem.prior.sample(rng) for _ in range(cases)])
 
 
-def recover(cases: int = 5, budget: int = 6000, population: int = 200, seed: int = 7, workers: int | None = None,
-            calibrated: Path | None = CALIBRATION_DIR / "calibrated.yaml", problem: Problem | None = None,
-            log=print) -> pd.DataFrame:
+def recover(
+    cases: int = 5,
+    budget: int = 6000,
+    population: int = 200,
+    seed: int = 7,
+    workers: int | None = None,
+    calibrated: Path | None = CALIBRATION_DIR / "calibrated.yaml",
+    problem: Problem | None = None,
+    log=print,
+) -> pd.DataFrame:
     from pyabc.weighted_statistics import weighted_quantile
 
     from ..runner import ReplicationPool
@@ -59,26 +66,46 @@ def recover(cases: int = 5, budget: int = 6000, population: int = 200, seed: int
             t0 = time.perf_counter()
             obs = sim(truth[c : c + 1], np.array([7_000_000_000 + c]))[0]
             pc = with_observed(problem, obs)
-            res = abc_smc(RunnerSimulator(pc, pool, seed=seed + 1 + c), pc.distance, pc.prior, population_size=population,
-                          seed=seed + 1 + c, budget=budget)
+            res = abc_smc(
+                RunnerSimulator(pc, pool, seed=seed + 1 + c),
+                pc.distance,
+                pc.prior,
+                population_size=population,
+                seed=seed + 1 + c,
+                budget=budget,
+            )
             g = res.posterior
             for k, name in enumerate(problem.names):
                 lo, med, hi = (float(weighted_quantile(g.theta[:, k], g.weights, alpha=a)) for a in (0.025, 0.5, 0.975))
                 q = float(np.sum(g.weights[g.theta[:, k] <= truth[c, k]]))
-                rows.append({"case": c, "parameter": name, "true": truth[c, k], "post_lo": lo, "post_median": med,
-                             "post_hi": hi, "inside": bool(lo <= truth[c, k] <= hi), "rank_quantile": q,
-                             "prior_width": problem.prior.high[k] - problem.prior.low[k],
-                             "generations": len(res.generations), "epsilon": g.epsilon})
-            log(f"case {c}: {len(res.generations)} generations, eps {g.epsilon:.3f}, "
-                f"{sum(r['inside'] for r in rows[-len(problem.names):])}/{len(problem.names)} inside, "
-                f"{time.perf_counter() - t0:.0f} s")
+                rows.append(
+                    {
+                        "case": c,
+                        "parameter": name,
+                        "true": truth[c, k],
+                        "post_lo": lo,
+                        "post_median": med,
+                        "post_hi": hi,
+                        "inside": bool(lo <= truth[c, k] <= hi),
+                        "rank_quantile": q,
+                        "prior_width": problem.prior.high[k] - problem.prior.low[k],
+                        "generations": len(res.generations),
+                        "epsilon": g.epsilon,
+                    }
+                )
+            log(
+                f"case {c}: {len(res.generations)} generations, eps {g.epsilon:.3f}, "
+                f"{sum(r['inside'] for r in rows[-len(problem.names) :])}/{len(problem.names)} inside, "
+                f"{time.perf_counter() - t0:.0f} s"
+            )
     return pd.DataFrame(rows)
 
 
 def write(df: pd.DataFrame, out: Path, settings: dict) -> None:
     df.to_csv(out / "recovery.csv", index=False, float_format="%.6g")
-    per = df.groupby("parameter", sort=False).agg(coverage=("inside", "mean"), cases=("inside", "size"),
-                                                    mean_width=("post_hi", lambda s: np.nan))
+    per = df.groupby("parameter", sort=False).agg(
+        coverage=("inside", "mean"), cases=("inside", "size"), mean_width=("post_hi", lambda s: np.nan)
+    )
     per["mean_width"] = (df["post_hi"] - df["post_lo"]).groupby(df["parameter"], sort=False).mean()
     per["width_share_of_prior"] = per["mean_width"] / df.groupby("parameter", sort=False)["prior_width"].first()
     lines = [
@@ -95,7 +122,10 @@ def write(df: pd.DataFrame, out: Path, settings: dict) -> None:
         "|---|---|---|---|---|",
     ]
     for name, r in per.iterrows():
-        lines.append(f"| {name} | {r['coverage']:.0%} | {int(r['cases'])} | {r['mean_width']:.3g} | {r['width_share_of_prior']:.0%} |")
+        lines.append(
+            f"| {name} | {r['coverage']:.0%} | {int(r['cases'])} | {r['mean_width']:.3g} | "
+            f"{r['width_share_of_prior']:.0%} |"
+        )
     try:
         import matplotlib
 
@@ -118,12 +148,16 @@ def write(df: pd.DataFrame, out: Path, settings: dict) -> None:
         fig.savefig(out / "figures" / "recovery.png", dpi=110)
         plt.close(fig)
         lines += ["", "![Recovery: rank histogram and coverage per parameter](figures/recovery.png)"]
-    except Exception as exc:  # noqa: BLE001 - the figure is optional
+    except Exception as exc:
         lines += ["", f"(figure not drawn: {exc})"]
-    lines += ["", "A flat rank histogram means calibrated uncertainty; a hump in the middle means intervals wider than "
-              "needed (conservative), a U shape overconfident ones.", "",
-              "ABC posteriors at a finite epsilon are wider than the exact posterior, so coverage at or above 95% is "
-              "expected; coverage well below 95% for a parameter would mean the calibration is overconfident about it."]
+    lines += [
+        "",
+        "A flat rank histogram means calibrated uncertainty; a hump in the middle means intervals wider than "
+        "needed (conservative), a U shape overconfident ones.",
+        "",
+        "ABC posteriors at a finite epsilon are wider than the exact posterior, so coverage at or above 95% is "
+        "expected; coverage well below 95% for a parameter would mean the calibration is overconfident about it.",
+    ]
     (out / "recovery.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

@@ -38,7 +38,11 @@ def _obs(row) -> str:
         return f"{int(row['count'])}/{int(row['n'])} ({row['observed']:.2f})"
     if row["kind"] == "share":
         return f"{row['observed']:.3f} (of {int(row['n'])})"
-    n = f" (n={int(row['n'])})" if isinstance(row["n"], (int, float, np.integer, np.floating)) and math.isfinite(row["n"]) else ""
+    n = (
+        f" (n={int(row['n'])})"
+        if isinstance(row["n"], (int, float, np.integer, np.floating)) and math.isfinite(row["n"])
+        else ""
+    )
     return f"{_fmt(row['observed'])}{n}"
 
 
@@ -65,12 +69,20 @@ def figures(d: Path, problem, result, fit: pd.DataFrame, params: pd.DataFrame) -
     fig, ax = plt.subplots(figsize=(8, max(6, 0.17 * n)))
     y = np.arange(n)[::-1]
     ax.hlines(y, f["plo_z"].clip(-12, 12), f["phi_z"].clip(-12, 12), color="0.8", lw=4, label="prior predictive 95%")
-    ax.hlines(y, f["lo_z"].clip(-12, 12), f["hi_z"].clip(-12, 12), color=np.where(f["inside"], "tab:blue", "tab:red"), lw=2,
-              label="posterior predictive 95%")
+    ax.hlines(
+        y,
+        f["lo_z"].clip(-12, 12),
+        f["hi_z"].clip(-12, 12),
+        color=np.where(f["inside"], "tab:blue", "tab:red"),
+        lw=2,
+        label="posterior predictive 95%",
+    )
     ax.plot(f["med_z"].clip(-12, 12), y, "|", color="k", ms=6)
     ax.axvline(0, color="k", lw=0.8)
     ax.set_yticks(y)
-    ax.set_yticklabels([("* " if u else "") + t for t, u in zip(f["target"], f["in_distance"])], fontsize=6)
+    ax.set_yticklabels(
+        [("* " if u else "") + t for t, u in zip(f["target"], f["in_distance"], strict=False)], fontsize=6
+    )
     ax.set_xlabel("simulated minus observed, in units of the target's sampling SE (observed = 0)")
     ax.set_xlim(-12, 12)
     ax.set_title("Paper figures vs predictive 95% intervals (* = in the distance; red = observed outside)", fontsize=9)
@@ -92,8 +104,16 @@ def figures(d: Path, problem, result, fit: pd.DataFrame, params: pd.DataFrame) -
         lo, hi = problem.prior.low[i], problem.prior.high[i]
         xs = np.linspace(lo, hi, 200)
         dens = problem.prior._dists[i].pdf(xs)
-        ax.hist(g.theta[:, i], bins=30, range=(lo, hi), weights=g.weights, density=True, color="tab:blue", alpha=0.6,
-                label="posterior")
+        ax.hist(
+            g.theta[:, i],
+            bins=30,
+            range=(lo, hi),
+            weights=g.weights,
+            density=True,
+            color="tab:blue",
+            alpha=0.6,
+            label="posterior",
+        )
         ax.plot(xs, dens, color="0.3", lw=1.2, label="prior")
         ax.axvline(params.loc[i, "post_median"], color="tab:blue", lw=1)
         ax.axvline(params.loc[i, "default"], color="tab:orange", lw=1, ls="--", label="hand-set default")
@@ -122,13 +142,27 @@ def figures(d: Path, problem, result, fit: pd.DataFrame, params: pd.DataFrame) -
                 ax.set_xlim(problem.prior.low[j], problem.prior.high[j])
                 ax.set_ylim(problem.prior.low[i], problem.prior.high[i])
             else:
-                r = np.corrcoef(g.theta[:, j], g.theta[:, i])[0, 1] if np.std(g.theta[:, j]) > 0 and np.std(g.theta[:, i]) > 0 else 0.0
-                ax.text(0.5, 0.5, f"{r:+.2f}", ha="center", va="center", fontsize=7, color="tab:red" if abs(r) > 0.4 else "0.3")
+                r = (
+                    np.corrcoef(g.theta[:, j], g.theta[:, i])[0, 1]
+                    if np.std(g.theta[:, j]) > 0 and np.std(g.theta[:, i]) > 0
+                    else 0.0
+                )
+                ax.text(
+                    0.5,
+                    0.5,
+                    f"{r:+.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="tab:red" if abs(r) > 0.4 else "0.3",
+                )
             if i == k - 1:
                 ax.set_xlabel(problem.names[j].replace("_", "\n"), fontsize=4.5)
             if j == 0:
                 ax.set_ylabel(problem.names[i].replace("_", "\n"), fontsize=4.5)
-    fig.suptitle("Pairwise posterior (lower: particles sized by weight; upper: weighted-sample correlation)", fontsize=9)
+    fig.suptitle(
+        "Pairwise posterior (lower: particles sized by weight; upper: weighted-sample correlation)", fontsize=9
+    )
     fig.savefig(fdir / "pairwise_posterior.png", dpi=80)
     plt.close(fig)
     names.append("pairwise_posterior.png")
@@ -149,7 +183,9 @@ def figures(d: Path, problem, result, fit: pd.DataFrame, params: pd.DataFrame) -
     return names
 
 
-def write_report(d: Path, problem, result, fit: pd.DataFrame, params: pd.DataFrame, cal: dict, settings, wall: float) -> None:
+def write_report(
+    d: Path, problem, result, fit: pd.DataFrame, params: pd.DataFrame, cal: dict, settings, wall: float
+) -> None:
     figs = figures(d, problem, result, fit, params)
     g = result.posterior
     gf = result.generations_frame()
@@ -159,17 +195,25 @@ def write_report(d: Path, problem, result, fit: pd.DataFrame, params: pd.DataFra
     L += [
         "# Calibration of the peer-support model to Fan et al. (2019)",
         "",
-        f"Written by `python cli.py calibrate --budget {settings.budget} --seed {settings.seed} --population {settings.population}`"
-        f" on {cal['created']} ({wall / 60:.1f} min wall on a 2-core machine, {result.total_simulations} simulated studies in ABC-SMC plus "
+        f"Written by `python cli.py calibrate --budget {settings.budget} --seed {settings.seed} --population "
+        f"{settings.population}`"
+        f" on {cal['created']} ({wall / 60:.1f} min wall on a 2-core machine, {result.total_simulations} simulated "
+        "studies in ABC-SMC plus "
         f"{2 * settings.ppc_replications} predictive replications).",
         "",
         "## Summary",
         "",
-        f"- **Targets**: {len(fit)} figures of the paper (`targets.yaml`), {int(fit['in_distance'].sum())} of them in the distance.",
+        f"- **Targets**: {len(fit)} figures of the paper (`targets.yaml`), {int(fit['in_distance'].sum())} of them "
+        "in the distance.",
         f"- **Fit**: {n_in} of {len(fit)} observed figures lie inside their 95% posterior-predictive interval "
         f"(parameter uncertainty + the sampling noise of a 54-person study)"
-        + (f"; {n_in_point} of {len(fit)} at the calibrated point (`calibrated.yaml`)." if n_in_point is not None else "."),
-        f"- **Parameters**: {len(problem.names)} calibrated (table below); {len(uninformed_parameters(problem.targets))} "
+        + (
+            f"; {n_in_point} of {len(fit)} at the calibrated point (`calibrated.yaml`)."
+            if n_in_point is not None
+            else "."
+        ),
+        f"- **Parameters**: {len(problem.names)} calibrated (table below); "
+        f"{len(uninformed_parameters(problem.targets))} "
         "parameters no target informs stay at their documented assumptions; every other parameter (item base rates "
         "and the rest) stays at its documented default in `sim/parameters.py`.",
         f"- **Search**: {len(result.generations)} ABC-SMC generations, final epsilon {g.epsilon:.3f} (RMS z), "
@@ -191,7 +235,8 @@ def write_report(d: Path, problem, result, fit: pd.DataFrame, params: pd.DataFra
         "statistics, mood by wave, the confidence scores); the others are checked below but do not steer the "
         "search (the model centres every shift so that an item's pooled rate stays at its base, the paper's pooled "
         "figure, so those pooled levels carry almost no information about the calibrated parameters and, in a trial, "
-        f"drowned the informative figures in noise). A summary a simulated study cannot produce counts as z = {NAN_Z:g}.",
+        "drowned the informative figures in noise). A summary a simulated study cannot produce counts as z = "
+        f"{NAN_Z:g}.",
         "- **Search method**: ABC-SMC (Toni et al. 2009; Beaumont et al. 2009) with pyabc's components: "
         "multivariate normal perturbation kernel (`pyabc.MultivariateNormalTransition`) with twice the weighted "
         "population covariance (Beaumont et al. 2009; pyabc's default Silverman bandwidth made the importance weights "
@@ -200,7 +245,8 @@ def write_report(d: Path, problem, result, fit: pd.DataFrame, params: pd.DataFra
         "importance weights prior / kernel mixture. Generation 0 samples the prior (its simulations are the prior "
         f"predictive). Population {settings.population}.",
         "- **Acceptance criterion**: distance <= epsilon of the generation.",
-        f"- **Stopping rule**: acceptance rate below {settings.min_acceptance_rate}, {settings.max_generations} generations, "
+        f"- **Stopping rule**: acceptance rate below {settings.min_acceptance_rate}, {settings.max_generations} "
+        "generations, "
         f"or the next generation not expected to fit into the remaining budget of {settings.budget} simulations.",
         "- **Reproducibility**: candidate i of generation t draws its proposal from `SeedSequence([seed, tag], "
         "spawn_key=(t, i))` and is simulated as replication t*10^7 + i of the seed (the model's own streams are "
@@ -216,32 +262,43 @@ def write_report(d: Path, problem, result, fit: pd.DataFrame, params: pd.DataFra
         "",
         "Predictive intervals are the 2.5% and 97.5% quantiles of the simulated summary. `prior`: generation 0; "
         f"`posterior`: {settings.ppc_replications} studies, each with a parameter set drawn from the posterior; "
-        f"`point`: {settings.ppc_replications} studies at `calibrated.yaml`. z = (observed - posterior-predictive mean) / "
+        f"`point`: {settings.ppc_replications} studies at `calibrated.yaml`. z = (observed - posterior-predictive "
+        "mean) / "
         "posterior-predictive SD; p = two-sided posterior predictive p-value. Counts are shown as proportions.",
         "",
-        "| target | observed | dist. | prior 95% | posterior median [95%] | z | p | inside | point 95% | inside (point) |",
+        "| target | observed | dist. | prior 95% | posterior median [95%] | z | p | inside | point 95% | inside "
+        "(point) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for _, r in fit.iterrows():
         L.append(
-            f"| {r['target']} | {_obs(r)} | {'*' if r['in_distance'] else ''} | [{_fmt(r['prior_lo'])}, {_fmt(r['prior_hi'])}] | "
-            f"{_fmt(r['post_median'])} [{_fmt(r['post_lo'])}, {_fmt(r['post_hi'])}] | {_fmt(r['z'], 2)} | {_fmt(r['ppp'], 3)} | "
-            f"{_fmt(bool(r['inside']))} | [{_fmt(r.get('point_lo'))}, {_fmt(r.get('point_hi'))}] | {_fmt(bool(r.get('inside_point', True)))} |"
+            f"| {r['target']} | {_obs(r)} | {'*' if r['in_distance'] else ''} | [{_fmt(r['prior_lo'])}, "
+            f"{_fmt(r['prior_hi'])}] | "
+            f"{_fmt(r['post_median'])} [{_fmt(r['post_lo'])}, {_fmt(r['post_hi'])}] | {_fmt(r['z'], 2)} | "
+            f"{_fmt(r['ppp'], 3)} | "
+            f"{_fmt(bool(r['inside']))} | [{_fmt(r.get('point_lo'))}, {_fmt(r.get('point_hi'))}] | "
+            f"{_fmt(bool(r.get('inside_point', True)))} |"
         )
     out_rows = fit[~fit["inside"]]
     L += ["", "### Targets outside their 95% posterior-predictive interval", ""]
     if len(out_rows):
         for _, r in out_rows.iterrows():
             note = MISFIT_NOTES.get(r["target"], "")
-            L.append(f"- `{r['target']}` ({r['label']}): observed {_obs(r)}, posterior-predictive "
-                     f"[{_fmt(r['post_lo'])}, {_fmt(r['post_hi'])}], z = {_fmt(r['z'], 2)}. {note}")
+            L.append(
+                f"- `{r['target']}` ({r['label']}): observed {_obs(r)}, posterior-predictive "
+                f"[{_fmt(r['post_lo'])}, {_fmt(r['post_hi'])}], z = {_fmt(r['z'], 2)}. {note}"
+            )
     else:
         L.append("None.")
     low_p = fit[(fit["inside"]) & (fit["ppp"] < 0.1)]
     if len(low_p):
-        L += ["", "Inside but in the tails (posterior predictive p < 0.1): "
-              + ", ".join(f"`{t}` (p = {p:.3f})" for t, p in zip(low_p["target"], low_p["ppp"])) + "."]
-    L += ["", "## Findings", ""] + findings(fit, params)
+        L += [
+            "",
+            "Inside but in the tails (posterior predictive p < 0.1): "
+            + ", ".join(f"`{t}` (p = {p:.3f})" for t, p in zip(low_p["target"], low_p["ppp"], strict=False))
+            + ".",
+        ]
+    L += ["", "## Findings", "", *findings(fit, params)]
     L += [
         "",
         "## Parameters",
@@ -253,12 +310,16 @@ def write_report(d: Path, problem, result, fit: pd.DataFrame, params: pd.DataFra
         "|---|---|---|---|---|---|",
     ]
     for _, r in params.iterrows():
-        L.append(f"| {r['parameter']} | {r['prior']} | [{_fmt(r['prior_lo'])}, {_fmt(r['prior_hi'])}] | "
-                 f"{_fmt(r['post_median'])} [{_fmt(r['post_lo'])}, {_fmt(r['post_hi'])}] | {r['narrowing']:.0%} | {_fmt(r['default'])} |")
+        L.append(
+            f"| {r['parameter']} | {r['prior']} | [{_fmt(r['prior_lo'])}, {_fmt(r['prior_hi'])}] | "
+            f"{_fmt(r['post_median'])} [{_fmt(r['post_lo'])}, {_fmt(r['post_hi'])}] | {r['narrowing']:.0%} | "
+            f"{_fmt(r['default'])} |"
+        )
     L += [
         "",
         "Parameters no target informs (kept at their documented assumptions in `sim/parameters.py`): "
-        + ", ".join(f"`{p}`" for p in uninformed_parameters(problem.targets)) + ".",
+        + ", ".join(f"`{p}`" for p in uninformed_parameters(problem.targets))
+        + ".",
         "",
         "## Generations",
         "",
@@ -266,11 +327,21 @@ def write_report(d: Path, problem, result, fit: pd.DataFrame, params: pd.DataFra
         "|---|---|---|---|---|---|---|---|",
     ]
     for _, r in gf.iterrows():
-        L.append(f"| {int(r['generation'])} | {r['epsilon']:.4g} | {int(r['accepted'])} | {int(r['considered'])} | "
-                 f"{int(r['simulations'])} | {r['acceptance_rate']:.4f} | {r['ess']:.0f} | {r['seconds']:.1f} |")
+        L.append(
+            f"| {int(r['generation'])} | {r['epsilon']:.4g} | {int(r['accepted'])} | {int(r['considered'])} | "
+            f"{int(r['simulations'])} | {r['acceptance_rate']:.4f} | {r['ess']:.0f} | {r['seconds']:.1f} |"
+        )
     L += ["", "## Figures", ""]
-    for fname, cap in zip(figs, ["Observed figures vs predictive intervals (forest plot)", "Prior vs posterior per parameter",
-                                 "Pairwise posterior", "Epsilon and acceptance rate by generation"]):
+    for fname, cap in zip(
+        figs,
+        [
+            "Observed figures vs predictive intervals (forest plot)",
+            "Prior vs posterior per parameter",
+            "Pairwise posterior",
+            "Epsilon and acceptance rate by generation",
+        ],
+        strict=False,
+    ):
         L += [f"![{cap}](figures/{fname})", ""]
     L += [VALIDATION_HEADER, "", validation_text(d), ""]
     (d / "report.md").write_text("\n".join(L), encoding="utf-8")
@@ -282,26 +353,46 @@ def findings(fit: pd.DataFrame, params: pd.DataFrame) -> list[str]:
     ident = params[params["narrowing"] >= 0.25]
     weak = params[params["narrowing"] < 0.10]
     mid = params[(params["narrowing"] >= 0.10) & (params["narrowing"] < 0.25)]
+
     def names(df):
         return ", ".join(f"`{r.parameter}` ({r.narrowing:.0%})" for r in df.itertuples()) or "none"
-    out.append(f"- **Identified** by the paper's figures (95% interval at least 25% narrower than the prior's): {names(ident)}.")
+
+    out.append(
+        "- **Identified** by the paper's figures (95% interval at least 25% narrower than the prior's): "
+        f"{names(ident)}."
+    )
     out.append(f"- **Partly identified** (10-25% narrower): {names(mid)}.")
     out.append(
-        f"- **Not identified** (under 10% narrower; the posterior is essentially the prior): {names(weak)}. A 54-person "
+        f"- **Not identified** (under 10% narrower; the posterior is essentially the prior): {names(weak)}. A "
+        "54-person "
         "study with these published figures cannot tell these apart; outputs that depend on them should be run with "
         "`--parameter-uncertainty` (posterior draws), not only at the point in `calibrated.yaml`."
     )
     off = params[(params["default"] < params["post_lo"]) | (params["default"] > params["post_hi"])]
-    out.append("- Hand-set defaults outside their posterior 95% interval: "
-               + (", ".join(f"`{r.parameter}` (default {r.default:g}, posterior {r.post_lo:.3g}-{r.post_hi:.3g})" for r in off.itertuples())
-                  if len(off) else "none: the hand-set values were compatible with the data, the calibration mainly quantifies their uncertainty") + ".")
+    out.append(
+        "- Hand-set defaults outside their posterior 95% interval: "
+        + (
+            ", ".join(
+                f"`{r.parameter}` (default {r.default:g}, posterior {r.post_lo:.3g}-{r.post_hi:.3g})"
+                for r in off.itertuples()
+            )
+            if len(off)
+            else "none: the hand-set values were compatible with the data, "
+            "the calibration mainly quantifies their uncertainty"
+        )
+        + "."
+    )
     r = params.set_index("parameter")
     f = fit.set_index("target")
-    if "consumer_dropout_hazard_per_month" in r.index and {"retention.consumer.initial", "retention.consumer.later"} <= set(f.index):
+    if "consumer_dropout_hazard_per_month" in r.index and {
+        "retention.consumer.initial",
+        "retention.consumer.later",
+    } <= set(f.index):
         h = r.loc["consumer_dropout_hazard_per_month"]
         a, b = f.loc["retention.consumer.initial"], f.loc["retention.consumer.later"]
         out.append(
-            f"- One constant consumer dropout hazard serves both waves: taken separately, 26/32 at 18 months and 16/22 at "
+            "- One constant consumer dropout hazard serves both waves: taken separately, 26/32 at 18 months and "
+            "16/22 at "
             f"12 months imply 0.012 and 0.027 per month; the posterior median is {h.post_median:.4f} "
             f"[{h.post_lo:.4f}, {h.post_hi:.4f}] and both retention figures lie inside their predictive intervals "
             f"(p = {a.ppp:.2f} and {b.ppp:.2f}): the paper's wave difference in retention is within sampling noise, as "
@@ -310,17 +401,26 @@ def findings(fit: pd.DataFrame, params: pd.DataFrame) -> list[str]:
     if {"consumer.sat_punctuality.t", "consumer.sat_richness.t"} <= set(f.index):
         tp, tr = f.loc["consumer.sat_punctuality.t"], f.loc["consumer.sat_richness.t"]
         out.append(
-            f"- The between-wave t statistics are reproduced by the structural mechanisms (punctuality through sessions held "
-            f"on their announced day, richness through content variety, plus the experience shift): posterior-predictive "
+            "- The between-wave t statistics are reproduced by the structural mechanisms (punctuality through "
+            "sessions held "
+            "on their announced day, richness through content variety, plus the experience shift): "
+            "posterior-predictive "
             f"medians {tp.post_median:.2f} and {tr.post_median:.2f} against the paper's {tp.observed:.3f} and "
-            f"{tr.observed:.3f} (p = {tp.ppp:.2f}, {tr.ppp:.2f}); a typical simulated study shows a smaller wave difference "
+            f"{tr.observed:.3f} (p = {tp.ppp:.2f}, {tr.ppp:.2f}); a typical simulated study shows a smaller wave "
+            "difference "
             "than the paper's, which sits in the upper part of what the model produces."
         )
     n_out = int((~fit["inside"]).sum())
-    out.append(f"- Targets that cannot be fitted: {'none' if n_out == 0 else n_out} (see the table above)."
-               + (" Many pooled item figures (Tables 2-4, caregivers) are fitted by construction: the model's item base "
-                  "rates are the paper's pooled rates and stay fixed; they test that the calibrated shifts do not pull "
-                  "the pooled levels away." if n_out == 0 else ""))
+    out.append(
+        f"- Targets that cannot be fitted: {'none' if n_out == 0 else n_out} (see the table above)."
+        + (
+            " Many pooled item figures (Tables 2-4, caregivers) are fitted by construction: the model's item base "
+            "rates are the paper's pooled rates and stay fixed; they test that the calibrated shifts do not pull "
+            "the pooled levels away."
+            if n_out == 0
+            else ""
+        )
+    )
     return out
 
 
@@ -335,10 +435,12 @@ def validation_text(d: Path) -> str:
         df = pd.read_csv(rec)
         per = df.groupby("parameter", sort=False)["inside"].mean()
         text += (
-            f"\n- **Parameter recovery** (`recovery.md`, `recovery.csv`): {df['case'].nunique()} known parameter sets drawn "
+            f"\n- **Parameter recovery** (`recovery.md`, `recovery.csv`): {df['case'].nunique()} known parameter "
+            "sets drawn "
             f"from this posterior, one simulated study each, recalibrated: **{df['inside'].mean():.0%} of "
             f"{len(df)} 95% credible intervals contain the known value** (per parameter: "
-            + ", ".join(f"{k} {v:.0%}" for k, v in per.items()) + ")."
+            + ", ".join(f"{k} {v:.0%}" for k, v in per.items())
+            + ")."
         )
     return text
 
@@ -389,15 +491,30 @@ def rebuild_report(d: Path) -> None:
     gens = pd.read_csv(d / "generations.csv")
     post = pd.read_csv(d / "posterior.csv")
     last = gens.iloc[-1]
-    g = _Shim(theta=post[problem.names].to_numpy(float), weights=post["weight"].to_numpy(float), epsilon=float(last["epsilon"]),
-              acceptance_rate=float(last["acceptance_rate"]), ess=float(last["ess"]))
-    result = _Shim(posterior=g, generations=list(range(len(gens))), total_simulations=int(cal["simulations"]),
-                   stop_reason=cal["stop_reason"], generations_frame=lambda: gens)
+    g = _Shim(
+        theta=post[problem.names].to_numpy(float),
+        weights=post["weight"].to_numpy(float),
+        epsilon=float(last["epsilon"]),
+        acceptance_rate=float(last["acceptance_rate"]),
+        ess=float(last["ess"]),
+    )
+    result = _Shim(
+        posterior=g,
+        generations=list(range(len(gens))),
+        total_simulations=int(cal["simulations"]),
+        stop_reason=cal["stop_reason"],
+        generations_frame=lambda: gens,
+    )
     pred = pd.read_csv(d / "predictive.csv.gz", usecols=["predictive"])
     from .run import CalibrationSettings
 
-    settings = CalibrationSettings(budget=int(cal["budget"]), seed=int(cal["seed"]), population=int(cal["population"]),
-                                   ppc_replications=int((pred["predictive"] == "posterior").sum()), out=d)
+    settings = CalibrationSettings(
+        budget=int(cal["budget"]),
+        seed=int(cal["seed"]),
+        population=int(cal["population"]),
+        ppc_replications=int((pred["predictive"] == "posterior").sum()),
+        out=d,
+    )
     fit = pd.read_csv(d / "fit.csv")
     params = pd.read_csv(d / "parameters.csv")
     write_report(d, problem, result, fit, params, cal, settings, float(cal.get("wall_seconds", float("nan"))))

@@ -15,10 +15,11 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,7 +61,9 @@ def predictive_quantiles(x: np.ndarray) -> dict[str, float]:
     }
 
 
-def fit_table(problem: Problem, prior_pred: np.ndarray, post_pred: np.ndarray, point_pred: np.ndarray | None) -> pd.DataFrame:
+def fit_table(
+    problem: Problem, prior_pred: np.ndarray, post_pred: np.ndarray, point_pred: np.ndarray | None
+) -> pd.DataFrame:
     """One row per target: observed, predictive intervals, z, posterior predictive p-value, inside."""
     rows = []
     for j, t in enumerate(problem.targets):
@@ -70,18 +73,37 @@ def fit_table(problem: Problem, prior_pred: np.ndarray, post_pred: np.ndarray, p
         ppp = float(min(1.0, 2 * min(np.mean(x <= obs + 1e-9), np.mean(x >= obs - 1e-9)))) if len(x) else np.nan
         z = (obs - po["mean"]) / po["sd"] if po["sd"] and po["sd"] > 0 else (0.0 if po["mean"] == obs else np.nan)
         row = {
-            "target": t.id, "label": t.label, "kind": t.kind, "observed": obs, "count": t.count, "n": t.n,
-            "source": t.source, "in_distance": bool(problem.use[j]),
-            "prior_median": pr["median"], "prior_lo": pr["lo"], "prior_hi": pr["hi"],
-            "post_median": po["median"], "post_lo": po["lo"], "post_hi": po["hi"],
-            "post_mean": po["mean"], "post_sd": po["sd"], "z": z, "ppp": ppp,
+            "target": t.id,
+            "label": t.label,
+            "kind": t.kind,
+            "observed": obs,
+            "count": t.count,
+            "n": t.n,
+            "source": t.source,
+            "in_distance": bool(problem.use[j]),
+            "prior_median": pr["median"],
+            "prior_lo": pr["lo"],
+            "prior_hi": pr["hi"],
+            "post_median": po["median"],
+            "post_lo": po["lo"],
+            "post_hi": po["hi"],
+            "post_mean": po["mean"],
+            "post_sd": po["sd"],
+            "z": z,
+            "ppp": ppp,
             "inside": bool(po["lo"] - 1e-9 <= obs <= po["hi"] + 1e-9),
             "post_missing_share": float(np.mean(~np.isfinite(post_pred[:, j]))),
         }
         if point_pred is not None:
             pt = predictive_quantiles(point_pred[:, j])
-            row.update({"point_median": pt["median"], "point_lo": pt["lo"], "point_hi": pt["hi"],
-                        "inside_point": bool(pt["lo"] - 1e-9 <= obs <= pt["hi"] + 1e-9)})
+            row.update(
+                {
+                    "point_median": pt["median"],
+                    "point_lo": pt["lo"],
+                    "point_hi": pt["hi"],
+                    "inside_point": bool(pt["lo"] - 1e-9 <= obs <= pt["hi"] + 1e-9),
+                }
+            )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -101,18 +123,27 @@ def parameter_table(problem: Problem, result: ABCResult) -> pd.DataFrame:
             desc = f"U({spec['low']:g}, {spec['high']:g})"
         else:
             desc = f"N({spec['mean']:g}, {spec['sd']:g}) on [{spec['low']:g}, {spec['high']:g}]"
-        rows.append({
-            "parameter": name, "prior": desc, "prior_lo": prior_q[0, k], "prior_median": prior_q[1, k], "prior_hi": prior_q[2, k],
-            "post_lo": lo, "post_median": med, "post_hi": hi,
-            "post_mean": float(np.sum(g.theta[:, k] * g.weights)),
-            "narrowing": 1 - (hi - lo) / prior_w if prior_w > 0 else np.nan,
-            "default": getattr(problem.base, name),
-        })
+        rows.append(
+            {
+                "parameter": name,
+                "prior": desc,
+                "prior_lo": prior_q[0, k],
+                "prior_median": prior_q[1, k],
+                "prior_hi": prior_q[2, k],
+                "post_lo": lo,
+                "post_median": med,
+                "post_hi": hi,
+                "post_mean": float(np.sum(g.theta[:, k] * g.weights)),
+                "narrowing": 1 - (hi - lo) / prior_w if prior_w > 0 else np.nan,
+                "default": getattr(problem.base, name),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def run_calibration(settings: CalibrationSettings, problem: Problem | None = None,
-                    progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
+def run_calibration(
+    settings: CalibrationSettings, problem: Problem | None = None, progress: Callable[[dict], None] | None = None
+) -> dict[str, Any]:
     """The whole ``calibrate`` command minus the CLI: returns a small summary dict."""
     from ..runner import ReplicationPool
 
@@ -121,9 +152,14 @@ def run_calibration(settings: CalibrationSettings, problem: Problem | None = Non
     with ReplicationPool(workers=settings.workers, scheduler=settings.scheduler) as pool:
         sim = RunnerSimulator(problem, pool, seed=settings.seed)
         result = abc_smc(
-            sim, problem.distance, problem.prior,
-            population_size=settings.population, seed=settings.seed, budget=settings.budget,
-            max_generations=settings.max_generations, min_acceptance_rate=settings.min_acceptance_rate,
+            sim,
+            problem.distance,
+            problem.prior,
+            population_size=settings.population,
+            seed=settings.seed,
+            budget=settings.budget,
+            max_generations=settings.max_generations,
+            min_acceptance_rate=settings.min_acceptance_rate,
             progress=progress,
         )
         t_abc = time.perf_counter() - t_start
@@ -158,10 +194,17 @@ def run_calibration(settings: CalibrationSettings, problem: Problem | None = Non
                 os.replace(p, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"generations": len(result.generations), "simulations": result.total_simulations,
-            "stop_reason": result.stop_reason, "wall_seconds": wall, "epsilon": g.epsilon,
-            "inside": int(fit["inside"].sum()), "targets": len(fit),
-            "inside_point": int(fit["inside_point"].sum()) if "inside_point" in fit else None, "out": str(out)}
+    return {
+        "generations": len(result.generations),
+        "simulations": result.total_simulations,
+        "stop_reason": result.stop_reason,
+        "wall_seconds": wall,
+        "epsilon": g.epsilon,
+        "inside": int(fit["inside"].sum()),
+        "targets": len(fit),
+        "inside_point": int(fit["inside_point"].sum()) if "inside_point" in fit else None,
+        "out": str(out),
+    }
 
 
 def _meta(settings: CalibrationSettings, problem: Problem, result: ABCResult, t_abc: float) -> dict[str, Any]:
@@ -173,7 +216,7 @@ def _meta(settings: CalibrationSettings, problem: Problem, result: ABCResult, t_
             "population, for --parameter-uncertainty (sim.calibration.posterior.posterior_parameter_sets). Written by "
             "`python cli.py calibrate`; see calibration/report.md."
         ),
-        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "seed": settings.seed,
         "budget": settings.budget,
         "population": settings.population,
@@ -189,9 +232,18 @@ def _meta(settings: CalibrationSettings, problem: Problem, result: ABCResult, t_
     }
 
 
-MODEL_SOURCES = ("sim/model.py", "sim/follow_up.py", "sim/baseline.py", "sim/parameters.py", "sim/streams.py",
-                 "sim/analysis/summaries.py", "sim/analysis/prep.py", "scenarios/paper_study.yaml",
-                 "calibration/targets.yaml", "calibration/priors.yaml")
+MODEL_SOURCES = (
+    "sim/model.py",
+    "sim/follow_up.py",
+    "sim/baseline.py",
+    "sim/parameters.py",
+    "sim/streams.py",
+    "sim/analysis/summaries.py",
+    "sim/analysis/prep.py",
+    "scenarios/paper_study.yaml",
+    "calibration/targets.yaml",
+    "calibration/priors.yaml",
+)
 
 
 def model_sources_hash() -> str:
@@ -236,7 +288,9 @@ def _git_commit() -> str | None:
         return None
 
 
-def _write_outputs(d: Path, problem, result, cal, fit, params, prior_pred, post_pred, point_pred, settings, wall) -> None:
+def _write_outputs(
+    d: Path, problem, result, cal, fit, params, prior_pred, post_pred, point_pred, settings, wall
+) -> None:
     from . import report
 
     d.mkdir(parents=True, exist_ok=True)
@@ -245,8 +299,10 @@ def _write_outputs(d: Path, problem, result, cal, fit, params, prior_pred, post_
     fit.to_csv(d / "fit.csv", index=False, float_format="%.6g")
     params.to_csv(d / "parameters.csv", index=False, float_format="%.6g")
     pred = pd.concat(
-        [pd.DataFrame(a, columns=problem.ids).assign(predictive=name)
-         for name, a in (("prior", prior_pred), ("posterior", post_pred), ("point", point_pred))],
+        [
+            pd.DataFrame(a, columns=problem.ids).assign(predictive=name)
+            for name, a in (("prior", prior_pred), ("posterior", post_pred), ("point", point_pred))
+        ],
         ignore_index=True,
     )
     pred.to_csv(d / "predictive.csv.gz", index=False, float_format="%.6g", compression={"method": "gzip", "mtime": 0})

@@ -65,7 +65,9 @@ def _count(id_: str, label: str, k: int, n: int, source: str, informs: list[str]
     return Target(id_, label, "count", k / n, n, source, informs, count=k, se=jeffreys_se(k, n), note=note)
 
 
-def _mean(id_: str, label: str, mean: float, sd: float | None, n: int, source: str, informs: list[str], note: str = "") -> Target:
+def _mean(
+    id_: str, label: str, mean: float, sd: float | None, n: int, source: str, informs: list[str], note: str = ""
+) -> Target:
     se = sd / math.sqrt(n) if sd is not None else None
     return Target(id_, label, "mean", mean, n, source, informs, se=se, note=note)
 
@@ -76,23 +78,43 @@ def _sd(id_: str, label: str, sd: float, n: int, source: str, informs: list[str]
 
 # --- Which parameters each family of targets informs (the model's mechanisms, sim/model.py) ------
 _CONSUMER_RETENTION = [
-    "consumer_dropout_hazard_per_month", "dropout_attendance_log_hr", "dropout_cancellation_log_hr",
-    "dropout_community_loading", "attendance_mean", "attendance_concentration", "community_effect_sd",
+    "consumer_dropout_hazard_per_month",
+    "dropout_attendance_log_hr",
+    "dropout_cancellation_log_hr",
+    "dropout_community_loading",
+    "attendance_mean",
+    "attendance_concentration",
+    "community_effect_sd",
 ]
 _PROVIDER_RETENTION = [
-    "provider_leave_hazard_per_month", "provider_leave_mean_months", "provider_quit_hazard_per_month",
-    "stress_quit_log_hr", "stress_base_prob", "stress_structured_logit",
+    "provider_leave_hazard_per_month",
+    "provider_leave_mean_months",
+    "provider_quit_hazard_per_month",
+    "stress_quit_log_hr",
+    "stress_base_prob",
+    "stress_structured_logit",
 ]
 _SESSIONS = [
-    "unstructured_max_sessions_per_week", "unstructured_initial_rate_fraction", "unstructured_ramp_months",
-    "weekly_timetable_prob", "venue_unavailable_prob", "outdoor_share", "max_postponements",
-    "plan_review_mean_days", "provider_leave_hazard_per_month",
+    "unstructured_max_sessions_per_week",
+    "unstructured_initial_rate_fraction",
+    "unstructured_ramp_months",
+    "weekly_timetable_prob",
+    "venue_unavailable_prob",
+    "outdoor_share",
+    "max_postponements",
+    "plan_review_mean_days",
+    "provider_leave_hazard_per_month",
 ]
 _CONTENT = ["content_interest_weights", "content_interest_concentration", "unstructured_content_breadth"]
 _ANSWERS = ["answer_community_loading", "community_effect_sd"]
-_BENEFITS = ["benefit_experience_logit", "benefit_exposure_logit", "benefit_person_sd", "attendance_mean"] + _ANSWERS
-_PROVIDER_LIKERT = ["provider_likert_base", "satisfaction_experience_shift", "stress_satisfaction_shift", "stress_base_prob"]
-_CONSUMER_LIKERT = ["consumer_likert_base", "satisfaction_experience_shift"] + _ANSWERS
+_BENEFITS = ["benefit_experience_logit", "benefit_exposure_logit", "benefit_person_sd", "attendance_mean", *_ANSWERS]
+_PROVIDER_LIKERT = [
+    "provider_likert_base",
+    "satisfaction_experience_shift",
+    "stress_satisfaction_shift",
+    "stress_base_prob",
+]
+_CONSUMER_LIKERT = ["consumer_likert_base", "satisfaction_experience_shift", *_ANSWERS]
 _PUNCTUALITY = ["punctuality_score_per_share", "unstructured_reschedule_prob"]
 _RICHNESS = ["richness_score_per_share", "unstructured_content_breadth", "content_interest_concentration"]
 _PROVIDER_BINARY_EXTRA = {
@@ -109,100 +131,284 @@ def build_targets() -> list[Target]:
     # Retention (Results, "Participant characteristics and response rates"): evaluated at follow-up.
     for (role, wave), (k, n) in ins.PAPER_RETENTION.items():
         informs = _PROVIDER_RETENTION if role == "provider" else _CONSUMER_RETENTION
-        t.append(_count(f"retention.{role}.{wave}", f"{role.capitalize()}s evaluated at follow-up, {wave} wave",
-                        k, n, "Results, response rates", informs))
+        t.append(
+            _count(
+                f"retention.{role}.{wave}",
+                f"{role.capitalize()}s evaluated at follow-up, {wave} wave",
+                k,
+                n,
+                "Results, response rates",
+                informs,
+            )
+        )
 
     # Sessions (Methods, "Peer support service intervention").
-    t.append(Target("sessions.total", "Peer support services delivered", "total", float(ins.PAPER_SESSIONS_TOTAL), None,
-                    "Methods: 'A total of 214 peer support services were delivered'", list(_SESSIONS),
-                    se=math.sqrt(ins.PAPER_SESSIONS_TOTAL)))
+    t.append(
+        Target(
+            "sessions.total",
+            "Peer support services delivered",
+            "total",
+            float(ins.PAPER_SESSIONS_TOTAL),
+            None,
+            "Methods: 'A total of 214 peer support services were delivered'",
+            list(_SESSIONS),
+            se=math.sqrt(ins.PAPER_SESSIONS_TOTAL),
+        )
+    )
     n_s = ins.PAPER_SESSIONS_TOTAL
-    t.append(Target("sessions.group_share", "Share of services conducted in group", "share", ins.PAPER_GROUP_SHARE, n_s,
-                    "Methods: 'Most (98.6%) of the services were conducted in group'", ["group_share"],
-                    se=math.sqrt(ins.PAPER_GROUP_SHARE * (1 - ins.PAPER_GROUP_SHARE) / n_s)))
+    t.append(
+        Target(
+            "sessions.group_share",
+            "Share of services conducted in group",
+            "share",
+            ins.PAPER_GROUP_SHARE,
+            n_s,
+            "Methods: 'Most (98.6%) of the services were conducted in group'",
+            ["group_share"],
+            se=math.sqrt(ins.PAPER_GROUP_SHARE * (1 - ins.PAPER_GROUP_SHARE) / n_s),
+        )
+    )
     for cat, share in ins.PAPER_TOP_CONTENT_SHARES.items():
-        t.append(Target(f"content.{cat}", f"Share of services: {cat.replace('_', ' ')}", "share", share, n_s,
-                        "Methods: top three content categories", list(_CONTENT),
-                        se=math.sqrt(share * (1 - share) / n_s),
-                        note="the paper does not say whether the shares are of all services or of the later wave's; "
-                        "the model's summary is over all held sessions"))
+        t.append(
+            Target(
+                f"content.{cat}",
+                f"Share of services: {cat.replace('_', ' ')}",
+                "share",
+                share,
+                n_s,
+                "Methods: top three content categories",
+                list(_CONTENT),
+                se=math.sqrt(share * (1 - share) / n_s),
+                note="the paper does not say whether the shares are of all services or of the later wave's; "
+                "the model's summary is over all held sessions",
+            )
+        )
 
     # Table 2: provider satisfaction (n = 12).
     for it in ins.PROVIDER_SATISFACTION:
         if it.kind == "binary":
-            informs = [f"provider_item_base.{it.column}"] + _PROVIDER_BINARY_EXTRA.get(it.column, []) + _ANSWERS
-            t.append(_count(f"provider.{it.column}", f"Providers: {it.label}", it.paper_count, it.paper_n, it.source, informs))
+            informs = [f"provider_item_base.{it.column}", *_PROVIDER_BINARY_EXTRA.get(it.column, []), *_ANSWERS]
+            t.append(
+                _count(
+                    f"provider.{it.column}", f"Providers: {it.label}", it.paper_count, it.paper_n, it.source, informs
+                )
+            )
         elif it.column == "confidence":
-            informs = ["provider_likert_base.confidence", "confidence_experience_shift", "stress_base_prob"] + _ANSWERS
-            t.append(_count("provider.confidence_answered", "Providers giving a confidence score", it.paper_n, 12,
-                            "Table 2 (7.13 = 57/8: 8 of 12 answered)", ["confidence_response_prob"]))
-            t.append(_mean("provider.confidence.mean", "Providers: confidence to continue (0-10), mean", it.paper_mean,
-                           it.paper_sd, it.paper_n, it.source, informs))
-            t.append(_sd("provider.confidence.sd", "Providers: confidence to continue (0-10), SD", it.paper_sd, it.paper_n,
-                         it.source, ["provider_likert_base.confidence", "confidence_experience_shift"]))
+            informs = ["provider_likert_base.confidence", "confidence_experience_shift", "stress_base_prob", *_ANSWERS]
+            t.append(
+                _count(
+                    "provider.confidence_answered",
+                    "Providers giving a confidence score",
+                    it.paper_n,
+                    12,
+                    "Table 2 (7.13 = 57/8: 8 of 12 answered)",
+                    ["confidence_response_prob"],
+                )
+            )
+            t.append(
+                _mean(
+                    "provider.confidence.mean",
+                    "Providers: confidence to continue (0-10), mean",
+                    it.paper_mean,
+                    it.paper_sd,
+                    it.paper_n,
+                    it.source,
+                    informs,
+                )
+            )
+            t.append(
+                _sd(
+                    "provider.confidence.sd",
+                    "Providers: confidence to continue (0-10), SD",
+                    it.paper_sd,
+                    it.paper_n,
+                    it.source,
+                    ["provider_likert_base.confidence", "confidence_experience_shift"],
+                )
+            )
             m, n = PAPER_CONFIDENCE_LATER
-            t.append(_mean("provider.confidence.mean.later", "Providers: confidence, later wave", m, it.paper_sd, n,
-                           "Results: 'especially in the later communities (7.80)'", informs,
-                           note="SE uses the pooled SD 2.366 (the wave SD is not printed)"))
+            t.append(
+                _mean(
+                    "provider.confidence.mean.later",
+                    "Providers: confidence, later wave",
+                    m,
+                    it.paper_sd,
+                    n,
+                    "Results: 'especially in the later communities (7.80)'",
+                    informs,
+                    note="SE uses the pooled SD 2.366 (the wave SD is not printed)",
+                )
+            )
         else:
-            informs = [f"provider_likert_base.{it.column}"] + _PROVIDER_LIKERT + _ANSWERS
-            t.append(_mean(f"provider.{it.column}.mean", f"Providers: {it.label}, mean", it.paper_mean, it.paper_sd,
-                           it.paper_n, it.source, informs))
-            t.append(_sd(f"provider.{it.column}.sd", f"Providers: {it.label}, SD", it.paper_sd, it.paper_n, it.source,
-                         [f"provider_likert_base.{it.column}", "stress_satisfaction_shift"]))
+            informs = [f"provider_likert_base.{it.column}", *_PROVIDER_LIKERT, *_ANSWERS]
+            t.append(
+                _mean(
+                    f"provider.{it.column}.mean",
+                    f"Providers: {it.label}, mean",
+                    it.paper_mean,
+                    it.paper_sd,
+                    it.paper_n,
+                    it.source,
+                    informs,
+                )
+            )
+            t.append(
+                _sd(
+                    f"provider.{it.column}.sd",
+                    f"Providers: {it.label}, SD",
+                    it.paper_sd,
+                    it.paper_n,
+                    it.source,
+                    [f"provider_likert_base.{it.column}", "stress_satisfaction_shift"],
+                )
+            )
 
     # Reasons for stress (Results text; % of the 12 evaluated).
     for it in ins.PROVIDER_STRESS_REASONS:
         informs = [f"stress_reason_prob.{it.column}", "stress_base_prob", "stress_structured_logit"]
         if it.column == "stress_topic_difficulty":
             informs.append("stress_topic_structured_logit")
-        t.append(_count(f"provider.{it.column}", f"Providers' stress reason: {it.label}", it.paper_count, it.paper_n,
-                        it.source, informs))
+        t.append(
+            _count(
+                f"provider.{it.column}",
+                f"Providers' stress reason: {it.label}",
+                it.paper_count,
+                it.paper_n,
+                it.source,
+                informs,
+            )
+        )
 
     # Table 3: perceived benefit, providers (n = 12) and consumers (n = 42).
     for role, items in (("provider", ins.PROVIDER_BENEFITS), ("consumer", ins.CONSUMER_BENEFITS)):
         for it in items:
-            informs = [f"{role}_item_base.{it.column}"] + _BENEFITS
-            t.append(_count(f"{role}.{it.column}", f"{role.capitalize()}s: {it.label}", it.paper_count, it.paper_n,
-                            it.source, informs))
+            informs = [f"{role}_item_base.{it.column}", *_BENEFITS]
+            t.append(
+                _count(
+                    f"{role}.{it.column}",
+                    f"{role.capitalize()}s: {it.label}",
+                    it.paper_count,
+                    it.paper_n,
+                    it.source,
+                    informs,
+                )
+            )
     for wave, (k, n) in ins.CONSUMER_MOOD_BY_WAVE.items():
-        t.append(_count(f"consumer.ben_mood.{wave}", f"Consumers: improve mood and feeling cared about, {wave} wave", k, n,
-                        "Results, 'Consumers': 10 of 26 initial, 13 of 16 later", ["consumer_item_base.ben_mood"] + _BENEFITS))
+        t.append(
+            _count(
+                f"consumer.ben_mood.{wave}",
+                f"Consumers: improve mood and feeling cared about, {wave} wave",
+                k,
+                n,
+                "Results, 'Consumers': 10 of 26 initial, 13 of 16 later",
+                ["consumer_item_base.ben_mood", *_BENEFITS],
+            )
+        )
 
     # Table 4: consumer satisfaction (n = 42).
     for it in ins.CONSUMER_SATISFACTION:
         if it.kind == "binary":
-            t.append(_count(f"consumer.{it.column}", f"Consumers: {it.label}", it.paper_count, it.paper_n, it.source,
-                            [f"consumer_item_base.{it.column}"] + _ANSWERS))
+            t.append(
+                _count(
+                    f"consumer.{it.column}",
+                    f"Consumers: {it.label}",
+                    it.paper_count,
+                    it.paper_n,
+                    it.source,
+                    [f"consumer_item_base.{it.column}", *_ANSWERS],
+                )
+            )
         else:
             extra = _PUNCTUALITY if it.column == "sat_punctuality" else _RICHNESS if it.column == "sat_richness" else []
-            t.append(_mean(f"consumer.{it.column}.mean", f"Consumers: {it.label}, mean", it.paper_mean, it.paper_sd,
-                           it.paper_n, it.source, [f"consumer_likert_base.{it.column}"] + _CONSUMER_LIKERT + extra))
-            t.append(_sd(f"consumer.{it.column}.sd", f"Consumers: {it.label}, SD", it.paper_sd, it.paper_n, it.source,
-                         [f"consumer_likert_base.{it.column}"] + extra))
+            t.append(
+                _mean(
+                    f"consumer.{it.column}.mean",
+                    f"Consumers: {it.label}, mean",
+                    it.paper_mean,
+                    it.paper_sd,
+                    it.paper_n,
+                    it.source,
+                    [f"consumer_likert_base.{it.column}", *_CONSUMER_LIKERT, *extra],
+                )
+            )
+            t.append(
+                _sd(
+                    f"consumer.{it.column}.sd",
+                    f"Consumers: {it.label}, SD",
+                    it.paper_sd,
+                    it.paper_n,
+                    it.source,
+                    [f"consumer_likert_base.{it.column}", *extra],
+                )
+            )
     for col, (tval, _p) in ins.CONSUMER_WAVE_T.items():
         extra = _PUNCTUALITY if col == "sat_punctuality" else _RICHNESS
-        t.append(Target(f"consumer.{col}.t", f"Consumers: {col.removeprefix('sat_')}, t initial vs later", "t", tval, 42,
-                        "Results: Table S4 (Student t, initial minus later)",
-                        ["satisfaction_experience_shift", f"consumer_likert_base.{col}"] + extra + _ANSWERS, se=1.0))
+        t.append(
+            Target(
+                f"consumer.{col}.t",
+                f"Consumers: {col.removeprefix('sat_')}, t initial vs later",
+                "t",
+                tval,
+                42,
+                "Results: Table S4 (Student t, initial minus later)",
+                ["satisfaction_experience_shift", f"consumer_likert_base.{col}", *extra, *_ANSWERS],
+                se=1.0,
+            )
+        )
 
     # Caregivers (Results, "Caregivers"; 32 of the 54 evaluated participants' families).
     d = ins.CAREGIVER_DEMOGRAPHICS
-    t.append(_count("caregiver.of_providers", "Caregivers taking part, of evaluated providers", d["of_providers"], 12,
-                    "Results, 'Caregivers' (10 of the 12 evaluated providers)", ["scenario.caregiver_availability.providers"]))
-    t.append(_count("caregiver.of_consumers", "Caregivers taking part, of evaluated consumers", d["of_consumers"], 42,
-                    "Results, 'Caregivers' (22 of the 42 evaluated consumers)", ["scenario.caregiver_availability.consumers"]))
-    t.append(_count("caregiver.female", "Caregivers: female", d["female"], d["n"], "Results, 'Caregivers'",
-                    ["caregiver_parent_female_prob"]))
-    t.append(_mean("caregiver.age.mean", "Caregivers: mean age", d["mean_age"], None, d["n"], "Results, 'Caregivers'",
-                   ["caregiver_parent_age_gap"], note="SD not printed: not usable in the distance"))
+    t.append(
+        _count(
+            "caregiver.of_providers",
+            "Caregivers taking part, of evaluated providers",
+            d["of_providers"],
+            12,
+            "Results, 'Caregivers' (10 of the 12 evaluated providers)",
+            ["scenario.caregiver_availability.providers"],
+        )
+    )
+    t.append(
+        _count(
+            "caregiver.of_consumers",
+            "Caregivers taking part, of evaluated consumers",
+            d["of_consumers"],
+            42,
+            "Results, 'Caregivers' (22 of the 42 evaluated consumers)",
+            ["scenario.caregiver_availability.consumers"],
+        )
+    )
+    t.append(
+        _count(
+            "caregiver.female",
+            "Caregivers: female",
+            d["female"],
+            d["n"],
+            "Results, 'Caregivers'",
+            ["caregiver_parent_female_prob"],
+        )
+    )
+    t.append(
+        _mean(
+            "caregiver.age.mean",
+            "Caregivers: mean age",
+            d["mean_age"],
+            None,
+            d["n"],
+            "Results, 'Caregivers'",
+            ["caregiver_parent_age_gap"],
+            note="SD not printed: not usable in the distance",
+        )
+    )
     for it in ins.CAREGIVER_ATTITUDE + ins.CAREGIVER_MEMBER_BENEFITS + ins.CAREGIVER_SELF_BENEFITS:
         if it.paper_count is None:
             continue
         informs = [f"caregiver_item_base.{it.column}"]
         if it.column.startswith("member_"):
-            informs += ["caregiver_agreement_logit"] + _BENEFITS
-        t.append(_count(f"caregiver.{it.column}", f"Caregivers: {it.label}", it.paper_count, it.paper_n, it.source, informs))
+            informs += ["caregiver_agreement_logit", *_BENEFITS]
+        t.append(
+            _count(f"caregiver.{it.column}", f"Caregivers: {it.label}", it.paper_count, it.paper_n, it.source, informs)
+        )
     for tg in t:
         tg.identifies = list(IDENTIFIES.get(tg.id, []))
     missing = set(IDENTIFIES) - {tg.id for tg in t}
@@ -217,8 +423,12 @@ def build_targets() -> list[Target]:
 # figures that contrast waves, or that no base rate sets (retention, sessions, the t statistics, the
 # spread a slope adds to an item), identify them. These are the distance targets when the named
 # parameter is calibrated; everything else is checked in the posterior predictive only.
-_SESSIONS_ID = ["unstructured_max_sessions_per_week", "unstructured_initial_rate_fraction", "weekly_timetable_prob",
-                "unstructured_reschedule_prob"]
+_SESSIONS_ID = [
+    "unstructured_max_sessions_per_week",
+    "unstructured_initial_rate_fraction",
+    "weekly_timetable_prob",
+    "unstructured_reschedule_prob",
+]
 _PUNCT_ID = ["punctuality_score_per_share", "unstructured_reschedule_prob"]
 _RICH_ID = ["richness_score_per_share"]
 IDENTIFIES: dict[str, list[str]] = {
@@ -229,10 +439,10 @@ IDENTIFIES: dict[str, list[str]] = {
     "sessions.total": _SESSIONS_ID,
     "consumer.sat_punctuality.mean": _PUNCT_ID,
     "consumer.sat_punctuality.sd": _PUNCT_ID,
-    "consumer.sat_punctuality.t": _PUNCT_ID + ["satisfaction_experience_shift"],
+    "consumer.sat_punctuality.t": [*_PUNCT_ID, "satisfaction_experience_shift"],
     "consumer.sat_richness.mean": _RICH_ID,
     "consumer.sat_richness.sd": _RICH_ID,
-    "consumer.sat_richness.t": _RICH_ID + ["satisfaction_experience_shift"],
+    "consumer.sat_richness.t": [*_RICH_ID, "satisfaction_experience_shift"],
     "consumer.ben_mood.initial": ["benefit_experience_logit"],
     "consumer.ben_mood.later": ["benefit_experience_logit"],
     "provider.confidence.mean": ["confidence_experience_shift"],
@@ -258,14 +468,17 @@ def targets_document(targets: list[Target] | None = None) -> dict[str, Any]:
             "sim.calibration.targets.build_targets; do not edit by hand). value: the printed figure (count targets: "
             "the proportion count/n); se: the sampling SE that scales the distance (count: binomial at the "
             "Jeffreys-corrected proportion (k+0.5)/(n+1)); informs: the parameters the figure carries information "
-            "about (dotted names are one key of a dict-valued parameter; scenario.* are scenario inputs); identifies: the "
-            "structural parameters the figure pins down beyond the fixed item base rates (a target is in the calibration "
+            "about (dotted names are one key of a dict-valued parameter; scenario.* are scenario inputs); "
+            "identifies: the "
+            "structural parameters the figure pins down beyond the fixed item base rates (a target is in the "
+            "calibration "
             "distance when it identifies a calibrated parameter)."
         ),
         "targets": [{k: v for k, v in asdict(tg).items() if v not in (None, "", [])} for tg in targets],
         "uninformed_parameters": uninformed_parameters(targets),
         "not_targets": {
-            "Table 1 baseline characteristics": "model inputs (sim/baseline.py draws them to match Table 1), not outputs",
+            "Table 1 baseline characteristics": "model inputs (sim/baseline.py draws them to match Table 1), not "
+            "outputs",
             "chi-square statistics (retention 1.264 and 0.548; work skill 15.684)": "deterministic functions of count "
             "targets already listed (retention by wave; provider and consumer work skill)",
             "39 of 54 satisfied ('conservative')": "39 of 42 evaluated satisfied (listed) over all 54 recruited",
