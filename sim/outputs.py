@@ -75,10 +75,20 @@ def _file_in_path(path: Path) -> Path | None:
 # ---------------------------------------------------------------------------------------------
 # Ownership: was a folder written by this tool?
 # ---------------------------------------------------------------------------------------------
+def _marker(folder: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((Path(folder) / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("package") == PACKAGE else None
+
+
 def written_by_us(folder: Path) -> bool:
-    """Whether ``folder`` holds our :data:`MARKER` or a ``manifest.json`` naming this package."""
+    """Whether this tool wrote ``folder`` as a whole: our :data:`MARKER` (without an ``entries`` list,
+    which marks only some entries of someone else's folder) or a ``manifest.json`` naming this package."""
     folder = Path(folder)
-    if (folder / MARKER).is_file():
+    marker = _marker(folder)
+    if marker is not None and marker.get("entries") is None:
         return True
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -87,9 +97,19 @@ def written_by_us(folder: Path) -> bool:
     return isinstance(manifest, dict) and manifest.get("package") == PACKAGE
 
 
-def write_marker(folder: Path, command: str) -> None:
-    """Mark ``folder`` as written by this tool (``.peer-support-sim``: the command that wrote it)."""
-    (Path(folder) / MARKER).write_text(json.dumps({"package": PACKAGE, "command": command}) + "\n", encoding="utf-8")
+def entries_by_us(folder: Path) -> set[str]:
+    """Names in someone else's ``folder`` that this tool added (``analyze`` in place)."""
+    marker = _marker(folder) or {}
+    return set(marker.get("entries") or ())
+
+
+def write_marker(folder: Path, command: str, entries: list[str] | None = None) -> None:
+    """Mark ``folder`` as written by this tool (``.peer-support-sim``: the command that wrote it), or,
+    with ``entries``, only those entries of a folder that is not ours."""
+    data: dict[str, Any] = {"package": PACKAGE, "command": command}
+    if entries is not None:
+        data["entries"] = sorted(entries)
+    (Path(folder) / MARKER).write_text(json.dumps(data) + "\n", encoding="utf-8")
 
 
 def check_destination(
@@ -124,8 +144,13 @@ def acquire_lock(dest: Path) -> Any:
     import fcntl
 
     path = lock_path(dest)
+    created = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a")  # noqa: SIM115 -- held open for the lock's lifetime
+    try:
+        fh = open(path, "a")  # noqa: SIM115 -- held open for the lock's lifetime
+    except OSError:
+        _remove_empty(created)
+        raise
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -133,14 +158,22 @@ def acquire_lock(dest: Path) -> Any:
         raise DestinationError(
             f"another command is writing {dest} (lock {path}); wait for it or choose another --out"
         ) from None
-    return (fh, path)
+    return (fh, path, created)
 
 
 def release_lock(lock: Any) -> None:
-    fh, path = lock
+    """Release the lock, and remove the parent folders it created if nothing was written in them."""
+    fh, path, created = lock
     with suppress(OSError):
         path.unlink()
     fh.close()
+    _remove_empty(created)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for p in folders:  # deepest first
+        with suppress(OSError):
+            p.rmdir()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,24 +203,37 @@ def move_into_place(tmp: Path, dest: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def merge_into_place(tmp: Path, dest: Path) -> None:
-    """Move every top-level entry of the finished folder ``tmp`` into ``dest``, replacing entries of
-    the same name only (``analyze`` into a data folder, ``calibrate`` into ``calibration/``: the
-    folder's other files are inputs and stay)."""
+def merge_into_place(tmp: Path, dest: Path, force: bool = False, command: str = "") -> None:
+    """Move every top-level entry of the finished folder ``tmp`` into ``dest``, replacing entries of the
+    same name only (``analyze`` into a data folder: the folder's other files are inputs and stay). In a
+    folder this tool did not write, an existing entry is replaced only if this tool added it (or with
+    ``force``), and the added entries are recorded in its marker."""
     dest.mkdir(parents=True, exist_ok=True)
-    for p in sorted(tmp.iterdir()):
-        target = dest / p.name
+    names = sorted(p.name for p in tmp.iterdir() if p.name != MARKER)
+    ours = written_by_us(dest)
+    if not ours:
+        mine = entries_by_us(dest)
+        clash = [n for n in names if (dest / n).exists() and n not in mine]
+        if clash and not force:
+            raise DestinationError(
+                f"{dest}: would replace {', '.join(clash[:3])}{' ...' if len(clash) > 3 else ''}, which this tool "
+                "did not write; choose --out, or add --force to replace"
+            )
+    for name in names:
+        p, target = tmp / name, dest / name
         if p.is_dir() and target.exists():
             move_into_place(p, target)
         else:
             os.replace(p, target)
+    if not ours:
+        write_marker(dest, command, sorted(entries_by_us(dest) | set(names)))
 
 
 def write_folder(
     dest: Path | str,
     writer: Callable[[Path], Any],
     *,
-    force: bool = True,
+    force: bool = False,
     command: str | None = None,
     merge: bool = False,
     lock: bool = False,
@@ -206,8 +252,11 @@ def write_folder(
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
             result = writer(tmp)
-            write_marker(tmp, command or "")
-            (merge_into_place if merge else move_into_place)(tmp, dest)
+            if merge:
+                merge_into_place(tmp, dest, force=force, command=command or "")
+            else:
+                write_marker(tmp, command or "")
+                move_into_place(tmp, dest)
         except OSError as exc:
             raise DestinationError(describe_os_error(exc, dest)) from None
         finally:
@@ -233,12 +282,19 @@ def destination_lock(dest: Path, enabled: bool = True) -> Iterator[None]:
 
 
 @contextmanager
-def claim(dest: Path | str, force: bool = False, option: str = "--out") -> Iterator[Path]:
+def claim(
+    dest: Path | str,
+    force: bool = False,
+    option: str = "--out",
+    merge: bool = False,
+    ours: Callable[[Path], bool] = written_by_us,
+) -> Iterator[Path]:
     """A command's hold on its destination, from before any work until the result is in place:
-    :func:`check_destination`, then the lock; ``OSError`` inside the block becomes
-    :class:`DestinationError` (one line with the path and the cause)."""
+    :func:`check_destination` (``merge``: only that it is not a file; entries are checked when merged),
+    then the lock; ``OSError`` inside the block becomes :class:`DestinationError` (one line with the
+    path and the cause)."""
     dest = Path(dest)
-    check_destination(dest, force=force, option=option)
+    check_destination(dest, force=force or merge, option=option, ours=ours)
     with destination_lock(dest):
         try:
             yield dest
