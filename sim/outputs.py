@@ -54,14 +54,17 @@ _HINTS = {
 
 
 def describe_os_error(exc: OSError, path: Path | str | None = None) -> str:
-    """One line for an ``OSError`` while writing: ``cannot write PATH: CAUSE``."""
-    where = exc.filename if exc.filename is not None else path
+    """One line for an ``OSError`` while writing ``path`` (the destination): ``cannot write PATH: CAUSE``,
+    with the file that failed when it is not ``path`` itself (a lock, a temporary or work file)."""
+    failed = exc.filename
+    where = path if path is not None else failed
     cause = _HINTS.get(exc.errno or -1) or (exc.strerror or type(exc).__name__)
-    if exc.errno == errno.ENOTDIR and where is not None:
-        blocker = _file_in_path(Path(where))
+    if exc.errno == errno.ENOTDIR:
+        blocker = _file_in_path(Path(failed if failed is not None else where or "."))
         if blocker is not None:
             cause = f"{blocker} is a file, not a folder"
-    return " ".join(f"cannot write {where if where is not None else 'output'}: {cause}".split())
+    at = f" (at {failed})" if failed is not None and path is not None and str(failed) != str(path) else ""
+    return " ".join(f"cannot write {where if where is not None else 'output'}: {cause}{at}".split())
 
 
 def _file_in_path(path: Path) -> Path | None:

@@ -269,10 +269,14 @@ def scenario_from_dict(data: Any, path: Path | str = "<scenario>", base_dir: Pat
             params.update(load_parameter_file(ppath))
         except FileNotFoundError:
             raise ScenarioError(f"{path}: parameter_set: file not found: {ppath}") from None
+        except OSError as exc:
+            raise ScenarioError(f"{path}: parameter_set: cannot read {ppath}: {exc.strerror}") from None
         except (yaml.YAMLError, ValueError) as exc:
             raise ScenarioError(f"{path}: parameter_set: {ppath}: {str(exc).splitlines()[0]}") from None
+        if not all(isinstance(k, str) for k in params):
+            raise ScenarioError(f"{path}: parameter_set: {ppath}: expected a mapping of parameter names to values")
     overrides = data.get("parameters", {}) or {}
-    if not isinstance(overrides, dict):
+    if not isinstance(overrides, dict) or not all(isinstance(k, str) for k in overrides):
         raise ScenarioError(f"{path}: parameters: expected a mapping of parameter names to values")
     bad = _non_finite(overrides)  # before validation: NaN would otherwise read as out of range
     if bad is not None:
