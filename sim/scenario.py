@@ -259,22 +259,38 @@ def scenario_from_dict(data: Any, path: Path | str = "<scenario>", base_dir: Pat
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: (top level): expected a mapping of scenario fields")
     data = dict(data)
+    data["parameters"] = _parameters(data, path, base_dir)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as e:
+        raise ScenarioError(_one_line(path, e)) from None
+
+
+def _parameter_set(pset: Any, path: Path | str, base_dir: Path | None) -> tuple[dict[str, Any], Path]:
+    """The ``parameters`` mapping of a scenario's ``parameter_set`` file, and the file's path."""
+    if not isinstance(pset, str):
+        raise ScenarioError(f"{path}: parameter_set: expected a file path")
+    ppath = (base_dir or Path(".")) / pset
+    try:
+        params = load_parameter_file(ppath)
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: parameter_set: file not found: {ppath}") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: parameter_set: cannot read {ppath}: {exc.strerror}") from None
+    except (yaml.YAMLError, ValueError) as exc:
+        raise ScenarioError(f"{path}: parameter_set: {ppath}: {str(exc).splitlines()[0]}") from None
+    if not all(isinstance(k, str) for k in params):
+        raise ScenarioError(f"{path}: parameter_set: {ppath}: expected a mapping of parameter names to values")
+    return params, ppath
+
+
+def _parameters(data: dict[str, Any], path: Path | str, base_dir: Path | None) -> ModelParameters:
+    """The scenario's complete, finite parameter set: defaults < ``parameter_set`` < ``parameters``."""
     params: dict[str, Any] = {}
-    pset = data.get("parameter_set")
-    if pset is not None:
-        if not isinstance(pset, str):
-            raise ScenarioError(f"{path}: parameter_set: expected a file path")
-        ppath = (base_dir or Path(".")) / pset
-        try:
-            params.update(load_parameter_file(ppath))
-        except FileNotFoundError:
-            raise ScenarioError(f"{path}: parameter_set: file not found: {ppath}") from None
-        except OSError as exc:
-            raise ScenarioError(f"{path}: parameter_set: cannot read {ppath}: {exc.strerror}") from None
-        except (yaml.YAMLError, ValueError) as exc:
-            raise ScenarioError(f"{path}: parameter_set: {ppath}: {str(exc).splitlines()[0]}") from None
-        if not all(isinstance(k, str) for k in params):
-            raise ScenarioError(f"{path}: parameter_set: {ppath}: expected a mapping of parameter names to values")
+    where = "parameters."
+    if data.get("parameter_set") is not None:
+        params, ppath = _parameter_set(data["parameter_set"], path, base_dir)
+        where = f"parameter_set: {ppath}: "
     overrides = data.get("parameters", {}) or {}
     if not isinstance(overrides, dict) or not all(isinstance(k, str) for k in overrides):
         raise ScenarioError(f"{path}: parameters: expected a mapping of parameter names to values")
@@ -284,21 +300,17 @@ def scenario_from_dict(data: Any, path: Path | str = "<scenario>", base_dir: Pat
     try:
         merged = DEFAULT_PARAMETERS.replace(**params) if params else DEFAULT_PARAMETERS
     except ValidationError as e:
-        raise ScenarioError(_one_line(f"{path}: parameter_set", e)) from None
+        raise ScenarioError(_one_line(f"{path}: parameter_set", e, ModelParameters)) from None
     try:
-        data["parameters"] = merged.replace(**overrides) if overrides else merged
+        out = merged.replace(**overrides) if overrides else merged
     except ValidationError as e:
         raise ScenarioError(
             _one_line(path, e, ModelParameters).replace(f"{path}: ", f"{path}: parameters.", 1)
         ) from None
-    bad = _non_finite(data["parameters"].model_dump())
+    bad = _non_finite(out.model_dump())  # the overrides are finite: the parameter set is not
     if bad is not None:
-        where = f"parameters.{bad}" if pset is None or _non_finite(overrides) else f"parameter_set: {ppath}: {bad}"
-        raise ScenarioError(f"{path}: {where}: must be a finite number")
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as e:
-        raise ScenarioError(_one_line(path, e)) from None
+        raise ScenarioError(f"{path}: {where}{bad}: must be a finite number")
+    return out
 
 
 def load_scenario(path: str | Path) -> Scenario:
