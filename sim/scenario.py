@@ -326,6 +326,8 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
     try:
         data = yaml.safe_load(raw)
+    except RecursionError:
+        raise ScenarioError(f"{path}: (top level): malformed YAML: nested too deeply") from None
     except yaml.reader.ReaderError as exc:  # binary or wrongly encoded bytes
         raise ScenarioError(
             f"{path}: not a YAML text file ({exc.reason} at byte {exc.position}); expected UTF-8 text"
@@ -333,7 +335,7 @@ def load_scenario(path: str | Path) -> Scenario:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(top level)"
-        problem = getattr(exc, "problem", None) or "malformed YAML"
+        problem = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
         raise ScenarioError(f"{path}: {where}: malformed YAML: {problem}") from None
     scen = scenario_from_dict(data, path, base_dir=path.parent)
     return scen.model_copy(update={"source_path": str(path), "source_sha256": hashlib.sha256(raw).hexdigest()})

@@ -640,3 +640,28 @@ def test_malformed_scenarios_through_the_real_cli(tmp_path, content, words):
     r = cli_process("run", path, "--out", tmp_path / "o", "-q", cwd=tmp_path)
     one_line(r.returncode, r.stderr, "bad.yaml", *words)
     assert r.stdout == "" and sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("[" * 20000, ["nested too deeply"]),
+        ("a:\n" + "".join("  " * i + "b:\n" for i in range(1, 3000)), ["nested too deeply"]),
+        (b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(random.Random(3).randrange(256) for _ in range(400)), ["not a YAML"]),
+        ("a: &x [1]\nb: *y\n", ["line 2", "undefined alias"]),
+        ('!!python/object/apply:os.system ["echo owned"]\n', ["malformed YAML"]),
+        ("", ["expected a mapping"]),
+        ("- 1\n- 2\n", ["expected a mapping"]),
+        ("name: x\nparameters: {1: 2}\n", ["parameters"]),
+    ],
+    ids=["deep-flow", "deep-block", "binary", "alias", "python-tag", "empty", "list", "int-keys"],
+)
+def test_hostile_yaml_files_are_one_line(tmp_path, content, words):
+    path = tmp_path / "hostile.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(path)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith(str(path))
+    for w in words:
+        assert w in msg, msg
