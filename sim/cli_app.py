@@ -434,7 +434,7 @@ def analyze(
     in_place = out is None or (out.exists() and directory.exists() and out.resolve() == directory.resolve())
     dest = directory if in_place else out
     assert dest is not None
-    with claim(dest, force=force, merge=in_place):
+    with claim(dest, force=force, merge=in_place, option="DIRECTORY" if in_place else "--out"):
         write_folder(
             dest,
             lambda tmp: analyze_directory(directory, tmp, method=method),  # type: ignore[arg-type]
