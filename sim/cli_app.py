@@ -59,7 +59,10 @@ _CLICK_VALUE = re.compile(r"^Invalid value for '([^']+)'(?: / '[^']+')*: ")
 
 def _error_line(exc: BaseException) -> tuple[str, int] | None:
     """``(message, exit code)`` for an error a user can act on; ``None`` for a bug (traceback)."""
-    from typer._click.exceptions import ClickException
+    try:  # recent typer vendors click as typer._click
+        from typer._click.exceptions import ClickException
+    except ImportError:  # pragma: no cover - typer on the click package
+        from click.exceptions import ClickException
 
     if isinstance(exc, CommandError):
         return str(exc), exc.code
