@@ -11,6 +11,7 @@ the same one line and exit code 2. Every folder a command writes goes through :m
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from collections.abc import Callable
 from contextlib import suppress
@@ -338,7 +339,7 @@ def run(
 ) -> None:
     """Run a scenario's replications; write providers/consumers/caregivers/sessions/communities CSVs and
     manifest.json."""
-    from .outputs import check_destination
+    from .outputs import DestinationError, check_destination, destination_lock
 
     sc = _load(scenario)
     n: Any
@@ -357,7 +358,7 @@ def run(
     out_dir = out if out is not None else Path("outputs") / scenario.stem
     check_destination(out_dir, force=force)
 
-    from .runner import run_to_directory, work_dir_for
+    from .runner import finished_chunks, run_to_directory, work_dir_for
 
     draws = _posterior_draws(sc, seed) if parameter_uncertainty else None
     hooks = _analysis_hooks() if analysis else None
@@ -381,9 +382,13 @@ def run(
             parameters_for=draws,
         )
     except KeyboardInterrupt:
+        work = work_dir_for(out_dir)
+        if not finished_chunks(work):
+            with suppress(DestinationError, OSError), destination_lock(out_dir):  # not another run's folder
+                shutil.rmtree(work, ignore_errors=True)
+            raise fail("interrupted; nothing was written", EXIT_INTERRUPTED) from None
         raise fail(
-            f"interrupted; finished chunks are kept in {work_dir_for(out_dir)}: add --resume to continue",
-            EXIT_INTERRUPTED,
+            f"interrupted; finished chunks are kept in {work}: add --resume to continue", EXIT_INTERRUPTED
         ) from None
     if not quiet:
         _print_run_summary(result, sc, out_dir)

@@ -1016,7 +1016,7 @@ def _check_stale_work(work: Path, meta: dict[str, Any], resume: bool, discard: b
         return
     if discard:
         return
-    done = _finished_chunks(work)
+    done = finished_chunks(work)
     if done:
         raise RunnerError(
             f"{work} holds {done} finished chunk{'s' if done > 1 else ''} of an interrupted run: add --resume to "
@@ -1024,7 +1024,8 @@ def _check_stale_work(work: Path, meta: dict[str, Any], resume: bool, discard: b
         )
 
 
-def _finished_chunks(work: Path) -> int:
+def finished_chunks(work: Path) -> int:
+    """How many finished chunks a work folder holds (0 if there is none)."""
     with suppress(OSError):
         return sum(1 for p in (work / "chunks").iterdir() if not p.name.startswith("."))
     return 0
@@ -1039,7 +1040,7 @@ def _write_failure(exc: OSError, out_dir: Path) -> str:
         for stale in (work / "chunks").glob(".tmp-*"):
             shutil.rmtree(stale, ignore_errors=True)
     msg = describe_os_error(exc, out_dir)
-    done = _finished_chunks(work)
+    done = finished_chunks(work)
     if done:
         return f"{msg}; {done} finished chunk{'s' if done > 1 else ''} kept in {work}: add --resume to continue"
     shutil.rmtree(work, ignore_errors=True)
