@@ -1,0 +1,157 @@
+"""Session records (one per session, held or cancelled) and what they add up to per person.
+
+A :class:`SessionRecord` keeps who staffed a session and who was invited to and attended it as
+indices into the community's providers and consumers, so each person's exposure (sessions
+attended, on time, content categories met, the providers met) is a sum over records
+(:func:`exposure`); the ``sessions`` table is written from the same records (:func:`session_columns`).
+Columns are documented in ``docs/data_dictionary.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import instruments as ins
+
+N_CATEGORIES = len(ins.CONTENT_CATEGORIES)
+NO_ONE = np.zeros(0, dtype=np.int64)
+
+
+@dataclass(slots=True)
+class SessionRecord:
+    """One session as it ended: held (``cancel_reason == ""``) or cancelled."""
+
+    seq: int  # the community's session number, from 1
+    announced_day: float
+    day: float  # held, or cancelled, on this day
+    postponements: int
+    before_follow_up: bool
+    cancel_reason: str = ""  # no_providers | plan_not_reviewed | venue_unavailable | rescheduled
+    content: int = -1  # index into instruments.CONTENT_CATEGORIES
+    group: bool = True
+    outdoor: bool = False
+    duration_min: float | None = None
+    staff: tuple[int, ...] = ()  # provider indices, the lead first
+    invited: np.ndarray = field(default_factory=lambda: NO_ONE)  # consumer indices
+    attended: np.ndarray = field(default_factory=lambda: NO_ONE)  # consumer indices
+
+    @property
+    def held(self) -> bool:
+        return not self.cancel_reason
+
+    @property
+    def on_time(self) -> bool:
+        """Held on its announced day (not postponed)."""
+        return self.held and self.postponements == 0
+
+
+@dataclass
+class Exposure:
+    """Per-person totals over the sessions held before follow-up."""
+
+    con_invited: np.ndarray
+    con_attended: np.ndarray
+    con_on_time: np.ndarray  # attended sessions held on time
+    con_categories: np.ndarray  # (consumers, 8) bool: category met at an attended session
+    prov_led: np.ndarray
+    prov_assisted: np.ndarray
+    prov_on_time: np.ndarray  # staffed sessions held on time
+    prov_categories: np.ndarray  # (providers, 8) bool
+
+
+def exposure(records: list[SessionRecord], n_providers: int, n_consumers: int) -> Exposure:
+    """Sum the held sessions before follow-up into each person's exposure."""
+    held = [r for r in records if r.before_follow_up and r.held]
+    nc, npv = max(n_consumers, 0), max(n_providers, 0)
+
+    def cat(parts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(parts) if parts else NO_ONE
+
+    invited = cat([r.invited for r in held])
+    attended = cat([r.attended for r in held])
+    att_content = cat([np.full(len(r.attended), r.content) for r in held])
+    att_on_time = cat([np.full(len(r.attended), r.on_time, dtype=np.int64) for r in held])
+    staff = np.array([i for r in held for i in r.staff], dtype=np.int64)
+    staff_lead = np.array([k == 0 for r in held for k in range(len(r.staff))], dtype=bool)
+    staff_content = np.array([r.content for r in held for _ in r.staff], dtype=np.int64)
+    staff_on_time = np.array([r.on_time for r in held for _ in r.staff], dtype=np.int64)
+    return Exposure(
+        con_invited=np.bincount(invited, minlength=nc),
+        con_attended=np.bincount(attended, minlength=nc),
+        con_on_time=np.bincount(attended, weights=att_on_time, minlength=nc).astype(np.int64),
+        con_categories=_met(attended, att_content, nc),
+        prov_led=np.bincount(staff[staff_lead], minlength=npv),
+        prov_assisted=np.bincount(staff[~staff_lead], minlength=npv),
+        prov_on_time=np.bincount(staff, weights=staff_on_time, minlength=npv).astype(np.int64),
+        prov_categories=_met(staff, staff_content, npv),
+    )
+
+
+def _met(person: np.ndarray, content: np.ndarray, n: int) -> np.ndarray:
+    met = np.zeros((n, N_CATEGORIES), dtype=bool)
+    met[person, content] = True
+    return met
+
+
+SESSION_COLUMNS = (
+    "replication",
+    "community",
+    "wave",
+    "scheduling",
+    "session_id",
+    "announced_day",
+    "day",
+    "status",
+    "cancel_reason",
+    "postponements",
+    "on_time",
+    "content",
+    "format",
+    "venue",
+    "duration_min",
+    "lead_provider",
+    "providers",
+    "n_providers",
+    "n_invited",
+    "n_attended",
+    "attendees",
+    "before_follow_up",
+)
+
+
+def session_columns(
+    records: list[SessionRecord], replication: int, community, provider_ids: list[str], consumer_ids: list[str]
+) -> dict[str, list]:
+    """The ``sessions`` table of one community (``community``: its scenario spec), in SESSION_COLUMNS order."""
+    n = len(records)
+    held = [r.held for r in records]
+    staff = [[provider_ids[i] for i in r.staff] for r in records]
+    return {
+        "replication": [replication] * n,
+        "community": [community.name] * n,
+        "wave": [community.wave] * n,
+        "scheduling": [community.scheduling] * n,
+        "session_id": [f"{community.name}#{r.seq:04d}" for r in records],
+        "announced_day": [r.announced_day for r in records],
+        "day": [r.day for r in records],
+        "status": ["held" if h else "cancelled" for h in held],
+        "cancel_reason": [r.cancel_reason for r in records],
+        "postponements": [r.postponements for r in records],
+        "on_time": [int(r.on_time) for r in records],
+        "content": [ins.CONTENT_CATEGORIES[r.content] if h else "" for r, h in zip(records, held, strict=True)],
+        "format": [("group" if r.group else "individual") if h else "" for r, h in zip(records, held, strict=True)],
+        "venue": [
+            ("outdoor" if r.outdoor else "rehabilitation_centre") if h else ""
+            for r, h in zip(records, held, strict=True)
+        ],
+        "duration_min": [r.duration_min for r in records],
+        "lead_provider": [s[0] if s else "" for s in staff],
+        "providers": [";".join(s) for s in staff],
+        "n_providers": [len(s) for s in staff],
+        "n_invited": [len(r.invited) for r in records],
+        "n_attended": [len(r.attended) for r in records],
+        "attendees": [";".join(consumer_ids[i] for i in r.attended) for r in records],
+        "before_follow_up": [int(r.before_follow_up) for r in records],
+    }
