@@ -6,6 +6,7 @@ Built once per community by :func:`build_community`; the processes (``sim.model.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,11 +17,12 @@ from ..baseline import draw_baseline
 from ..follow_up import CommunityContext
 from ..parameters import ModelParameters
 from ..scenario import DAYS_PER_MONTH, Community, Scenario
-from ..streams import Stream, stream
+from ..streams import Stream, Uniforms, stream
 from .doctors import Doctors
 from .records import SessionRecord
 
 N_CATEGORIES = len(ins.CONTENT_CATEGORIES)
+RUN_STREAMS = (Stream.SESSION_TIMING, Stream.STAFFING, Stream.CONTENT, Stream.ATTENDANCE, Stream.DROPOUT, Stream.DOCTOR)
 
 
 class Provider:
@@ -73,20 +75,23 @@ class Provider:
 
 @dataclass
 class Consumers:
-    """The community's consumers as arrays (index = consumer number - 1)."""
+    """The community's consumers, one list entry per consumer (index = consumer number - 1).
+
+    Plain lists rather than arrays: a community has a few dozen consumers, and per-session updates
+    of Python lists that size cost less than NumPy calls."""
 
     pids: list[str]
     baseline: dict[str, list]
-    propensity: np.ndarray  # probability of attending a session they are invited to
-    exit_day: np.ndarray = field(init=False)  # dropout day; inf while in the programme
-    month_invited: np.ndarray = field(init=False)  # sessions invited to since the last dropout review
-    month_attended: np.ndarray = field(init=False)
+    propensity: list[float]  # probability of attending a session they are invited to
+    exit_day: list[float] = field(init=False)  # dropout day; inf while in the programme
+    month_invited: list[int] = field(init=False)  # sessions invited to since the last dropout review
+    month_attended: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
         n = len(self.pids)
-        self.exit_day = np.full(n, np.inf)
-        self.month_invited = np.zeros(n, dtype=np.int64)
-        self.month_attended = np.zeros(n, dtype=np.int64)
+        self.exit_day = [math.inf] * n
+        self.month_invited = [0] * n
+        self.month_attended = [0] * n
 
     def __len__(self) -> int:
         return len(self.pids)
@@ -107,6 +112,9 @@ class CommunityState:
     timetable_weeks: int | None  # structured: 1 or 2; unstructured: None
     doctors: Doctors
     rng: dict[Stream, np.random.Generator]
+    # Streams drawn during the run, as uniforms fetched in blocks (sim.streams.Uniforms); once the
+    # people are drawn these streams are used only through these wrappers.
+    uniforms: dict[Stream, Uniforms] = field(default_factory=dict)
     providers: list[Provider] = field(default_factory=list)
     consumers: Consumers | None = None
     records: list[SessionRecord] = field(default_factory=list)
@@ -163,6 +171,7 @@ def build_community(
     )
     c.providers = _draw_providers(c, p)
     c.consumers = _draw_consumers(c, p)
+    c.uniforms = {s: Uniforms(rng[s]) for s in RUN_STREAMS}
     return c
 
 
@@ -197,4 +206,4 @@ def _draw_consumers(c: CommunityState, p: ModelParameters) -> Consumers:
     a, b = p.attendance_mean * p.attendance_concentration, (1 - p.attendance_mean) * p.attendance_concentration
     raw = np.clip(c.rng[Stream.ATTENDANCE].beta(a, b, n), 1e-6, 1 - 1e-6)
     shift = p.attendance_community_loading * c.effect + (p.rural_attendance_logit if c.rural else 0.0)
-    return Consumers([f"{c.name}/C{i + 1:02d}" for i in range(n)], base, expit(logit(raw) + shift))
+    return Consumers([f"{c.name}/C{i + 1:02d}" for i in range(n)], base, expit(logit(raw) + shift).tolist())

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import simpy
 
 from ..parameters import ModelParameters
@@ -32,20 +31,23 @@ class Attendance:
     def __init__(self, c: CommunityState):
         assert c.consumers is not None
         self.consumers = c.consumers
-        self.rng = c.rng[Stream.ATTENDANCE]
+        self.u = c.uniforms[Stream.ATTENDANCE]
 
-    def session(self, now: float, group: bool, u_pick: float) -> tuple[np.ndarray, np.ndarray]:
+    def session(self, now: float, group: bool, u_pick: float) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """(invited, attended) consumer indices of a session held at ``now``."""
         cons = self.consumers
-        invited = np.flatnonzero(cons.exit_day > now)
-        if not group and invited.size:
-            k = int(u_pick * invited.size)
-            invited = invited[k : k + 1]
-        u = self.rng.random(len(cons))
-        attended = invited[u[invited] < cons.propensity[invited]]
-        cons.month_invited[invited] += 1
-        cons.month_attended[attended] += 1
-        return invited, attended
+        invited = [k for k, day in enumerate(cons.exit_day) if day > now]
+        if not group and invited:
+            invited = [invited[int(u_pick * len(invited))]]
+        u = self.u.take(len(cons))
+        prop = cons.propensity
+        attended = [k for k in invited if u[k] < prop[k]]
+        month_invited, month_attended = cons.month_invited, cons.month_attended
+        for k in invited:
+            month_invited[k] += 1
+        for k in attended:
+            month_attended[k] += 1
+        return tuple(invited), tuple(attended)
 
 
 class Dropout:
@@ -53,7 +55,7 @@ class Dropout:
 
     def __init__(self, env: simpy.Environment, c: CommunityState, p: ModelParameters):
         self.env, self.c, self.p = env, c, p
-        self.rng = c.rng[Stream.DROPOUT]
+        self.u = c.uniforms[Stream.DROPOUT]
 
     def run(self):
         env, c, p = self.env, self.c, self.p
@@ -73,15 +75,17 @@ class Dropout:
         """Decide who drops out in [now, now + window) at log hazard ``log_h`` plus their attendance shift."""
         cons = self.consumers
         n = len(cons)
-        u, when = self.rng.random(n), self.rng.random(n)
-        inv, att = cons.month_invited, cons.month_attended
-        share = np.divide(att, inv, out=np.full(n, 0.5), where=inv > 0)
-        lh = log_h + self.p.dropout_attendance_log_hr * (share - 0.5)
-        p_drop = -np.expm1(-np.exp(lh) * window / DAYS_PER_MONTH)
-        drop = np.isinf(cons.exit_day) & (u < p_drop)
-        cons.exit_day[drop] = now + when[drop] * window
-        inv[:] = 0
-        att[:] = 0
+        u, when = self.u.take(n), self.u.take(n)
+        beta = self.p.dropout_attendance_log_hr
+        exit_day, invited, attended = cons.exit_day, cons.month_invited, cons.month_attended
+        for k in range(n):
+            if exit_day[k] != math.inf:
+                continue
+            lh = log_h + beta * (attended[k] / invited[k] - 0.5) if invited[k] else log_h
+            if u[k] < -math.expm1(-math.exp(lh) * window / DAYS_PER_MONTH):
+                exit_day[k] = now + when[k] * window
+        cons.month_invited = [0] * n
+        cons.month_attended = [0] * n
 
     @property
     def consumers(self):

@@ -72,7 +72,7 @@ def take_snapshot(c: CommunityState, replication: int, now: float) -> Snapshot:
     assert c.consumers is not None
     ex = exposure(c.records, len(c.providers), len(c.consumers))
     cons = c.consumers
-    enrolled_until = np.minimum(cons.exit_day, now)
+    enrolled_until = np.minimum(np.asarray(cons.exit_day), now)
     enrolled_weeks = np.maximum((enrolled_until - c.start) / WEEK, 1e-9)
     weeks = max((now - c.start) / WEEK, 1e-9)
     on_time = np.divide(
@@ -133,7 +133,7 @@ def _consumer_rows(c: CommunityState, ex: Exposure, replication: int, now: float
     assert cons is not None
     baseline = [{k: v[i] for k, v in cons.baseline.items()} for i in range(len(cons))]
     rows = _common_rows(c, replication, cons.pids, baseline, "consumer", now)
-    retained = (cons.exit_day > now).tolist()
+    retained = [day > now for day in cons.exit_day]
     rows["status"] = ["active" if ok else "dropped_out" for ok in retained]
     rows["exit_day"] = [None if ok else float(d) for ok, d in zip(retained, cons.exit_day, strict=True)]
     rows["retained"] = [int(ok) for ok in retained]

@@ -8,6 +8,8 @@ the time it is due is postponed (``sim.model.sessions``).
 
 from __future__ import annotations
 
+import math
+
 from ..parameters import ModelParameters
 from ..streams import Stream
 from .community import CommunityState
@@ -18,10 +20,11 @@ class PlanReview:
 
     def __init__(self, c: CommunityState, p: ModelParameters):
         self.doctors = c.doctors
-        self.rng = c.rng[Stream.DOCTOR]
+        self.u = c.uniforms[Stream.DOCTOR]
         self.mean_days = p.plan_review_mean_days
 
     def submit(self, now: float) -> float:
         """Submit a plan at ``now``: the day its review is complete."""
-        length = self.rng.exponential(self.mean_days) if self.mean_days > 0 else 0.0
+        # exponential review time by inversion
+        length = -math.log1p(-self.u.one()) * self.mean_days if self.mean_days > 0 else 0.0
         return self.doctors.book(now, length)[1]

@@ -65,7 +65,7 @@ class Supervision:
 
     def __init__(self, env: simpy.Environment, c: CommunityState, prov: Provider, p: ModelParameters):
         self.env, self.c, self.prov = env, c, prov
-        self.rng = c.rng[Stream.DOCTOR]
+        self.u = c.uniforms[Stream.DOCTOR]
         mult = p.supervision_stress_multiplier if prov.stressed else 1.0
         self.mean_gap = 1 / (p.supervision_rate_per_month / DAYS_PER_MONTH * mult)
         self.length = p.supervision_days
@@ -73,10 +73,14 @@ class Supervision:
     def run(self):
         env, c, prov = self.env, self.c, self.prov
         yield env.timeout(prov.training_end - env.now)
-        yield env.timeout(self.rng.exponential(self.mean_gap))
+        yield env.timeout(self._gap())
         while env.now < c.end:
             wait_from = env.now
             if prov.status == "active":
                 _, wait_from = c.doctors.book(env.now, self.length)
                 prov.supervision += wait_from <= c.follow_up
-            yield env.timeout(wait_from - env.now + self.rng.exponential(self.mean_gap))
+            yield env.timeout(wait_from - env.now + self._gap())
+
+    def _gap(self) -> float:
+        """Exponential time to the next request (by inversion)."""
+        return -math.log1p(-self.u.one()) * self.mean_gap

@@ -9,14 +9,14 @@ Columns are documented in ``docs/data_dictionary.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
 from .. import instruments as ins
 
 N_CATEGORIES = len(ins.CONTENT_CATEGORIES)
-NO_ONE = np.zeros(0, dtype=np.int64)
 
 
 @dataclass(slots=True)
@@ -34,8 +34,8 @@ class SessionRecord:
     outdoor: bool = False
     duration_min: float | None = None
     staff: tuple[int, ...] = ()  # provider indices, the lead first
-    invited: np.ndarray = field(default_factory=lambda: NO_ONE)  # consumer indices
-    attended: np.ndarray = field(default_factory=lambda: NO_ONE)  # consumer indices
+    invited: tuple[int, ...] = ()  # consumer indices
+    attended: tuple[int, ...] = ()  # consumer indices
 
     @property
     def held(self) -> bool:
@@ -64,28 +64,25 @@ class Exposure:
 def exposure(records: list[SessionRecord], n_providers: int, n_consumers: int) -> Exposure:
     """Sum the held sessions before follow-up into each person's exposure."""
     held = [r for r in records if r.before_follow_up and r.held]
-    nc, npv = max(n_consumers, 0), max(n_providers, 0)
-
-    def cat(parts: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate(parts) if parts else NO_ONE
-
-    invited = cat([r.invited for r in held])
-    attended = cat([r.attended for r in held])
-    att_content = cat([np.full(len(r.attended), r.content) for r in held])
-    att_on_time = cat([np.full(len(r.attended), r.on_time, dtype=np.int64) for r in held])
-    staff = np.array([i for r in held for i in r.staff], dtype=np.int64)
-    staff_lead = np.array([k == 0 for r in held for k in range(len(r.staff))], dtype=bool)
-    staff_content = np.array([r.content for r in held for _ in r.staff], dtype=np.int64)
-    staff_on_time = np.array([r.on_time for r in held for _ in r.staff], dtype=np.int64)
+    content = np.array([r.content for r in held], dtype=np.int64)
+    on_time = np.array([r.on_time for r in held], dtype=np.int64)
+    n_att = [len(r.attended) for r in held]
+    n_staff = [len(r.staff) for r in held]
+    attended = np.fromiter(chain.from_iterable(r.attended for r in held), np.int64, sum(n_att))
+    invited = np.fromiter(chain.from_iterable(r.invited for r in held), np.int64)
+    staff = np.fromiter(chain.from_iterable(r.staff for r in held), np.int64, sum(n_staff))
+    lead = np.zeros(len(staff), dtype=bool)
+    lead[np.cumsum([0, *n_staff[:-1]], dtype=np.int64)[: len(held)]] = True
+    att_on_time, staff_on_time = np.repeat(on_time, n_att), np.repeat(on_time, n_staff)
     return Exposure(
-        con_invited=np.bincount(invited, minlength=nc),
-        con_attended=np.bincount(attended, minlength=nc),
-        con_on_time=np.bincount(attended, weights=att_on_time, minlength=nc).astype(np.int64),
-        con_categories=_met(attended, att_content, nc),
-        prov_led=np.bincount(staff[staff_lead], minlength=npv),
-        prov_assisted=np.bincount(staff[~staff_lead], minlength=npv),
-        prov_on_time=np.bincount(staff, weights=staff_on_time, minlength=npv).astype(np.int64),
-        prov_categories=_met(staff, staff_content, npv),
+        con_invited=np.bincount(invited, minlength=n_consumers),
+        con_attended=np.bincount(attended, minlength=n_consumers),
+        con_on_time=np.bincount(attended, weights=att_on_time, minlength=n_consumers).astype(np.int64),
+        con_categories=_met(attended, np.repeat(content, n_att), n_consumers),
+        prov_led=np.bincount(staff[lead], minlength=n_providers),
+        prov_assisted=np.bincount(staff[~lead], minlength=n_providers),
+        prov_on_time=np.bincount(staff, weights=staff_on_time, minlength=n_providers).astype(np.int64),
+        prov_categories=_met(staff, np.repeat(content, n_staff), n_providers),
     )
 
 

@@ -54,7 +54,7 @@ class ProviderInitiated:
     deadline = math.inf
 
     def __init__(self, c: CommunityState, p: ModelParameters):
-        self.rng = c.rng[Stream.SESSION_TIMING]
+        self.u = c.uniforms[Stream.SESSION_TIMING]
         self.top = p.unstructured_max_sessions_per_week / WEEK
         self.ramp = p.unstructured_ramp_months * DAYS_PER_MONTH
         self.f0 = p.unstructured_initial_rate_fraction
@@ -63,9 +63,10 @@ class ProviderInitiated:
     def next(self, now: float) -> float:
         t = now
         while t < self.end:
-            t += self.rng.exponential(1 / self.top)
+            gap_u, keep_u = self.u.take(2)
+            t += -math.log1p(-gap_u) / self.top  # exponential gap by inversion
             frac = self.f0 + (1 - self.f0) * min((t - self.start) / self.ramp, 1.0)
-            if self.rng.random() < frac:
+            if keep_u < frac:
                 return t
         return math.inf
 
@@ -79,7 +80,7 @@ class SessionDelivery:
         self.review = PlanReview(c, p)
         self.staffing = Staffing(c, p)
         self.attendance = Attendance(c)
-        self.rng = c.rng[Stream.SESSION_TIMING]
+        self.u = c.uniforms[Stream.SESSION_TIMING]
 
     def run(self):
         env, c = self.env, self.c
@@ -114,9 +115,9 @@ class SessionDelivery:
     def _obstacle(self, postponements: int, reviewed_by: float) -> tuple[str, list[Provider], bool]:
         """Why the session cannot go ahead now ('' if it can), the available providers, outdoor or not."""
         p, now = self.p, self.env.now
-        u_venue, u_outdoor, u_resched = self.rng.random(3)
+        u_venue, u_outdoor, u_resched = self.u.take(3)
         outdoor = u_outdoor < p.outdoor_share
-        available = [q for q in self.c.providers if q.available(now)]
+        available = [q for q in self.c.providers if q.status == "active" and now >= q.training_end]
         if len(available) < MIN_PROVIDERS_PER_SESSION:
             return "no_providers", available, outdoor
         if reviewed_by > now:
@@ -130,7 +131,7 @@ class SessionDelivery:
     def _hold(self, seq: int, announced: float, postponements: int, available: list[Provider], outdoor: bool) -> None:
         c, p, now = self.c, self.p, self.env.now
         staff, content = self.staffing.pick(available)
-        u_format, u_dur, u_pick = self.rng.random(3)
+        u_format, u_dur, u_pick = self.u.take(3)
         group = u_format < p.group_share
         invited, attended = self.attendance.session(now, group, u_pick)
         before = now < c.follow_up
@@ -147,8 +148,8 @@ class SessionDelivery:
                 postponements,
                 before,
                 content=content,
-                group=bool(group),
-                outdoor=bool(outdoor),
+                group=group,
+                outdoor=outdoor,
                 duration_min=round(duration, 1),
                 staff=staff,
                 invited=invited,

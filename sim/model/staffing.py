@@ -21,15 +21,16 @@ class Staffing:
     """Who staffs a session and what it is about."""
 
     def __init__(self, c: CommunityState, p: ModelParameters):
-        self.rng_staff = c.rng[Stream.STAFFING]
-        self.rng_content = c.rng[Stream.CONTENT]
+        self.u_staff = c.uniforms[Stream.STAFFING]
+        self.u_content = c.uniforms[Stream.CONTENT]
         self.max_staff = p.max_providers_per_session
+        self.menus = [q.menu for q in c.providers]
 
     def pick(self, available: list[Provider]) -> tuple[tuple[int, ...], int]:
         """(provider indices, lead first; content category index) for a session about to be held."""
-        keys = self.rng_staff.random(len(available)).tolist()
-        order = sorted(range(len(available)), key=lambda i: (available[i].led, keys[i]))
-        staff = [available[i] for i in order[: self.max_staff]]
-        cats, cum = staff[0].menu
-        content = cats[min(bisect.bisect_right(cum, self.rng_content.random()), len(cats) - 1)]
-        return tuple(q.index for q in staff), content
+        keys = self.u_staff.take(len(available))
+        ranked = sorted(zip([q.led for q in available], keys, [q.index for q in available], strict=True))
+        staff = tuple(i for _, _, i in ranked[: self.max_staff])
+        cats, cum = self.menus[staff[0]]
+        content = cats[min(bisect.bisect_right(cum, self.u_content.one()), len(cats) - 1)]
+        return staff, content
