@@ -13,6 +13,7 @@ import math
 from ..parameters import ModelParameters
 from ..streams import Stream
 from .community import CommunityState
+from .doctors import Request
 
 
 class PlanReview:
@@ -23,8 +24,12 @@ class PlanReview:
         self.u = c.uniforms[Stream.DOCTOR]
         self.mean_days = p.plan_review_mean_days
 
-    def submit(self, now: float) -> float:
-        """Submit a plan at ``now``: the day its review is complete."""
+    def submit(self, day: float) -> Request:
+        """A plan to be submitted on ``day`` (registered now, at or before ``day``)."""
         # exponential review time by inversion
         length = -math.log1p(-self.u.one()) * self.mean_days if self.mean_days > 0 else 0.0
-        return self.doctors.book(now, length)[1]
+        return self.doctors.register(day, length)
+
+    def reviewed(self, plan: Request, now: float) -> bool:
+        """Whether the plan's review is complete on day ``now``."""
+        return self.doctors.end_of(plan, now) <= now

@@ -77,7 +77,7 @@ class Supervision:
         while env.now < c.end:
             wait_from = env.now
             if prov.status == "active":
-                _, wait_from = c.doctors.book(env.now, self.length)
+                wait_from = c.doctors.end_of(c.doctors.register(env.now, self.length), env.now)
                 prov.supervision += wait_from <= c.follow_up
             yield env.timeout(wait_from - env.now + self._gap())
 

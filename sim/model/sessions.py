@@ -6,7 +6,8 @@
   whose rate ramps up over the first months ("a slow ramp-up of services especially during the first
   6 months", Discussion).
 - :class:`SessionDelivery`: the community's session process: announce, submit the Service Plan Form
-  (``sim.model.plan_review``), then hold the session or postpone it, and cancel it after
+  (``sim.model.plan_review``; registered when the session is announced, so waiting for the
+  submission day needs no event), then hold the session or postpone it, and cancel it after
   ``max_postponements`` (or when the next timetable slot arrives). A session is held when at least two
   providers are available (``sim.model.staffing``), its plan is reviewed, the venue is free (outdoor
   sessions need no venue) and, for unstructured scheduling, it is not rescheduled.
@@ -24,6 +25,7 @@ from ..scenario import DAYS_PER_MONTH
 from ..streams import Stream
 from .community import CommunityState, Provider
 from .consumers import Attendance
+from .doctors import Request
 from .plan_review import PlanReview
 from .records import SessionRecord
 from .staffing import MIN_PROVIDERS_PER_SESSION, Staffing
@@ -89,19 +91,16 @@ class SessionDelivery:
             announced = self.schedule.next(env.now)
             if announced >= c.end:
                 return
-            submit = max(env.now, announced - self.p.plan_lead_days)
-            if submit > env.now:
-                yield env.timeout(submit - env.now)
-            reviewed_by = self.review.submit(env.now)
+            plan = self.review.submit(max(env.now, announced - self.p.plan_lead_days))
             yield env.timeout(announced - env.now)
-            yield from self._attempts(seq, announced, reviewed_by)
+            yield from self._attempts(seq, announced, plan)
 
-    def _attempts(self, seq: int, announced: float, reviewed_by: float):
+    def _attempts(self, seq: int, announced: float, plan: Request):
         """Try to hold the session on its day; postpone by ``postpone_days`` or cancel."""
         env, c, p = self.env, self.c, self.p
         postponements = 0
         while True:
-            reason, available, outdoor = self._obstacle(postponements, reviewed_by)
+            reason, available, outdoor = self._obstacle(postponements, plan)
             if not reason:
                 self._hold(seq, announced, postponements, available, outdoor)
                 return
@@ -112,7 +111,7 @@ class SessionDelivery:
             postponements += 1
             yield env.timeout(p.postpone_days)
 
-    def _obstacle(self, postponements: int, reviewed_by: float) -> tuple[str, list[Provider], bool]:
+    def _obstacle(self, postponements: int, plan: Request) -> tuple[str, list[Provider], bool]:
         """Why the session cannot go ahead now ('' if it can), the available providers, outdoor or not."""
         p, now = self.p, self.env.now
         u_venue, u_outdoor, u_resched = self.u.take(3)
@@ -120,7 +119,7 @@ class SessionDelivery:
         available = [q for q in self.c.providers if q.status == "active" and now >= q.training_end]
         if len(available) < MIN_PROVIDERS_PER_SESSION:
             return "no_providers", available, outdoor
-        if reviewed_by > now:
+        if not self.review.reviewed(plan, now):
             return "plan_not_reviewed", available, outdoor
         if not outdoor and u_venue < p.venue_unavailable_prob:
             return "venue_unavailable", available, outdoor
