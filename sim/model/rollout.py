@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 
 import simpy
@@ -75,7 +76,16 @@ def simulate_replication(
     ``seed`` defaults to the scenario's; ``parameters`` to the scenario's (e.g. a posterior draw
     for runs with parameter uncertainty).
     """
-    model = RolloutModel(
-        scenario, replication, scenario.seed if seed is None else seed, parameters or scenario.parameters
-    )
-    return model.run()
+    # A replication allocates many short-lived objects and leaves little cyclic garbage (the
+    # environment and its suspended processes): pausing the cyclic garbage collector while it runs
+    # saves about a tenth of its time (benchmarks/bench_replications.py); collection resumes after.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        model = RolloutModel(
+            scenario, replication, scenario.seed if seed is None else seed, parameters or scenario.parameters
+        )
+        return model.run()
+    finally:
+        if paused:
+            gc.enable()
