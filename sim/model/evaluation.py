@@ -89,7 +89,9 @@ def take_snapshot(c: CommunityState, replication: int, now: float) -> Snapshot:
     )
 
 
-def _common_rows(c: CommunityState, replication: int, ids: list[str], baseline: list[dict], role: str, now: float):
+def _common_rows(
+    c: CommunityState, replication: int, ids: list[str], baseline: dict[str, list], role: str, now: float
+) -> dict[str, list]:
     n = len(ids)
     rows: dict[str, list] = {
         "replication": [replication] * n,
@@ -101,7 +103,7 @@ def _common_rows(c: CommunityState, replication: int, ids: list[str], baseline: 
         "role": [role] * n,
     }
     for col in BASELINE_COLUMNS:
-        rows[col] = [b[col] for b in baseline]
+        rows[col] = list(baseline[col])
     rows["recruited_day"] = [c.start] * n
     rows["follow_up_day"] = [now] * n
     return rows
@@ -109,7 +111,8 @@ def _common_rows(c: CommunityState, replication: int, ids: list[str], baseline: 
 
 def _provider_rows(c: CommunityState, ex: Exposure, replication: int, now: float) -> dict[str, list]:
     provs = c.providers
-    rows = _common_rows(c, replication, [q.pid for q in provs], [q.baseline for q in provs], "provider", now)
+    baseline = {col: [q.baseline[col] for q in provs] for col in BASELINE_COLUMNS}
+    rows = _common_rows(c, replication, [q.pid for q in provs], baseline, "provider", now)
     status = [q.status for q in provs]
     rows["status"] = status
     rows["exit_day"] = [q.exit_day if q.exit_day is not None and q.exit_day <= now else None for q in provs]
@@ -131,8 +134,7 @@ def _provider_rows(c: CommunityState, ex: Exposure, replication: int, now: float
 def _consumer_rows(c: CommunityState, ex: Exposure, replication: int, now: float) -> dict[str, list]:
     cons = c.consumers
     assert cons is not None
-    baseline = [{k: v[i] for k, v in cons.baseline.items()} for i in range(len(cons))]
-    rows = _common_rows(c, replication, cons.pids, baseline, "consumer", now)
+    rows = _common_rows(c, replication, cons.pids, cons.baseline, "consumer", now)
     retained = [day > now for day in cons.exit_day]
     rows["status"] = ["active" if ok else "dropped_out" for ok in retained]
     rows["exit_day"] = [None if ok else float(d) for ok, d in zip(retained, cons.exit_day, strict=True)]
@@ -304,9 +306,9 @@ def _caregivers(
     rows: dict[str, list] = {
         "replication": [replication] * len(member_ids),
         "caregiver_id": [m + "/G" for m in member_ids],
-        "community": [c.name for c, k in zip(cs, n_people, strict=True) for _ in range(k)],
-        "wave": [c.spec.wave for c, k in zip(cs, n_people, strict=True) for _ in range(k)],
-        "scheduling": [c.spec.scheduling for c, k in zip(cs, n_people, strict=True) for _ in range(k)],
+        "community": _repeat([c.spec.name for c in cs], n_people),
+        "wave": _repeat([c.spec.wave for c in cs], n_people),
+        "scheduling": _repeat([c.spec.scheduling for c in cs], n_people),
         "member_id": member_ids,
         "member_role": np.where(is_prov, "provider", "consumer").tolist(),
         "relation": np.where(spouse, "spouse", "parent").tolist(),
@@ -315,6 +317,10 @@ def _caregivers(
         "participated": participated.astype(int).tolist(),
     }
     return rows, care_ans
+
+
+def _repeat(values: list, sizes: list[int]) -> list:
+    return [v for v, k in zip(values, sizes, strict=True) for v in [v] * k]
 
 
 def _concat_rows(parts: list[dict[str, list]]) -> dict[str, list]:

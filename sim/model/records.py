@@ -149,6 +149,6 @@ def session_columns(
         "n_providers": [len(s) for s in staff],
         "n_invited": [len(r.invited) for r in records],
         "n_attended": [len(r.attended) for r in records],
-        "attendees": [";".join(consumer_ids[i] for i in r.attended) for r in records],
+        "attendees": [";".join([consumer_ids[i] for i in r.attended]) for r in records],
         "before_follow_up": [int(r.before_follow_up) for r in records],
     }
