@@ -113,13 +113,7 @@ def _provider_rows(c: CommunityState, ex: Exposure, replication: int, now: float
     provs = c.providers
     baseline = {col: [q.baseline[col] for q in provs] for col in BASELINE_COLUMNS}
     rows = _common_rows(c, replication, [q.pid for q in provs], baseline, "provider", now)
-    status = [q.status for q in provs]
-    rows["status"] = status
-    rows["exit_day"] = [q.exit_day if q.exit_day is not None and q.exit_day <= now else None for q in provs]
-    rows["retained"] = [int(s != "quit") for s in status]
-    rows["evaluated"] = [int(s == "active") for s in status]
-    rows["caregiver_id"] = [q.pid + "/G" for q in provs]
-    rows["training_end_day"] = [q.training_end for q in provs]
+    rows.update(_career_rows(c, now))
     rows["sessions_led"] = ex.prov_led.tolist()
     rows["sessions_assisted"] = ex.prov_assisted.tolist()
     rows["leave_episodes"] = [sum(1 for a, _ in q.leave_spells if a <= now) for q in provs]
@@ -129,6 +123,19 @@ def _provider_rows(c: CommunityState, ex: Exposure, replication: int, now: float
     rows["categories_met"] = ex.prov_categories.sum(axis=1).tolist()
     rows["on_time_share"] = _shares(ex.prov_on_time, ex.prov_led + ex.prov_assisted)
     return rows
+
+
+def _career_rows(c: CommunityState, now: float) -> dict[str, list]:
+    provs = c.providers
+    status = [q.status for q in provs]
+    return {
+        "status": status,
+        "exit_day": [q.exit_day if q.exit_day is not None and q.exit_day <= now else None for q in provs],
+        "retained": [int(s != "quit") for s in status],
+        "evaluated": [int(s == "active") for s in status],
+        "caregiver_id": [q.pid + "/G" for q in provs],
+        "training_end_day": [q.training_end for q in provs],
+    }
 
 
 def _consumer_rows(c: CommunityState, ex: Exposure, replication: int, now: float) -> dict[str, list]:

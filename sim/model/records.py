@@ -123,32 +123,44 @@ def session_columns(
 ) -> dict[str, list]:
     """The ``sessions`` table of one community (``community``: its scenario spec), in SESSION_COLUMNS order."""
     n = len(records)
-    held = [r.held for r in records]
-    staff = [[provider_ids[i] for i in r.staff] for r in records]
-    return {
+    cols: dict[str, list] = {
         "replication": [replication] * n,
         "community": [community.name] * n,
         "wave": [community.wave] * n,
         "scheduling": [community.scheduling] * n,
-        "session_id": [f"{community.name}#{r.seq:04d}" for r in records],
-        "announced_day": [r.announced_day for r in records],
-        "day": [r.day for r in records],
-        "status": ["held" if h else "cancelled" for h in held],
-        "cancel_reason": [r.cancel_reason for r in records],
-        "postponements": [r.postponements for r in records],
-        "on_time": [int(r.on_time) for r in records],
-        "content": [ins.CONTENT_CATEGORIES[r.content] if h else "" for r, h in zip(records, held, strict=True)],
-        "format": [("group" if r.group else "individual") if h else "" for r, h in zip(records, held, strict=True)],
-        "venue": [
-            ("outdoor" if r.outdoor else "rehabilitation_centre") if h else ""
-            for r, h in zip(records, held, strict=True)
-        ],
-        "duration_min": [r.duration_min for r in records],
-        "lead_provider": [s[0] if s else "" for s in staff],
-        "providers": [";".join(s) for s in staff],
-        "n_providers": [len(s) for s in staff],
-        "n_invited": [len(r.invited) for r in records],
-        "n_attended": [len(r.attended) for r in records],
-        "attendees": [";".join([consumer_ids[i] for i in r.attended]) for r in records],
-        "before_follow_up": [int(r.before_follow_up) for r in records],
     }
+    rows = [_session_row(r, community.name, provider_ids, consumer_ids) for r in records]
+    for k, col in enumerate(SESSION_COLUMNS[4:]):
+        cols[col] = [row[k] for row in rows]
+    return cols
+
+
+def _session_row(r: SessionRecord, name: str, provider_ids: list[str], consumer_ids: list[str]) -> tuple:
+    """One record's values for SESSION_COLUMNS[4:] (session_id ... before_follow_up)."""
+    staff = [provider_ids[i] for i in r.staff]
+    if r.held:
+        status, content = "held", ins.CONTENT_CATEGORIES[r.content]
+        fmt = "group" if r.group else "individual"
+        venue = "outdoor" if r.outdoor else "rehabilitation_centre"
+    else:
+        status, content, fmt, venue = "cancelled", "", "", ""
+    return (
+        f"{name}#{r.seq:04d}",
+        r.announced_day,
+        r.day,
+        status,
+        r.cancel_reason,
+        r.postponements,
+        int(r.on_time),
+        content,
+        fmt,
+        venue,
+        r.duration_min,
+        staff[0] if staff else "",
+        ";".join(staff),
+        len(staff),
+        len(r.invited),
+        len(r.attended),
+        ";".join([consumer_ids[i] for i in r.attended]),
+        int(r.before_follow_up),
+    )

@@ -59,7 +59,8 @@ class RolloutModel:
                     env.process(Supervision(env, c, prov, p).run())
         horizon = max(c.end for c in self.communities)
         env.run(until=horizon + 1.0)
-        return ReplicationResult(self.replication, _events_scheduled(env), collect(p, self.replication, self.communities))
+        tables = collect(p, self.replication, self.communities)
+        return ReplicationResult(self.replication, _events_scheduled(env), tables)
 
 
 def _events_scheduled(env: simpy.Environment) -> int:

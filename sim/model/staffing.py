@@ -29,7 +29,7 @@ class Staffing:
     def pick(self, available: list[Provider]) -> tuple[tuple[int, ...], int]:
         """(provider indices, lead first; content category index) for a session about to be held."""
         keys = self.u_staff.take(len(available))
-        ranked = sorted(zip([q.led for q in available], keys, [q.index for q in available]))
+        ranked = sorted(zip([q.led for q in available], keys, [q.index for q in available], strict=True))
         staff = tuple([r[2] for r in ranked[: self.max_staff]])
         cats, cum = self.menus[staff[0]]
         content = cats[min(bisect.bisect_right(cum, self.u_content.one()), len(cats) - 1)]
