@@ -431,6 +431,29 @@ def test_doctors_serve_first_come_first_served():
     assert two.end_of(late, 5.0) == 6.0  # the doctor free since day 4 takes it on arrival
 
 
+def test_on_time_means_held_on_the_announced_day(paper_frames):
+    """A session is on time when held on its announced day (not postponed); people's on-time shares
+    count exactly those (what the punctuality answer depends on)."""
+    s = paper_frames["sessions"]
+    held = s.query("status == 'held'")
+    assert ((held["on_time"] == 1) == (held["day"] == held["announced_day"])).all()
+    assert (held["postponements"] > 0).any() and (s.query("status == 'cancelled'")["on_time"] == 0).all()
+    ok = held.query("before_follow_up == 1")
+    long = ok.assign(person_id=ok["attendees"].str.split(";")).explode("person_id").query("person_id != ''")
+    share = long.groupby(["replication", "person_id"])["on_time"].mean().round(6)
+    cons = paper_frames["consumers"].set_index(["replication", "person_id"])["on_time_share"].dropna()
+    pd.testing.assert_series_equal(share.sort_index(), cons.sort_index(), check_names=False)
+
+
+def test_each_lead_picks_from_their_own_favourites(paper_frames, paper):
+    """Unstructured scheduling: a lead picks the content from their few favourite categories
+    (``unstructured_content_breadth``), so no lead covers more categories than that."""
+    held = paper_frames["sessions"].query("status == 'held' and scheduling == 'unstructured'")
+    per_lead = held.groupby(["replication", "lead_provider"])["content"].nunique()
+    assert per_lead.max() <= paper.parameters.unstructured_content_breadth
+    assert held["content"].nunique() > paper.parameters.unstructured_content_breadth  # leads differ
+
+
 # --- Extreme values ---------------------------------------------------------------------------
 def test_zero_dropout_hazard_keeps_everyone():
     cons = _frames(_scenario(consumer_dropout_hazard_per_month=0.0), reps=3)["consumers"]
