@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from ..parameters import ModelParameters
 from .community import CommunityState
-from .evaluation import _concat_rows, interview
+from .evaluation import concat_rows, interview
 from .records import session_columns
 
 
 def collect(p: ModelParameters, replication: int, communities: list[CommunityState]) -> dict[str, dict[str, list]]:
     """providers, consumers, caregivers (with answers), sessions and communities."""
     tables = interview(p, replication, communities)
-    tables["sessions"] = _concat_rows(
+    tables["sessions"] = concat_rows(
         [
             session_columns(c.records, replication, c.spec, [q.pid for q in c.providers], c.consumers.pids)
             for c in communities

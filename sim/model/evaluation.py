@@ -261,8 +261,8 @@ def interview(p: ModelParameters, replication: int, communities: list[CommunityS
         for k in ans:
             ans[k] = np.where(ok, ans[k], np.nan)
     care_rows, care_ans = _caregivers(p, replication, st, snaps, prov_ans, con_ans, st.members(prov_eval, con_eval))
-    prov_rows = _concat_rows([s.providers for s in snaps])
-    con_rows = _concat_rows([s.consumers for s in snaps])
+    prov_rows = concat_rows([s.providers for s in snaps])
+    con_rows = concat_rows([s.consumers for s in snaps])
     for rows, ans, order in (
         (prov_rows, prov_ans, PROVIDER_ANSWER_COLUMNS),
         (con_rows, con_ans, CONSUMER_ANSWER_COLUMNS),
@@ -330,7 +330,7 @@ def _repeat(values: list, sizes: list[int]) -> list:
     return [v for v, k in zip(values, sizes, strict=True) for v in [v] * k]
 
 
-def _concat_rows(parts: list[dict[str, list]]) -> dict[str, list]:
+def concat_rows(parts: list[dict[str, list]]) -> dict[str, list]:
     out: dict[str, list] = {k: [] for k in parts[0]} if parts else {}
     for part in parts:
         for k, v in part.items():
