@@ -115,6 +115,8 @@ def report_text(res: SobolResult) -> str:
 
 def plot(res: SobolResult, path: Path) -> None:
     """One panel per output: ST as bars with 95% CI whiskers, S1 as dots, parameters on the y axis."""
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -122,32 +124,43 @@ def plot(res: SobolResult, path: Path) -> None:
 
     names = [f.name for f in res.factors]
     k = len(res.outputs)
-    fig, axes = plt.subplots(1, k, figsize=(2.6 * k + 3.2, 0.32 * len(names) + 1.6), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, k, figsize=(2.6 * k + 3.2, 0.32 * len(names) + 2.0), sharey=True, squeeze=False)
     y = np.arange(len(names))
+    summary = res.summary.set_index("output")
     for ax, out in zip(axes[0], res.outputs, strict=True):
         t = res.table[res.table["output"] == out].set_index("parameter").reindex(names)
-        st, s1 = t["ST"].to_numpy(float), t["S1"].to_numpy(float)
+        st, s1, h = (t[c].to_numpy(float) for c in ("ST", "S1", "ST_conf"))
+        title = textwrap.fill(OUTPUT_LABELS.get(out, out), 30)
+        noise = float(summary.loc[out, "noise_share"])
+        if math.isfinite(noise):
+            title += f"\n(replication noise {noise:.0%})"
         if np.all(~np.isfinite(st)):
-            ax.text(0.5, 0.5, "not analysed", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+            ax.text(0.5, 0.5, "not analysed:\nsame value\neverywhere" if "same" in summary.loc[out, "status"]
+                    else "not analysed:\nmissing values", ha="center", va="center", transform=ax.transAxes,
+                    fontsize=8)  # fmt: skip
+            ax.set_xlim(0, 1.05)
         else:
-            ax.barh(y, np.nan_to_num(st), xerr=np.nan_to_num(t["ST_conf"].to_numpy(float)), color="#4C72B0",
-                    alpha=0.8, capsize=2, label="ST")  # fmt: skip
+            ax.barh(y, np.nan_to_num(st), xerr=np.nan_to_num(h), color="#4C72B0", alpha=0.8, capsize=2, label="ST")
             ax.plot(s1, y, "o", color="#DD8452", ms=4, label="S1")
-        ax.set_xlim(0, 1.05)
+            ax.set_xlim(min(0.0, float(np.nanmin(np.r_[st - h, s1]))), max(1.05, float(np.nanmax(st + h)) * 1.02))
         ax.axvline(0, color="grey", lw=0.6)
-        ax.set_title(OUTPUT_LABELS.get(out, out), fontsize=7, wrap=True)
+        ax.axvline(1, color="grey", lw=0.6, ls=":")
+        ax.set_title(title, fontsize=7)
         ax.tick_params(labelsize=7)
     axes[0][0].set_yticks(y, names)
     axes[0][0].invert_yaxis()
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    if not handles:
-        for ax in axes[0]:
-            handles, labels = ax.get_legend_handles_labels()
-            if handles:
-                break
+    handles, labels = [], []
+    for ax in axes[0]:
+        handles, labels = ax.get_legend_handles_labels()
+        if handles:
+            break
     if handles:
-        fig.legend(handles, labels, loc="lower right", fontsize=7)
-    fig.suptitle(f"Sobol' indices, {res.meta.get('scenario', '')} (N = {res.n}, 95% CI)", fontsize=9)
+        fig.legend(handles, labels, loc="upper right", fontsize=7, ncols=2)
+    fig.suptitle(
+        f"Sobol' indices, {res.meta.get('scenario', '')}: ST (bars, 95% CI) and S1 (dots); N = {res.n}, "
+        f"{res.Y_reps.shape[1]} replication(s) per set",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
