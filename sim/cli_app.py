@@ -498,7 +498,7 @@ def sensitivity(
     from .outputs import write_folder
     from .runner import RunnerError
     from .scenario import ScenarioError, load_scenario
-    from .sensitivity_report import driver_sentence, write_sensitivity
+    from .sensitivity_report import print_summary, write_sensitivity
 
     if seed is not None and seed < 0:
         raise fail(f"--seed: must be 0 or more, got {seed}")
@@ -525,15 +525,5 @@ def sensitivity(
         raise fail(f"{out_dir}: cannot write: {exc.strerror or exc}") from None
     except KeyboardInterrupt:
         raise fail("interrupted; nothing was written", 130) from None
-    if quiet:
-        return
-    from rich.console import Console
-
-    con = Console()
-    for _, s in res.summary.iterrows():
-        con.print(driver_sentence(s["label"], res.table[res.table["output"] == s["output"]], s["status"],
-                                  s["noise_share"]), markup=False, highlight=False)  # fmt: skip
-    con.print(
-        f"{res.meta['replications']:,} replications ({res.meta['points']:,} parameter sets x {reps_per_point}) "
-        f"in {time.perf_counter() - t0:.1f} s; written to {out_dir}"
-    )
+    if not quiet:
+        print_summary(res, out_dir, time.perf_counter() - t0)

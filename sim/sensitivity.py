@@ -185,7 +185,7 @@ def parse_factor(name: Any, raw: Any, where: str, base: ModelParameters = DEFAUL
             base.replace(**_changes(name, v))
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
             msg = str(exc).splitlines()
-            detail = msg[2].strip() if len(msg) > 2 else msg[0]
+            detail = (msg[2] if len(msg) > 2 else msg[0]).split(" [type=")[0].strip()
             raise SpecError(f"{where}.{k}: {v:g} is not a valid value of {name}: {detail}") from None
     src = str(raw.get("source", "")).strip()
     return Factor(name, dist, low, high, mean, sd, src)

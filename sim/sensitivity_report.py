@@ -183,3 +183,20 @@ def write_sensitivity(res: SobolResult, d: Path, spec: Spec | None = None) -> No
     (d / "spec.yaml").write_text(yaml.safe_dump(doc, sort_keys=False, width=110), encoding="utf-8")
     (d / "report.md").write_text(report_text(res), encoding="utf-8")
     plot(res, d / "sensitivity.png")
+
+
+def print_summary(res: SobolResult, out_dir: Path, seconds: float) -> None:
+    """The command's console summary: one plain-language line per output, then size and time."""
+    from rich.console import Console
+
+    con = Console()
+    for _, s in res.summary.iterrows():
+        rows = res.table[res.table["output"] == s["output"]]
+        con.print(driver_sentence(s["label"], rows, s["status"], s["noise_share"]), markup=False, highlight=False)
+    m = res.meta
+    con.print(
+        f"{m['replications']:,} replications ({m['points']:,} parameter sets x {m['reps_per_point']}) "
+        f"in {seconds:.1f} s; written to {out_dir}",
+        markup=False,
+        highlight=False,
+    )
