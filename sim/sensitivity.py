@@ -224,6 +224,7 @@ def load_spec(path: Path | str, base: ModelParameters = DEFAULT_PARAMETERS) -> S
     if not isinstance(params, dict) or not params:
         raise SpecError(f"{path}: parameters: expected a non-empty mapping of parameter name -> distribution")
     factors = tuple(parse_factor(n, r, f"{path}: parameters.{n}", base) for n, r in params.items())
+    factors = tuple(f if f.source else dataclasses.replace(f, source=f"spec {path.name}") for f in factors)
     return Spec(factors, parse_outputs(doc.get("outputs"), f"{path}: outputs"), str(path))
 
 
