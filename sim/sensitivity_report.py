@@ -63,7 +63,7 @@ def report_text(res: SobolResult) -> str:
         f"N = {res.n} base points, N(2D+2) = {len(res.X)} parameter sets, {res.Y_reps.shape[1]} replication(s) "
         f"per set with common random numbers (replication k of every set uses seed {m.get('seed')} and "
         f"replication number k), {len(res.X) * res.Y_reps.shape[1]:,} replications in all. "
-        f"Ranges: {m.get('spec') or 'spec'}.",
+        f"Ranges: {m.get('spec') or 'spec'}; every other parameter keeps the scenario's value.",
         "",
         "**S1** (first order): the share of an output's variance over the design that one parameter explains alone. "
         "**ST** (total): the share it explains with all its interactions; ST near 0 means the output does not "
@@ -114,13 +114,20 @@ def report_text(res: SobolResult) -> str:
 
 
 def plot(res: SobolResult, path: Path) -> None:
-    """One panel per output: ST as bars with 95% CI whiskers, S1 as dots, parameters on the y axis."""
-    import textwrap
-
+    """One panel per output: ST as bars with 95% CI whiskers, S1 as dots, parameters on the y axis.
+    Drawn in matplotlib's default style, whatever another module set globally, so the bytes depend
+    on the result only."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    with plt.style.context("default"):
+        _draw(res, path, plt)
+
+
+def _draw(res: SobolResult, path: Path, plt) -> None:
+    import textwrap
 
     names = [f.name for f in res.factors]
     k = len(res.outputs)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
@@ -134,7 +135,8 @@ def test_tiny_model_study_shape_determinism_and_cli(tmp_path):
     assert ok["consumer_retention"] and ok["consumer_mood_benefit"]
     analysed = one.table[one.table["output"].map(ok)]
     assert np.isfinite(analysed[["S1", "S1_conf", "ST", "ST_conf"]].to_numpy()).all()
-    write_folder(tmp_path / "a", lambda tmp: write_sensitivity(one, tmp, spec))
+    with matplotlib.rc_context({"font.size": 5}):  # another module's global style must not change the figure
+        write_folder(tmp_path / "a", lambda tmp: write_sensitivity(one, tmp, spec))
     # the documented command, same seed, 2 worker processes and default chunks: the same bytes
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     cmd = [sys.executable, str(REPO / "cli.py"), "sensitivity", str(LATER), "--n", "8", "--reps-per-point", "1"]
