@@ -1,32 +1,178 @@
-"""The command-line application: ``python cli.py COMMAND`` (or the ``peer-support-sim`` script)."""
+"""The command-line application: ``python cli.py COMMAND`` (or the ``peer-support-sim`` script).
+
+Errors take one path: commands raise (a :class:`CommandError`, or the packages' own one-line errors:
+``ScenarioError``, ``RunnerError``, ``DestinationError``, ``DatasetError``, ``CalibrationError``,
+``PowerError``; or an ``OSError`` while writing) and :meth:`App.__call__` prints ``error: ONE LINE`` to
+stderr and exits with code 2 (130 after Ctrl-C). typer's own usage errors (a bad flag or value) get
+the same one line and exit code 2. Every folder a command writes goes through :mod:`sim.outputs`
+(refuse a folder the tool did not write unless ``--force``, lock, build beside and move into place).
+"""
 
 from __future__ import annotations
 
+import re
+import shutil
 import sys
+from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
+from typer.main import get_command
 
-app = typer.Typer(no_args_is_help=True, add_completion=False)
+from . import __version__
+from .scenario import MAX_REPLICATIONS
+
+EXIT_USAGE = 2  # bad input, refused destination, failed write
+EXIT_INTERRUPTED = 130  # Ctrl-C
+
+
+class CommandError(Exception):
+    """A user-facing failure of a command: one line and an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.code = code
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> CommandError:
+    """The error to raise for a one-line failure (``raise fail("--x: ...")``)."""
+    return CommandError(message, code)
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    """The packages' one-line error types (only those of modules already imported: an error can come
+    only from a module that ran)."""
+    names = {
+        "sim.scenario": "ScenarioError",
+        "sim.runner": "RunnerError",
+        "sim.outputs": "DestinationError",
+        "sim.analysis.io": "DatasetError",
+        "sim.calibration.cli": "CalibrationError",
+        "sim.power": "PowerError",
+    }
+    return tuple(getattr(sys.modules[m], n) for m, n in names.items() if m in sys.modules)
+
+
+_CLICK_VALUE = re.compile(r"^Invalid value for '([^']+)'(?: / '[^']+')*: ")
+
+
+def _error_line(exc: BaseException) -> tuple[str, int] | None:
+    """``(message, exit code)`` for an error a user can act on; ``None`` for a bug (traceback)."""
+    try:  # recent typer vendors click as typer._click
+        from typer._click.exceptions import ClickException
+    except ImportError:  # pragma: no cover - typer on the click package
+        from click.exceptions import ClickException
+
+    if isinstance(exc, CommandError):
+        return str(exc), exc.code
+    if isinstance(exc, ClickException):
+        msg = _CLICK_VALUE.sub(r"\1: ", exc.format_message())
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None:
+            msg += f" (see '{ctx.command_path} --help')"
+        return msg, EXIT_USAGE
+    if isinstance(exc, (KeyboardInterrupt, typer.Abort)):
+        return "interrupted; nothing was written", EXIT_INTERRUPTED
+    if isinstance(exc, _user_error_types()):
+        return str(exc), EXIT_USAGE
+    if isinstance(exc, OSError):
+        from .outputs import describe_os_error
+
+        return describe_os_error(exc), EXIT_USAGE
+    return None
+
+
+class App(typer.Typer):
+    """A Typer app whose every error ends as one line on stderr (see the module docstring)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("prog_name", _program_name())
+        try:
+            rc = get_command(self)(*args, standalone_mode=False, **kwargs)
+        except BaseException as exc:
+            if isinstance(exc, SystemExit):
+                raise
+            if type(exc).__name__ == "NoArgsIsHelpError":  # no command given: the help, as click shows it
+                exc.show()  # type: ignore[attr-defined]
+                sys.exit(EXIT_USAGE)
+            line = _error_line(exc)
+            if line is None:
+                raise
+            typer.echo(f"error: {' '.join(line[0].split())}", err=True)
+            sys.exit(line[1])
+        if rc == EXIT_INTERRUPTED:  # typer turns Ctrl-C into this exit code
+            typer.echo("error: interrupted; nothing was written", err=True)
+        sys.exit(rc if isinstance(rc, int) else 0)
+
+
+app = App(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"peer-support-sim {__version__}")
+        raise typer.Exit(0)
 
 
 @app.callback()
-def main() -> None:
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the package version and exit"),
+    ] = False,
+) -> None:
     """peer-support-sim: a SimPy model of a community peer-support service (Fan et al. 2019)."""
 
 
-# --- shared helpers -------------------------------------------------------------------------
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print a one-line error to stderr and return the Exit to raise (no traceback)."""
-    typer.echo(f"error: {' '.join(str(message).split())}", err=True)
-    return typer.Exit(code)
+def _program_name() -> str:
+    name = Path(sys.argv[0]).name
+    return "cli.py" if name in ("cli.py", "__main__.py") else name
 
 
 def _command_line() -> str:
-    return " ".join(
-        ["cli.py" if Path(sys.argv[0]).name in ("cli.py", "__main__.py") else Path(sys.argv[0]).name, *sys.argv[1:]]
+    return " ".join([_program_name(), *sys.argv[1:]])
+
+
+# --- shared options ---------------------------------------------------------------------------
+Workers = Annotated[
+    int | None, typer.Option("--workers", min=1, help="local worker processes (default: all cores; 1 = in-process)")
+]
+Scheduler = Annotated[
+    str | None, typer.Option("--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786")
+]
+Seed = Annotated[int | None, typer.Option("--seed", min=0, help="root seed (default: the scenario's)")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or summary")]
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="replace an existing --out folder that this tool did not write (and, for run, discard the finished "
+        "chunks of an interrupted run)",
+    ),
+]
+
+
+def _out_option(default: str) -> Any:
+    return typer.Option(
+        "--out",
+        help=f"output folder (default: {default}); an existing folder not written by this tool is refused "
+        "unless --force",
     )
+
+
+def _replications(value: int, option: str = "--reps", least: int = 1) -> int:
+    """A replication count within ``least .. MAX_REPLICATIONS`` (the scenario's ceiling)."""
+    if not least <= value <= MAX_REPLICATIONS:
+        raise fail(f"{option}: must be between {least} and {MAX_REPLICATIONS:,}, got {value}")
+    return value
+
+
+def _load(path: Path) -> Any:
+    from .scenario import load_scenario
+
+    return load_scenario(path)
 
 
 # --- run ------------------------------------------------------------------------------------
@@ -44,6 +190,8 @@ def _analysis_hooks() -> tuple[Any, Any] | None:
     return (chunk_fn, write_fn) if callable(chunk_fn) and callable(write_fn) else None
 
 
+# radon C (17): three short tables printed one after the other, each with its formatting branches; kept
+# together so that the printed summary reads in one place.
 def _print_run_summary(result: Any, scenario: Any, out_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -96,12 +244,7 @@ def _print_run_summary(result: Any, scenario: Any, out_dir: Path) -> None:
     t = Table(title="Satisfaction headline (share of those evaluated)")
     for c in ("role", "item", "simulated", "paper"):
         t.add_column(c, justify="left" if c in ("role", "item") else "right")
-    paper_items = {
-        ("provider", "satisfied overall"): (12, 12),
-        ("provider", "willing to continue"): (11, 12),
-        ("consumer", "satisfied overall"): (39, 42),
-        ("consumer", "willing to continue"): (36, 42),
-    }
+    paper_items = _paper_headline()
     for r in rows["satisfaction"]:
         p = paper_items.get((r["role"], r["item"]))
         t.add_row(
@@ -117,6 +260,21 @@ def _print_run_summary(result: Any, scenario: Any, out_dir: Path) -> None:
         f"({result.replications / max(result.wall_time, 1e-9):.1f} reps/s on {result.backend}); "
         f"written to [bold]{out_dir}[/bold]"
     )
+
+
+def _paper_headline() -> dict[tuple[str, str], tuple[int, int]]:
+    """The paper's satisfied-overall and willing-to-continue counts per role (Tables 2 and 4), from
+    :mod:`sim.instruments`."""
+    from . import instruments as ins
+
+    out: dict[tuple[str, str], tuple[int, int]] = {}
+    for role, items in (("provider", ins.PROVIDER_SATISFACTION), ("consumer", ins.CONSUMER_SATISFACTION)):
+        by_column = {it.column: it for it in items}
+        for label, column in (("satisfied overall", "sat_overall"), ("willing to continue", "willing_continue")):
+            it = by_column.get(column)
+            if it is not None and it.paper_count is not None and it.paper_n is not None:
+                out[(role, label)] = (it.paper_count, it.paper_n)
+    return out
 
 
 def _posterior_draws(sc: Any, seed: int | None) -> Any:
@@ -137,48 +295,53 @@ def _posterior_draws(sc: Any, seed: int | None) -> Any:
 
 @app.command()
 def run(
-    scenario: Path = typer.Argument(..., help="scenario YAML file, e.g. scenarios/later_wave.yaml"),
-    reps: str | None = typer.Option(
-        None,
-        "--reps",
-        help="replications: a number, or 'auto' (Hoad-Robinson-Davies, see --precision); default: the scenario's",
-    ),
-    seed: int | None = typer.Option(None, "--seed", help="root seed (default: the scenario's)"),
-    out: Path | None = typer.Option(None, "--out", help="output folder (default: outputs/<scenario file stem>)"),
-    workers: int | None = typer.Option(
-        None, "--workers", help="local worker processes (default: all cores; 1 = in-process)"
-    ),
-    scheduler: str | None = typer.Option(
-        None, "--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786"
-    ),
-    resume: bool = typer.Option(
-        False, "--resume", help="reuse the finished chunks of an interrupted run of the same scenario"
-    ),
-    precision: float = typer.Option(
-        0.05, "--precision", help="--reps auto: relative 95%% CI half-width of the key outputs"
-    ),
-    max_reps: int = typer.Option(10_000, "--max-reps", help="--reps auto: most replications to try"),
-    chunk_size: int | None = typer.Option(
-        None, "--chunk-size", help="replications per task (default: fixed by the count; never changes results)"
-    ),
-    analysis: bool = typer.Option(
-        True, "--analysis/--no-analysis", help="also write the statistical analysis (tests.csv, tables/, report.md)"
-    ),
-    parameter_uncertainty: bool = typer.Option(
-        False,
-        "--parameter-uncertainty",
-        help="each replication uses its own draw from the posterior of the scenario's parameter_set (calibration)",
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or summary"),
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file, e.g. scenarios/later_wave.yaml")],
+    reps: Annotated[
+        str | None,
+        typer.Option(
+            "--reps",
+            help="replications: a number, or 'auto' (Hoad-Robinson-Davies, see --precision); default: the scenario's",
+        ),
+    ] = None,
+    seed: Seed = None,
+    out: Annotated[Path | None, _out_option("outputs/<scenario file stem>")] = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="reuse the finished chunks of an interrupted run of the same scenario"),
+    ] = False,
+    force: Force = False,
+    precision: Annotated[
+        float, typer.Option("--precision", help="--reps auto: relative 95% CI half-width of the key outputs")
+    ] = 0.05,
+    max_reps: Annotated[int, typer.Option("--max-reps", help="--reps auto: most replications to try")] = 10_000,
+    chunk_size: Annotated[
+        int | None,
+        typer.Option(
+            "--chunk-size", min=1, help="replications per task (default: fixed by the count; never changes results)"
+        ),
+    ] = None,
+    analysis: Annotated[
+        bool,
+        typer.Option(
+            "--analysis/--no-analysis", help="also write the statistical analysis (tests.csv, tables/, report.md)"
+        ),
+    ] = True,
+    parameter_uncertainty: Annotated[
+        bool,
+        typer.Option(
+            "--parameter-uncertainty",
+            help="each replication uses its own draw from the posterior of the scenario's parameter_set (calibration)",
+        ),
+    ] = False,
+    quiet: Quiet = False,
 ) -> None:
-    """Run a scenario's replications; write providers/consumers/caregivers/sessions/communities CSVs and "
-    "manifest.json."""
-    from .scenario import ScenarioError, load_scenario
+    """Run a scenario's replications; write providers/consumers/caregivers/sessions/communities CSVs and
+    manifest.json."""
+    from .outputs import DestinationError, check_destination, destination_lock
 
-    try:
-        sc = load_scenario(scenario)
-    except ScenarioError as exc:
-        raise fail(str(exc)) from None
+    sc = _load(scenario)
     n: Any
     if reps is None:
         n = sc.replications
@@ -186,45 +349,19 @@ def run(
         n = "auto"
     else:
         try:
-            n = int(reps)
+            n = _replications(int(reps))
         except ValueError:
             raise fail(f"--reps: expected a whole number or 'auto', got {reps!r}") from None
-        if n < 1:
-            raise fail(f"--reps: must be at least 1, got {n}")
-    if seed is not None and seed < 0:
-        raise fail(f"--seed: must be 0 or more, got {seed}")
-    if workers is not None and workers < 1:
-        raise fail(f"--workers: must be at least 1, got {workers}")
-    if chunk_size is not None and chunk_size < 1:
-        raise fail(f"--chunk-size: must be at least 1, got {chunk_size}")
     if not 0 < precision < 1:
         raise fail(f"--precision: must be between 0 and 1 (e.g. 0.05 for ±5%), got {precision}")
-    if max_reps < 3:
-        raise fail(f"--max-reps: must be at least 3, got {max_reps}")
+    _replications(max_reps, "--max-reps", least=3)
     out_dir = out if out is not None else Path("outputs") / scenario.stem
-    if out_dir.exists() and not out_dir.is_dir():
-        raise fail(f"--out: {out_dir} exists and is not a folder")
+    check_destination(out_dir, force=force)
 
-    from .runner import RunnerError, run_to_directory, work_dir_for
+    from .runner import finished_chunks, run_to_directory, work_dir_for
 
     draws = _posterior_draws(sc, seed) if parameter_uncertainty else None
     hooks = _analysis_hooks() if analysis else None
-    finalize: Any = None
-    if hooks is not None:
-        write_analysis = hooks[1]
-
-        def write_report(tmp_out: Path, result: Any) -> None:
-            frames = None
-            if result.replications <= FRAMES_FOR_FIGURES_MAX_REPS:  # answer-distribution figure; cheap when small
-                from .analysis import read_directory
-
-                frames = read_directory(tmp_out)
-            ex = result.extras  # per-chunk tables, streamed by write_analysis (memory flat in the replications)
-            tests = (lambda: ex.iter("tests")) if "tests" in ex.names else None
-            cells = (lambda: ex.iter("cells")) if "cells" in ex.names else None
-            write_analysis(tmp_out, tests, cells, frames, sc.name)
-
-        finalize = write_report
     try:
         result = run_to_directory(
             sc,
@@ -235,216 +372,286 @@ def run(
             scheduler=scheduler,
             chunk_size=chunk_size,
             resume=resume,
+            discard_work=force,
             precision=precision,
             max_replications=max_reps,
             post=hooks[0] if hooks else None,
-            finalize=finalize,
+            finalize=_report_writer(sc, hooks[1]) if hooks else None,
             progress=not quiet,
             command=_command_line(),
             parameters_for=draws,
         )
-    except RunnerError as exc:
-        raise fail(str(exc)) from None
     except KeyboardInterrupt:
+        work = work_dir_for(out_dir)
+        if not finished_chunks(work):
+            with suppress(DestinationError, OSError), destination_lock(out_dir):  # not another run's folder
+                shutil.rmtree(work, ignore_errors=True)
+            raise fail("interrupted; nothing was written", EXIT_INTERRUPTED) from None
         raise fail(
-            f"interrupted; finished chunks are kept in {work_dir_for(out_dir)}: add --resume to continue", 130
+            f"interrupted; finished chunks are kept in {work}: add --resume to continue", EXIT_INTERRUPTED
         ) from None
     if not quiet:
         _print_run_summary(result, sc, out_dir)
 
 
-# --- analyze (issue 3) ----------------------------------------------------------------------
+def _report_writer(sc: Any, write_analysis: Callable[..., None]) -> Callable[[Path, Any], None]:
+    """``finalize`` for the runner: the analysis report from the per-chunk tables (streamed)."""
+
+    def write_report(tmp_out: Path, result: Any) -> None:
+        frames = None
+        if result.replications <= FRAMES_FOR_FIGURES_MAX_REPS:  # answer-distribution figure; cheap when small
+            from .analysis import read_directory
+
+            frames = read_directory(tmp_out)
+        ex = result.extras  # per-chunk tables, streamed by write_analysis (memory flat in the replications)
+        tests = (lambda: ex.iter("tests")) if "tests" in ex.names else None
+        cells = (lambda: ex.iter("cells")) if "cells" in ex.names else None
+        write_analysis(tmp_out, tests, cells, frames, sc.name)
+
+    return write_report
+
+
+# --- analyze ------------------------------------------------------------------------------------
 @app.command()
 def analyze(
-    directory: Path = typer.Argument(
-        ..., help="folder with providers.csv, consumers.csv, caregivers.csv (sessions.csv optional)"
-    ),
-    out: Path | None = typer.Option(None, "--out", help="output folder (default: DIRECTORY)"),
-    method: str = typer.Option(
-        "t", "--method", help="continuous/Likert test: t (paper's rule: Welch if Levene p<0.05), student, welch, mwu"
-    ),
+    directory: Annotated[
+        Path, typer.Argument(help="folder with providers.csv, consumers.csv, caregivers.csv (sessions.csv optional)")
+    ],
+    out: Annotated[Path | None, _out_option("DIRECTORY: the results are added beside the data")] = None,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="continuous/Likert test: t (paper's rule: Welch if Levene p<0.05), student, welch, mwu",
+        ),
+    ] = "t",
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="replace files this tool did not write (in DIRECTORY, or an existing --out folder)"
+        ),
+    ] = False,
 ) -> None:
     """Analyse evaluation data in the documented CSV format (docs/data_dictionary.md) with the paper's
     statistics; write tests.csv, test_summary.csv, tables/, report.md and figures/."""
-    from .analysis import DatasetError, analyze_directory
+    from .analysis import analyze_directory
+    from .outputs import claim, write_folder
 
     if method not in ("t", "student", "welch", "mwu"):
         raise fail(f"--method: expected t, student, welch or mwu, got {method!r}")
-    try:
-        out_dir = analyze_directory(directory, out, method=method)  # type: ignore[arg-type]
-    except DatasetError as exc:
-        raise fail(str(exc)) from None
-    typer.echo(f"analysis written to {out_dir}")
+    in_place = out is None or (out.exists() and directory.exists() and out.resolve() == directory.resolve())
+    dest = directory if in_place else out
+    assert dest is not None
+    with claim(dest, force=force, merge=in_place, option="DIRECTORY" if in_place else "--out"):
+        write_folder(
+            dest,
+            lambda tmp: analyze_directory(directory, tmp, method=method),  # type: ignore[arg-type]
+            force=force,
+            merge=in_place,
+            command=_command_line(),
+        )
+    typer.echo(f"analysis written to {dest}")
 
 
-# --- calibrate (issue 5) --------------------------------------------------------------------
+# --- calibrate ----------------------------------------------------------------------------------
+CALIBRATION_OUT = Path("outputs") / "calibration"  # not calibration/, which the shipped scenarios read
+
+
+def _calibration_folder(folder: Path) -> bool:
+    """A folder a calibration wrote: ours by marker or manifest, or holding a ``calibrated.yaml`` with
+    the model-sources hash the calibration records (the committed ``calibration/``)."""
+    from .outputs import written_by_us
+
+    if written_by_us(folder):
+        return True
+    with suppress(OSError):
+        return "model_sources_sha256:" in (folder / "calibrated.yaml").read_text(encoding="utf-8")
+    return False
+
+
 @app.command()
 def calibrate(
-    budget: int = typer.Option(
-        90_000, "--budget", help="most simulated studies ABC-SMC may run (the predictive checks add 2 x --ppc-reps)"
-    ),
-    seed: int = typer.Option(
-        20191114,
-        "--seed",
-        help="root seed: the same seed, budget and population give the same posterior on any number of workers",
-    ),
-    workers: int | None = typer.Option(
-        None, "--workers", help="local worker processes (default: all cores; 1 = in-process)"
-    ),
-    scheduler: str | None = typer.Option(
-        None, "--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786"
-    ),
-    population: int = typer.Option(400, "--population", help="particles per ABC-SMC generation"),
-    ppc_reps: int = typer.Option(
-        1000, "--ppc-reps", help="replications of each predictive check (posterior draws; calibrated point)"
-    ),
-    out: Path = typer.Option(
-        Path("calibration"), "--out", help="output folder (targets.yaml and priors.yaml are read from calibration/)"
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or summary"),
+    budget: Annotated[
+        int,
+        typer.Option(
+            "--budget", help="most simulated studies ABC-SMC may run (the predictive checks add 2 x --ppc-reps)"
+        ),
+    ] = 90_000,
+    seed: Annotated[
+        int,
+        typer.Option(
+            "--seed",
+            min=0,
+            help="root seed: the same seed, budget and population give the same posterior on any number of workers",
+        ),
+    ] = 20191114,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    population: Annotated[int, typer.Option("--population", help="particles per ABC-SMC generation")] = 400,
+    ppc_reps: Annotated[
+        int,
+        typer.Option("--ppc-reps", help="replications of each predictive check (posterior draws; calibrated point)"),
+    ] = 1000,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="output folder; the shipped scenarios read calibration/, so updating it needs --out calibration "
+            "(targets.yaml and priors.yaml are always read from calibration/)",
+        ),
+    ] = CALIBRATION_OUT,
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
-    """Calibrate the model to the paper's figures (ABC-SMC); write posterior.csv, calibrated.yaml, fit.csv, "
-    "report.md, figures/."""
+    """Calibrate the model to the paper's figures (ABC-SMC); write posterior.csv, calibrated.yaml, fit.csv,
+    report.md, figures/."""
     import importlib.util
+
+    from .outputs import claim, write_marker
 
     if importlib.util.find_spec("pyabc") is None:
         raise fail("calibrate needs pyabc: pip install -e '.[calibrate]'")
-    from .calibration.cli import CalibrationError
+    _replications(ppc_reps, "--ppc-reps", least=20)
     from .calibration.cli import calibrate as _calibrate
 
-    try:
+    fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))
+    with claim(out, force=force, ours=_calibration_folder):
         _calibrate(budget, seed, workers, scheduler, population, out, ppc_reps, quiet)
-    except CalibrationError as exc:
-        raise fail(str(exc)) from None
-    except KeyboardInterrupt:
-        raise fail("interrupted; nothing was written", 130) from None
+        if fresh:
+            write_marker(out, _command_line())
 
 
-# --- power ----------------------------------------------------------------------------------
+# --- power --------------------------------------------------------------------------------------
+MAX_TRIALS = 1_000_000  # simulated trials per cluster count: Monte Carlo SE of a power below 0.0005
+
+
 @app.command()
 def power(
-    scenario: Path = typer.Argument(..., help="scenario YAML file whose communities stand for the peer-support arm"),
-    outcome: str = typer.Option(
-        ..., "--outcome", help="consumer item, e.g. ben_mood, sat_overall, willing_continue, sat_punctuality"
-    ),
-    control_rate: float = typer.Option(
-        ..., "--control-rate", "--control-mean", help="usual-care rate (binary item) or mean (1-5 item)"
-    ),
-    reps: int = typer.Option(200, "--reps", help="replications simulated for the design inputs"),
-    clusters: str = typer.Option("2,4,6,8,10,15,20", "--clusters", help="communities per arm, comma-separated"),
-    alpha: float = typer.Option(0.05, "--alpha", help="two-sided significance level"),
-    trials: int = typer.Option(2000, "--trials", help="simulated trials per cluster count"),
-    seed: int | None = typer.Option(None, "--seed", help="root seed (default: the scenario's)"),
-    out: Path | None = typer.Option(None, "--out", help="output folder (default: outputs/<scenario file stem>_power)"),
-    workers: int | None = typer.Option(
-        None, "--workers", help="local worker processes (default: all cores; 1 = in-process)"
-    ),
-    scheduler: str | None = typer.Option(
-        None, "--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786"
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or tables"),
+    scenario: Annotated[
+        Path, typer.Argument(help="scenario YAML file whose communities stand for the peer-support arm")
+    ],
+    outcome: Annotated[
+        str,
+        typer.Option("--outcome", help="consumer item, e.g. ben_mood, sat_overall, willing_continue, sat_punctuality"),
+    ],
+    control_rate: Annotated[
+        float | None, typer.Option("--control-rate", help="usual-care rate of a binary item, e.g. 0.35")
+    ] = None,
+    control_mean: Annotated[
+        float | None, typer.Option("--control-mean", help="usual-care mean of a 1-5 item, e.g. 3.2")
+    ] = None,
+    reps: Annotated[int, typer.Option("--reps", help="replications simulated for the design inputs")] = 200,
+    clusters: Annotated[
+        str, typer.Option("--clusters", help="communities per arm, comma-separated")
+    ] = "2,4,6,8,10,15,20",
+    alpha: Annotated[float, typer.Option("--alpha", help="two-sided significance level")] = 0.05,
+    trials: Annotated[
+        int, typer.Option("--trials", min=1, max=MAX_TRIALS, help="simulated trials per cluster count")
+    ] = 2000,
+    seed: Seed = None,
+    out: Annotated[Path | None, _out_option("outputs/<scenario file stem>_power")] = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    force: Force = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or tables")] = False,
 ) -> None:
     """Power of a future cluster-randomised trial (communities: peer support vs usual care) with attrition
     and clustering from the simulation; write power.csv, design_inputs.csv, report.md and power.png."""
     from . import power as pw
-    from .runner import RunnerError
-    from .scenario import ScenarioError, load_scenario
+    from .outputs import claim, write_folder
 
+    control = _control_value(pw, outcome, control_rate, control_mean)
+    ks = _cluster_counts(clusters)
+    if not 0 < alpha < 1:
+        raise fail(f"--alpha: must be between 0 and 1, got {alpha:g}")
+    _replications(reps)
+    sc = _load(scenario)
+    out_dir = out if out is not None else Path("outputs") / f"{scenario.stem}_power"
+    with claim(out_dir, force=force):
+        try:
+            design = pw.simulate_design(sc, reps, seed, workers=workers, scheduler=scheduler, progress=not quiet)
+            table = pw.power_table(design, outcome, control, ks, alpha=alpha, trials=trials, seed=seed)
+            needed = pw.needed_clusters(design, outcome, control, alpha)
+        except pw.PowerError as exc:
+            raise fail(f"{outcome}: {exc}") from None
+        write_folder(
+            out_dir,
+            lambda tmp: pw.write_power(tmp, design, table, outcome, control, alpha, reps, needed),
+            force=force,
+            command=_command_line(),
+        )
+    if not quiet:
+        pw.print_power(design, table, outcome, control, needed, out_dir)
+
+
+def _control_value(pw: Any, outcome: str, rate: float | None, mean: float | None) -> float:
+    """The usual-care value: ``--control-rate`` for a binary outcome, ``--control-mean`` for a 1-5 item."""
     if outcome not in pw.OUTCOMES:
         raise fail(f"--outcome: unknown outcome {outcome!r}; expected one of: {', '.join(pw.OUTCOMES)}")
     kind = pw.OUTCOMES[outcome][1]
+    option = "--control-rate" if kind == "binary" else "--control-mean"
+    given = {k: v for k, v in (("--control-rate", rate), ("--control-mean", mean)) if v is not None}
+    if list(given) != [option]:
+        raise fail(f"{option}: {outcome} is {kind}: give its usual-care value with {option} (and only that option)")
+    control = given[option]
     lo, hi = (0.0, 1.0) if kind == "binary" else pw.LIKERT_RANGE
-    if not lo < control_rate < hi:
+    if not lo < control < hi:
         raise fail(
-            f"--control-rate: {outcome} is {kind}: expected a value strictly between {lo:g} and {hi:g}, got "
-            f"{control_rate:g}"
+            f"{option}: {outcome} is {kind}: expected a value strictly between {lo:g} and {hi:g}, got {control:g}"
         )
+    return control
+
+
+def _cluster_counts(clusters: str) -> list[int]:
     try:
         ks = sorted({int(x) for x in clusters.split(",") if x.strip()})
     except ValueError:
         raise fail(f"--clusters: expected comma-separated whole numbers, got {clusters!r}") from None
     if not ks or ks[0] < 2:
         raise fail(f"--clusters: need at least one count, each at least 2, got {clusters!r}")
-    if not 0 < alpha < 1:
-        raise fail(f"--alpha: must be between 0 and 1, got {alpha:g}")
-    if reps < 1:
-        raise fail(f"--reps: must be at least 1, got {reps}")
-    if trials < 1:
-        raise fail(f"--trials: must be at least 1, got {trials}")
-    if seed is not None and seed < 0:
-        raise fail(f"--seed: must be 0 or more, got {seed}")
-    if workers is not None and workers < 1:
-        raise fail(f"--workers: must be at least 1, got {workers}")
-    try:
-        sc = load_scenario(scenario)
-    except ScenarioError as exc:
-        raise fail(str(exc)) from None
-    out_dir = out if out is not None else Path("outputs") / f"{scenario.stem}_power"
-    if out_dir.exists() and not out_dir.is_dir():
-        raise fail(f"--out: {out_dir} exists and is not a folder")
-    try:
-        design = pw.simulate_design(sc, reps, seed, workers=workers, scheduler=scheduler, progress=not quiet)
-        table = pw.power_table(design, outcome, control_rate, ks, alpha=alpha, trials=trials, seed=seed)
-        needed = pw.needed_clusters(design, outcome, control_rate, alpha)
-        pw.write_power_dir(out_dir, design, table, outcome, control_rate, alpha, reps, needed)
-    except pw.PowerError as exc:
-        raise fail(f"{outcome}: {exc}") from None
-    except RunnerError as exc:
-        raise fail(str(exc)) from None
-    except KeyboardInterrupt:
-        raise fail("interrupted; nothing was written", 130) from None
-    if not quiet:
-        pw.print_power(design, table, outcome, control_rate, needed, out_dir)
+    return ks
 
 
+# --- compare ------------------------------------------------------------------------------------
 @app.command()
 def compare(
-    scenarios: list[Path] = typer.Argument(..., help="two or more scenario YAML files; the first is the baseline"),
-    reps: int = typer.Option(100, "--reps", help="replications of each scenario"),
-    seed: int | None = typer.Option(None, "--seed", help="root seed shared by all scenarios (default: the baseline's)"),
-    out: Path | None = typer.Option(None, "--out", help="output folder (default: outputs/compare_<first>_vs_<others>)"),
-    workers: int | None = typer.Option(
-        None, "--workers", help="local worker processes (default: all cores; 1 = in-process)"
-    ),
-    scheduler: str | None = typer.Option(
-        None, "--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786"
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or table"),
+    scenarios: Annotated[list[Path], typer.Argument(help="two or more scenario YAML files; the first is the baseline")],
+    reps: Annotated[int, typer.Option("--reps", help="replications of each scenario")] = 100,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", min=0, help="root seed shared by all scenarios (default: the baseline's)"),
+    ] = None,
+    out: Annotated[Path | None, _out_option("outputs/compare_<first>_vs_<others>")] = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    force: Force = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or table")] = False,
 ) -> None:
     """Compare scale-up scenarios with common random numbers: paired differences from the first
     scenario with 95% CIs; write comparison.csv, per_replication.csv, report.md and comparison.png."""
-    from .compare import OUTPUTS, compare_scenarios, write_comparison
-    from .outputs import write_folder
-    from .runner import RunnerError
-    from .scenario import ScenarioError, load_scenario
+    from .compare import compare_scenarios, write_comparison
+    from .outputs import claim, write_folder
 
     if len(scenarios) < 2:
         raise fail("compare: give at least two scenario files (the first is the baseline)")
-    if reps < 2:
-        raise fail(f"--reps: must be at least 2 for a confidence interval, got {reps}")
-    if workers is not None and workers < 1:
-        raise fail(f"--workers: must be at least 1, got {workers}")
-    if seed is not None and seed < 0:
-        raise fail(f"--seed: must be 0 or more, got {seed}")
-    try:
-        loaded = [load_scenario(p) for p in scenarios]
-    except ScenarioError as exc:
-        raise fail(str(exc)) from None
+    _replications(reps, least=2)
+    loaded = [_load(p) for p in scenarios]
     names = [s.name for s in loaded]
     if len(set(names)) != len(names):
         raise fail(f"compare: scenario names must differ (the 'name' field), got {names}")
     out_dir = out if out is not None else Path("outputs") / ("compare_" + "_vs_".join(p.stem for p in scenarios))
-    try:
+    with claim(out_dir, force=force):
         comp = compare_scenarios(loaded, reps, seed, workers=workers, scheduler=scheduler, progress=not quiet)
-        write_folder(out_dir, lambda tmp: write_comparison(comp, tmp))
-    except RunnerError as exc:
-        raise fail(str(exc)) from None
-    except KeyboardInterrupt:
-        raise fail("interrupted; nothing was written", 130) from None
-    if quiet:
-        return
+        write_folder(out_dir, lambda tmp: write_comparison(comp, tmp), force=force, command=_command_line())
+    if not quiet:
+        _print_comparison(comp, names, reps, out_dir)
+
+
+def _print_comparison(comp: Any, names: list[str], reps: int, out_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from .compare import OUTPUTS
 
     t = Table(title=f"Difference from {names[0]} (mean over {reps} paired replications, 95% CI)")
     t.add_column("output")

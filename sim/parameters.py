@@ -69,7 +69,8 @@ class ModelParameters(BaseModel):
         ge=0,
         le=1e4,
         description="monthly hazard of a temporary leave (Results: one later provider 'asked for a "
-        "temporary leave due to taking care of sick spouse'); 1 leave in ~200 provider-months",
+        "temporary leave due to taking care of sick spouse'); 1 leave in ~200 provider-months; a rate, 0 to 10,000 "
+        "per month (the ceiling is 'at once', for extreme-value runs)",
     )
     provider_leave_mean_months: float = Field(
         3.0, gt=0, le=60, description="mean length of a temporary leave, months (ASSUMPTION)"
@@ -79,7 +80,7 @@ class ModelParameters(BaseModel):
         ge=0,
         le=1e4,
         description="monthly hazard of quitting for an unstressed provider (Results: 0 of 13 quit; one "
-        "'showed a desire to quit'); ASSUMPTION within what 0/13 allows",
+        "'showed a desire to quit'); ASSUMPTION within what 0/13 allows; a rate, 0 to 10,000 per month",
     )
     stress_quit_log_hr: float = Field(
         1.0, ge=-5, le=5, description="log hazard ratio of quitting when stressed (ASSUMPTION)"
@@ -224,7 +225,8 @@ class ModelParameters(BaseModel):
         ge=0,
         le=1e4,
         description="monthly dropout hazard of a typical consumer (Results: 26/32 at 18 months and 16/22 at "
-        "12 months give 0.012 and 0.027; their pooled rate)",
+        "12 months give 0.012 and 0.027; their pooled rate); a rate, not a probability: 0 to 10,000 per month "
+        "(the ceiling is 'at once', for extreme-value runs; above 1 the mean time to dropout is under a month)",
     )
     dropout_attendance_log_hr: float = Field(
         -1.0,

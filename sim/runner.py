@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .outputs import move_into_place
+from .outputs import DestinationError, acquire_lock, describe_os_error, move_into_place, release_lock, temp_path
 from .replications import ReplicationsAlgorithm
 
 WORK_FORMAT = 1
@@ -288,11 +288,45 @@ def _noop() -> int:
     return os.getpid()
 
 
-def _worker_init() -> None:
-    """Pool workers leave Ctrl-C to the parent, which cancels the run and keeps finished chunks."""
+PARENT_POLL_SECONDS = 0.5  # how often a pool worker checks that its parent is alive (no prctl)
+
+
+def _worker_init(parent: int | None = None, from_main_thread: bool = True) -> None:
+    """Pool workers leave Ctrl-C to the parent, which cancels the run and keeps finished chunks, and
+    exit when the parent dies (even by SIGKILL): on Linux the kernel kills them
+    (``prctl(PR_SET_PDEATHSIG, SIGKILL)``, which fires when the *thread* that forked them ends, so
+    only for pools started from the main thread); otherwise a thread polls ``os.getppid()``."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid() if parent is None else parent
+    if not (from_main_thread and _die_with_parent()):
+        import threading
+
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="pss-parent-watch").start()
+    if os.getppid() != parent:  # the parent died before the watch was set up
+        os._exit(1)
+
+
+def _die_with_parent() -> bool:
+    """Ask Linux to SIGKILL this process when its parent exits; False where that is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        return libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+        return False
+
+
+def _watch_parent(parent: int) -> None:  # pragma: no cover - used where prctl is missing
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,11 +391,17 @@ class ReplicationPool:
                 self.kind = "inline"
             else:
                 import multiprocessing as mp
+                import threading
                 from concurrent.futures import ProcessPoolExecutor
 
                 methods = mp.get_all_start_methods()
                 ctx = mp.get_context("fork" if "fork" in methods else None)
-                self.executor = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init)
+                self.executor = ProcessPoolExecutor(
+                    max_workers=n,
+                    mp_context=ctx,
+                    initializer=_worker_init,
+                    initargs=(os.getpid(), threading.current_thread() is threading.main_thread()),
+                )
                 # start (fork) every worker now, before any progress-bar thread exists
                 for f in [self.executor.submit(_noop) for _ in range(n)]:
                     f.result()
@@ -857,6 +897,7 @@ def _prepare_work(out_dir: Path, meta: dict[str, Any], resume: bool, chunk_size_
     return work
 
 
+# radon D (22): mostly argument checks and the work-folder metadata; the work itself is _run_locked.
 def run_to_directory(
     scenario: Any,
     out_dir: str | Path,
@@ -879,6 +920,7 @@ def run_to_directory(
     model: ModelAPI | None = None,
     command: str | None = None,
     keep_work: bool = False,
+    discard_work: bool = True,
 ) -> RunResult:
     """Run a scenario's replications and write the tables (``TABLE.csv``) and ``manifest.json`` into
     ``out_dir``. Files are assembled in a temporary folder next to ``out_dir`` and moved into place
@@ -895,6 +937,11 @@ def run_to_directory(
     uncertainty); it must depend on the replication number only, and its ``sha256`` attribute (if
     any) is recorded so that a resume with other draws is refused. ``replications="auto"`` picks the number with
     :class:`~sim.replications.ReplicationsAlgorithm` on ``key_output_names`` at ``precision``.
+
+    Without ``resume``, finished chunks of an interrupted run are discarded when ``discard_work``
+    (the default) and refused with a :class:`RunnerError` saying how to reuse them otherwise (the
+    ``run`` command). An ``OSError`` while writing becomes :class:`WriteError` (one line); the work
+    folder is kept only if it holds finished chunks, and the message then says to resume.
     """
     t0 = time.perf_counter()
     model = model or DEFAULT_MODEL
@@ -931,47 +978,91 @@ def run_to_directory(
         if parameters_for is None
         else getattr(parameters_for, "sha256", _fn_id(parameters_for)),
     }
-    if resume and work_dir_for(out_dir).exists():  # refuse before starting anything
-        _resume_meta(work_dir_for(out_dir), meta, chunk_size is None)
+    _check_stale_work(work_dir_for(out_dir), meta, resume, discard_work, chunk_size is None)  # before anything starts
     own = pool is None
     pool = pool or ReplicationPool(workers=workers, scheduler=scheduler)  # before anything is written
     try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
         lock = _lock(out_dir)
-        work = _prepare_work(out_dir, meta, resume, chunk_size is None)
     except BaseException as exc:
         if own:
             pool.close_after(exc)
         raise
     try:
+        try:
+            work = _prepare_work(out_dir, meta, resume, chunk_size is None)
+        except BaseException as exc:
+            if own:
+                pool.close_after(exc)
+            raise
         return _run_locked(**locals())
+    except OSError as exc:
+        raise WriteError(_write_failure(exc, out_dir)) from None
     finally:
         _unlock(lock)
 
 
-def _lock(out_dir: Path) -> Any:
-    """Refuse a second run writing the same destination at the same time."""
-    import fcntl
+class WriteError(RunnerError):
+    """An ``OSError`` while writing a run (no space, read-only, permissions, ...); ``str()`` is one line
+    naming the path and the cause, and says whether finished chunks were kept for ``--resume``."""
 
-    path = out_dir.parent / f".{out_dir.name}.lock"
-    fh = open(path, "w")  # noqa: SIM115 -- held open for the lock's lifetime
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        fh.close()
+
+def _check_stale_work(work: Path, meta: dict[str, Any], resume: bool, discard: bool, chunk_size_free: bool) -> None:
+    """``resume``: check the work folder came from the same run. Otherwise refuse to discard the finished
+    chunks of an interrupted run silently (unless ``discard``): say how to reuse or discard them."""
+    if not work.exists():
+        return
+    if resume:
+        _resume_meta(work, meta, chunk_size_free)
+        return
+    if discard:
+        return
+    done = finished_chunks(work)
+    if done:
         raise RunnerError(
-            f"another run is writing {out_dir} (lock {path}); wait for it or choose another --out"
-        ) from None
-    return (fh, path)
+            f"{work} holds {done} finished chunk{'s' if done > 1 else ''} of an interrupted run: add --resume to "
+            "reuse them (same scenario, seed and replications), or --force to discard them"
+        )
+
+
+def finished_chunks(work: Path) -> int:
+    """How many finished chunks a work folder holds (0 if there is none)."""
+    with suppress(OSError):
+        return sum(1 for p in (work / "chunks").iterdir() if not p.name.startswith("."))
+    return 0
+
+
+def _write_failure(exc: OSError, out_dir: Path) -> str:
+    """Clean up after an ``OSError`` (temporary folders; the work folder unless it holds finished chunks)
+    and describe it in one line, with how to resume when chunks were kept."""
+    work = work_dir_for(out_dir)
+    shutil.rmtree(temp_path(out_dir), ignore_errors=True)
+    with suppress(OSError):
+        for stale in (work / "chunks").glob(".tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+    msg = describe_os_error(exc, out_dir)
+    done = finished_chunks(work)
+    if done:
+        return f"{msg}; {done} finished chunk{'s' if done > 1 else ''} kept in {work}: add --resume to continue"
+    shutil.rmtree(work, ignore_errors=True)
+    return msg
+
+
+def _lock(out_dir: Path) -> Any:
+    """Refuse a second command writing the same destination at the same time (:func:`sim.outputs.acquire_lock`)."""
+    try:
+        return acquire_lock(out_dir)
+    except DestinationError as exc:
+        raise RunnerError(str(exc)) from None
+    except OSError as exc:  # the parent folder cannot be created, or the lock file cannot be written
+        raise WriteError(describe_os_error(exc, out_dir)) from None
 
 
 def _unlock(lock: Any) -> None:
-    fh, path = lock
-    with suppress(OSError):
-        path.unlink()
-    fh.close()
+    release_lock(lock)
 
 
+# radon D (26): the chunk loop and its --reps auto feed share state through closures; splitting them
+# apart would pass that state around explicitly without making either part easier to read.
 def _run_locked(
     *,
     scenario,
@@ -1070,7 +1161,7 @@ def _run_locked(
         backend = pool.describe()
 
     # ---- assemble the final folder from the chunks, in replication order -------------------
-    tmp_out = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    tmp_out = temp_path(out_dir)
     if tmp_out.exists():
         shutil.rmtree(tmp_out)
     tmp_out.mkdir()

@@ -9,7 +9,9 @@ the file and the field.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .parameters import DEFAULT_PARAMETERS, ModelParameters, load_parameter_file
 
 DAYS_PER_MONTH = 365.25 / 12
+MAX_MONTHS = 600  # longest simulated period, months (50 years: far beyond any service plan)
+# Most replications of one run: a share's 95% Monte Carlo half-width is below 0.4 percentage points at
+# 100,000 replications (1.96 * sqrt(0.25 / 1e5)); more cannot change anything a planner could read.
+MAX_REPLICATIONS = 100_000
+MAX_POOL_DOCTORS = 1000  # most doctors in one shared pool (doctor_pools)
 
 
 class ScenarioError(ValueError):
@@ -26,7 +33,7 @@ class ScenarioError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CaregiverAvailability(_Strict):
@@ -42,7 +49,10 @@ class Wave(_Strict):
     """A wave of communities that share a follow-up schedule."""
 
     follow_up_months: float = Field(
-        gt=0, description="months from a community's start to its follow-up evaluation (paper: 18 initial, 12 later)"
+        gt=0,
+        le=MAX_MONTHS,
+        description="months from a community's start to its follow-up evaluation (paper: 18 initial, 12 later); "
+        f"at most {MAX_MONTHS}",
     )
     experienced: bool = Field(
         False, description="staff draw on an earlier wave's experience (Discussion: the later communities)"
@@ -54,7 +64,9 @@ class Community(_Strict):
 
     name: str = Field(min_length=1)
     wave: str
-    start_month: float = Field(0.0, ge=0)
+    start_month: float = Field(
+        0.0, ge=0, le=MAX_MONTHS, description=f"study month the community starts; 0 to {MAX_MONTHS}"
+    )
     scheduling: Literal["structured", "unstructured"]
     timetable_weeks: Literal[1, 2] | None = Field(
         None, description="structured only: fixed interval in weeks; omitted = drawn (weekly_timetable_prob)"
@@ -80,11 +92,16 @@ class Scenario(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     seed: int = Field(20191114, ge=0)
-    replications: int = Field(1, ge=1, le=10_000_000)
+    replications: int = Field(
+        1,
+        ge=1,
+        le=MAX_REPLICATIONS,
+        description=f"replications of a run, 1 to {MAX_REPLICATIONS:,} (beyond, Monte Carlo error is negligible)",
+    )
     horizon_months: float | None = Field(
         None,
         gt=0,
-        le=600,
+        le=MAX_MONTHS,
         description="when set, services run in every community until this month (follow-ups must fall within it); "
         "when omitted, each community is simulated up to its own follow-up evaluation",
     )
@@ -102,25 +119,39 @@ class Scenario(_Strict):
         for k, n in v.items():
             if not isinstance(n, int) or n < 1:
                 raise ValueError(f"pool {k!r} must have at least one doctor")
+            if n > MAX_POOL_DOCTORS:
+                raise ValueError(f"pool {k!r}: at most {MAX_POOL_DOCTORS} doctors, got {n}")
+        return v
+
+    @field_validator("communities")
+    @classmethod
+    def _unique_names(cls, v: list[Community]) -> list[Community]:
+        seen: set[str] = set()
+        for c in v:
+            names = [c.name] if c.copies == 1 else [f"{c.name}-{i + 1}" for i in range(c.copies)]
+            for n in names:
+                if n in seen:
+                    raise ValueError(f"community name {n!r} is used twice (names, after copies expand, must differ)")
+                seen.add(n)
         return v
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
-        names = [c.name for c in self.communities]
-        if len(set(names)) != len(names):
-            raise ValueError("community names must be unique")
         for c in self.communities:
             if c.wave not in self.waves:
                 raise ValueError(f"community {c.name!r} names unknown wave {c.wave!r} (known: {sorted(self.waves)})")
             if c.doctor_pool is not None and c.doctor_pool not in self.doctor_pools:
                 raise ValueError(f"community {c.name!r} names unknown doctor_pool {c.doctor_pool!r}")
-            if self.horizon_months is not None:
-                fu = c.start_month + self.waves[c.wave].follow_up_months
-                if fu > self.horizon_months + 1e-9:
-                    raise ValueError(
-                        f"community {c.name!r} is followed up at month {fu:g}, after horizon_months "
-                        f"{self.horizon_months:g}"
-                    )
+            fu = c.start_month + self.waves[c.wave].follow_up_months
+            if fu > MAX_MONTHS:
+                raise ValueError(
+                    f"community {c.name!r} is followed up at month {fu:g}; the longest period simulated is "
+                    f"{MAX_MONTHS} months"
+                )
+            if self.horizon_months is not None and fu > self.horizon_months + 1e-9:
+                raise ValueError(
+                    f"community {c.name!r} is followed up at month {fu:g}, after horizon_months {self.horizon_months:g}"
+                )
         return self
 
     # --- Derived views used by the model ------------------------------------------------
@@ -160,14 +191,67 @@ def _loc(err: dict[str, Any]) -> str:
     return "".join(parts) or "(top level)"
 
 
-def _one_line(path: Path | str, e: ValidationError) -> str:
-    err = e.errors()[0]
+def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | None:
+    """The pydantic model whose field ``loc`` (an error location, last part the key) names."""
+    model: Any = root
+    for part in loc[:-1]:
+        if model is None:
+            return None
+        if isinstance(part, int) or part not in model.model_fields:  # a list index or a mapping's key
+            continue
+        if part == "parameters" and model is Scenario:
+            model = ModelParameters
+            continue
+        ann = model.model_fields[part].annotation
+        model = next((m for m in (Community, Wave, CaregiverAvailability) if ann is m or m in _args(ann)), None)
+    return model
+
+
+def _args(ann: Any) -> tuple[Any, ...]:
+    """Type arguments of an annotation, one level deep (``list[Community]`` -> ``(Community,)``)."""
+    return tuple(getattr(ann, "__args__", ()))
+
+
+def _one_line(path: Path | str, e: ValidationError, root: type[BaseModel] | None = None) -> str:
+    """The first error, as ``FILE: FIELD: what is wrong``; an unknown key comes first, with the known key
+    it most resembles (a misspelt key is not also reported as that key missing)."""
+    errors = e.errors()
+    unknown = [x for x in errors if x.get("type") == "extra_forbidden"]
+    err = unknown[0] if unknown else errors[0]
     msg = err.get("msg", "invalid").replace("Value error, ", "")
     loc = _loc(err)
-    extra = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
+    skipped = 0
     if err.get("type") == "extra_forbidden":
         msg = "unknown key"
+        model = _model_at(tuple(err["loc"]), root or Scenario)
+        key = str(err["loc"][-1])
+        if model is not None:
+            close = difflib.get_close_matches(key, list(model.model_fields), n=1, cutoff=0.6)
+            if close:
+                msg = f"unknown key (did you mean {close[0]!r}?)"
+                missing = (*err["loc"][:-1], close[0])
+                skipped = sum(1 for x in errors if x.get("type") == "missing" and tuple(x["loc"]) == missing)
+    n_more = len(errors) - 1 - skipped
+    extra = f" (and {n_more} more)" if n_more > 0 else ""
     return f"{path}: {loc}: {msg}{extra}".replace("\n", " ")
+
+
+def _non_finite(value: Any, where: str = "") -> str | None:
+    """The first place in a (dumped) parameter set holding NaN or an infinity, else None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = ((f"[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for k, v in items:
+        sub = f"{where}{k}" if str(k).startswith("[") else f"{where}.{k}" if where else str(k)
+        found = _non_finite(v, sub)
+        if found is not None:
+            return found
+    return None
 
 
 def scenario_from_dict(data: Any, path: Path | str = "<scenario>", base_dir: Path | None = None) -> Scenario:
@@ -175,33 +259,58 @@ def scenario_from_dict(data: Any, path: Path | str = "<scenario>", base_dir: Pat
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: (top level): expected a mapping of scenario fields")
     data = dict(data)
-    params: dict[str, Any] = {}
-    pset = data.get("parameter_set")
-    if pset is not None:
-        if not isinstance(pset, str):
-            raise ScenarioError(f"{path}: parameter_set: expected a file path")
-        ppath = (base_dir or Path(".")) / pset
-        try:
-            params.update(load_parameter_file(ppath))
-        except FileNotFoundError:
-            raise ScenarioError(f"{path}: parameter_set: file not found: {ppath}") from None
-        except (yaml.YAMLError, ValueError) as exc:
-            raise ScenarioError(f"{path}: parameter_set: {ppath}: {str(exc).splitlines()[0]}") from None
-    overrides = data.get("parameters", {}) or {}
-    if not isinstance(overrides, dict):
-        raise ScenarioError(f"{path}: parameters: expected a mapping of parameter names to values")
-    try:
-        merged = DEFAULT_PARAMETERS.replace(**params) if params else DEFAULT_PARAMETERS
-    except ValidationError as e:
-        raise ScenarioError(_one_line(f"{path}: parameter_set", e)) from None
-    try:
-        data["parameters"] = merged.replace(**overrides) if overrides else merged
-    except ValidationError as e:
-        raise ScenarioError(_one_line(path, e).replace(f"{path}: ", f"{path}: parameters.", 1)) from None
+    data["parameters"] = _parameters(data, path, base_dir)
     try:
         return Scenario.model_validate(data)
     except ValidationError as e:
         raise ScenarioError(_one_line(path, e)) from None
+
+
+def _parameter_set(pset: Any, path: Path | str, base_dir: Path | None) -> tuple[dict[str, Any], Path]:
+    """The ``parameters`` mapping of a scenario's ``parameter_set`` file, and the file's path."""
+    if not isinstance(pset, str):
+        raise ScenarioError(f"{path}: parameter_set: expected a file path")
+    ppath = (base_dir or Path(".")) / pset
+    try:
+        params = load_parameter_file(ppath)
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: parameter_set: file not found: {ppath}") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: parameter_set: cannot read {ppath}: {exc.strerror}") from None
+    except (yaml.YAMLError, ValueError) as exc:
+        raise ScenarioError(f"{path}: parameter_set: {ppath}: {str(exc).splitlines()[0]}") from None
+    if not all(isinstance(k, str) for k in params):
+        raise ScenarioError(f"{path}: parameter_set: {ppath}: expected a mapping of parameter names to values")
+    return params, ppath
+
+
+def _parameters(data: dict[str, Any], path: Path | str, base_dir: Path | None) -> ModelParameters:
+    """The scenario's complete, finite parameter set: defaults < ``parameter_set`` < ``parameters``."""
+    params: dict[str, Any] = {}
+    where = "parameters."
+    if data.get("parameter_set") is not None:
+        params, ppath = _parameter_set(data["parameter_set"], path, base_dir)
+        where = f"parameter_set: {ppath}: "
+    overrides = data.get("parameters", {}) or {}
+    if not isinstance(overrides, dict) or not all(isinstance(k, str) for k in overrides):
+        raise ScenarioError(f"{path}: parameters: expected a mapping of parameter names to values")
+    bad = _non_finite(overrides)  # before validation: NaN would otherwise read as out of range
+    if bad is not None:
+        raise ScenarioError(f"{path}: parameters.{bad}: must be a finite number")
+    try:
+        merged = DEFAULT_PARAMETERS.replace(**params) if params else DEFAULT_PARAMETERS
+    except ValidationError as e:
+        raise ScenarioError(_one_line(f"{path}: parameter_set", e, ModelParameters)) from None
+    try:
+        out = merged.replace(**overrides) if overrides else merged
+    except ValidationError as e:
+        raise ScenarioError(
+            _one_line(path, e, ModelParameters).replace(f"{path}: ", f"{path}: parameters.", 1)
+        ) from None
+    bad = _non_finite(out.model_dump())  # the overrides are finite: the parameter set is not
+    if bad is not None:
+        raise ScenarioError(f"{path}: {where}{bad}: must be a finite number")
+    return out
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -217,10 +326,16 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
     try:
         data = yaml.safe_load(raw)
+    except RecursionError:
+        raise ScenarioError(f"{path}: (top level): malformed YAML: nested too deeply") from None
+    except yaml.reader.ReaderError as exc:  # binary or wrongly encoded bytes
+        raise ScenarioError(
+            f"{path}: not a YAML text file ({exc.reason} at byte {exc.position}); expected UTF-8 text"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(top level)"
-        problem = getattr(exc, "problem", None) or "malformed YAML"
+        problem = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
         raise ScenarioError(f"{path}: {where}: malformed YAML: {problem}") from None
     scen = scenario_from_dict(data, path, base_dir=path.parent)
     return scen.model_copy(update={"source_path": str(path), "source_sha256": hashlib.sha256(raw).hexdigest()})

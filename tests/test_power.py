@@ -378,7 +378,13 @@ def test_cli_bad_scenario_and_a_small_run(tmp_path):
     )
     assert p.returncode == 0, p.stderr
     out = tmp_path / "outputs" / "later_wave_power"
-    assert {x.name for x in out.iterdir()} == {"power.csv", "design_inputs.csv", "report.md", "power.png"}
+    assert {x.name for x in out.iterdir()} == {
+        "power.csv",
+        "design_inputs.csv",
+        "report.md",
+        "power.png",
+        ".peer-support-sim",
+    }
     t = pd.read_csv(out / "power.csv")
     assert list(t["clusters_per_arm"]) == [2, 4] and t["power_simulated"].between(0, 1).all()
     assert set(pw.OUTCOMES) == set(pd.read_csv(out / "design_inputs.csv")["outcome"])

@@ -326,7 +326,7 @@ def test_map_replications_frames_follow_item_order_with_repeats_and_disorder():
 def test_concurrent_run_on_same_destination_refused(tmp_path):
     lock = runner._lock(tmp_path / "out")
     try:
-        with pytest.raises(runner.RunnerError, match="another run"):
+        with pytest.raises(runner.RunnerError, match="another command is writing"):
             _run(tmp_path, "out", replications=2)
     finally:
         runner._unlock(lock)

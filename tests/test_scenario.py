@@ -72,6 +72,14 @@ def test_missing_file(tmp_path):
         ({**GOOD, "parameter_set": "missing.yaml"}, "parameter_set", "file not found"),
         (_with(timetable_weeks=3), "communities[0].timetable_weeks", ""),
         ({**GOOD, "waves": {"w": {"follow_up_months": -1}}}, "waves.w.follow_up_months", "greater than 0"),
+        ({**GOOD, "waves": {"w": {"follow_up_months": 1e8}}}, "waves.w.follow_up_months", "less than or equal to 600"),
+        (_with(start_month=float("inf")), "communities[0].start_month", "finite"),
+        (_with(start_month=590), "month 602", "longest period simulated is 600 months"),
+        ({**GOOD, "replications": 10**9}, "replications", "less than or equal to 100000"),
+        ({**GOOD, "parameters": {"training_days": float("nan")}}, "parameters.training_days", "finite"),
+        ({**GOOD, "parameters": {"duration_max_minutes": float("inf")}}, "parameters.duration_max_minutes", "finite"),
+        (_with(doctors=0), "communities[0].doctors", "greater than or equal to 1"),
+        ({**GOOD, "doctor_pools": {"p": 10**9}}, "doctor_pools", "at most 1000"),
     ],
 )
 def test_bad_values_are_refused_with_file_and_field(tmp_path, data, field, words):
@@ -92,3 +100,32 @@ def test_yaml_is_never_evaluated(tmp_path):
 def test_copies_expand_into_named_communities(tmp_path):
     s = load_scenario(_write(tmp_path, _with(copies=3)))
     assert [c.name for c in s.expanded_communities()] == ["A-1", "A-2", "A-3"]
+
+
+def test_misspelt_key_is_named_with_the_key_it_resembles(tmp_path):
+    """A typo is one unknown key with a hint, not the intended key 'missing' plus 'and 1 more'."""
+    c = dict(GOOD["communities"][0])
+    c["consumer"] = c.pop("consumers")
+    msg = _error(tmp_path, {**GOOD, "communities": [c]})
+    assert "communities[0].consumer: unknown key (did you mean 'consumers'?)" in msg and "more" not in msg
+    msg = _error(tmp_path, {**GOOD, "waves": {"w": {"folow_up_months": 12}}})
+    assert "waves.w.folow_up_months: unknown key (did you mean 'follow_up_months'?)" in msg
+    msg = _error(tmp_path, {**GOOD, "parameters": {"trainin_days": 3}})
+    assert "parameters.trainin_days: unknown key (did you mean 'training_days'?)" in msg
+
+
+def test_duplicate_community_names_are_refused_also_after_copies_expand(tmp_path):
+    twice = {**GOOD, "communities": GOOD["communities"] * 2}
+    assert "community name 'A' is used twice" in _error(tmp_path, twice)
+    clash = {
+        **GOOD,
+        "communities": [{**GOOD["communities"][0], "copies": 2}, {**GOOD["communities"][0], "name": "A-2"}],
+    }
+    assert "community name 'A-2' is used twice" in _error(tmp_path, clash)
+
+
+def test_binary_file_is_not_yaml(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_bytes(b"\x00\x01\xfe\xff" * 10)
+    with pytest.raises(ScenarioError, match="not a YAML text file"):
+        load_scenario(path)
