@@ -674,63 +674,49 @@ def _print_comparison(comp: Any, names: list[str], reps: int, out_dir: Path) -> 
 # --- sensitivity ----------------------------------------------------------------------------
 @app.command()
 def sensitivity(
-    scenario: Path = typer.Argument(..., help="scenario YAML file, e.g. scenarios/paper_study.yaml"),
-    n: int = typer.Option(64, "--n", help="base sample size N of the Saltelli design, a power of 2: N(2D+2) sets"),
-    reps_per_point: int = typer.Option(
-        2, "--reps-per-point", help="replications per parameter set (common random numbers across sets)"
-    ),
-    spec: Path | None = typer.Option(
-        None,
-        "--spec",
-        help="YAML of parameters: {NAME: {dist: uniform|normal, low, high[, mean, sd]}} and optional outputs: [...] "
-        "(default: calibrated parameters over their posterior 95% interval, not-identified ones over their prior)",
-    ),
-    seed: int | None = typer.Option(None, "--seed", help="root seed (default: the scenario's)"),
-    out: Path | None = typer.Option(
-        None, "--out", help="output folder (default: outputs/<scenario file stem>_sensitivity)"
-    ),
-    workers: int | None = typer.Option(
-        None, "--workers", help="local worker processes (default: all cores; 1 = in-process)"
-    ),
-    scheduler: str | None = typer.Option(
-        None, "--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786"
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or table"),
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file, e.g. scenarios/paper_study.yaml")],
+    n: Annotated[
+        int, typer.Option("--n", help="base sample size N of the Saltelli design, a power of 2: N(2D+2) sets")
+    ] = 64,
+    reps_per_point: Annotated[
+        int, typer.Option("--reps-per-point", help="replications per parameter set (common random numbers)")
+    ] = 2,
+    spec: Annotated[
+        Path | None,
+        typer.Option(
+            "--spec",
+            help="YAML of parameters: {NAME: {dist: uniform|normal, low, high[, mean, sd]}} and optional "
+            "outputs: [...] (default: calibrated parameters over their posterior 95% interval, those not "
+            "identified over their prior)",
+        ),
+    ] = None,
+    seed: Seed = None,
+    out: Annotated[Path | None, _out_option("outputs/<scenario file stem>_sensitivity")] = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Global sensitivity: Sobol' indices (SALib) of the planner outputs over parameter ranges; write
     sobol.csv, outputs.csv, samples.csv, spec.yaml, report.md and sensitivity.png."""
     import time
 
     from . import sensitivity as sa
-    from .outputs import write_folder
-    from .runner import RunnerError
-    from .scenario import ScenarioError, load_scenario
+    from .outputs import claim, write_folder
     from .sensitivity_report import print_summary, write_sensitivity
 
-    if seed is not None and seed < 0:
-        raise fail(f"--seed: must be 0 or more, got {seed}")
-    if workers is not None and workers < 1:
-        raise fail(f"--workers: must be at least 1, got {workers}")
+    sc = _load(scenario)
     try:
-        sc = load_scenario(scenario)
         sp = sa.load_spec(spec, sc.parameters) if spec is not None else sa.default_spec(base=sc.parameters)
         sa.check_design(n, reps_per_point, len(sp.factors))
-    except (ScenarioError, sa.SpecError) as exc:
+    except sa.SpecError as exc:
         raise fail(str(exc)) from None
     out_dir = out if out is not None else Path("outputs") / f"{scenario.stem}_sensitivity"
-    if out_dir.exists() and not out_dir.is_dir():
-        raise fail(f"--out: {out_dir} exists and is not a folder")
     t0 = time.perf_counter()
-    try:
+    with claim(out_dir, force=force):
         res = sa.run_sensitivity(
             sc, sp, n, reps_per_point, seed, workers=workers, scheduler=scheduler, progress=not quiet
         )
-        write_folder(out_dir, lambda tmp: write_sensitivity(res, tmp, sp))
-    except (RunnerError, sa.SpecError) as exc:
-        raise fail(str(exc)) from None
-    except OSError as exc:
-        raise fail(f"{out_dir}: cannot write: {exc.strerror or exc}") from None
-    except KeyboardInterrupt:
-        raise fail("interrupted; nothing was written", 130) from None
+        write_folder(out_dir, lambda tmp: write_sensitivity(res, tmp, sp), force=force, command=_command_line())
     if not quiet:
         print_summary(res, out_dir, time.perf_counter() - t0)

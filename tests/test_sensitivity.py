@@ -18,7 +18,6 @@ import pandas as pd
 import pytest
 import yaml
 from scipy import stats
-from typer.testing import CliRunner
 
 from sim import sensitivity as sa
 from sim.cli_app import app
@@ -225,25 +224,30 @@ BAD_SPECS = {
 }
 
 
-def _cli(args: list[str]):
-    return CliRunner().invoke(app, ["sensitivity", *args])
+def _cli(capsys, args: list[str]) -> tuple[int, str]:
+    """The command in-process, through the app's own error handling: (exit code, stderr)."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        app(["sensitivity", *args], prog_name="cli.py")
+    return int(e.value.code or 0), capsys.readouterr().err
 
 
-def _one_line_exit_2(res, expect: str) -> None:
-    assert res.exit_code == 2, (res.exit_code, res.output)
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in res.output, res.stderr
+def _one_line_exit_2(res: tuple[int, str], expect: str) -> None:
+    code, err = res
+    assert code == 2, (code, err)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in err, err
     assert expect in lines[0], lines[0]
 
 
 @pytest.mark.parametrize("case", list(BAD_SPECS))
-def test_bad_spec_exits_2_with_one_line(tmp_path, case):
+def test_bad_spec_exits_2_with_one_line(tmp_path, capsys, case):
     doc, expect = BAD_SPECS[case]
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(doc))
-    res = _cli([str(LATER), "--spec", str(spec), "--out", str(tmp_path / "out"), "-q"])
+    res = _cli(capsys, [str(LATER), "--spec", str(spec), "--out", str(tmp_path / "out"), "-q"])
     _one_line_exit_2(res, expect)
-    assert str(spec) in res.stderr  # names the file
+    assert str(spec) in res[1]  # names the file
     assert not (tmp_path / "out").exists()
 
 
@@ -258,15 +262,26 @@ def test_bad_spec_exits_2_with_one_line(tmp_path, case):
         (["--workers", "0"], "--workers"),
     ],
 )
-def test_bad_options_exit_2_with_one_line(tmp_path, args, expect):
-    res = _cli([str(LATER), *args, "--out", str(tmp_path / "out"), "-q"])
+def test_bad_options_exit_2_with_one_line(tmp_path, capsys, args, expect):
+    res = _cli(capsys, [str(LATER), *args, "--out", str(tmp_path / "out"), "-q"])
     _one_line_exit_2(res, expect)
     assert not (tmp_path / "out").exists()
 
 
-def test_malformed_spec_and_missing_scenario_exit_2(tmp_path):
+def test_malformed_spec_and_missing_scenario_exit_2(tmp_path, capsys):
     spec = tmp_path / "spec.yaml"
     spec.write_text("parameters: {a: [1, 2\n")
-    _one_line_exit_2(_cli([str(LATER), "--spec", str(spec), "-q", "--out", str(tmp_path / "o")]), "malformed YAML")
-    _one_line_exit_2(_cli([str(tmp_path / "missing.yaml"), "-q", "--out", str(tmp_path / "o")]), "missing.yaml")
-    _one_line_exit_2(_cli([str(LATER), "--spec", str(tmp_path / "none.yaml"), "-q"]), "none.yaml")
+    _one_line_exit_2(
+        _cli(capsys, [str(LATER), "--spec", str(spec), "-q", "--out", str(tmp_path / "o")]), "malformed YAML"
+    )
+    _one_line_exit_2(_cli(capsys, [str(tmp_path / "missing.yaml"), "-q", "--out", str(tmp_path / "o")]), "missing.yaml")
+    _one_line_exit_2(_cli(capsys, [str(LATER), "--spec", str(tmp_path / "none.yaml"), "-q"]), "none.yaml")
+
+
+def test_foreign_destination_is_refused_before_any_work(tmp_path, capsys):
+    dest = tmp_path / "mine"
+    dest.mkdir()
+    (dest / "notes.txt").write_text("a user's file")
+    spec = _spec_file(tmp_path / "spec.yaml", {DROPOUT: (0.0, 0.06)})
+    _one_line_exit_2(_cli(capsys, [str(LATER), "--spec", str(spec), "--n", "4", "--out", str(dest), "-q"]), "--force")
+    assert [p.name for p in dest.iterdir()] == ["notes.txt"]
