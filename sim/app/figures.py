@@ -118,14 +118,10 @@ def forest(table: pd.DataFrame, names: list[str], labels: dict[str, tuple[str, b
         t = table[(table["output"] == col) & table["scenario"].isin(others)]
         y = np.arange(len(t))
         colours = ["tab:green" if v == "better" else "tab:red" if v == "worse" else "grey" for v in t["verdict"]]
-        ax.errorbar(
-            t["difference"],
-            y,
-            xerr=[t["difference"] - t["diff_ci_low"], t["diff_ci_high"] - t["difference"]],
-            fmt="none",
-            ecolor=colours,
-            capsize=3,
-        )
+        for yi, (d, lo, hi, c) in enumerate(
+            zip(t["difference"], t["diff_ci_low"], t["diff_ci_high"], colours, strict=True)
+        ):
+            ax.errorbar([d], [yi], xerr=[[d - lo], [hi - d]], fmt="none", ecolor=c, capsize=3)
         ax.scatter(t["difference"], y, c=colours, zorder=3)
         ax.axvline(0, color="k", lw=0.7)
         ax.set_yticks(y, t["scenario"])
@@ -173,6 +169,8 @@ def describe_difference(label: str, diff: float, lo: float, hi: float, share: bo
         word = ("higher" if x > 0 else "lower") if share else ("more" if x > 0 else "fewer")
         return "no change" if x == 0 else f"{_amount(x, share)} {word}"
 
+    if lo == hi == diff:  # the same in every paired replication (e.g. consumers recruited)
+        return f"{label}: {'no difference' if diff == 0 else signed(diff)} in every paired replication"
     ci = f"95% CI {signed(lo)} to {signed(hi)}" if np.isfinite(lo) and np.isfinite(hi) else "no CI"
     clear = np.isfinite(lo) and np.isfinite(hi) and (lo > 0 or hi < 0)
     head = f"about {signed(diff)}" if clear else f"no clear difference (estimate {signed(diff)})"

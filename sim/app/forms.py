@@ -109,7 +109,7 @@ def scenario_mapping(
     ``meta``: name, description, seed, replications, horizon_months (blank = none)."""
     out: dict[str, Any] = {"name": str(meta.get("name", "")).strip()}
     if not _blank(meta.get("description")):
-        out["description"] = str(meta["description"]).strip()
+        out["description"] = str(meta["description"])
     for k in ("seed", "replications", "horizon_months"):
         if not _blank(meta.get(k)):
             out[k] = _whole(meta[k])
