@@ -36,6 +36,16 @@ def test_form_parts_round_trip_every_shipped_scenario():
         assert backend.validate(again, stem).model_dump() == sc.model_dump(), stem
 
 
+def test_app_validation_equals_load_scenario():
+    """The app's validation (parameter file read once, merged in the backend) gives the scenario the
+    CLI loads from the same file."""
+    from sim.scenario import load_scenario
+
+    for path in sorted(backend.SCENARIO_DIR.glob("*.yaml")):
+        _, sc = backend.validate_text(path.read_text(), path.name)
+        assert sc.model_dump() == load_scenario(path).model_dump(), path.name
+
+
 def test_changed_community_reaches_the_validated_scenario(later_wave):
     data, _ = later_wave
     parts = forms.mapping_parts(data)
@@ -250,3 +260,42 @@ def test_run_page_shows_figures_and_the_planning_placeholders():
     for place in ("Caseloads", "Staff pipeline", "Resource use and utilisation", "Costs"):
         assert f"**{place}**: not available yet" in infos
     assert len(at.get("image")) == 4  # sessions per month, retention, completion and attendance, answers
+
+
+def _compare_page():
+    from sim.app.views import compare
+
+    compare.page()
+
+
+def test_compare_page_identical_scenarios_differ_by_nothing():
+    """The edited scenario against the same shipped one: common random numbers make every paired
+    difference exactly zero, and the page says so in words."""
+    at = streamlit_testing.AppTest.from_function(_compare_page, default_timeout=120).run()
+    assert not at.exception
+    _by_label(at.number_input, "Replications of each (2 to 500)").set_value(3).run()
+    next(b for b in at.button if b.label == "Compare").click().run()
+    assert not at.exception
+    words = " ".join(m.value for m in at.markdown)
+    assert "**later_wave (2)** compared with **later_wave**" in words
+    assert words.count("no difference in every paired replication") == len(backend.output_labels())
+
+
+def _power_page():
+    from sim.app.views import power
+
+    power.page()
+
+
+def test_power_page_draws_the_curve():
+    at = streamlit_testing.AppTest.from_function(_power_page, default_timeout=120).run()
+    assert not at.exception
+    _by_label(at.number_input, "Replications (at most 500)").set_value(6).run()
+    _by_label(at.number_input, "Simulated trials per count").set_value(100).run()
+    _by_label(at.text_input, "Communities per arm").set_value("2,6,20").run()
+    next(b for b in at.button if b.label == "Compute power").click().run()
+    assert not at.exception and not at.error
+    assert len(at.get("image")) == 1
+    table = at.dataframe[0].value
+    assert list(table["clusters_per_arm"]) == [2, 6, 20]
+    assert table["power_cluster_t"].is_monotonic_increasing  # more communities, more power

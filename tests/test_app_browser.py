@@ -176,8 +176,17 @@ def images(d, decoded=False):
 
 
 def shot(d, path: Path):
+    """A screenshot of the whole page, every figure loaded (each scrolled into view once)."""
     h = d.execute_script("return document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
     d.set_window_size(1400, min(max(h + 80, 900), 4000))
+    n = images(d)
+    for i in range(n):
+        d.execute_script(
+            "document.querySelectorAll('[data-testid^=\"stImage\"] img')[arguments[0]].scrollIntoView()", i
+        )
+        time.sleep(0.2)
+    wait(d, lambda x: images(x, decoded=True) >= n, 30, "every figure drawn")
+    d.execute_script("document.querySelector('[data-testid=\"stMain\"]').scrollTo(0, 0); window.scrollTo(0, 0)")
     time.sleep(0.5)
     d.save_screenshot(str(path))
     d.set_window_size(1400, 1000)
@@ -276,7 +285,7 @@ class TestPlannerSession:
         )
         assert "\n" not in err.text.strip()
         assert err.text.strip().startswith("bad.yaml: line ") and "malformed YAML" in err.text
-        assert "28 consumers" in body_text(d)  # the scenario being edited is kept
+        wait_text(d, "28 consumers", 30)  # the scenario being edited is kept
 
 
 def test_chromium_present_for_ci():

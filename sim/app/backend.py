@@ -17,6 +17,7 @@ Safety rules kept here (README, "Web app for planners"):
 from __future__ import annotations
 
 import atexit
+import functools
 import math
 import os
 import shutil
@@ -34,7 +35,7 @@ import yaml
 
 from .. import instruments as ins
 from ..compare import OUTPUTS, compare_scenarios, planner_outputs, summarise
-from ..parameters import DEFAULT_PARAMETERS, ModelParameters
+from ..parameters import DEFAULT_PARAMETERS, ModelParameters, load_parameter_file
 from ..runner import ReplicationPool, RunnerError, map_chunks, run_to_directory
 from ..scenario import DAYS_PER_MONTH, Scenario, ScenarioError, scenario_from_dict
 from . import summaries
@@ -143,16 +144,43 @@ def _check_parameter_set(data: dict[str, Any], label: str) -> None:
         )
 
 
+@functools.lru_cache(maxsize=8)
+def _parameter_file(path: str, mtime_ns: int) -> dict[str, Any]:
+    """A parameter file's ``parameters`` (read once per version: calibrated.yaml takes ~0.8 s to parse)."""
+    return load_parameter_file(Path(path))
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``base`` then ``over``, dict-valued parameters merged as ``ModelParameters.replace`` merges them."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = {**out[k], **v} if isinstance(out.get(k), dict) and isinstance(v, dict) else v
+    return out
+
+
 def validate(data: dict[str, Any], label: str = "scenario") -> Scenario:
     """Validate a scenario mapping as ``cli.py run`` does (a ``parameter_set`` is read relative to
-    ``scenarios/``, as for a shipped file); :class:`AppInputError` with the CLI's one-line message."""
+    ``scenarios/``, as for a shipped file); :class:`AppInputError` with the CLI's one-line message.
+
+    The parameter file is read once and merged here (defaults < parameter_set < parameters, as
+    :func:`sim.scenario.scenario_from_dict` merges them), so that editing a form stays fast."""
     if not isinstance(data, dict):
         raise AppInputError(f"{label}: (top level): expected a mapping of scenario fields")
     _check_parameter_set(data, label)
+    pset = data.get("parameter_set")
+    over = data.get("parameters") or {}
+    if pset is not None and isinstance(over, dict):
+        path = (SCENARIO_DIR / pset).resolve()
+        try:
+            base = _parameter_file(str(path), path.stat().st_mtime_ns)
+        except (OSError, yaml.YAMLError, ValueError) as exc:
+            raise AppInputError(f"{label}: parameter_set: {pset}: {str(exc).splitlines()[0]}") from None
+        data = {k: v for k, v in data.items() if k != "parameter_set"} | {"parameters": _merged(base, over)}
     try:
-        return scenario_from_dict(data, label, base_dir=SCENARIO_DIR)
+        sc = scenario_from_dict(data, label, base_dir=SCENARIO_DIR)
     except ScenarioError as exc:
         raise AppInputError(str(exc)) from None
+    return sc.model_copy(update={"parameter_set": pset}) if pset is not None else sc
 
 
 def validate_text(text: bytes | str, label: str) -> tuple[dict[str, Any], Scenario]:
@@ -268,7 +296,15 @@ def _chunk_tables(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 def item_labels() -> dict[str, str]:
     """Column -> the interview item's wording (sim/instruments.py), for figure labels."""
     out = {it.column: it.label for it in (*ins.CONSUMER_SATISFACTION, *ins.CONSUMER_BENEFITS)}
-    out.update({"stressful": "Provider role is stressful", "willing_continue": "Willing to continue"})
+    for c in ins.OTHERS_BENEFIT_COLUMNS:  # Table 3, "perceived benefit from others perspective"
+        out[c] = f"Benefit seen by {out[c].lower()}"
+    out.update(
+        {
+            "sat_overall": "Satisfied overall",
+            "stressful": "Role is stressful",
+            "willing_continue": "Willing to continue",
+        }
+    )
     return out
 
 

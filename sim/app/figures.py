@@ -96,13 +96,17 @@ def completion_attendance(key: pd.DataFrame) -> Figure:
     return fig
 
 
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+
+
 def answers(shares: pd.DataFrame, labels: dict[str, str]) -> Figure:
     """Share answering yes among the evaluated, per item and role (mean, 95% CI over replications)."""
     b = band(shares, ["role", "item"], "share")
     order = {it: i for i, it in enumerate(dict.fromkeys(shares["item"]))}
     b = b.assign(o=b["item"].map(order)).sort_values(["role", "o"])
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(b) + 1.2))
-    names = [f"{r}: {labels.get(i, i)}"[:70] for r, i in zip(b["role"], b["item"], strict=True)]
+    names = [_short(f"{r}: {labels.get(i, i)}", 52) for r, i in zip(b["role"], b["item"], strict=True)]
     _interval_bars(ax, names, b["mean"], b["ci_low"], b["ci_high"], "tab:blue")
     ax.set_xlabel("share answering yes among those evaluated (95% CI)")
     ax.set_title("Answers at follow-up", fontsize=10, loc="left")
