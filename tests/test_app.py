@@ -299,3 +299,23 @@ def test_power_page_draws_the_curve():
     table = at.dataframe[0].value
     assert list(table["clusters_per_arm"]) == [2, 6, 20]
     assert table["power_cluster_t"].is_monotonic_increasing  # more communities, more power
+
+
+def test_outputs_zip_is_a_cli_run_in_its_own_temporary_folder(later_wave):
+    import zipfile
+
+    _, sc = later_wave
+    folder = backend.new_run_folder()
+    try:
+        path = backend.outputs_zip(sc, 3, None, folder)
+        assert path.parent == folder  # nothing written outside the run's own folder
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            assert {"later_wave/consumers.csv", "later_wave/manifest.json", "later_wave/report.md"} <= names
+            consumers = pd.read_csv(z.open("later_wave/consumers.csv"))
+        assert len(consumers) == 3 * (14 + 8)
+    finally:
+        backend.discard_run_folder(folder)
+    assert not folder.exists()
+    backend.discard_run_folder(backend.REPO_ROOT)  # refuses anything it did not make
+    assert backend.REPO_ROOT.exists()
