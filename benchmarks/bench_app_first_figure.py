@@ -66,7 +66,7 @@ def main() -> None:
         wait = WebDriverWait(d, 120, poll_frequency=0.05)
         d.get(url)
         wait.until(lambda x: "Load shipped scenario" in x.execute_script("return document.body.innerText"))
-        box = d.find_element(By.CSS_SELECTOR, 'input[aria-label="Shipped scenario"]')
+        box = wait.until(lambda x: x.find_element(By.CSS_SELECTOR, 'input[aria-label="Shipped scenario"]'))
         box.send_keys(a.scenario, Keys.ENTER)
         d.find_element(By.XPATH, '//button[normalize-space(.)="Load shipped scenario"]').click()
         time.sleep(1.5)

@@ -40,14 +40,17 @@ def environment(max_reps: int | None = None, workers: int | None = None) -> dict
 
 
 def serve(port: int = 8501, host: str = "127.0.0.1", max_reps: int | None = None, workers: int | None = None) -> int:
-    """Run the server in the foreground until Ctrl-C; returns its exit code."""
+    """Run the server in the foreground until Ctrl-C (on POSIX this process becomes the server)."""
     import importlib.util
 
     if importlib.util.find_spec("streamlit") is None:
         print("error: the app needs streamlit: pip install -e '.[app]'", file=sys.stderr)
         return 2
     print(f"peer-support-sim app: http://{host}:{port}  (Ctrl-C to stop)", flush=True)
+    cmd, env = command(port, host), environment(max_reps, workers)
+    if hasattr(os, "execve"):  # become the server: stopping this process stops it (no orphan)
+        os.execve(cmd[0], cmd, env)
     try:
-        return subprocess.call(command(port, host), env=environment(max_reps, workers))
+        return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
         return 0
