@@ -19,6 +19,17 @@ from sim.scenario import DAYS_PER_MONTH, scenario_from_dict
 streamlit_testing = pytest.importorskip("streamlit.testing.v1", reason="streamlit is not installed (extra 'app')")
 
 
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    """AppTest runs a page as ``__main__`` and leaves it there; processes spawned later (Dask's
+    LocalCluster in tests/test_runner_dask.py) would re-run that temporary script. Put ours back."""
+    import sys
+
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 @pytest.fixture(scope="module")
 def later_wave():
     return backend.validate_text(backend.shipped_scenarios()["later_wave"], "later_wave.yaml")
