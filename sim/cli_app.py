@@ -720,3 +720,22 @@ def sensitivity(
         write_folder(out_dir, lambda tmp: write_sensitivity(res, tmp, sp), force=force, command=_command_line())
     if not quiet:
         print_summary(res, out_dir, time.perf_counter() - t0)
+
+
+# --- app (the planners' web app, sim/app/) -------------------------------------------------------
+@app.command("app")
+def web_app(
+    port: int = typer.Option(8501, "--port", help="port to listen on"),
+    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (default: this machine only)"),
+    max_reps: int | None = typer.Option(None, "--max-reps", help="replications allowed per request (default 500)"),
+    workers: int | None = typer.Option(None, "--workers", help="worker processes shared by all users (default 2)"),
+) -> None:
+    """Start the planners' web app (Streamlit) and print its address; Ctrl-C stops it."""
+    from .app.launch import serve
+
+    if not 0 < port < 65536:
+        raise fail(f"--port: expected 1-65535, got {port}")
+    for name, v in (("--max-reps", max_reps), ("--workers", workers)):
+        if v is not None and v < 1:
+            raise fail(f"{name}: must be at least 1, got {v}")
+    raise typer.Exit(serve(port, host, max_reps, workers))
