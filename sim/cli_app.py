@@ -363,8 +363,8 @@ def power(
         ks = sorted({int(x) for x in clusters.split(",") if x.strip()})
     except ValueError:
         raise fail(f"--clusters: expected comma-separated whole numbers, got {clusters!r}") from None
-    if not ks or ks[0] < 2:
-        raise fail(f"--clusters: need at least one count, each at least 2, got {clusters!r}")
+    if not ks or ks[0] < 2 or ks[-1] > pw.MAX_CLUSTERS:
+        raise fail(f"--clusters: need at least one count, each between 2 and {pw.MAX_CLUSTERS}, got {clusters!r}")
     if not 0 < alpha < 1:
         raise fail(f"--alpha: must be between 0 and 1, got {alpha:g}")
     if reps < 1:
