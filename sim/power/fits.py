@@ -103,8 +103,8 @@ def gee(yes: np.ndarray, n: np.ndarray, X: np.ndarray) -> Fit:
     within = np.arange(len(rows)) - np.repeat(np.cumsum(nn) - nn, nn)
     y = (within < np.repeat(yy, nn)).astype(float)
     groups = i[rows]
-    I = len(np.unique(i))
-    if I < 3 or y.min() == y.max():
+    n_cl = len(np.unique(i))
+    if n_cl < 3 or y.min() == y.max():
         return FAILED
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -113,7 +113,7 @@ def gee(yes: np.ndarray, n: np.ndarray, X: np.ndarray) -> Fit:
                 y, cell_x[rows], groups=groups, family=sm.families.Binomial(), cov_struct=sm.cov_struct.Exchangeable()
             )
             res = model.fit(cov_type="bias_reduced", maxiter=60)
-            est, se, df = float(res.params[-1]), float(res.bse[-1]), I - 2
+            est, se, df = float(res.params[-1]), float(res.bse[-1]), n_cl - 2
         except (np.linalg.LinAlgError, ValueError, FloatingPointError, ZeroDivisionError):
             return FAILED
     if not getattr(res, "converged", True):

@@ -69,7 +69,7 @@ def stepped_wedge_schedule(
     if batches < 1:
         raise PowerError(f"batches must be at least 1, got {batches}")
     step_of = np.repeat(np.arange(1, S + 1), clusters_per_step)
-    I, T = len(step_of), S + 1
+    n_cl, T = len(step_of), S + 1
     j = np.arange(T)
     X = (j[None, :] >= step_of[:, None]).astype(float)
     if before is not None or after is not None:
@@ -83,7 +83,7 @@ def stepped_wedge_schedule(
         return X
     if any(c < batches for c in clusters_per_step):
         raise PowerError(f"batched design: every step needs at least {batches} clusters (one per batch)")
-    out = np.full((I, T * batches), np.nan)
+    out = np.full((n_cl, T * batches), np.nan)
     row = 0
     for s, c in enumerate(clusters_per_step):  # a step's clusters go round-robin to the batches
         for k in range(c):
@@ -156,14 +156,14 @@ def gls_variance(
     ``bias_factor = [M^-1 sum_i Z_i' V_i^-1 F_i]_theta``. ``V_i^-1`` by Sherman-Morrison
     (``V_i = diag(sigma2_i) + tau2 11'``)."""
     X = np.asarray(X, dtype=float)
-    I, T = X.shape
+    n_cl = X.shape[0]
     S2 = np.broadcast_to(np.asarray(sigma2, dtype=float), X.shape)
     F = X if effect_fraction is None else np.asarray(effect_fraction, dtype=float)
     used = np.flatnonzero(np.isfinite(X).any(axis=0))
     p = len(used) + 1
     M = np.zeros((p, p))
     b = np.zeros(p)
-    for i in range(I):
+    for i in range(n_cl):
         o = np.flatnonzero(np.isfinite(X[i]))
         Z = np.zeros((len(o), p))
         Z[np.arange(len(o)), np.searchsorted(used, o)] = 1.0
@@ -191,12 +191,12 @@ def hussey_hughes_variance(X: np.ndarray, sigma2: float, tau2: float) -> float:
     X = np.asarray(X, dtype=float)
     if not np.isfinite(X).all():
         raise PowerError("the Hussey & Hughes closed form needs a complete design (use gls_variance)")
-    I, T = X.shape
+    n_cl, T = X.shape
     U = X.sum()
     W = float((X.sum(axis=0) ** 2).sum())
     V = float((X.sum(axis=1) ** 2).sum())
-    den = (I * U - W) * sigma2 + (U**2 + I * T * U - T * W - I * V) * tau2
-    return float(I * sigma2 * (sigma2 + T * tau2) / den)
+    den = (n_cl * U - W) * sigma2 + (U**2 + n_cl * T * U - T * W - n_cl * V) * tau2
+    return float(n_cl * sigma2 * (sigma2 + T * tau2) / den)
 
 
 def normal_power(effect: Any, se: Any, alpha: float = 0.05) -> np.ndarray:

@@ -58,37 +58,37 @@ class TrialSpec:
     extra: dict = field(default_factory=dict)
 
     def key(self, null: bool, trial: int) -> tuple[int, ...]:
-        I = self.per_arm if self.individual else self.X.shape[0]
-        return (TRIAL_STREAM, self.outcome_index, int(I), int(round(self.m * 1000)), int(null), int(trial))
+        n_cl = self.per_arm if self.individual else self.X.shape[0]
+        return (TRIAL_STREAM, self.outcome_index, int(n_cl), round(self.m * 1000), int(null), int(trial))
 
 
 def _sizes(spec: TrialSpec, rng: np.random.Generator) -> np.ndarray:
-    I, T = spec.X.shape
+    n_cl, T = spec.X.shape
     if spec.cv > 0:
         k = 1.0 / spec.cv**2
-        n_i = np.maximum(np.rint(rng.gamma(k, spec.m / k, size=I)), 1).astype(np.int64)
+        n_i = np.maximum(np.rint(rng.gamma(k, spec.m / k, size=n_cl)), 1).astype(np.int64)
     else:
-        n_i = np.full(I, max(int(round(spec.m)), 1), dtype=np.int64)
+        n_i = np.full(n_cl, max(round(spec.m), 1), dtype=np.int64)
     ret = np.asarray(spec.retention if spec.retention else (1.0,) * T, dtype=float)
-    n = rng.binomial(n_i[:, None], np.broadcast_to(ret, (I, T)))
+    n = rng.binomial(n_i[:, None], np.broadcast_to(ret, (n_cl, T)))
     return np.where(np.isfinite(spec.X), n, 0)
 
 
 def draw_trial(spec: TrialSpec, effect: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One trial's cluster-period sizes ``n``, means and (binary) counts of yes answers (``I x T``)."""
     X = spec.X
-    I, T = X.shape
+    n_cl, T = X.shape
     n = _sizes(spec, rng)
     F = np.nan_to_num(lagged_effect(X, spec.lag))
     base = spec.control + spec.trend * np.arange(T)[None, :] + effect * F
     with np.errstate(all="ignore"):
         if spec.kind == "continuous":
-            a = rng.normal(0.0, np.sqrt(spec.icc) * spec.sd, size=(I, 1))
-            e = rng.standard_normal((I, T)) * spec.sd * np.sqrt((1 - spec.icc) / np.maximum(n, 1))
+            a = rng.normal(0.0, np.sqrt(spec.icc) * spec.sd, size=(n_cl, 1))
+            e = rng.standard_normal((n_cl, T)) * spec.sd * np.sqrt((1 - spec.icc) / np.maximum(n, 1))
             means = np.where(n > 0, base + a + e, np.nan)
-            return n, means, np.full((I, T), np.nan)
+            return n, means, np.full((n_cl, T), np.nan)
         pbar = spec.control + spec.effect / 2
-        u = rng.normal(0.0, np.sqrt(spec.icc * pbar * (1 - pbar)), size=(I, 1))
+        u = rng.normal(0.0, np.sqrt(spec.icc * pbar * (1 - pbar)), size=(n_cl, 1))
         p = np.clip(base + u, 0.001, 0.999)
         yes = rng.binomial(n, p)
         return n, np.where(n > 0, yes / np.maximum(n, 1), np.nan), yes.astype(float)
@@ -120,8 +120,9 @@ def analyse(spec: TrialSpec, n: np.ndarray, means: np.ndarray, yes: np.ndarray) 
 
 
 def simulate_trials(spec: TrialSpec, effect: float, trials: range, seed: int, null: bool = False) -> pd.DataFrame:
-    """Simulate and analyse ``trials`` (a range of trial numbers) at ``effect`` (0 under the null). One row per
-    trial and analysis: ``outcome_index``, ``null``, ``trial``, ``analysis``, ``estimate``, ``se``, ``p``, ``status``."""
+    """Simulate and analyse ``trials`` (a range of trial numbers) at ``effect`` (0 under the null). One row
+    per trial and analysis: ``outcome_index``, ``null``, ``trial``, ``analysis``, ``estimate``, ``se``, ``p``,
+    ``status``."""
     rows = []
     for t in trials:
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=spec.key(null, t))))
