@@ -323,78 +323,73 @@ def calibrate(
 # --- power ----------------------------------------------------------------------------------
 @app.command()
 def power(
-    scenario: Path = typer.Argument(..., help="scenario YAML file whose communities stand for the peer-support arm"),
-    outcome: str = typer.Option(
-        ..., "--outcome", help="consumer item, e.g. ben_mood, sat_overall, willing_continue, sat_punctuality"
+    file: Path = typer.Argument(
+        ...,
+        metavar="DESIGN_OR_SCENARIO",
+        help="design YAML (designs/*.yaml); or, with --outcome, a scenario YAML whose communities stand for the "
+        "peer-support arm of a parallel cluster trial",
     ),
-    control_rate: float = typer.Option(
-        ..., "--control-rate", "--control-mean", help="usual-care rate (binary item) or mean (1-5 item)"
+    outcome: str | None = typer.Option(
+        None, "--outcome", help="scenario mode: consumer item, e.g. ben_mood, sat_overall, sat_punctuality"
     ),
-    reps: int = typer.Option(200, "--reps", help="replications simulated for the design inputs"),
-    clusters: str = typer.Option("2,4,6,8,10,15,20", "--clusters", help="communities per arm, comma-separated"),
-    alpha: float = typer.Option(0.05, "--alpha", help="two-sided significance level"),
-    trials: int = typer.Option(2000, "--trials", help="simulated trials per cluster count"),
-    seed: int | None = typer.Option(None, "--seed", help="root seed (default: the scenario's)"),
-    out: Path | None = typer.Option(None, "--out", help="output folder (default: outputs/<scenario file stem>_power)"),
+    control_rate: float | None = typer.Option(
+        None, "--control-rate", "--control-mean", help="scenario mode: usual-care rate (binary) or mean (1-5 item)"
+    ),
+    reps: int | None = typer.Option(None, "--reps", help="replications simulated for the inputs (default 200)"),
+    clusters: str | None = typer.Option(
+        None,
+        "--clusters",
+        help="comma-separated; scenario mode: communities per arm (default 2,4,6,8,10,15,20); "
+        "design mode: total communities, the points of the power curve",
+    ),
+    alpha: float | None = typer.Option(None, "--alpha", help="two-sided significance level (default 0.05)"),
+    trials: int | None = typer.Option(None, "--trials", help="simulated trials per point (default 2000 / design's)"),
+    seed: int | None = typer.Option(None, "--seed", help="root seed (default: the scenario's / design's)"),
+    out: Path | None = typer.Option(None, "--out", help="output folder (default: outputs/<file stem>_power)"),
     workers: int | None = typer.Option(
         None, "--workers", help="local worker processes (default: all cores; 1 = in-process)"
     ),
     scheduler: str | None = typer.Option(
         None, "--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786"
     ),
+    resume: bool = typer.Option(False, "--resume", help="design mode: reuse the finished trials of an interrupted run"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar or tables"),
 ) -> None:
-    """Power of a future cluster-randomised trial (communities: peer support vs usual care) with attrition
-    and clustering from the simulation; write power.csv, design_inputs.csv, report.md and power.png."""
+    """Power of the next trial with inputs from the simulation. DESIGN.yaml: any design (parallel, with
+    baseline, stepped-wedge, individual; report.md, power.csv, figures). SCENARIO.yaml --outcome ...: the
+    parallel cluster trial (power.csv, design_inputs.csv, report.md, power.png)."""
     from . import power as pw
     from .runner import RunnerError
-    from .scenario import ScenarioError, load_scenario
 
-    if outcome not in pw.OUTCOMES:
-        raise fail(f"--outcome: unknown outcome {outcome!r}; expected one of: {', '.join(pw.OUTCOMES)}")
-    kind = pw.OUTCOMES[outcome][1]
-    lo, hi = (0.0, 1.0) if kind == "binary" else pw.LIKERT_RANGE
-    if not lo < control_rate < hi:
-        raise fail(
-            f"--control-rate: {outcome} is {kind}: expected a value strictly between {lo:g} and {hi:g}, got "
-            f"{control_rate:g}"
-        )
-    try:
-        ks = sorted({int(x) for x in clusters.split(",") if x.strip()})
-    except ValueError:
-        raise fail(f"--clusters: expected comma-separated whole numbers, got {clusters!r}") from None
-    if not ks or ks[0] < 2 or ks[-1] > pw.MAX_CLUSTERS:
-        raise fail(f"--clusters: need at least one count, each between 2 and {pw.MAX_CLUSTERS}, got {clusters!r}")
-    if not 0 < alpha < 1:
-        raise fail(f"--alpha: must be between 0 and 1, got {alpha:g}")
-    if reps < 1:
-        raise fail(f"--reps: must be at least 1, got {reps}")
-    if trials < 1:
-        raise fail(f"--trials: must be at least 1, got {trials}")
-    if seed is not None and seed < 0:
-        raise fail(f"--seed: must be 0 or more, got {seed}")
-    if workers is not None and workers < 1:
-        raise fail(f"--workers: must be at least 1, got {workers}")
-    try:
-        sc = load_scenario(scenario)
-    except ScenarioError as exc:
-        raise fail(str(exc)) from None
-    out_dir = out if out is not None else Path("outputs") / f"{scenario.stem}_power"
+    out_dir = out if out is not None else Path("outputs") / f"{file.stem}_power"
     if out_dir.exists() and not out_dir.is_dir():
         raise fail(f"--out: {out_dir} exists and is not a folder")
     try:
-        design = pw.simulate_design(sc, reps, seed, workers=workers, scheduler=scheduler, progress=not quiet)
-        table = pw.power_table(design, outcome, control_rate, ks, alpha=alpha, trials=trials, seed=seed)
-        needed = pw.needed_clusters(design, outcome, control_rate, alpha)
-        pw.write_power_dir(out_dir, design, table, outcome, control_rate, alpha, reps, needed)
-    except pw.PowerError as exc:
-        raise fail(f"{outcome}: {exc}") from None
-    except RunnerError as exc:
+        opts = pw.check_power_options(
+            outcome, control_rate, reps, clusters, alpha, trials, seed, workers, design_mode=outcome is None
+        )
+        if outcome is None:
+            if control_rate is not None:
+                raise pw.PowerError("--control-rate: only with --outcome (a design file names its outcomes)")
+            pw.run_design_command(
+                file,
+                out_dir,
+                opts,
+                workers=workers,
+                scheduler=scheduler,
+                resume=resume,
+                quiet=quiet,
+                command=_command_line(),
+            )
+        else:
+            pw.run_scenario_command(file, out_dir, opts, workers=workers, scheduler=scheduler, quiet=quiet)
+    except (pw.PowerError, pw.DesignError, RunnerError) as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
-        raise fail("interrupted; nothing was written", 130) from None
-    if not quiet:
-        pw.print_power(design, table, outcome, control_rate, needed, out_dir)
+        raise fail(
+            "interrupted; nothing was written" + (" (finished trials kept for --resume)" if outcome is None else ""),
+            130,
+        ) from None
 
 
 @app.command()

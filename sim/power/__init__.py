@@ -28,30 +28,38 @@ from .analytic import (
     design_effect_unweighted,
     two_sided_t_power,
 )
+from .commands import check_power_options, run_design_command, run_scenario_command
 from .common import LIKERT_RANGE, MAX_CLUSTERS, OUTCOMES, SIMULATED_POWER_STREAM, Kind, PowerError
 from .inputs import DesignInputs, anova_icc, design_chunk, design_inputs, reduce_design, simulate_design
 from .parallel_report import needed_clusters, print_power, write_power, write_power_dir
 from .resample import power_table, simulated_power
+from .schema import Design, DesignError, load_design
 
 __all__ = [
     "LIKERT_RANGE",
     "MAX_CLUSTERS",
     "OUTCOMES",
     "SIMULATED_POWER_STREAM",
+    "Design",
+    "DesignError",
     "DesignInputs",
     "Kind",
     "PowerError",
     "anova_icc",
+    "check_power_options",
     "cluster_trial_power",
     "clusters_needed",
     "design_chunk",
     "design_effect",
     "design_effect_unweighted",
     "design_inputs",
+    "load_design",
     "needed_clusters",
     "power_table",
     "print_power",
     "reduce_design",
+    "run_design_command",
+    "run_scenario_command",
     "simulate_design",
     "simulated_power",
     "two_sided_t_power",
