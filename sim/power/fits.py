@@ -109,10 +109,19 @@ def gee(yes: np.ndarray, n: np.ndarray, X: np.ndarray) -> Fit:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
+            # start from the independence fit on the cell counts (the same estimate GEE starts from, computed on
+            # the cells instead of the consumers) and declare the constant (period dummies sum to one): the
+            # same fit, some five times faster
+            start = sm.GLM(np.c_[yy, nn - yy], cell_x, family=sm.families.Binomial(), hasconst=True).fit().params
             model = GEE(
-                y, cell_x[rows], groups=groups, family=sm.families.Binomial(), cov_struct=sm.cov_struct.Exchangeable()
+                y,
+                cell_x[rows],
+                groups=groups,
+                family=sm.families.Binomial(),
+                cov_struct=sm.cov_struct.Exchangeable(),
+                hasconst=True,
             )
-            res = model.fit(cov_type="bias_reduced", maxiter=60)
+            res = model.fit(cov_type="bias_reduced", maxiter=60, start_params=start)
             est, se, df = float(res.params[-1]), float(res.bse[-1]), n_cl - 2
         except (np.linalg.LinAlgError, ValueError, FloatingPointError, ZeroDivisionError):
             return FAILED
