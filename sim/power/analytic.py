@@ -57,7 +57,7 @@ def design_effect_unweighted(m: Any, icc: Any, cv: Any = 0.0) -> np.ndarray:
     return 1 + (m - 1) * icc + cv**2 * (1 - icc)
 
 
-def _check(
+def _check(  # one guard per input, each a one-line message: flat, not complex
     kind: str,
     control: float,
     intervention: float,

@@ -35,25 +35,32 @@ def parse_clusters(text: str, low: int = 2) -> tuple[int, ...]:
     return tuple(ks)
 
 
+def _scenario_defaults(outcome, control, reps, trials, alpha, clusters):
+    """Scenario mode: the outcome and usual-care level are required; the other options have defaults."""
+    if outcome not in OUTCOMES:
+        raise PowerError(f"--outcome: unknown outcome {outcome!r}; expected one of: {', '.join(OUTCOMES)}")
+    if control is None:
+        raise PowerError("--control-rate: required with --outcome (the usual-care rate or mean)")
+    kind = OUTCOMES[outcome][1]
+    lo, hi = (0.0, 1.0) if kind == "binary" else LIKERT_RANGE
+    if not lo < control < hi:
+        raise PowerError(
+            f"--control-rate: {outcome} is {kind}: expected a value strictly between {lo:g} and {hi:g}, got {control:g}"
+        )
+    d = SCENARIO_DEFAULTS
+    return (
+        d["reps"] if reps is None else reps,
+        d["trials"] if trials is None else trials,
+        d["alpha"] if alpha is None else alpha,
+        d["clusters"] if clusters is None else clusters,
+    )
+
+
 def check_power_options(
     outcome, control, reps, clusters, alpha, trials, seed, workers, *, design_mode: bool
 ) -> PowerOptions:
     if not design_mode:
-        if outcome not in OUTCOMES:
-            raise PowerError(f"--outcome: unknown outcome {outcome!r}; expected one of: {', '.join(OUTCOMES)}")
-        if control is None:
-            raise PowerError("--control-rate: required with --outcome (the usual-care rate or mean)")
-        kind = OUTCOMES[outcome][1]
-        lo, hi = (0.0, 1.0) if kind == "binary" else LIKERT_RANGE
-        if not lo < control < hi:
-            raise PowerError(
-                f"--control-rate: {outcome} is {kind}: expected a value strictly between {lo:g} and {hi:g}, "
-                f"got {control:g}"
-            )
-        reps = SCENARIO_DEFAULTS["reps"] if reps is None else reps
-        trials = SCENARIO_DEFAULTS["trials"] if trials is None else trials
-        alpha = SCENARIO_DEFAULTS["alpha"] if alpha is None else alpha
-        clusters = SCENARIO_DEFAULTS["clusters"] if clusters is None else clusters
+        reps, trials, alpha, clusters = _scenario_defaults(outcome, control, reps, trials, alpha, clusters)
     ks = parse_clusters(clusters) if clusters is not None else None
     if alpha is not None and not 0 < alpha < 1:
         raise PowerError(f"--alpha: must be between 0 and 1, got {alpha:g}")

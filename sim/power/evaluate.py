@@ -73,14 +73,7 @@ class Plan:
 # ---------------------------------------------------------------------------------------------
 # Resolving inputs
 # ---------------------------------------------------------------------------------------------
-def schedule_for(design: Design, clusters: int | None = None, start_months: tuple[float, ...] = ()) -> np.ndarray:
-    """The design's schedule with ``clusters`` clusters (default: the design's). A stepped wedge given by a
-    matrix or a scenario's rollout is scaled by giving its sequences (rows) to the clusters in turn."""
-    k = clusters if clusters is not None else design.clusters
-    if design.type == "individual":
-        return np.array([[1.0], [0.0]])
-    if design.type in ("parallel_cluster", "parallel_baseline"):
-        return parallel_schedule(int(k), baseline=design.type == "parallel_baseline")
+def _stepped_schedule(design: Design, k: int | None, start_months: tuple[float, ...]) -> np.ndarray:
     sch = design.schedule
     assert sch is not None
     if sch.steps is not None or sch.clusters_per_step is not None:
@@ -96,6 +89,17 @@ def schedule_for(design: Design, clusters: int | None = None, start_months: tupl
     if k is None or k == base.shape[0]:
         return base
     return base[np.sort(np.arange(int(k)) % base.shape[0])]
+
+
+def schedule_for(design: Design, clusters: int | None = None, start_months: tuple[float, ...] = ()) -> np.ndarray:
+    """The design's schedule with ``clusters`` clusters (default: the design's). A stepped wedge given by a
+    matrix or a scenario's rollout is scaled by giving its sequences (rows) to the clusters in turn."""
+    k = clusters if clusters is not None else design.clusters
+    if design.type == "individual":
+        return np.array([[1.0], [0.0]])
+    if design.type in ("parallel_cluster", "parallel_baseline"):
+        return parallel_schedule(int(k), baseline=design.type == "parallel_baseline")
+    return _stepped_schedule(design, k, start_months)
 
 
 def _retention(
@@ -127,20 +131,60 @@ def _retention(
     return tuple(ret), "simulation (retention by month since start)"
 
 
-def resolve(design: Design, process: Any = None, start_months: tuple[float, ...] = ()) -> Plan:
-    """Fill the design's omitted values from ``process`` (:class:`.process.ProcessInputs` plus ``completion``
-    attribute, or None)."""
-    src: dict[str, str] = {}
-    rows = process.design.table.set_index("outcome") if process is not None else None
-    first = rows.iloc[0] if rows is not None and len(rows) else None
+def _effect(i: int, o: Any, row: Any) -> tuple[float, str]:
+    if o.effect is not None:
+        return o.effect, "design"
+    if o.intervention is not None:
+        return o.intervention - o.control, "design (intervention - control)"
+    if row is not None and np.isfinite(row["mean"]):
+        return float(row["mean"]) - o.control, "simulation (peer-support level - control)"
+    raise PowerError(f"outcomes[{i}] {o.name}: no effect given and none simulated")
+
+
+def _icc_sd(i: int, o: Any, row: Any, kind: str) -> tuple[float, float, str]:
+    icc = o.icc if o.icc is not None else (float(row["icc"]) if row is not None else 0.0)
+    src = "design" if o.icc is not None else ("simulation" if row is not None else "0 (assumed)")
+    if not (np.isfinite(icc) and 0 <= icc < 1):
+        raise PowerError(f"outcomes[{i}] {o.name}: ICC not available from the simulation; give icc")
+    sd = o.sd if o.sd is not None else (float(row["sd"]) if row is not None and kind == "continuous" else 1.0)
+    if kind == "continuous" and not (np.isfinite(sd) and sd > 0):
+        raise PowerError(f"outcomes[{i}] {o.name}: SD not available; give sd")
+    return float(icc), float(sd), src
+
+
+def _resolve_outcome(i: int, o: Any, row: Any) -> OutcomeInputs:
+    """One outcome: the design's values, else the simulated row (``row``: a :func:`.inputs.reduce_design` row)."""
+    kind = o.outcome_kind
+    osrc: dict[str, str] = {}
+    eff, osrc["effect"] = _effect(i, o, row)
+    if abs(eff) < 1e-12:
+        raise PowerError(f"outcomes[{i}] {o.name}: the effect is zero")
+    if kind == "binary" and not 0 < o.control + eff < 1:
+        raise PowerError(f"outcomes[{i}] {o.name}: control + effect = {o.control + eff:g} is not a rate")
+    icc, sd, osrc["icc"] = _icc_sd(i, o, row, kind)
+    answered = float(row["answered_share"]) if row is not None and np.isfinite(row["answered_share"]) else 1.0
+    return OutcomeInputs(o.name, kind, o.control, float(eff), float(sd), float(icc), answered, osrc)
+
+
+def _sizes(design: Design, first: Any) -> tuple[float, float, dict[str, str]]:
+    """Consumers recruited per community and its CV: the design's, else simulated."""
+    src = {"cluster_size": "design" if design.cluster_size is not None else "simulation"}
     m = design.cluster_size if design.cluster_size is not None else (float(first["m"]) if first is not None else None)
-    src["cluster_size"] = "design" if design.cluster_size is not None else "simulation"
     if m is None and design.type != "individual":
         raise PowerError("cluster_size: not given and no simulated value")
     cv = design.cluster_size_cv
     src["cluster_size_cv"] = "design" if cv is not None else ("simulation" if first is not None else "0 (assumed)")
     if cv is None:
         cv = float(first["cv_recruited"]) if first is not None else 0.0
+    return float(m or 0), float(cv), src
+
+
+def resolve(design: Design, process: Any = None, start_months: tuple[float, ...] = ()) -> Plan:
+    """Fill the design's omitted values from ``process`` (:class:`.process.ProcessInputs`, or None) and
+    ``start_months`` (the scenario's communities, for ``schedule.from_scenario``)."""
+    rows = process.design.table.set_index("outcome") if process is not None else None
+    first = rows.iloc[0] if rows is not None and len(rows) else None
+    m, cv, src = _sizes(design, first)
     X = schedule_for(design, None, start_months)
     if design.type != "individual":
         check_schedule(X, stepped=design.type == "stepped_wedge")
@@ -150,36 +194,13 @@ def resolve(design: Design, process: Any = None, start_months: tuple[float, ...]
         src["implementation_lag"] = "simulation (ramp-up)" if process is not None else "1 (no lag)"
     else:
         src["implementation_lag"] = "design"
-    outs = []
-    for i, o in enumerate(design.outcomes):
-        kind = o.outcome_kind
-        row = rows.loc[o.name] if rows is not None and o.name in rows.index else None
-        osrc = {}
-        if o.effect is not None:
-            eff, osrc["effect"] = o.effect, "design"
-        elif o.intervention is not None:
-            eff, osrc["effect"] = o.intervention - o.control, "design (intervention - control)"
-        elif row is not None and np.isfinite(row["mean"]):
-            eff, osrc["effect"] = float(row["mean"]) - o.control, "simulation (peer-support level - control)"
-        else:
-            raise PowerError(f"outcomes[{i}] {o.name}: no effect given and none simulated")
-        if abs(eff) < 1e-12:
-            raise PowerError(f"outcomes[{i}] {o.name}: the effect is zero")
-        if kind == "binary" and not 0 < o.control + eff < 1:
-            raise PowerError(f"outcomes[{i}] {o.name}: control + effect = {o.control + eff:g} is not a rate")
-        icc = o.icc if o.icc is not None else (float(row["icc"]) if row is not None else 0.0)
-        osrc["icc"] = "design" if o.icc is not None else ("simulation" if row is not None else "0 (assumed)")
-        if not (np.isfinite(icc) and 0 <= icc < 1):
-            raise PowerError(f"outcomes[{i}] {o.name}: ICC not available from the simulation; give icc")
-        sd = o.sd if o.sd is not None else (float(row["sd"]) if row is not None and kind == "continuous" else 1.0)
-        if kind == "continuous" and not (np.isfinite(sd) and sd > 0):
-            raise PowerError(f"outcomes[{i}] {o.name}: SD not available; give sd")
-        answered = float(row["answered_share"]) if row is not None and np.isfinite(row["answered_share"]) else 1.0
-        outs.append(OutcomeInputs(o.name, kind, o.control, float(eff), float(sd), float(icc), answered, osrc))
-    T = X.shape[1]
+    outs = [
+        _resolve_outcome(i, o, rows.loc[o.name] if rows is not None and o.name in rows.index else None)
+        for i, o in enumerate(design.outcomes)
+    ]
     completion = float(first["completion"]) if first is not None and np.isfinite(first["completion"]) else 1.0
-    retention, src["attrition"] = _retention(design, T, process, outs[0].answered_share, completion)
-    return Plan(design, X, float(m or 0), float(cv), retention, float(lag), tuple(outs), src, start_months)
+    retention, src["attrition"] = _retention(design, X.shape[1], process, outs[0].answered_share, completion)
+    return Plan(design, X, m, cv, retention, float(lag), tuple(outs), src, start_months)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -175,7 +175,9 @@ def _cv(x: np.ndarray) -> float:
     return float(np.std(x) / m) if m > 0 else np.nan
 
 
-def reduce_design(rows: pd.DataFrame, scenario: str = "", seed: int | None = None) -> DesignInputs:
+def reduce_design(  # one straight pass per outcome; the branches are NaN guards for empty data
+    rows: pd.DataFrame, scenario: str = "", seed: int | None = None
+) -> DesignInputs:
     """Reduce :func:`design_chunk` rows (any number of chunks, any order) to :class:`DesignInputs`.
 
     Rows are sorted by (outcome, replication, community) first, so the float sums do not depend

@@ -17,6 +17,37 @@ from typing import Any
 from ..runner import ReplicationPool
 
 
+def _bar(progress: bool, description: str, total: int) -> tuple[Any, Any]:
+    if not progress:
+        return None, None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
+    bar.start()
+    return bar, bar.add_task(description, total=total)
+
+
+def _drive(pool: ReplicationPool, fn, tasks, pending: dict[Future, int], handle) -> None:
+    """Keep ``pool.window`` tasks in flight; ``handle(index, result)`` in index order within each batch."""
+    nxt = 0
+    while True:
+        while nxt < len(tasks) and len(pending) < pool.window:
+            pending[pool.executor.submit(fn, *tasks[nxt])] = nxt
+            nxt += 1
+        if not pending:
+            return
+        done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+        for f in sorted(done, key=lambda f: pending[f]):
+            handle(pending.pop(f), f.result())
+
+
 def map_tasks(
     fn: Callable[..., Any],
     tasks: Sequence[tuple[Any, ...]],
@@ -36,43 +67,20 @@ def map_tasks(
     pool = pool or ReplicationPool(workers=workers, scheduler=scheduler)
     weights = list(weights) if weights is not None else [1] * len(tasks)
     out: list[Any] = [None] * len(tasks)
-    bar = None
-    try:
-        if progress:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    bar, tid = _bar(progress, description, sum(weights))
+    pending: dict[Future, int] = {}
 
-            bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-            )
-            bar.start()
-            tid = bar.add_task(description, total=sum(weights))
-        pending: dict[Future, int] = {}
-        it = iter(range(len(tasks)))
-        exhausted = False
-        while True:
-            while not exhausted and len(pending) < pool.window:
-                i = next(it, None)
-                if i is None:
-                    exhausted = True
-                    break
-                pending[pool.executor.submit(fn, *tasks[i])] = i
-            if not pending:
-                break
-            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-            for f in sorted(done, key=lambda f: pending[f]):
-                i = pending.pop(f)
-                out[i] = f.result()
-                if on_result is not None:
-                    on_result(i, out[i])
-                if bar is not None:
-                    bar.advance(tid, weights[i])
+    def handle(i: int, result: Any) -> None:
+        out[i] = result
+        if on_result is not None:
+            on_result(i, result)
+        if bar is not None:
+            bar.advance(tid, weights[i])
+
+    try:
+        _drive(pool, fn, tasks, pending, handle)
     except BaseException as exc:
-        for f in list(locals().get("pending", {})):
+        for f in pending:
             f.cancel()
         if bar is not None:
             bar.stop()

@@ -148,52 +148,55 @@ class Design(_Strict):
     source_sha256: str | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
-    def _consistent(self) -> Design:
+    def _type_fields(self) -> Design:
+        """Fields each design type needs or forbids."""
         if self.type == "individual":
             if self.individuals_per_arm is None:
                 raise ValueError("an individual design needs individuals_per_arm")
             if self.schedule is not None:
                 raise ValueError("an individual design has no schedule")
         elif self.type == "stepped_wedge":
-            if self.schedule is None:
-                raise ValueError("a stepped_wedge design needs a schedule")
-            sch = self.schedule
-            if sch.from_scenario and self.scenario is None:
-                raise ValueError("schedule.from_scenario needs a scenario")
-            if sch.steps is not None and self.clusters is None:
-                raise ValueError("schedule.steps needs clusters")
-            if sch.clusters_per_step is not None and self.clusters not in (None, sum(sch.clusters_per_step)):
-                raise ValueError(f"clusters ({self.clusters}) differs from sum(clusters_per_step)")
+            _check_stepped(self)
         else:
             if self.schedule is not None:
                 raise ValueError(f"a {self.type} design has no schedule")
             if self.clusters is None:
                 raise ValueError(f"a {self.type} design needs clusters")
-        if self.cluster_size is None and self.scenario is None and self.type != "individual":
-            raise ValueError("cluster_size is needed when there is no scenario to take it from")
         att = self.attrition if isinstance(self.attrition, list) else [self.attrition]
         if any(a is not None and not 0 <= a < 1 for a in att):
             raise ValueError(f"attrition must be in [0, 1), got {self.attrition}")
-        if self.scenario is None:
-            for o in self.outcomes:
-                if o.effect is None and o.intervention is None:
-                    raise ValueError(f"outcome {o.name!r}: give effect or intervention (no scenario to simulate it)")
-                if o.icc is None and self.type != "individual":
-                    raise ValueError(f"outcome {o.name!r}: give icc (no scenario to estimate it)")
-                if o.outcome_kind == "continuous" and o.sd is None:
-                    raise ValueError(f"outcome {o.name!r}: give sd (no scenario to estimate it)")
         names = [o.name for o in self.outcomes]
         if len(set(names)) != len(names):
             raise ValueError("outcome names must be unique")
+        return self
+
+    @model_validator(mode="after")
+    def _inputs_without_scenario(self) -> Design:
+        """Without a scenario, every input the simulation would supply must be given."""
+        if self.scenario is not None:
+            return self
+        if self.cluster_size is None and self.type != "individual":
+            raise ValueError("cluster_size is needed when there is no scenario to take it from")
+        for o in self.outcomes:
+            if o.effect is None and o.intervention is None:
+                raise ValueError(f"outcome {o.name!r}: give effect or intervention (no scenario to simulate it)")
+            if o.icc is None and self.type != "individual":
+                raise ValueError(f"outcome {o.name!r}: give icc (no scenario to estimate it)")
+            if o.outcome_kind == "continuous" and o.sd is None:
+                raise ValueError(f"outcome {o.name!r}: give sd (no scenario to estimate it)")
+        return self
+
+    @model_validator(mode="after")
+    def _analyses_fit_the_type(self) -> Design:
+        allowed = {
+            "individual_t": ("individual",),
+            "cluster_t": ("parallel_cluster", "parallel_baseline"),
+            "mixed": ("parallel_baseline", "stepped_wedge"),
+            "gee": ("parallel_cluster", "parallel_baseline", "stepped_wedge"),
+        }
         for a in self.analyses or ():
-            if a == "individual_t" and self.type != "individual":
-                raise ValueError("individual_t is for individual designs")
-            if a == "cluster_t" and self.type not in ("parallel_cluster", "parallel_baseline"):
-                raise ValueError("cluster_t is for parallel designs")
-            if a == "mixed" and self.type in ("parallel_cluster", "individual"):
-                raise ValueError(f"mixed needs two or more periods; a {self.type} design has one")
-            if a == "gee" and self.type == "individual":
-                raise ValueError("gee is for cluster designs")
+            if self.type not in allowed[a]:
+                raise ValueError(f"analysis {a} does not apply to a {self.type} design (only {', '.join(allowed[a])})")
         return self
 
     def analyses_for(self, kind: str) -> tuple[str, ...]:
@@ -207,6 +210,18 @@ class Design(_Strict):
             "individual": ("individual_t",),
         }[self.type]
         return default + (("gee",) if kind == "binary" and self.type != "individual" else ())
+
+
+def _check_stepped(d: Design) -> None:
+    sch = d.schedule
+    if sch is None:
+        raise ValueError("a stepped_wedge design needs a schedule")
+    if sch.from_scenario and d.scenario is None:
+        raise ValueError("schedule.from_scenario needs a scenario")
+    if sch.steps is not None and d.clusters is None:
+        raise ValueError("schedule.steps needs clusters")
+    if sch.clusters_per_step is not None and d.clusters not in (None, sum(sch.clusters_per_step)):
+        raise ValueError(f"clusters ({d.clusters}) differs from sum(clusters_per_step)")
 
 
 def design_from_dict(data: Any, path: Path | str = "<design>") -> Design:
