@@ -326,6 +326,17 @@ def test_resume_reuses_finished_tasks(tmp_path):
         run.evaluate_design(d.model_copy(update={"trials": 31}), out, workers=1, resume=True)
 
 
+def test_results_do_not_depend_on_the_number_of_workers():
+    from sim.power import run
+
+    d = design_from_dict(
+        _explicit(trials=8, outcomes=[{"name": "ben_mood", "control": 0.3, "effect": 0.2, "icc": 0.05}])
+    )
+    one = run.evaluate_design(d, workers=1)
+    two = run.evaluate_design(d, workers=2)
+    pd.testing.assert_frame_equal(one.table, two.table)
+
+
 def test_shipped_designs_are_valid():
     for f in sorted((REPO / "designs").glob("*.yaml")):
         d = load_design(f)

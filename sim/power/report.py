@@ -116,7 +116,7 @@ def write_report(out: Path, r: DesignResult, command: str = "") -> None:
         "",
         f"Design file `{d.source_path}`; scenario `{d.scenario}` ({d.replications} simulated studies for the "
         f"process data); {d.trials} simulated trials per point (seed {d.seed}); two-sided alpha {alpha:g}; "
-        f"target power {d.target_power:g}; multiplicity: {d.multiplicity}. Backend: {r.backend}.",
+        f"target power {d.target_power:g}; multiplicity: {d.multiplicity}.",
         "",
         "## Inputs",
         "",
@@ -254,4 +254,4 @@ def print_result(r: DesignResult, out_dir: Path) -> None:
             f"{s['smallest_cluster_size']}, minimum detectable effect {_fmt(s['minimum_detectable_effect'], 4)} "
             f"(target power {s['target_power']:g})"
         )
-    con.print(f"Written to [bold]{out_dir}[/bold]")
+    con.print(f"Backend: {r.backend}. Written to [bold]{out_dir}[/bold]")
