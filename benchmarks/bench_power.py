@@ -7,7 +7,8 @@ Runs ``cli.py power DESIGN`` in-process (``sim.power.commands.run_design_command
 runner, searches, simulated trials under the alternative and the null, report and figures) with ``--workers``
 local processes and reports the wall time of the whole command, of the process data and of the trials, the
 fits per second, and the load average of the machine before and after (the machine may be shared: a load
-above the number of cores means the figures are upper bounds). Target (issue: a stepped-wedge design for
+above the number of cores means the wall times are upper bounds; ``cpu_s`` / workers then estimates the wall
+time on free cores). Target (issue: a stepped-wedge design for
 Chaoyang's 43 communities in 4-6 steps from a shipped design file): at most 600 s on 2 cores with 1,000
 trials per point.
 """
@@ -35,11 +36,18 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=None, help="override the design's replications for process data")
     args = ap.parse_args()
 
+    import resource
+
     from sim.power import run as prun
     from sim.power.commands import PowerOptions, run_design_command
     from sim.power.schema import load_design
 
+    def cpu() -> float:
+        ru_self, ru_kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return ru_self.ru_utime + ru_self.ru_stime + ru_kids.ru_utime + ru_kids.ru_stime
+
     load_before = os.getloadavg()
+    cpu0 = cpu()
     design = load_design(args.design)
     timings: dict[str, float] = {}
     orig_load, orig_eval = prun.load_process, prun.evaluate_design
@@ -59,6 +67,7 @@ def main() -> None:
             Path(args.design), Path(tmp) / "out", opts, workers=args.workers, scheduler=None, resume=False, quiet=True
         )
         wall = time.perf_counter() - t0
+        cpu_s = cpu() - cpu0  # this process and its (finished) worker processes
         files = sorted(p.name for p in (Path(tmp) / "out").iterdir())
     prun.load_process, prun.evaluate_design = orig_load, orig_eval
     n_out = len(design.outcomes)
@@ -77,6 +86,8 @@ def main() -> None:
                 "trials_and_report_s": round(trials_s, 1),
                 "fits": fits,
                 "fits_per_s": round(fits / trials_s, 1),
+                "cpu_s": round(cpu_s, 1),
+                "wall_estimate_on_free_cores_s": round(cpu_s / args.workers, 1),
                 "target_s": 600,
                 "met": wall <= 600,
                 "load_avg_before": [round(x, 2) for x in load_before],
