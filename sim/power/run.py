@@ -95,7 +95,10 @@ def evaluate_design(
     trials = design.trials if trials is None else trials
     with ReplicationPool(workers=workers, scheduler=scheduler) as pool:
         process, starts = load_process(design, progress=progress, pool=pool)
-        plan = resolve(design, process, starts)
+        try:
+            plan = resolve(design, process, starts)
+        except PowerError as exc:
+            raise PowerError(f"{design.source_path or '<design>'}: {exc}") from None
         found = searches(plan)
         rows = None
         if simulate and trials > 0:

@@ -111,20 +111,20 @@ def check_schedule(X: np.ndarray, *, stepped: bool) -> None:
     crosses over (always usual care or always peer support among its measured periods)."""
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.size == 0:
-        raise PowerError("schedule must be a non-empty clusters x periods table")
+        raise PowerError("schedule: must be a non-empty clusters x periods table")
     obs = np.isfinite(X)
     if not obs.any(axis=1).all():
-        raise PowerError(f"cluster {int(np.flatnonzero(~obs.any(axis=1))[0]) + 1} is measured in no period")
+        raise PowerError(f"schedule: cluster {int(np.flatnonzero(~obs.any(axis=1))[0]) + 1} is measured in no period")
     if not np.isin(X[obs], (0.0, 1.0)).all():
-        raise PowerError("schedule cells must be 0 (usual care), 1 (peer support) or empty (not measured)")
+        raise PowerError("schedule: cells must be 0 (usual care), 1 (peer support) or empty (not measured)")
     for i, row in enumerate(X):
         v = row[np.isfinite(row)]
         if np.any(np.diff(v) < 0):
-            raise PowerError(f"cluster {i + 1} returns from peer support to usual care")
+            raise PowerError(f"schedule: cluster {i + 1} returns from peer support to usual care")
         if stepped and not (v.min() == 0 and v.max() == 1):
-            raise PowerError(f"cluster {i + 1} never crosses over (measured only under one condition)")
+            raise PowerError(f"schedule: cluster {i + 1} never crosses over (measured only under one condition)")
     if not stepped and not ((X == 1).any() and (X == 0).any()):
-        raise PowerError("schedule needs clusters under both conditions")
+        raise PowerError("schedule: needs clusters under both conditions")
 
 
 def lagged_effect(X: np.ndarray, first_period_fraction: float) -> np.ndarray:
