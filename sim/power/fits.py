@@ -1,6 +1,6 @@
 """Analyses of one simulated trial (statistics only): each returns ``(estimate, se, p, status)`` with status
-``converged``, ``singular`` (a variance component estimated at its boundary: the fit is usable and counts
-as a valid analysis) or ``not converged`` (an optimiser failure or an error: no valid test).
+``converged``, ``singular`` (a variance component estimated at its boundary, zero: the fit is usable and
+counts as a valid analysis) or ``not converged`` (an optimiser failure or an error: no valid test).
 
 - :func:`cluster_t`: Student t on cluster means (parallel design, ``I - 2`` df), or the cluster-level
   analysis of covariance (follow-up mean on arm and baseline mean, ``I - 3`` df) with a baseline;
@@ -81,10 +81,17 @@ def mixed(means: np.ndarray, X: np.ndarray) -> Fit:
             est, se = float(res.fe_params[-1]), float(res.bse_fe[-1])
         except (np.linalg.LinAlgError, ValueError, FloatingPointError):
             return FAILED
-    if not res.converged or not (np.isfinite(est) and np.isfinite(se) and se > 0):
+    if not (np.isfinite(est) and np.isfinite(se) and se > 0):
         return FAILED
     tau2 = float(np.asarray(res.cov_re).ravel()[0])
-    status = "singular" if tau2 <= 1e-6 * max(float(res.scale), 1e-12) else "converged"
+    # at the boundary (no between-community variance) statsmodels often reports non-convergence although the
+    # fixed effects are the (valid) least-squares ones: classified singular, as fits with tau2 = 0
+    if tau2 <= 1e-6 * max(float(res.scale), 1e-12):
+        status = "singular"
+    elif not res.converged:
+        return FAILED
+    else:
+        status = "converged"
     return est, se, float(2 * sps.norm.sf(abs(est / se))), status
 
 
