@@ -15,7 +15,7 @@ import pytest
 from sim.power import stepped, trials
 
 R = 2000
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]  # 2,000 fits per test: minutes on a shared machine
 
 
 @pytest.mark.parametrize(
