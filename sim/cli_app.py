@@ -527,61 +527,86 @@ MAX_TRIALS = 1_000_000  # simulated trials per cluster count: Monte Carlo SE of 
 
 @app.command()
 def power(
-    scenario: Annotated[
-        Path, typer.Argument(help="scenario YAML file whose communities stand for the peer-support arm")
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="DESIGN_OR_SCENARIO",
+            help="design YAML (designs/*.yaml); or, with --outcome, a scenario YAML whose communities stand for "
+            "the peer-support arm of a parallel cluster trial",
+        ),
     ],
     outcome: Annotated[
-        str,
-        typer.Option("--outcome", help="consumer item, e.g. ben_mood, sat_overall, willing_continue, sat_punctuality"),
-    ],
+        str | None,
+        typer.Option("--outcome", help="scenario mode: consumer item, e.g. ben_mood, sat_overall, sat_punctuality"),
+    ] = None,
     control_rate: Annotated[
-        float | None, typer.Option("--control-rate", help="usual-care rate of a binary item, e.g. 0.35")
+        float | None, typer.Option("--control-rate", help="scenario mode: usual-care rate of a binary item, e.g. 0.35")
     ] = None,
     control_mean: Annotated[
-        float | None, typer.Option("--control-mean", help="usual-care mean of a 1-5 item, e.g. 3.2")
+        float | None, typer.Option("--control-mean", help="scenario mode: usual-care mean of a 1-5 item, e.g. 3.2")
     ] = None,
-    reps: Annotated[int, typer.Option("--reps", help="replications simulated for the design inputs")] = 200,
+    reps: Annotated[
+        int | None, typer.Option("--reps", help="replications simulated for the inputs (default 200)")
+    ] = None,
     clusters: Annotated[
-        str, typer.Option("--clusters", help="communities per arm, comma-separated")
-    ] = "2,4,6,8,10,15,20",
-    alpha: Annotated[float, typer.Option("--alpha", help="two-sided significance level")] = 0.05,
+        str | None,
+        typer.Option(
+            "--clusters",
+            help="comma-separated; scenario mode: communities per arm (default 2,4,6,8,10,15,20); "
+            "design mode: total communities, the points of the power curve",
+        ),
+    ] = None,
+    alpha: Annotated[float | None, typer.Option("--alpha", help="two-sided significance level (default 0.05)")] = None,
     trials: Annotated[
-        int, typer.Option("--trials", min=1, max=MAX_TRIALS, help="simulated trials per cluster count")
-    ] = 2000,
+        int | None,
+        typer.Option("--trials", min=1, max=MAX_TRIALS, help="simulated trials per point (default 2000 / design's)"),
+    ] = None,
     seed: Seed = None,
-    out: Annotated[Path | None, _out_option("outputs/<scenario file stem>_power")] = None,
+    out: Annotated[Path | None, _out_option("outputs/<file stem>_power")] = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
     force: Force = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="design mode: reuse the finished trials of an interrupted run")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or tables")] = False,
 ) -> None:
-    """Power of a future cluster-randomised trial (communities: peer support vs usual care) with attrition
-    and clustering from the simulation; write power.csv, design_inputs.csv, report.md and power.png."""
+    """Power of the next trial with inputs from the simulation. DESIGN.yaml: any design (parallel, with
+    baseline, stepped-wedge, individual; report.md, power.csv, figures). SCENARIO.yaml --outcome ...: the
+    parallel cluster trial (power.csv, design_inputs.csv, report.md, power.png)."""
     from . import power as pw
-    from .outputs import claim, write_folder
+    from .outputs import claim
+    from .runner import RunnerError
 
-    control = _control_value(pw, outcome, control_rate, control_mean)
-    ks = _cluster_counts(clusters)
-    if not 0 < alpha < 1:
-        raise fail(f"--alpha: must be between 0 and 1, got {alpha:g}")
-    _replications(reps)
-    sc = _load(scenario)
-    out_dir = out if out is not None else Path("outputs") / f"{scenario.stem}_power"
-    with claim(out_dir, force=force):
-        try:
-            design = pw.simulate_design(sc, reps, seed, workers=workers, scheduler=scheduler, progress=not quiet)
-            table = pw.power_table(design, outcome, control, ks, alpha=alpha, trials=trials, seed=seed)
-            needed = pw.needed_clusters(design, outcome, control, alpha)
-        except pw.PowerError as exc:
-            raise fail(f"{outcome}: {exc}") from None
-        write_folder(
-            out_dir,
-            lambda tmp: pw.write_power(tmp, design, table, outcome, control, alpha, reps, needed),
-            force=force,
-            command=_command_line(),
+    control = None
+    if outcome is not None:
+        control = _control_value(pw, outcome, control_rate, control_mean)
+    elif control_rate is not None or control_mean is not None:
+        raise fail("--control-rate/--control-mean: only with --outcome (a design file names its outcomes)")
+    out_dir = out if out is not None else Path("outputs") / f"{file.stem}_power"
+    try:
+        opts = pw.check_power_options(
+            outcome, control, reps, clusters, alpha, trials, seed, workers, design_mode=outcome is None
         )
-    if not quiet:
-        pw.print_power(design, table, outcome, control, needed, out_dir)
+        with claim(out_dir, force=force):
+            kw = {
+                "workers": workers,
+                "scheduler": scheduler,
+                "quiet": quiet,
+                "force": force,
+                "command": _command_line(),
+            }
+            if outcome is None:
+                pw.run_design_command(file, out_dir, opts, resume=resume, **kw)
+            else:
+                pw.run_scenario_command(file, out_dir, opts, **kw)
+    except (pw.PowerError, pw.DesignError, RunnerError) as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise fail(
+            "interrupted; nothing was written" + (" (finished trials kept for --resume)" if outcome is None else ""),
+            130,
+        ) from None
 
 
 def _control_value(pw: Any, outcome: str, rate: float | None, mean: float | None) -> float:
@@ -600,16 +625,6 @@ def _control_value(pw: Any, outcome: str, rate: float | None, mean: float | None
             f"{option}: {outcome} is {kind}: expected a value strictly between {lo:g} and {hi:g}, got {control:g}"
         )
     return control
-
-
-def _cluster_counts(clusters: str) -> list[int]:
-    try:
-        ks = sorted({int(x) for x in clusters.split(",") if x.strip()})
-    except ValueError:
-        raise fail(f"--clusters: expected comma-separated whole numbers, got {clusters!r}") from None
-    if not ks or ks[0] < 2:
-        raise fail(f"--clusters: need at least one count, each at least 2, got {clusters!r}")
-    return ks
 
 
 # --- compare ------------------------------------------------------------------------------------
