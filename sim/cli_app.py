@@ -438,7 +438,10 @@ def _report_writer(sc: Any, write_analysis: Callable[..., None]) -> Callable[[Pa
 @app.command()
 def analyze(
     directory: Annotated[
-        Path, typer.Argument(help="folder with providers.csv, consumers.csv, caregivers.csv (sessions.csv optional)")
+        Path,
+        typer.Argument(
+            help="folder with providers, consumers, caregivers (sessions optional) as .csv or .parquet files"
+        ),
     ],
     out: Annotated[Path | None, _out_option("DIRECTORY: the results are added beside the data")] = None,
     method: Annotated[
