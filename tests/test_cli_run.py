@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-import test_runner_fakemodel as fm
+from helpers import fakemodel as fm
 
 from sim.runner import run_to_directory, work_dir_for
 from sim.scenario import load_scenario

@@ -37,8 +37,8 @@ import time
 from pathlib import Path
 
 import pytest
-import test_runner_fakemodel as fm
 import yaml
+from helpers import fakemodel as fm
 
 from sim import __version__
 from sim.cli_app import app
