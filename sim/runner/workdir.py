@@ -49,7 +49,7 @@ def _check_stale_work(work: Path, meta: dict[str, Any], resume: bool, discard: b
 
 def _check_resume(work: Path, meta: dict[str, Any]) -> None:
     try:
-        old = json.loads((work / "meta.json").read_text())
+        old = {"table_format": "csv", **json.loads((work / "meta.json").read_text())}  # older folders: CSV
     except (OSError, ValueError):
         raise ResumeError(
             f"cannot resume: {work} has no readable meta.json; run without --resume to start afresh"
