@@ -42,7 +42,17 @@ from helpers import fakemodel as fm
 
 from sim import __version__
 from sim.cli_app import app
-from sim.outputs import MARKER, DestinationError, acquire_lock, release_lock, write_folder, written_by_us
+from sim.outputs import (
+    MARKER,
+    DestinationError,
+    acquire_lock,
+    atomic_write_bytes,
+    keep_first,
+    release_lock,
+    staged,
+    write_folder,
+    written_by_us,
+)
 from sim.runner import work_dir_for
 from sim.scenario import MAX_MONTHS, MAX_REPLICATIONS, ScenarioError, load_scenario, scenario_from_dict
 
@@ -185,6 +195,34 @@ def test_a_tool_folder_is_replaced_only_when_the_new_result_is_complete(tmp_path
         write_folder(dest, broken)
     assert (dest / "a.csv").read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_staged_is_all_or_nothing_for_files_and_folders(tmp_path):
+    """sim.outputs.staged, the one write-then-move helper: a failed block leaves the old file or folder
+    and no temporary; a completed one replaces it whole; keep_first keeps a chunk written first."""
+    f = tmp_path / "meta.json"
+    atomic_write_bytes(f, b"old")
+
+    def half_written() -> None:
+        with staged(f) as tmp:
+            tmp.write_bytes(b"ha")
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+
+    with pytest.raises(OSError, match="No space"):
+        half_written()
+    assert f.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["meta.json"]
+    atomic_write_bytes(f, b"new")
+    assert f.read_bytes() == b"new" and sorted(p.name for p in tmp_path.iterdir()) == ["meta.json"]
+    d = tmp_path / "chunk"
+    for content in ("first", "second"):
+        with staged(d, commit=keep_first) as tmp:
+            tmp.mkdir()
+            (tmp / "t.csv").write_text(content)
+    assert (d / "t.csv").read_text() == "first" and sorted(p.name for p in tmp_path.iterdir()) == ["chunk", "meta.json"]
+    with staged(d) as tmp:  # the default commit replaces a folder
+        tmp.mkdir()
+        (tmp / "t.csv").write_text("third")
+    assert (d / "t.csv").read_text() == "third" and sorted(p.name for p in tmp_path.iterdir()) == ["chunk", "meta.json"]
 
 
 def _fake_analysis(in_dir, out_dir, method="t"):
