@@ -6,7 +6,12 @@
 Measures, for ``scenarios/paper_study.yaml``:
 - ``bare_simpy_events_per_s``: a bare SimPy loop of plain timeouts, in this process, just before;
 - ``model_events_per_s``: SimPy events per second of the model (in-process, no datasets), and
-  ``model_to_bare_ratio`` (target >= 0.5);
+  ``model_to_bare_ratio`` (events-based: it falls when the model needs fewer events for the same work,
+  so compare speed by ``replication_cost_bare_events``);
+- ``replication_cost_bare_events``: the time of one replication on one core (model only, no datasets)
+  times the bare SimPy event rate measured in the same run, i.e. how many bare SimPy events' worth of
+  time one replication costs. Machine-independent: measured on the process's CPU clock in fine
+  alternation of the bare loop and the model (target <= 6,500). ``--model-only`` prints just these figures.
 - ``reps_per_s_1_worker`` / ``reps_per_s_all_cores``: ``--reps`` replications with the datasets
   written (runner + CSVs, no analysis unless ``--analysis``), and ``parallel_speedup`` (target >= 1.8
   on 2 cores; 1,000 replications in <= 10 s wall on 2 cores);
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import platform
@@ -34,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def bare_simpy_events_per_s(n_events: int = 600_000, n_procs: int = 50) -> float:
+def bare_simpy_events_per_s(n_events: int = 600_000, n_procs: int = 50, repeats: int = 3) -> float:
     """Events/s of ``n_procs`` processes each looping on ``env.timeout(1)``: the ceiling for SimPy here."""
     import simpy
 
@@ -43,7 +49,7 @@ def bare_simpy_events_per_s(n_events: int = 600_000, n_procs: int = 50) -> float
             yield env.timeout(1)
 
     best = 0.0
-    for _ in range(3):
+    for _ in range(repeats):
         env = simpy.Environment()
         for _ in range(n_procs):
             env.process(proc(env))
@@ -65,6 +71,53 @@ def model_events_per_s(scenario, reps: int = 100) -> tuple[float, float, float]:
     ev = sum(simulate_replication(scenario, r).events for r in range(reps))
     dt = time.perf_counter() - t
     return ev / dt, ev / reps, dt / reps
+
+
+def _bare_chunk(n_events: int = 10_000, n_procs: int = 50) -> tuple[int, float]:
+    """(events, CPU seconds) of one short bare SimPy loop, as in :func:`bare_simpy_events_per_s`."""
+    import simpy
+
+    def proc(env: simpy.Environment):
+        while True:
+            yield env.timeout(1)
+
+    env = simpy.Environment()
+    for _ in range(n_procs):
+        env.process(proc(env))
+    t = time.process_time()
+    env.run(until=n_events // n_procs)
+    dt = time.process_time() - t
+    return int(next(env._eid)), dt
+
+
+def replication_cost_bare_events(scenario, reps: int = 300) -> dict:
+    """CPU seconds per replication x bare SimPy events per CPU second.
+
+    The two are measured in fine alternation (a ~10,000-event bare loop, then one replication, ``reps``
+    times) and on the process's CPU clock, so load from other processes on a shared machine affects
+    both sides alike and time spent waiting for a core counts on neither.
+    """
+    from sim.model import simulate_replication
+
+    simulate_replication(scenario, 0)  # warm up (imports, cached baseline solutions)
+    _bare_chunk()
+    bare_events, bare_s, model_s = 0, 0.0, 0.0
+    for r in range(reps):
+        ev, dt = _bare_chunk()
+        bare_events += ev
+        bare_s += dt
+        t = time.process_time()
+        simulate_replication(scenario, r)
+        gc.collect(0)  # garbage the replication left for the young generation is its cost, not the bare loop's
+        model_s += time.process_time() - t
+    rate = bare_events / bare_s
+    per_rep = model_s / reps
+    return {
+        "replication_cost_bare_events": round(per_rep * rate),
+        "cost_bare_simpy_events_per_cpu_s": round(rate),
+        "cost_model_cpu_ms_per_replication": round(1000 * per_rep, 2),
+        "cost_reps": reps,
+    }
 
 
 def timed_run(scenario, reps: int, workers: int, analysis: bool) -> float:
@@ -165,6 +218,9 @@ def main() -> None:
     )
     ap.add_argument("--workers", type=int, default=None, help="'all cores' worker count (default: all cores)")
     ap.add_argument("--analysis", action="store_true", help="also run the per-chunk analysis in the throughput runs")
+    ap.add_argument(
+        "--model-only", action="store_true", help="only the bare SimPy rate, the model rate and the replication cost"
+    )
     args = ap.parse_args()
 
     from sim.runner import _cpu_count
@@ -172,8 +228,22 @@ def main() -> None:
 
     scen = load_scenario(REPO / "scenarios" / "paper_study.yaml")
     cores = args.workers or _cpu_count()
+    cost = replication_cost_bare_events(scen)
     bare = bare_simpy_events_per_s()
     model_eps, ev_per_rep, s_per_rep = model_events_per_s(scen)
+    model = {
+        "scenario": "paper_study",
+        "python": platform.python_version(),
+        **cost,
+        "bare_simpy_events_per_s": round(bare),
+        "model_events_per_s": round(model_eps),
+        "model_to_bare_ratio": round(model_eps / bare, 3),
+        "events_per_replication": round(ev_per_rep, 1),
+        "model_ms_per_replication": round(1000 * s_per_rep, 2),
+    }
+    if args.model_only:
+        print(json.dumps(model))
+        return
     t1 = timed_run(scen, args.reps, 1, args.analysis)
     tn = timed_run(scen, args.reps, cores, args.analysis)
     mem = [peak_rss_mb(int(n), cores, args.memory_out) for n in args.memory_sizes.split(",") if n.strip()]
@@ -181,16 +251,10 @@ def main() -> None:
     if len(mem) >= 2 and mem[0]["peak_rss_mb"]:
         mem_ratio = round(mem[-1]["peak_rss_mb"] / mem[0]["peak_rss_mb"], 3)
     out = {
-        "scenario": "paper_study",
+        **model,
         "cores": cores,
-        "python": platform.python_version(),
         "reps": args.reps,
         "analysis": args.analysis,
-        "bare_simpy_events_per_s": round(bare),
-        "model_events_per_s": round(model_eps),
-        "model_to_bare_ratio": round(model_eps / bare, 3),
-        "events_per_replication": round(ev_per_rep, 1),
-        "model_ms_per_replication": round(1000 * s_per_rep, 2),
         "wall_s_1_worker": round(t1, 2),
         "wall_s_all_cores": round(tn, 2),
         "reps_per_s_1_worker": round(args.reps / t1, 2),

@@ -70,6 +70,15 @@ def _truncated_normal(
     return mu + s * special.ndtri(u)
 
 
+@cache
+def _category_cdf(role: str, var: str) -> np.ndarray:
+    """Cumulative shares of a categorical Table 1 variable, as ``Generator.choice`` builds them."""
+    p = np.asarray(TABLE1[role][var], dtype=float)
+    cdf = (p / p.sum()).cumsum()
+    cdf /= cdf[-1]
+    return cdf
+
+
 def draw_baseline(role: str, n: int, rng: np.random.Generator) -> dict[str, list]:
     """Draw ``n`` people of ``role`` ('provider' or 'consumer'): one list per Table 1 column."""
     t = TABLE1[role]
@@ -79,9 +88,9 @@ def draw_baseline(role: str, n: int, rng: np.random.Generator) -> dict[str, list
     age = _truncated_normal(rng, mu, s, lo, hi, n)
     for var in ("gender", "education", "marital_status", "employed", "diagnosis"):
         levels = BASELINE_CATEGORICAL[var]
-        p = np.asarray(t[var], dtype=float)
-        idx = rng.choice(len(levels), size=n, p=p / p.sum())
-        out[var] = [levels[i] for i in idx]
+        # The draws of rng.choice(len(levels), size=n, p=shares), without its argument checks.
+        idx = _category_cdf(role, var).searchsorted(rng.random(n), side="right")
+        out[var] = [levels[i] for i in idx.tolist()]
     married = np.array([m == "currently_married" for m in out["marital_status"]])
     alone_yes, alone_no = t["lives_alone"]
     not_married_share = 1.0 - t["marital_status"][1] / t["n"]

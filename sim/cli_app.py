@@ -695,3 +695,73 @@ def _print_comparison(comp: Any, names: list[str], reps: int, out_dir: Path) -> 
         t.add_row(label, *cells)
     Console().print(t)
     Console().print(f"written to {out_dir}")
+
+
+# --- sensitivity ----------------------------------------------------------------------------
+@app.command()
+def sensitivity(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file, e.g. scenarios/paper_study.yaml")],
+    n: Annotated[
+        int, typer.Option("--n", help="base sample size N of the Saltelli design, a power of 2: N(2D+2) sets")
+    ] = 64,
+    reps_per_point: Annotated[
+        int, typer.Option("--reps-per-point", help="replications per parameter set (common random numbers)")
+    ] = 2,
+    spec: Annotated[
+        Path | None,
+        typer.Option(
+            "--spec",
+            help="YAML of parameters: {NAME: {dist: uniform|normal, low, high[, mean, sd]}} and optional "
+            "outputs: [...] (default: calibrated parameters over their posterior 95% interval, those not "
+            "identified over their prior)",
+        ),
+    ] = None,
+    seed: Seed = None,
+    out: Annotated[Path | None, _out_option("outputs/<scenario file stem>_sensitivity")] = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Global sensitivity: Sobol' indices (SALib) of the planner outputs over parameter ranges; write
+    sobol.csv, outputs.csv, samples.csv, spec.yaml, report.md and sensitivity.png."""
+    import time
+
+    from . import sensitivity as sa
+    from .outputs import claim, write_folder
+    from .sensitivity_report import print_summary, write_sensitivity
+
+    sc = _load(scenario)
+    try:
+        sp = sa.load_spec(spec, sc.parameters) if spec is not None else sa.default_spec(base=sc.parameters)
+        sa.check_design(n, reps_per_point, len(sp.factors))
+    except sa.SpecError as exc:
+        raise fail(str(exc)) from None
+    out_dir = out if out is not None else Path("outputs") / f"{scenario.stem}_sensitivity"
+    t0 = time.perf_counter()
+    with claim(out_dir, force=force):
+        res = sa.run_sensitivity(
+            sc, sp, n, reps_per_point, seed, workers=workers, scheduler=scheduler, progress=not quiet
+        )
+        write_folder(out_dir, lambda tmp: write_sensitivity(res, tmp, sp), force=force, command=_command_line())
+    if not quiet:
+        print_summary(res, out_dir, time.perf_counter() - t0)
+
+
+# --- app (the planners' web app, sim/app/) -------------------------------------------------------
+@app.command("app")
+def web_app(
+    port: int = typer.Option(8501, "--port", help="port to listen on"),
+    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (default: this machine only)"),
+    max_reps: int | None = typer.Option(None, "--max-reps", help="replications allowed per request (default 500)"),
+    workers: int | None = typer.Option(None, "--workers", help="worker processes shared by all users (default 2)"),
+) -> None:
+    """Start the planners' web app (Streamlit) and print its address; Ctrl-C stops it."""
+    from .app.launch import serve
+
+    if not 0 < port < 65536:
+        raise fail(f"--port: expected 1-65535, got {port}")
+    for name, v in (("--max-reps", max_reps), ("--workers", workers)):
+        if v is not None and v < 1:
+            raise fail(f"{name}: must be at least 1, got {v}")
+    raise typer.Exit(serve(port, host, max_reps, workers))

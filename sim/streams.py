@@ -1,10 +1,26 @@
 """Random-number streams: one independent stream per (replication, source of randomness, community).
 
 Replication ``r`` of a run with root seed ``S`` draws source ``k`` of community ``c`` from
-``SeedSequence(S, spawn_key=(r, k, c))`` (FIELD_NOTES, "Random numbers"). The key holds no
-scenario and no worker information, so results never depend on chunking, worker count or backend,
-and two scenarios run with the same seed share random numbers per source and community (common
-random numbers) wherever their communities line up.
+``SeedSequence(S, spawn_key=(r, k, c))`` (NumPy's documented way to derive independent streams: the
+r-th child of ``SeedSequence(S)`` by an explicit key). The key holds no scenario and no worker
+information, so results never depend on chunking, worker count or backend, and two scenarios run with
+the same seed share random numbers per source and community (common random numbers) wherever their
+communities line up.
+
+How the streams are drawn changed once, with the model package (``sim/model/``), outputs being
+statistically equivalent (``tests/test_model_equivalence.py``) but not identical to the earlier
+single-module model:
+
+- SESSION_TIMING, STAFFING, CONTENT, ATTENDANCE, DROPOUT and DOCTOR are drawn during the run through
+  :class:`Uniforms` (the same uniforms, fetched in blocks);
+- SESSION_TIMING: the gaps between candidate unstructured sessions are exponentials by inversion,
+  ``-log(1 - u) / rate``, instead of NumPy's ziggurat ``exponential`` (same distribution, other values);
+- DOCTOR: plan-review times (also by inversion) are drawn when a plan is registered, at the session's
+  announcement, rather than when a doctor starts the review; supervision gaps by inversion.
+
+All other streams (COMMUNITY, BASELINE, PROVIDER_LEAVE, EVALUATION, CAREGIVER, STRESS) and, for
+structured scheduling, the session draws are unchanged: with supervision off and instant plan reviews
+a structured community gives the same sessions, byte for byte, as before.
 """
 
 from __future__ import annotations
@@ -36,3 +52,36 @@ def stream(seed: int, replication: int, source: Stream, community: int) -> np.ra
     return np.random.Generator(
         np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(replication, int(source), community)))
     )
+
+
+class Uniforms:
+    """The uniform draws of one stream, fetched in blocks and handed out as Python floats.
+
+    ``take(k)`` returns exactly the values ``rng.random(k)`` would (NumPy's generators fill an array
+    of uniforms one 64-bit draw after another, so a block split in pieces equals the pieces drawn one
+    by one), at a fraction of the cost of a NumPy call per draw. Once a stream is wrapped, draw from it
+    only through the wrapper: a direct draw from ``rng`` would skip the values already fetched.
+    """
+
+    __slots__ = ("block", "buf", "pos", "rng")
+
+    def __init__(self, rng: np.random.Generator, block: int = 256):
+        self.rng, self.block = rng, block
+        self.buf: list[float] = []
+        self.pos = 0
+
+    def take(self, k: int) -> list[float]:
+        pos, end = self.pos, self.pos + k
+        if end > len(self.buf):
+            self.buf = self.buf[pos:] + self.rng.random(max(self.block, k)).tolist()
+            pos, end = 0, k
+        self.pos = end
+        return self.buf[pos:end]
+
+    def one(self) -> float:
+        pos = self.pos
+        if pos >= len(self.buf):
+            self.buf = self.rng.random(self.block).tolist()
+            pos = 0
+        self.pos = pos + 1
+        return self.buf[pos]

@@ -68,11 +68,23 @@ def test_no_session_held_with_fewer_than_two_providers(paper_frames):
     assert (held["lead_provider"] == staff.map(lambda s: s[0])).all()
 
 
-def test_no_session_before_training_ends(paper_frames):
+def test_no_session_before_training_ends(paper_frames, paper):
+    """Methods: providers deliver nothing before pre-service training ('five half-days') ends, i.e.
+    before recruitment + ``training_days`` (the parameter, not the model's own column)."""
+    p = paper.parameters
+    assert p.training_days >= 2.5  # five half-days take at least two and a half days
+    start = {c.name: c.start_month * DAYS_PER_MONTH for c in paper.communities}
     held = paper_frames["sessions"].query("status == 'held'")
-    train = paper_frames["providers"].set_index(["replication", "person_id"])["training_end_day"]
-    for rep, pid, day in held[["replication", "lead_provider", "day"]].itertuples(index=False):
-        assert day >= train[(rep, pid)]
+    first = held.groupby(["replication", "community"])["day"].min().reset_index()
+    assert (first["day"] >= first["community"].map(start) + p.training_days).all()
+    prov = paper_frames["providers"]
+    np.testing.assert_allclose(prov["training_end_day"], prov["community"].map(start) + p.training_days)
+
+
+def test_first_timetable_slot_is_one_interval_after_training():
+    scen = _scenario(training_days=21.0)
+    s = _frames(scen, reps=2)["sessions"].query("community == 'A'")
+    assert s.groupby("replication")["announced_day"].min().eq(21.0 + 7.0).all()
 
 
 def test_no_attendance_after_dropout_and_attendance_counts_agree(paper_frames):
@@ -153,6 +165,293 @@ def test_structured_content_covers_the_menu_and_unstructured_is_narrower(paper_f
     shares = held.query("scheduling == 'structured'")["content"].value_counts(normalize=True)
     for cat, share in ins.PAPER_TOP_CONTENT_SHARES.items():
         assert shares[cat] == pytest.approx(share, abs=0.05)
+
+
+def test_timetable_interval_follows_the_weekly_probability():
+    """Methods: 'once every one or 2 weeks'; without a fixed interval in the scenario a structured
+    community is weekly with ``weekly_timetable_prob``: 1 gives 7-day, 0 gives 14-day spacing."""
+
+    def spacing(prob):
+        data = _scenario(weekly_timetable_prob=prob).model_dump(exclude={"parameters"})
+        data["communities"][0]["timetable_weeks"] = None
+        data["parameters"] = {"weekly_timetable_prob": prob}
+        s = _frames(scenario_from_dict(data), reps=3)["sessions"].query("community == 'A'")
+        return set(np.round(s.groupby("replication")["announced_day"].diff().dropna(), 9))
+
+    assert spacing(1.0) == {7.0}
+    assert spacing(0.0) == {14.0}
+
+
+def test_least_used_provider_leads():
+    """Staffing: the provider with the fewest sessions led leads, so with everyone always available
+    the numbers led differ by at most one within a community."""
+    scen = _scenario(provider_leave_hazard_per_month=0.0, provider_quit_hazard_per_month=0.0)
+    prov = _frames(scen, reps=4)["providers"]
+    spread = prov.groupby(["replication", "community"])["sessions_led"].agg(lambda x: x.max() - x.min())
+    assert (spread <= 1).all()
+    assert prov["sessions_led"].sum() > 0
+
+
+def test_group_share_and_duration_match_the_paper(paper_frames, paper):
+    """Results: '98.6% in group'; Methods: sessions of 40 to 120 min (triangular: mean (lo + mode + hi) / 3)."""
+    p = paper.parameters
+    held = paper_frames["sessions"].query("status == 'held'")
+    n = len(held)
+    share = (held["format"] == "group").mean()
+    assert p.group_share == pytest.approx(0.986)
+    assert abs(share - p.group_share) < 4 * np.sqrt(p.group_share * (1 - p.group_share) / n)
+    d = held["duration_min"]
+    assert d.between(40, 120).all()
+    lo, mode, hi = p.duration_min_minutes, p.duration_mode_minutes, p.duration_max_minutes
+    assert (lo, hi) == (40, 120)
+    mean = (lo + mode + hi) / 3
+    sd = np.sqrt((lo**2 + mode**2 + hi**2 - lo * mode - lo * hi - mode * hi) / 18)
+    assert abs(d.mean() - mean) < 4 * sd / np.sqrt(n)
+
+
+def test_attendance_rate_is_the_mean_propensity():
+    """With identical propensities (huge Beta concentration, no community or rural shift) a consumer
+    attends each group session with probability ``attendance_mean``."""
+    m = 0.3
+    scen = _scenario(
+        attendance_mean=m,
+        attendance_concentration=1000.0,
+        community_effect_sd=0.0,
+        group_share=1.0,
+        consumer_dropout_hazard_per_month=0.0,
+    )
+    cons = _frames(scen, reps=6)["consumers"]
+    rate = cons["sessions_attended"].sum() / cons["sessions_invited"].sum()
+    se = np.sqrt(m * (1 - m) / cons["sessions_invited"].sum())
+    assert abs(rate - m) < 4 * se + 0.01  # + the Beta(300, 700) spread of propensities
+
+
+def test_community_effect_has_its_sd():
+    def effects(sd):
+        data = {
+            "name": "many",
+            "seed": 5,
+            "waves": {"w": {"follow_up_months": 1}},
+            "communities": [
+                {"name": "K", "wave": "w", "scheduling": "structured", "providers": 2, "consumers": 2, "copies": 200}
+            ],
+            "parameters": {"community_effect_sd": sd},
+        }
+        return _frames(scenario_from_dict(data), reps=1)["communities"]["community_effect"]
+
+    assert (effects(0.0) == 0).all()
+    sd, e = 0.8, effects(0.8)
+    n = len(e)
+    assert abs(e.std() - sd) < 4 * sd / np.sqrt(2 * (n - 1))
+    assert abs(e.mean()) < 4 * sd / np.sqrt(n)
+
+
+def test_slow_plan_reviews_cancel_sessions_and_instant_ones_never_do():
+    slow = _frames(_scenario(plan_review_mean_days=60.0, plan_lead_days=0.0), reps=2)["sessions"]
+    # one doctor, reviews of two months on average: the queue only grows, nearly nothing is held
+    assert (slow["status"] == "cancelled").mean() > 0.9
+    assert (slow["cancel_reason"] == "plan_not_reviewed").mean() > 0.85
+    fast = _frames(_scenario(plan_review_mean_days=0.0, supervision_rate_per_month=0.0), reps=2)["sessions"]
+    assert not (fast["cancel_reason"] == "plan_not_reviewed").any()
+
+
+# --- Providers over time: leave, return, quitting (against the two-state Markov chain) ------------
+def _provider_scenario(n_providers=40, **params):
+    return scenario_from_dict(
+        {
+            "name": "prov",
+            "seed": 11,
+            "waves": {"w": {"follow_up_months": 12}},
+            "communities": [
+                {
+                    "name": "P",
+                    "wave": "w",
+                    "scheduling": "structured",
+                    "timetable_weeks": 2,
+                    "providers": n_providers,
+                    "consumers": 3,
+                }
+            ],
+            "parameters": {"training_days": 0.0, **params},
+        }
+    )
+
+
+def test_provider_leave_ends_and_providers_return():
+    """Leave at rate a, return at rate b = 1 / mean length (no quitting): a provider active at time 0
+    is on leave at t with probability a / (a + b) (1 - exp(-(a + b) t))."""
+    a, mean_leave, t = 0.5, 1.0, 12.0
+    scen = _provider_scenario(
+        provider_leave_hazard_per_month=a, provider_leave_mean_months=mean_leave, provider_quit_hazard_per_month=0.0
+    )
+    prov = _frames(scen, reps=25)["providers"]
+    b = 1 / mean_leave
+    expect = a / (a + b) * (1 - np.exp(-(a + b) * t))
+    got = (prov["status"] == "on_leave").mean()
+    assert abs(got - expect) < 4 * np.sqrt(expect * (1 - expect) / len(prov))
+    # Time on leave over the year: integral of the same probability, a/(a+b) (t - (1 - e^{-(a+b)t})/(a+b)).
+    days = a / (a + b) * (t - (1 - np.exp(-(a + b) * t)) / (a + b)) * DAYS_PER_MONTH
+    assert prov["leave_days"].mean() == pytest.approx(days, rel=0.1)
+    assert prov["leave_episodes"].mean() > 1.5  # about a * (t - leave days) ~ 4 leaves each, so they recur
+
+
+def test_stressed_providers_quit_more_as_the_hazard_ratio_says():
+    """Quitting: constant hazard q, times exp(stress_quit_log_hr) when stressed; P(quit by t) = 1 - exp(-h t)."""
+    q, log_hr, t = 0.04, 1.0, 12.0
+    scen = _provider_scenario(
+        provider_leave_hazard_per_month=0.0,
+        provider_quit_hazard_per_month=q,
+        stress_quit_log_hr=log_hr,
+        stress_base_prob=0.5,
+        stress_structured_logit=0.0,
+    )
+    prov = _frames(scen, reps=30)["providers"]
+    for stressed, h in ((0, q), (1, q * np.exp(log_hr))):
+        g = prov[prov["stressed"] == stressed]
+        expect = 1 - np.exp(-h * t)
+        got = (g["status"] == "quit").mean()
+        assert abs(got - expect) < 4 * np.sqrt(expect * (1 - expect) / len(g)), stressed
+
+
+def test_supervision_contacts_follow_the_request_rate():
+    """Active providers ask for supervision at rate r a month (a renewal process: the next request an
+    exponential time after a contact ends); with short contacts and a free doctor, about r t contacts
+    by month t, and stressed providers ask supervision_stress_multiplier times as often."""
+    r, mult, t = 1.0, 3.0, 12.0
+    scen = _provider_scenario(
+        n_providers=10,
+        provider_leave_hazard_per_month=0.0,
+        provider_quit_hazard_per_month=0.0,
+        supervision_rate_per_month=r,
+        supervision_stress_multiplier=mult,
+        supervision_days=0.01,
+        stress_base_prob=0.5,
+        stress_structured_logit=0.0,
+        plan_review_mean_days=0.0,
+    )
+    prov = _frames(scen, reps=10)["providers"]
+    for stressed, rate in ((0, r), (1, r * mult)):
+        g = prov.loc[prov["stressed"] == stressed, "supervision_contacts"]
+        expect = rate * t  # Poisson mean (contacts of 0.01 day barely delay the next request)
+        assert abs(g.mean() - expect) < 4 * np.sqrt(expect / len(g)) + 0.02 * expect, stressed
+
+
+# --- Consumer dropout: the hazard's dependence on attendance and disrupted sessions ----------------
+def test_dropout_hazard_rises_with_disrupted_sessions():
+    """Every session cancelled (the venue never free, nobody outdoors), no attendance effect, no
+    community spread: month 1 has no sessions before it, every later month follows a month of
+    disrupted sessions, so retention at 12 months is exp(-h (1 + 11 exp(beta)))."""
+    h, beta = 0.04, 1.0
+    scen = _scenario(
+        consumer_dropout_hazard_per_month=h,
+        dropout_cancellation_log_hr=beta,
+        dropout_attendance_log_hr=0.0,
+        community_effect_sd=0.0,
+        venue_unavailable_prob=1.0,
+        outdoor_share=0.0,
+        training_days=0.0,
+    )
+    f = _frames(scen, reps=60)
+    assert (f["sessions"]["status"] == "cancelled").all()
+    cons = f["consumers"].query("community == 'A'")
+    expect = np.exp(-h * (1 + 11 * np.exp(beta)))
+    assert abs(cons["retained"].mean() - expect) < 4 * np.sqrt(expect * (1 - expect) / len(cons))
+
+
+def test_dropout_hazard_follows_last_months_attendance():
+    """One dropout review (Dropout.review): a consumer who attended a share s of last month's sessions
+    drops out within the month with probability 1 - exp(-h exp(beta (s - 0.5)))."""
+    from sim.model.community import build_community
+    from sim.model.consumers import Dropout
+    from sim.model.doctors import Doctors
+
+    h, beta, n = 0.3, -2.0, 6000
+    scen = _provider_scenario(n_providers=2, consumer_dropout_hazard_per_month=h, dropout_attendance_log_hr=beta)
+    spec = scen.communities[0].model_copy(update={"consumers": n})
+    c = build_community(scen, scen.parameters, 1, 0, 0, spec, Doctors(1))
+    cons = c.consumers
+    third = n // 3
+    cons.month_invited = [4] * (2 * third) + [0] * (n - 2 * third)
+    cons.month_attended = [4] * third + [0] * third + [0] * (n - 2 * third)
+    Dropout(None, c, scen.parameters).review(0.0, DAYS_PER_MONTH, np.log(h))
+    gone = np.isfinite(np.asarray(cons.exit_day))
+    for part, share in ((slice(0, third), 1.0), (slice(third, 2 * third), 0.0), (slice(2 * third, n), 0.5)):
+        expect = 1 - np.exp(-h * np.exp(beta * (share - 0.5)))
+        got = gone[part].mean()
+        assert abs(got - expect) < 4 * np.sqrt(expect * (1 - expect) / third), share
+    assert (np.asarray(cons.exit_day)[gone] < DAYS_PER_MONTH).all()
+    assert cons.month_invited == [0] * n  # the month's counts start again
+
+
+def test_better_attenders_stay_longer():
+    def retention(mean):
+        scen = _scenario(
+            attendance_mean=mean,
+            attendance_concentration=1000.0,
+            dropout_attendance_log_hr=-3.0,
+            consumer_dropout_hazard_per_month=0.1,
+            community_effect_sd=0.0,
+        )
+        return _frames(scen, reps=20)["consumers"]["retained"].mean()
+
+    assert retention(0.9) > retention(0.1) + 0.2
+
+
+# --- The run summary counts what happened before follow-up ------------------------------------------
+def test_run_summary_counts_sessions_held_before_follow_up_only():
+    """sim.runner.replication_summary: with services running past the follow-up (horizon_months), the
+    summary's sessions held are those before the follow-up evaluation, as the communities table says."""
+    from sim.runner import replication_summary
+
+    data = _scenario().model_dump(exclude={"parameters"})
+    data["horizon_months"] = 20
+    f = _frames(scenario_from_dict(data), reps=3)
+    s = f["sessions"]
+    after = s.query("status == 'held' and before_follow_up == 0")
+    assert len(after) > 0
+    assert (after["day"] >= 12 * DAYS_PER_MONTH).all()
+    summary = replication_summary(f).set_index("replication")["sessions_held"]
+    expect = f["communities"].groupby("replication")["sessions_held"].sum()
+    held_before = s.query("status == 'held' and day < @DAYS_PER_MONTH * 12").groupby("replication").size()
+    pd.testing.assert_series_equal(summary, expect, check_names=False)
+    pd.testing.assert_series_equal(summary, held_before, check_names=False, check_dtype=False)
+
+
+# --- The doctors' first-come first-served queue ------------------------------------------------------
+def test_doctors_serve_first_come_first_served():
+    from sim.model.doctors import Doctors
+
+    one = Doctors(1)
+    reqs = [one.register(t, length) for t, length in ((0.0, 2.0), (1.0, 2.0), (10.0, 1.0))]
+    assert [one.end_of(r, 10.0) for r in reqs] == [2.0, 4.0, 11.0]
+    two = Doctors(2)
+    late = two.register(5.0, 1.0)  # registered first, arrives last: served in order of arrival
+    early = [two.register(t, 3.0) for t in (0.0, 1.0, 2.0)]
+    assert [two.end_of(r, 5.0) for r in early] == [3.0, 4.0, 6.0]
+    assert two.end_of(late, 5.0) == 6.0  # the doctor free since day 4 takes it on arrival
+
+
+def test_on_time_means_held_on_the_announced_day(paper_frames):
+    """A session is on time when held on its announced day (not postponed); people's on-time shares
+    count exactly those (what the punctuality answer depends on)."""
+    s = paper_frames["sessions"]
+    held = s.query("status == 'held'")
+    assert ((held["on_time"] == 1) == (held["day"] == held["announced_day"])).all()
+    assert (held["postponements"] > 0).any() and (s.query("status == 'cancelled'")["on_time"] == 0).all()
+    ok = held.query("before_follow_up == 1")
+    long = ok.assign(person_id=ok["attendees"].str.split(";")).explode("person_id").query("person_id != ''")
+    share = long.groupby(["replication", "person_id"])["on_time"].mean().round(6)
+    cons = paper_frames["consumers"].set_index(["replication", "person_id"])["on_time_share"].dropna()
+    pd.testing.assert_series_equal(share.sort_index(), cons.sort_index(), check_names=False)
+
+
+def test_each_lead_picks_from_their_own_favourites(paper_frames, paper):
+    """Unstructured scheduling: a lead picks the content from their few favourite categories
+    (``unstructured_content_breadth``), so no lead covers more categories than that."""
+    held = paper_frames["sessions"].query("status == 'held' and scheduling == 'unstructured'")
+    per_lead = held.groupby(["replication", "lead_provider"])["content"].nunique()
+    assert per_lead.max() <= paper.parameters.unstructured_content_breadth
+    assert held["content"].nunique() > paper.parameters.unstructured_content_breadth  # leads differ
 
 
 # --- Extreme values ---------------------------------------------------------------------------

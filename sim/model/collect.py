@@ -1,0 +1,56 @@
+"""Result collection: the five tables of one replication (``docs/data_dictionary.md``), as columns."""
+
+from __future__ import annotations
+
+from ..parameters import ModelParameters
+from .community import CommunityState
+from .evaluation import concat_rows, interview
+from .records import session_columns
+
+
+def collect(p: ModelParameters, replication: int, communities: list[CommunityState]) -> dict[str, dict[str, list]]:
+    """providers, consumers, caregivers (with answers), sessions and communities."""
+    tables = interview(p, replication, communities)
+    tables["sessions"] = concat_rows(
+        [
+            session_columns(c.records, replication, c.spec, [q.pid for q in c.providers], c.consumers.pids)
+            for c in communities
+            if c.consumers is not None
+        ]
+    )
+    tables["communities"] = _communities(replication, communities)
+    return tables
+
+
+def _communities(replication: int, cs: list[CommunityState]) -> dict[str, list]:
+    return {
+        "replication": [replication] * len(cs),
+        "community": [c.name for c in cs],
+        "wave": [c.spec.wave for c in cs],
+        "scheduling": [c.spec.scheduling for c in cs],
+        "setting": [c.spec.setting for c in cs],
+        "start_day": [c.start for c in cs],
+        "follow_up_day": [c.follow_up for c in cs],
+        "end_day": [c.end for c in cs],
+        "timetable_weeks": [c.timetable_weeks for c in cs],
+        "doctors": [c.doctors.n for c in cs],
+        **_community_outcomes(cs),
+    }
+
+
+def _community_outcomes(cs: list[CommunityState]) -> dict[str, list]:
+    def before(c: CommunityState, held: bool) -> int:
+        return sum(1 for r in c.records if r.before_follow_up and r.held == held)
+
+    snaps = [c.snapshot for c in cs]
+    assert all(s is not None for s in snaps)
+    return {
+        "providers_recruited": [len(c.providers) for c in cs],
+        "consumers_recruited": [len(c.consumers or ()) for c in cs],
+        "community_effect": [round(c.effect, 6) for c in cs],
+        "sessions_held": [before(c, True) for c in cs],
+        "sessions_cancelled": [before(c, False) for c in cs],
+        # Methods: 'The ratio of peer service providers to consumers was between 1:3 and 1:5'.
+        "providers_active_at_follow_up": [sum(s == "active" for s in snap.providers["status"]) for snap in snaps],
+        "consumers_enrolled_at_follow_up": [sum(snap.consumers["retained"]) for snap in snaps],
+    }

@@ -1,0 +1,209 @@
+"""One community's state in one replication: its calendar, people, doctors, streams and session records.
+
+Built once per community by :func:`build_community`; the processes (``sim.model.sessions``,
+``providers``, ``consumers``, ``evaluation``) read and update it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.special import expit, logit
+
+from .. import instruments as ins
+from ..baseline import draw_baseline
+from ..follow_up import CommunityContext
+from ..parameters import ModelParameters
+from ..scenario import DAYS_PER_MONTH, Community, Scenario
+from ..streams import Stream, Uniforms, stream
+from .doctors import Doctors
+from .records import SessionRecord
+
+N_CATEGORIES = len(ins.CONTENT_CATEGORIES)
+RUN_STREAMS = (Stream.SESSION_TIMING, Stream.STAFFING, Stream.CONTENT, Stream.ATTENDANCE, Stream.DROPOUT, Stream.DOCTOR)
+
+
+class Provider:
+    """A peer service provider: baseline, content menu, stress, career state and supervision received."""
+
+    __slots__ = (
+        "baseline",
+        "exit_day",
+        "index",
+        "leave_spells",
+        "led",
+        "menu",
+        "pid",
+        "status",
+        "stressed",
+        "supervision",
+        "training_end",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        pid: str,
+        baseline: dict,
+        training_end: float,
+        stressed: bool,
+        interest: np.ndarray,
+        breadth: int,
+    ):
+        self.index = index  # position in the community's provider list
+        self.pid = pid
+        self.baseline = baseline
+        self.training_end = training_end
+        self.status = "active"  # active | on_leave | quit (sim.model.providers.ProviderCareer)
+        self.stressed = stressed
+        # The categories this provider picks from (all eight, or their favourites) and the
+        # cumulative choice probabilities (Methods: 'according to their own interest or strength').
+        order = np.argsort(-interest, kind="stable")[:breadth] if breadth < len(interest) else np.arange(len(interest))
+        fav = interest[order]
+        self.menu = (order.tolist(), np.cumsum(fav / fav.sum()).tolist())
+        self.led = 0  # sessions led before follow-up: the staffing rule picks the least-used lead
+        self.leave_spells: list[list[float]] = []
+        self.supervision = 0  # supervision contacts completed by follow-up
+        self.exit_day: float | None = None
+
+    def available(self, now: float) -> bool:
+        """Trained, not on leave, not quit (Methods: pre-service training; Results: temporary leave)."""
+        return self.status == "active" and now >= self.training_end
+
+
+@dataclass
+class Consumers:
+    """The community's consumers, one list entry per consumer (index = consumer number - 1).
+
+    Plain lists rather than arrays: a community has a few dozen consumers, and per-session updates
+    of Python lists that size cost less than NumPy calls."""
+
+    pids: list[str]
+    baseline: dict[str, list]
+    propensity: list[float]  # probability of attending a session they are invited to
+    exit_day: list[float] = field(init=False)  # dropout day; inf while in the programme
+    month_invited: list[int] = field(init=False)  # sessions invited to since the last dropout review
+    month_attended: list[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.pids)
+        self.exit_day = [math.inf] * n
+        self.month_invited = [0] * n
+        self.month_attended = [0] * n
+
+    def __len__(self) -> int:
+        return len(self.pids)
+
+
+@dataclass
+class CommunityState:
+    """Everything the processes of one community share."""
+
+    index: int
+    spec: Community
+    start: float  # days
+    follow_up: float
+    end: float
+    training_end: float
+    effect: float  # community effect u_c (shared by attendance, dropout and answers)
+    c_exp: float  # +0.5 in a wave flagged experienced, -0.5 otherwise
+    timetable_weeks: int | None  # structured: 1 or 2; unstructured: None
+    doctors: Doctors
+    rng: dict[Stream, np.random.Generator]
+    # Streams drawn during the run, as uniforms fetched in blocks (sim.streams.Uniforms); once the
+    # people are drawn these streams are used only through these wrappers.
+    uniforms: dict[Stream, Uniforms] = field(default_factory=dict)
+    providers: list[Provider] = field(default_factory=list)
+    consumers: Consumers | None = None
+    records: list[SessionRecord] = field(default_factory=list)
+    month_sessions: int = 0  # sessions due since the last dropout review ('how well sessions run')
+    month_disrupted: int = 0  # ... of which postponed or cancelled
+    snapshot: dict | None = None  # taken at follow-up (sim.model.evaluation.FollowUp)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def structured(self) -> bool:
+        return self.spec.scheduling == "structured"
+
+    @property
+    def rural(self) -> bool:
+        return self.spec.setting == "rural"
+
+    @property
+    def context(self) -> CommunityContext:
+        """Centred codes of scheduling and wave experience (+-0.5) and the community effect."""
+        return CommunityContext(self.c_struct, self.c_exp, self.effect)
+
+    @property
+    def c_struct(self) -> float:
+        return 0.5 if self.structured else -0.5
+
+
+def build_community(
+    scenario: Scenario, p: ModelParameters, seed: int, replication: int, index: int, spec: Community, doctors: Doctors
+) -> CommunityState:
+    """Draw one community: effect and timetable, then its providers and consumers (Table 1)."""
+    rng = {s: stream(seed, replication, s, index) for s in Stream}
+    r = rng[Stream.COMMUNITY]
+    effect = p.community_effect_sd * float(r.standard_normal())
+    weekly_u = float(r.random())
+    timetable = None
+    if spec.scheduling == "structured":
+        timetable = spec.timetable_weeks or (1 if weekly_u < p.weekly_timetable_prob else 2)
+    start = spec.start_month * DAYS_PER_MONTH
+    c = CommunityState(
+        index=index,
+        spec=spec,
+        start=start,
+        follow_up=scenario.follow_up_month(spec) * DAYS_PER_MONTH,
+        end=scenario.end_month(spec) * DAYS_PER_MONTH,
+        training_end=start + p.training_days,
+        effect=effect,
+        c_exp=0.5 if scenario.waves[spec.wave].experienced else -0.5,
+        timetable_weeks=timetable,
+        doctors=doctors,
+        rng=rng,
+    )
+    c.providers = _draw_providers(c, p)
+    c.consumers = _draw_consumers(c, p)
+    c.uniforms = {s: Uniforms(rng[s]) for s in RUN_STREAMS}
+    return c
+
+
+def _draw_providers(c: CommunityState, p: ModelParameters) -> list[Provider]:
+    """Baseline (Table 1), interests (Methods: 'according to their own interest'), stress."""
+    n = c.spec.providers
+    base = draw_baseline("provider", n, c.rng[Stream.BASELINE])
+    weights = np.array([p.content_interest_weights[k] for k in ins.CONTENT_CATEGORIES])
+    interests = c.rng[Stream.CONTENT].dirichlet(p.content_interest_concentration * weights / weights.sum(), n)
+    p_stress = float(expit(logit(p.stress_base_prob) + p.stress_structured_logit * c.c_struct))
+    stress_u = c.rng[Stream.STRESS].random(n)
+    breadth = N_CATEGORIES if c.structured else p.unstructured_content_breadth
+    return [
+        Provider(
+            i,
+            f"{c.name}/P{i + 1:02d}",
+            {k: v[i] for k, v in base.items()},
+            c.training_end,
+            bool(stress_u[i] < p_stress),
+            interests[i],
+            breadth,
+        )
+        for i in range(n)
+    ]
+
+
+def _draw_consumers(c: CommunityState, p: ModelParameters) -> Consumers:
+    """Baseline (Table 1) and attendance propensity: Beta around ``attendance_mean``, shifted on the
+    logit scale by the community effect and a rural setting."""
+    n = c.spec.consumers
+    base = draw_baseline("consumer", n, c.rng[Stream.BASELINE])
+    a, b = p.attendance_mean * p.attendance_concentration, (1 - p.attendance_mean) * p.attendance_concentration
+    raw = np.clip(c.rng[Stream.ATTENDANCE].beta(a, b, n), 1e-6, 1 - 1e-6)
+    shift = p.attendance_community_loading * c.effect + (p.rural_attendance_logit if c.rural else 0.0)
+    return Consumers([f"{c.name}/C{i + 1:02d}" for i in range(n)], base, expit(logit(raw) + shift).tolist())

@@ -1,0 +1,93 @@
+"""Consumers: who attends each session, and who drops out.
+
+- :class:`Attendance`: everyone still in the programme is invited to a group session (one of them,
+  at random, to an individual session) and attends with their own propensity (Methods: attendance
+  "required to be more than 40%").
+- :class:`Dropout`: a piecewise-constant hazard. At each month boundary (the start of the
+  community's services, then every month) the monthly hazard of every consumer still in the
+  programme is set from their attendance share over the month just ended (if invited), the share of
+  the month's sessions postponed or cancelled, the community effect and a rural setting, and holds
+  for the coming month (or shorter last window). Those facts change only at month boundaries, so
+  one review per month is all the events the hazard needs (about 70 of a paper_study replication's
+  events); within the month a consumer drops out with probability ``1 - exp(-h * window)``, on a day
+  uniform within it, and sessions after that day never see them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import simpy
+
+from ..parameters import ModelParameters
+from ..scenario import DAYS_PER_MONTH
+from ..streams import Stream
+from .community import CommunityState
+
+
+class Attendance:
+    """Invitations and attendance of one community's sessions."""
+
+    def __init__(self, c: CommunityState):
+        assert c.consumers is not None
+        self.consumers = c.consumers
+        self.u = c.uniforms[Stream.ATTENDANCE]
+
+    def session(self, now: float, group: bool, u_pick: float) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(invited, attended) consumer indices of a session held at ``now``."""
+        cons = self.consumers
+        invited = [k for k, day in enumerate(cons.exit_day) if day > now]
+        if not group and invited:
+            invited = [invited[int(u_pick * len(invited))]]
+        u = self.u.take(len(cons))
+        prop = cons.propensity
+        attended = [k for k in invited if u[k] < prop[k]]
+        month_invited, month_attended = cons.month_invited, cons.month_attended
+        for k in invited:
+            month_invited[k] += 1
+        for k in attended:
+            month_attended[k] += 1
+        return tuple(invited), tuple(attended)
+
+
+class Dropout:
+    """The dropout process of one community (one SimPy process, one event a month)."""
+
+    def __init__(self, env: simpy.Environment, c: CommunityState, p: ModelParameters):
+        self.env, self.c, self.p = env, c, p
+        self.u = c.uniforms[Stream.DROPOUT]
+
+    def run(self):
+        env, c, p = self.env, self.c, self.p
+        if p.consumer_dropout_hazard_per_month <= 0:
+            return
+        log_h0 = math.log(p.consumer_dropout_hazard_per_month)
+        log_h0 += p.dropout_community_loading * c.effect + (p.rural_dropout_log_hr if c.rural else 0.0)
+        yield env.timeout(c.start - env.now)
+        while env.now < c.end:
+            window = min(DAYS_PER_MONTH, c.end - env.now)
+            disrupted = c.month_disrupted / c.month_sessions if c.month_sessions else 0.0
+            c.month_sessions = c.month_disrupted = 0
+            self.review(env.now, window, log_h0 + p.dropout_cancellation_log_hr * disrupted)
+            yield env.timeout(window)
+
+    def review(self, now: float, window: float, log_h: float) -> None:
+        """Decide who drops out in [now, now + window) at log hazard ``log_h`` plus their attendance shift."""
+        cons = self.consumers
+        n = len(cons)
+        u, when = self.u.take(n), self.u.take(n)
+        beta = self.p.dropout_attendance_log_hr
+        exit_day, invited, attended = cons.exit_day, cons.month_invited, cons.month_attended
+        for k in range(n):
+            if exit_day[k] != math.inf:
+                continue
+            lh = log_h + beta * (attended[k] / invited[k] - 0.5) if invited[k] else log_h
+            if u[k] < -math.expm1(-math.exp(lh) * window / DAYS_PER_MONTH):
+                exit_day[k] = now + when[k] * window
+        cons.month_invited = [0] * n
+        cons.month_attended = [0] * n
+
+    @property
+    def consumers(self):
+        assert self.c.consumers is not None
+        return self.c.consumers

@@ -1,0 +1,35 @@
+"""Plan review: the community doctor reviews each session's Service Plan Form (Methods).
+
+A session's plan is submitted ``plan_lead_days`` before its announced day; a doctor takes it when
+free (first come, first served with the supervision requests, ``sim.model.doctors``) and reviews it
+for an exponential time with mean ``plan_review_mean_days``. A session whose plan is not reviewed by
+the time it is due is postponed (``sim.model.sessions``).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..parameters import ModelParameters
+from ..streams import Stream
+from .community import CommunityState
+from .doctors import Request
+
+
+class PlanReview:
+    """The Service Plan Form reviews of one community."""
+
+    def __init__(self, c: CommunityState, p: ModelParameters):
+        self.doctors = c.doctors
+        self.u = c.uniforms[Stream.DOCTOR]
+        self.mean_days = p.plan_review_mean_days
+
+    def submit(self, day: float) -> Request:
+        """A plan to be submitted on ``day`` (registered now, at or before ``day``)."""
+        # exponential review time by inversion
+        length = -math.log1p(-self.u.one()) * self.mean_days if self.mean_days > 0 else 0.0
+        return self.doctors.register(day, length)
+
+    def reviewed(self, plan: Request, now: float) -> bool:
+        """Whether the plan's review is complete on day ``now``."""
+        return self.doctors.end_of(plan, now) <= now

@@ -1,0 +1,166 @@
+"""Session records (one per session, held or cancelled) and what they add up to per person.
+
+A :class:`SessionRecord` keeps who staffed a session and who was invited to and attended it as
+indices into the community's providers and consumers, so each person's exposure (sessions
+attended, on time, content categories met, the providers met) is a sum over records
+(:func:`exposure`); the ``sessions`` table is written from the same records (:func:`session_columns`).
+Columns are documented in ``docs/data_dictionary.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import chain
+
+import numpy as np
+
+from .. import instruments as ins
+
+N_CATEGORIES = len(ins.CONTENT_CATEGORIES)
+
+
+@dataclass(slots=True)
+class SessionRecord:
+    """One session as it ended: held (``cancel_reason == ""``) or cancelled."""
+
+    seq: int  # the community's session number, from 1
+    announced_day: float
+    day: float  # held, or cancelled, on this day
+    postponements: int
+    before_follow_up: bool
+    cancel_reason: str = ""  # no_providers | plan_not_reviewed | venue_unavailable | rescheduled
+    content: int = -1  # index into instruments.CONTENT_CATEGORIES
+    group: bool = True
+    outdoor: bool = False
+    duration_min: float | None = None
+    staff: tuple[int, ...] = ()  # provider indices, the lead first
+    invited: tuple[int, ...] = ()  # consumer indices
+    attended: tuple[int, ...] = ()  # consumer indices
+
+    @property
+    def held(self) -> bool:
+        return not self.cancel_reason
+
+    @property
+    def on_time(self) -> bool:
+        """Held on its announced day (not postponed)."""
+        return self.held and self.postponements == 0
+
+
+@dataclass
+class Exposure:
+    """Per-person totals over the sessions held before follow-up."""
+
+    con_invited: np.ndarray
+    con_attended: np.ndarray
+    con_on_time: np.ndarray  # attended sessions held on time
+    con_categories: np.ndarray  # (consumers, 8) bool: category met at an attended session
+    prov_led: np.ndarray
+    prov_assisted: np.ndarray
+    prov_on_time: np.ndarray  # staffed sessions held on time
+    prov_categories: np.ndarray  # (providers, 8) bool
+
+
+def exposure(records: list[SessionRecord], n_providers: int, n_consumers: int) -> Exposure:
+    """Sum the held sessions before follow-up into each person's exposure."""
+    held = [r for r in records if r.before_follow_up and r.held]
+    content = np.array([r.content for r in held], dtype=np.int64)
+    on_time = np.array([r.on_time for r in held], dtype=np.int64)
+    n_att = [len(r.attended) for r in held]
+    n_staff = [len(r.staff) for r in held]
+    attended = np.fromiter(chain.from_iterable(r.attended for r in held), np.int64, sum(n_att))
+    invited = np.fromiter(chain.from_iterable(r.invited for r in held), np.int64)
+    staff = np.fromiter(chain.from_iterable(r.staff for r in held), np.int64, sum(n_staff))
+    lead = np.zeros(len(staff), dtype=bool)
+    lead[np.cumsum([0, *n_staff[:-1]], dtype=np.int64)[: len(held)]] = True
+    att_on_time, staff_on_time = np.repeat(on_time, n_att), np.repeat(on_time, n_staff)
+    return Exposure(
+        con_invited=np.bincount(invited, minlength=n_consumers),
+        con_attended=np.bincount(attended, minlength=n_consumers),
+        con_on_time=np.bincount(attended, weights=att_on_time, minlength=n_consumers).astype(np.int64),
+        con_categories=_met(attended, np.repeat(content, n_att), n_consumers),
+        prov_led=np.bincount(staff[lead], minlength=n_providers),
+        prov_assisted=np.bincount(staff[~lead], minlength=n_providers),
+        prov_on_time=np.bincount(staff, weights=staff_on_time, minlength=n_providers).astype(np.int64),
+        prov_categories=_met(staff, np.repeat(content, n_staff), n_providers),
+    )
+
+
+def _met(person: np.ndarray, content: np.ndarray, n: int) -> np.ndarray:
+    met = np.zeros((n, N_CATEGORIES), dtype=bool)
+    met[person, content] = True
+    return met
+
+
+SESSION_COLUMNS = (
+    "replication",
+    "community",
+    "wave",
+    "scheduling",
+    "session_id",
+    "announced_day",
+    "day",
+    "status",
+    "cancel_reason",
+    "postponements",
+    "on_time",
+    "content",
+    "format",
+    "venue",
+    "duration_min",
+    "lead_provider",
+    "providers",
+    "n_providers",
+    "n_invited",
+    "n_attended",
+    "attendees",
+    "before_follow_up",
+)
+
+
+def session_columns(
+    records: list[SessionRecord], replication: int, community, provider_ids: list[str], consumer_ids: list[str]
+) -> dict[str, list]:
+    """The ``sessions`` table of one community (``community``: its scenario spec), in SESSION_COLUMNS order."""
+    n = len(records)
+    cols: dict[str, list] = {
+        "replication": [replication] * n,
+        "community": [community.name] * n,
+        "wave": [community.wave] * n,
+        "scheduling": [community.scheduling] * n,
+    }
+    rows = [_session_row(r, community.name, provider_ids, consumer_ids) for r in records]
+    for k, col in enumerate(SESSION_COLUMNS[4:]):
+        cols[col] = [row[k] for row in rows]
+    return cols
+
+
+def _session_row(r: SessionRecord, name: str, provider_ids: list[str], consumer_ids: list[str]) -> tuple:
+    """One record's values for SESSION_COLUMNS[4:] (session_id ... before_follow_up)."""
+    staff = [provider_ids[i] for i in r.staff]
+    if r.held:
+        status, content = "held", ins.CONTENT_CATEGORIES[r.content]
+        fmt = "group" if r.group else "individual"
+        venue = "outdoor" if r.outdoor else "rehabilitation_centre"
+    else:
+        status, content, fmt, venue = "cancelled", "", "", ""
+    return (
+        f"{name}#{r.seq:04d}",
+        r.announced_day,
+        r.day,
+        status,
+        r.cancel_reason,
+        r.postponements,
+        int(r.on_time),
+        content,
+        fmt,
+        venue,
+        r.duration_min,
+        staff[0] if staff else "",
+        ";".join(staff),
+        len(staff),
+        len(r.invited),
+        len(r.attended),
+        ";".join([consumer_ids[i] for i in r.attended]),
+        int(r.before_follow_up),
+    )

@@ -1,0 +1,92 @@
+"""One replication of a scenario: the processes of every community, wired on one SimPy environment."""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass, field
+
+import simpy
+
+from ..parameters import ModelParameters
+from ..scenario import Scenario
+from .collect import collect
+from .community import CommunityState, build_community
+from .consumers import Dropout
+from .doctors import Doctors
+from .evaluation import FollowUp
+from .providers import ProviderCareer, Supervision
+from .sessions import SessionDelivery
+
+
+@dataclass
+class ReplicationResult:
+    """Everything one replication produced: column-oriented tables and the SimPy event count."""
+
+    replication: int
+    events: int
+    columns: dict[str, dict[str, list]] = field(default_factory=dict)
+
+
+class RolloutModel:
+    """One replication of a scenario. Build it, then :meth:`run`."""
+
+    def __init__(self, scenario: Scenario, replication: int, seed: int, parameters: ModelParameters):
+        self.scenario, self.replication, self.seed, self.p = scenario, replication, seed, parameters
+        self.env = simpy.Environment()
+        pools = {name: Doctors(n) for name, n in scenario.doctor_pools.items()}
+        self.communities: list[CommunityState] = [
+            build_community(
+                scenario,
+                parameters,
+                seed,
+                replication,
+                i,
+                spec,
+                pools[spec.doctor_pool] if spec.doctor_pool is not None else Doctors(spec.doctors),
+            )
+            for i, spec in enumerate(scenario.expanded_communities())
+        ]
+
+    def run(self) -> ReplicationResult:
+        env, p = self.env, self.p
+        for c in self.communities:
+            env.process(SessionDelivery(env, c, p).run())
+            env.process(Dropout(env, c, p).run())
+            env.process(FollowUp(env, c, self.replication).run())
+            for prov in c.providers:
+                env.process(ProviderCareer(env, c, prov, p).run())
+                if p.supervision_rate_per_month > 0:
+                    env.process(Supervision(env, c, prov, p).run())
+        horizon = max(c.end for c in self.communities)
+        env.run(until=horizon + 1.0)
+        tables = collect(p, self.replication, self.communities)
+        return ReplicationResult(self.replication, _events_scheduled(env), tables)
+
+
+def _events_scheduled(env: simpy.Environment) -> int:
+    """SimPy events scheduled in this environment (SimPy numbers every event it schedules)."""
+    counter = getattr(env, "_eid", None)
+    return int(next(counter)) if counter is not None else -1
+
+
+def simulate_replication(
+    scenario: Scenario, replication: int, seed: int | None = None, parameters: ModelParameters | None = None
+) -> ReplicationResult:
+    """Run replication ``replication`` of ``scenario``: a pure function of its arguments.
+
+    ``seed`` defaults to the scenario's; ``parameters`` to the scenario's (e.g. a posterior draw
+    for runs with parameter uncertainty).
+    """
+    # A replication allocates many short-lived objects and leaves little cyclic garbage (the
+    # environment and its suspended processes): pausing the cyclic garbage collector while it runs
+    # saves about a tenth of its time (benchmarks/bench_replications.py); collection resumes after.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        model = RolloutModel(
+            scenario, replication, scenario.seed if seed is None else seed, parameters or scenario.parameters
+        )
+        return model.run()
+    finally:
+        if paused:
+            gc.enable()

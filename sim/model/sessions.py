@@ -1,0 +1,173 @@
+"""Session scheduling and holding: when sessions are due, and whether each goes ahead.
+
+- :class:`Timetable` (structured scheduling, later wave): "a fixed service timetable (once every one
+  or 2 weeks)" (Methods); the first slot is one interval after training ends.
+- :class:`ProviderInitiated` (unstructured scheduling, initial wave): provider-initiated sessions
+  whose rate ramps up over the first months ("a slow ramp-up of services especially during the first
+  6 months", Discussion).
+- :class:`SessionDelivery`: the community's session process: announce, submit the Service Plan Form
+  (``sim.model.plan_review``; registered when the session is announced, so waiting for the
+  submission day needs no event), then hold the session or postpone it, and cancel it after
+  ``max_postponements`` (or when the next timetable slot arrives). A session is held when at least two
+  providers are available (``sim.model.staffing``), its plan is reviewed, the venue is free (outdoor
+  sessions need no venue) and, for unstructured scheduling, it is not rescheduled.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import simpy
+
+from ..parameters import ModelParameters
+from ..scenario import DAYS_PER_MONTH
+from ..streams import Stream
+from .community import CommunityState, Provider
+from .consumers import Attendance
+from .doctors import Request
+from .plan_review import PlanReview
+from .records import SessionRecord
+from .staffing import MIN_PROVIDERS_PER_SESSION, Staffing
+
+WEEK = 7.0
+
+
+class Timetable:
+    """Fixed slots every ``timetable_weeks`` weeks from the end of training."""
+
+    def __init__(self, c: CommunityState):
+        self.interval = (c.timetable_weeks or 0) * WEEK
+        self.next_slot = c.training_end + self.interval
+        self.deadline = self.next_slot  # a postponed session is cancelled when the next slot comes
+
+    def next(self, now: float) -> float:
+        announced = self.next_slot
+        self.next_slot += self.interval
+        self.deadline = self.next_slot
+        return announced
+
+
+class ProviderInitiated:
+    """A Poisson process of provider-initiated sessions whose rate ramps up linearly over
+    ``unstructured_ramp_months`` from ``unstructured_initial_rate_fraction`` of the full rate
+    ``unstructured_max_sessions_per_week``; drawn by thinning."""
+
+    deadline = math.inf
+
+    def __init__(self, c: CommunityState, p: ModelParameters):
+        self.u = c.uniforms[Stream.SESSION_TIMING]
+        self.top = p.unstructured_max_sessions_per_week / WEEK
+        self.ramp = p.unstructured_ramp_months * DAYS_PER_MONTH
+        self.f0 = p.unstructured_initial_rate_fraction
+        self.start, self.end = c.start, c.end
+
+    def next(self, now: float) -> float:
+        t = now
+        while t < self.end:
+            gap_u, keep_u = self.u.take(2)
+            t += -math.log1p(-gap_u) / self.top  # exponential gap by inversion
+            frac = self.f0 + (1 - self.f0) * min((t - self.start) / self.ramp, 1.0)
+            if keep_u < frac:
+                return t
+        return math.inf
+
+
+class SessionDelivery:
+    """The session process of one community (one SimPy process)."""
+
+    def __init__(self, env: simpy.Environment, c: CommunityState, p: ModelParameters):
+        self.env, self.c, self.p = env, c, p
+        self.schedule = Timetable(c) if c.structured else ProviderInitiated(c, p)
+        self.review = PlanReview(c, p)
+        self.staffing = Staffing(c, p)
+        self.attendance = Attendance(c)
+        self.u = c.uniforms[Stream.SESSION_TIMING]
+
+    def run(self):
+        env, c = self.env, self.c
+        yield env.timeout(c.training_end - env.now)
+        for seq in itertools.count(1):
+            announced = self.schedule.next(env.now)
+            if announced >= c.end:
+                return
+            plan = self.review.submit(max(env.now, announced - self.p.plan_lead_days))
+            yield env.timeout(announced - env.now)
+            yield from self._attempts(seq, announced, plan)
+
+    def _attempts(self, seq: int, announced: float, plan: Request):
+        """Try to hold the session on its day; postpone by ``postpone_days`` or cancel."""
+        env, c, p = self.env, self.c, self.p
+        postponements = 0
+        while True:
+            reason, available, outdoor = self._obstacle(postponements, plan)
+            if not reason:
+                self._hold(seq, announced, postponements, available, outdoor)
+                return
+            retry = env.now + p.postpone_days
+            if postponements >= p.max_postponements or retry >= c.end or retry >= self.schedule.deadline:
+                self._cancel(seq, announced, postponements, reason)
+                return
+            postponements += 1
+            yield env.timeout(p.postpone_days)
+
+    def _obstacle(self, postponements: int, plan: Request) -> tuple[str, list[Provider], bool]:
+        """Why the session cannot go ahead now ('' if it can), the available providers, outdoor or not."""
+        p, now = self.p, self.env.now
+        u_venue, u_outdoor, u_resched = self.u.take(3)
+        outdoor = u_outdoor < p.outdoor_share
+        available = [q for q in self.c.providers if q.available(now)]
+        if len(available) < MIN_PROVIDERS_PER_SESSION:
+            return "no_providers", available, outdoor
+        if not self.review.reviewed(plan, now):
+            return "plan_not_reviewed", available, outdoor
+        if not outdoor and u_venue < p.venue_unavailable_prob:
+            return "venue_unavailable", available, outdoor
+        if not self.c.structured and postponements == 0 and u_resched < p.unstructured_reschedule_prob:
+            return "rescheduled", available, outdoor
+        return "", available, outdoor
+
+    def _hold(self, seq: int, announced: float, postponements: int, available: list[Provider], outdoor: bool) -> None:
+        c, p, now = self.c, self.p, self.env.now
+        staff, content = self.staffing.pick(available)
+        u_format, u_dur, u_pick = self.u.take(3)
+        group = u_format < p.group_share
+        invited, attended = self.attendance.session(now, group, u_pick)
+        before = now < c.follow_up
+        if before:
+            c.providers[staff[0]].led += 1
+        c.month_sessions += 1
+        c.month_disrupted += postponements > 0
+        duration = triangular(u_dur, p.duration_min_minutes, p.duration_mode_minutes, p.duration_max_minutes)
+        c.records.append(
+            SessionRecord(
+                seq,
+                announced,
+                now,
+                postponements,
+                before,
+                content=content,
+                group=group,
+                outdoor=outdoor,
+                duration_min=round(duration, 1),
+                staff=staff,
+                invited=invited,
+                attended=attended,
+            )
+        )
+
+    def _cancel(self, seq: int, announced: float, postponements: int, reason: str) -> None:
+        c, now = self.c, self.env.now
+        c.month_sessions += 1
+        c.month_disrupted += 1
+        c.records.append(SessionRecord(seq, announced, now, postponements, now < c.follow_up, cancel_reason=reason))
+
+
+def triangular(u: float, lo: float, mode: float, hi: float) -> float:
+    """Inverse CDF of the triangular distribution (Methods: sessions of 40-120 min)."""
+    if hi <= lo:
+        return lo
+    f = (mode - lo) / (hi - lo)
+    if u < f:
+        return lo + math.sqrt(u * (hi - lo) * (mode - lo))
+    return hi - math.sqrt((1 - u) * (hi - lo) * (hi - mode))
