@@ -190,76 +190,89 @@ def _analysis_hooks() -> tuple[Any, Any] | None:
     return (chunk_fn, write_fn) if callable(chunk_fn) and callable(write_fn) else None
 
 
-# radon C (17): three short tables printed one after the other, each with its formatting branches; kept
-# together so that the printed summary reads in one place.
 def _print_run_summary(result: Any, scenario: Any, out_dir: Path) -> None:
+    """The printed summary of a run: a headline, three tables (sessions, retention, satisfaction) beside
+    the paper's figures, and the run's speed."""
     from rich.console import Console
-    from rich.table import Table
 
-    from . import instruments as ins
     from .runner import run_summary_rows
 
     con = Console()
-    auto = result.auto
-    head = f"[bold]{scenario.name}[/bold]: {result.replications} replications, seed {result.seed}"
-    if auto is not None:
-        hw = ", ".join(f"{k} ±{v:.1%}" for k, v in auto.relative_half_widths.items())
-        head += (
-            f" (chosen by --reps auto at ±{auto.precision:.0%}: {hw})"
-            if auto.solved
-            else f" ([yellow]--reps auto: precision ±{auto.precision:.0%} not reached; budget used[/yellow])"
-        )
-    con.print(head)
+    con.print(_summary_headline(result, scenario))
     rows = run_summary_rows(result.summary)
-    n = max(result.replications, 1)
-
-    t = Table(title="Sessions delivered before follow-up (mean per replication, 95% of replications within)")
-    for c in ("wave", "held", "range", "cancelled", "paper"):
-        t.add_column(c, justify="left" if c == "wave" else "right")
-    for r in rows["sessions"]:
-        paper = (
-            str(ins.PAPER_SESSIONS_TOTAL)
-            if r["wave"] == "total" and set(scenario.waves) == {"initial", "later"}
-            else ""
-        )
-        t.add_row(r["wave"], f"{r['mean']:.1f}", f"{r['lo']:.0f}-{r['hi']:.0f}", f"{r['cancelled']:.1f}", paper)
-    con.print(t)
-
-    t = Table(title="Retention: completed the follow-up evaluation (mean per replication)")
-    for c in ("role", "wave", "still enrolled", "evaluated", "share", "paper"):
-        t.add_column(c, justify="left" if c in ("role", "wave") else "right")
-    for r in rows["retention"]:
-        p = ins.PAPER_RETENTION.get((r["role"], r["wave"]))
-        paper = f"{p[0]}/{p[1]} ({p[0] / p[1]:.0%})" if p else ""
-        t.add_row(
-            r["role"],
-            r["wave"],
-            f"{r['retained']:.1f}",
-            f"{r['evaluated']:.1f}/{r['recruited']:.0f}",
-            f"{r['share']:.0%}",
-            paper,
-        )
-    con.print(t)
-
-    t = Table(title="Satisfaction headline (share of those evaluated)")
-    for c in ("role", "item", "simulated", "paper"):
-        t.add_column(c, justify="left" if c in ("role", "item") else "right")
-    paper_items = _paper_headline()
-    for r in rows["satisfaction"]:
-        p = paper_items.get((r["role"], r["item"]))
-        t.add_row(
-            r["role"],
-            r["item"],
-            f"{r['share']:.1%} of {r['evaluated']:.1f}",
-            f"{p[0]}/{p[1]} ({p[0] / p[1]:.1%})" if p else "",
-        )
-    con.print(t)
+    con.print(_sessions_table(rows["sessions"], scenario))
+    con.print(_retention_table(rows["retention"]))
+    con.print(_satisfaction_table(rows["satisfaction"]))
     ev = sum(result.events)
+    n = max(result.replications, 1)
     con.print(
         f"SimPy events: {ev:,} ({ev / n:,.0f} per replication); wall time {result.wall_time:.1f} s "
         f"({result.replications / max(result.wall_time, 1e-9):.1f} reps/s on {result.backend}); "
         f"written to [bold]{out_dir}[/bold]"
     )
+
+
+def _summary_headline(result: Any, scenario: Any) -> str:
+    auto = result.auto
+    head = f"[bold]{scenario.name}[/bold]: {result.replications} replications, seed {result.seed}"
+    if auto is None:
+        return head
+    if not auto.solved:
+        return head + f" ([yellow]--reps auto: precision ±{auto.precision:.0%} not reached; budget used[/yellow])"
+    hw = ", ".join(f"{k} ±{v:.1%}" for k, v in auto.relative_half_widths.items())
+    return head + f" (chosen by --reps auto at ±{auto.precision:.0%}: {hw})"
+
+
+def _table(title: str, columns: tuple[str, ...], left: tuple[str, ...]) -> Any:
+    from rich.table import Table
+
+    t = Table(title=title)
+    for c in columns:
+        t.add_column(c, justify="left" if c in left else "right")
+    return t
+
+
+def _sessions_table(rows: list[dict[str, Any]], scenario: Any) -> Any:
+    from . import instruments as ins
+
+    t = _table(
+        "Sessions delivered before follow-up (mean per replication, 95% of replications within)",
+        ("wave", "held", "range", "cancelled", "paper"),
+        ("wave",),
+    )
+    paper_waves = set(scenario.waves) == {"initial", "later"}
+    for r in rows:
+        paper = str(ins.PAPER_SESSIONS_TOTAL) if r["wave"] == "total" and paper_waves else ""
+        t.add_row(r["wave"], f"{r['mean']:.1f}", f"{r['lo']:.0f}-{r['hi']:.0f}", f"{r['cancelled']:.1f}", paper)
+    return t
+
+
+def _retention_table(rows: list[dict[str, Any]]) -> Any:
+    from . import instruments as ins
+
+    t = _table(
+        "Retention: completed the follow-up evaluation (mean per replication)",
+        ("role", "wave", "still enrolled", "evaluated", "share", "paper"),
+        ("role", "wave"),
+    )
+    for r in rows:
+        p = ins.PAPER_RETENTION.get((r["role"], r["wave"]))
+        paper = f"{p[0]}/{p[1]} ({p[0] / p[1]:.0%})" if p else ""
+        evaluated = f"{r['evaluated']:.1f}/{r['recruited']:.0f}"
+        t.add_row(r["role"], r["wave"], f"{r['retained']:.1f}", evaluated, f"{r['share']:.0%}", paper)
+    return t
+
+
+def _satisfaction_table(rows: list[dict[str, Any]]) -> Any:
+    t = _table(
+        "Satisfaction headline (share of those evaluated)", ("role", "item", "simulated", "paper"), ("role", "item")
+    )
+    paper_items = _paper_headline()
+    for r in rows:
+        p = paper_items.get((r["role"], r["item"]))
+        paper = f"{p[0]}/{p[1]} ({p[0] / p[1]:.1%})" if p else ""
+        t.add_row(r["role"], r["item"], f"{r['share']:.1%} of {r['evaluated']:.1f}", paper)
+    return t
 
 
 def _paper_headline() -> dict[tuple[str, str], tuple[int, int]]:
@@ -328,6 +341,13 @@ def run(
             "--analysis/--no-analysis", help="also write the statistical analysis (tests.csv, tables/, report.md)"
         ),
     ] = True,
+    table_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="table files: csv, or parquet (typed and compressed, for large runs; analyze reads both)",
+        ),
+    ] = "csv",
     parameter_uncertainty: Annotated[
         bool,
         typer.Option(
@@ -354,6 +374,8 @@ def run(
             raise fail(f"--reps: expected a whole number or 'auto', got {reps!r}") from None
     if not 0 < precision < 1:
         raise fail(f"--precision: must be between 0 and 1 (e.g. 0.05 for ±5%), got {precision}")
+    if table_format not in ("csv", "parquet"):
+        raise fail(f"--format: expected csv or parquet, got {table_format!r}")
     _replications(max_reps, "--max-reps", least=3)
     out_dir = out if out is not None else Path("outputs") / scenario.stem
     check_destination(out_dir, force=force)
@@ -380,6 +402,7 @@ def run(
             progress=not quiet,
             command=_command_line(),
             parameters_for=draws,
+            table_format=table_format,
         )
     except KeyboardInterrupt:
         work = work_dir_for(out_dir)
@@ -415,7 +438,10 @@ def _report_writer(sc: Any, write_analysis: Callable[..., None]) -> Callable[[Pa
 @app.command()
 def analyze(
     directory: Annotated[
-        Path, typer.Argument(help="folder with providers.csv, consumers.csv, caregivers.csv (sessions.csv optional)")
+        Path,
+        typer.Argument(
+            help="folder with providers, consumers, caregivers (sessions optional) as .csv or .parquet files"
+        ),
     ],
     out: Annotated[Path | None, _out_option("DIRECTORY: the results are added beside the data")] = None,
     method: Annotated[

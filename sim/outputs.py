@@ -188,22 +188,66 @@ def temp_path(dest: Path) -> Path:
 
 
 def move_into_place(tmp: Path, dest: Path) -> None:
-    """Replace ``dest`` by the finished folder ``tmp`` (an existing ``dest`` is moved aside first and
-    removed only once ``tmp`` is in place; on failure it is put back)."""
-    old = None
-    if dest.exists():
-        old = dest.parent / f".{dest.name}.old-{os.getpid()}"
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(dest, old)
+    """Replace ``dest`` by the finished folder or file ``tmp``. A file is replaced atomically
+    (``os.replace``); an existing folder is moved aside first and removed only once ``tmp`` is in
+    place (on failure it is put back)."""
+    tmp, dest = Path(tmp), Path(dest)
+    if not dest.exists() or not (tmp.is_dir() or dest.is_dir()):
+        os.replace(tmp, dest)
+        return
+    old = dest.parent / f".{dest.name}.old-{os.getpid()}"
+    _remove(old)
+    os.replace(dest, old)
     try:
         os.replace(tmp, dest)
     except BaseException:
-        if old is not None:
-            os.replace(old, dest)
+        os.replace(old, dest)
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    _remove(old)
+
+
+def _remove(path: Path) -> None:
+    """Remove a file or folder this tool made (a temporary one), if it exists."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with suppress(FileNotFoundError, IsADirectoryError):
+            path.unlink()
+
+
+def keep_first(tmp: Path, dest: Path) -> None:
+    """Commit for :func:`staged` when ``dest`` may have been written already by someone else (a chunk
+    computed twice): move ``tmp`` into place unless ``dest`` exists, in which case the first one stays."""
+    try:
+        os.replace(tmp, dest)
+    except OSError:
+        if not dest.exists():
+            raise
+
+
+@contextmanager
+def staged(
+    dest: Path | str, tmp: Path | str | None = None, commit: Callable[[Path, Path], None] = move_into_place
+) -> Iterator[Path]:
+    """The one way this tool writes anything that must never be seen half-written: yield a fresh
+    temporary path beside ``dest`` (``tmp``, default :func:`temp_path`), in which the block writes a
+    file or builds a folder; when the block completes, ``commit(tmp, dest)`` moves it into place
+    (default :func:`move_into_place`; :func:`keep_first`; or :func:`merge_into_place`). If the block
+    or the commit fails, the temporary path is removed and ``dest`` is left as it was."""
+    dest = Path(dest)
+    tmp = temp_path(dest) if tmp is None else Path(tmp)
+    _remove(tmp)
+    try:
+        yield tmp
+        commit(tmp, dest)
+    finally:
+        _remove(tmp)
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> None:
+    """Write a file through :func:`staged`: readers see the old file or the whole new one, never a part."""
+    with staged(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def merge_into_place(tmp: Path, dest: Path, force: bool = False, command: str = "") -> None:
@@ -249,21 +293,21 @@ def write_folder(
     with :func:`claim`, and leave this off)."""
     dest = Path(dest)
     check_destination(dest, force=force or merge)
+
+    def commit(tmp: Path, dest: Path) -> None:
+        if merge:
+            merge_into_place(tmp, dest, force=force, command=command or "")
+        else:
+            write_marker(tmp, command or "")
+            move_into_place(tmp, dest)
+
     with destination_lock(dest, enabled=lock):
-        tmp = temp_path(dest)
         try:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir()
-            result = writer(tmp)
-            if merge:
-                merge_into_place(tmp, dest, force=force, command=command or "")
-            else:
-                write_marker(tmp, command or "")
-                move_into_place(tmp, dest)
+            with staged(dest, commit=commit) as tmp:
+                tmp.mkdir()
+                result = writer(tmp)
         except OSError as exc:
             raise DestinationError(describe_os_error(exc, dest)) from None
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     return result
 
 

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-import test_runner_fakemodel as fm
+from helpers import fakemodel as fm
+from helpers.cli import run_cli
 
 from sim.runner import run_to_directory, work_dir_for
 from sim.scenario import load_scenario
@@ -22,15 +23,8 @@ TABLES = ("providers", "consumers", "caregivers", "sessions", "communities")
 
 
 def cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run(
-        [sys.executable, str(REPO / "cli.py"), "run", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    """``python cli.py run ARGS`` in a subprocess (tests/helpers/cli.py)."""
+    return run_cli("run", *args, cwd=cwd, timeout=timeout)
 
 
 def small_yaml(path: Path, **changes) -> Path:
@@ -97,15 +91,15 @@ def _hashes(d: Path) -> dict[str, str]:
 
 
 def test_run_writes_datasets_and_manifest_same_bytes_any_backend(tmp_path):
-    f = small_yaml(tmp_path / "small.yaml", replications=6)
-    r1 = cli(str(f), "--workers", "1", cwd=tmp_path)
+    f = small_yaml(tmp_path / "small.yaml", replications=4)
+    r1 = cli(str(f), "--workers", "1", cwd=tmp_path)  # one chunk of 4
     assert r1.returncode == 0, r1.stderr
     out = tmp_path / "outputs" / "small"
     for t in TABLES:
         assert (out / f"{t}.csv").stat().st_size > 0
     m = json.loads((out / "manifest.json").read_text())
-    assert m["replications"] == 6 and m["seed"] == 123 and m["scenario"] == "small"
-    assert len(m["simpy_events_per_replication"]) == 6 and m["simpy_events_total"] > 0
+    assert m["replications"] == 4 and m["seed"] == 123 and m["scenario"] == "small"
+    assert len(m["simpy_events_per_replication"]) == 4 and m["simpy_events_total"] > 0
     assert m["scenario_sha256"] == load_scenario(f).source_sha256 and "run" in m["command"]
     assert "Retention" in r1.stdout and "Sessions" in r1.stdout
     assert (out / "report.md").exists() and (out / "tests.csv").exists()  # the analysis, computed per chunk
@@ -113,7 +107,7 @@ def test_run_writes_datasets_and_manifest_same_bytes_any_backend(tmp_path):
     assert r2.returncode == 0, r2.stderr
     assert _hashes(tmp_path / "b") == _hashes(out)
     r3 = cli(
-        str(f), "--workers", "2", "--chunk-size", "4", "--no-analysis", "--out", str(tmp_path / "c"), "-q", cwd=tmp_path
+        str(f), "--workers", "2", "--chunk-size", "1", "--no-analysis", "--out", str(tmp_path / "c"), "-q", cwd=tmp_path
     )
     assert r3.returncode == 0
     assert _hashes(tmp_path / "c") == {
@@ -204,7 +198,7 @@ def test_parameter_uncertainty_draws_from_the_posterior_per_replication(tmp_path
                 "run",
                 "scenarios/later_wave.yaml",
                 "--reps",
-                "6",
+                "4",
                 "--no-analysis",
                 "-q",
                 "--out",

@@ -9,7 +9,7 @@ Groups:
   behind but finished chunks that ``--resume`` reuses. Where the test can mount a filesystem (root,
   ``mount`` allowed) it uses a real read-only tmpfs and a real 96 KiB tmpfs; elsewhere those two tests
   are skipped and the simulated versions below still run: ``EROFS`` raised by ``os.mkdir`` (monkeypatched)
-  and ``ENOSPC`` raised while a chunk is written (monkeypatched ``sim.runner._write_chunk``). Running as
+  and ``ENOSPC`` raised while a chunk is written (monkeypatched ``sim.runner.loop.write_chunk``). Running as
   root, ``chmod`` cannot make a folder read-only, hence the mount;
 - interruption: SIGKILL of a two-worker run: the workers exit with their parent, a rerun without
   ``--resume`` says finished chunks exist, ``--resume`` gives files byte-identical to an uninterrupted run;
@@ -37,12 +37,22 @@ import time
 from pathlib import Path
 
 import pytest
-import test_runner_fakemodel as fm
 import yaml
+from helpers import fakemodel as fm
 
 from sim import __version__
 from sim.cli_app import app
-from sim.outputs import MARKER, DestinationError, acquire_lock, release_lock, write_folder, written_by_us
+from sim.outputs import (
+    MARKER,
+    DestinationError,
+    acquire_lock,
+    atomic_write_bytes,
+    keep_first,
+    release_lock,
+    staged,
+    write_folder,
+    written_by_us,
+)
 from sim.runner import work_dir_for
 from sim.scenario import MAX_MONTHS, MAX_REPLICATIONS, ScenarioError, load_scenario, scenario_from_dict
 
@@ -185,6 +195,34 @@ def test_a_tool_folder_is_replaced_only_when_the_new_result_is_complete(tmp_path
         write_folder(dest, broken)
     assert (dest / "a.csv").read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_staged_is_all_or_nothing_for_files_and_folders(tmp_path):
+    """sim.outputs.staged, the one write-then-move helper: a failed block leaves the old file or folder
+    and no temporary; a completed one replaces it whole; keep_first keeps a chunk written first."""
+    f = tmp_path / "meta.json"
+    atomic_write_bytes(f, b"old")
+
+    def half_written() -> None:
+        with staged(f) as tmp:
+            tmp.write_bytes(b"ha")
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+
+    with pytest.raises(OSError, match="No space"):
+        half_written()
+    assert f.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["meta.json"]
+    atomic_write_bytes(f, b"new")
+    assert f.read_bytes() == b"new" and sorted(p.name for p in tmp_path.iterdir()) == ["meta.json"]
+    d = tmp_path / "chunk"
+    for content in ("first", "second"):
+        with staged(d, commit=keep_first) as tmp:
+            tmp.mkdir()
+            (tmp / "t.csv").write_text(content)
+    assert (d / "t.csv").read_text() == "first" and sorted(p.name for p in tmp_path.iterdir()) == ["chunk", "meta.json"]
+    with staged(d) as tmp:  # the default commit replaces a folder
+        tmp.mkdir()
+        (tmp / "t.csv").write_text("third")
+    assert (d / "t.csv").read_text() == "third" and sorted(p.name for p in tmp_path.iterdir()) == ["chunk", "meta.json"]
 
 
 def _fake_analysis(in_dir, out_dir, method="t"):
@@ -343,27 +381,28 @@ def test_full_disk_real_tmpfs_then_resume(small_disk, tmp_path, capsys, scen):
 
 def test_full_disk_simulated_keeps_finished_chunks_and_says_resume(tmp_path, capsys, scen, monkeypatch):
     import sim.runner as runner
+    from sim.runner import loop
 
-    real = runner._write_chunk
+    real = loop.write_chunk
     calls = {"n": 0}
 
     def write_chunk(chunks_dir, a, b, out):
         calls["n"] += 1
         if calls["n"] < 3:
             return real(chunks_dir, a, b, out)
-        partial = chunks_dir / f".tmp-{runner._chunk_name(a, b)}-{os.getpid()}"
+        partial = chunks_dir / f".tmp-{runner.chunk_name(a, b)}-{os.getpid()}"
         partial.mkdir()
         (partial / "providers.csv").write_bytes(b"half a ")
         raise OSError(errno.ENOSPC, "No space left on device", str(partial / "consumers.csv"))
 
-    monkeypatch.setattr(runner, "_write_chunk", write_chunk)
+    monkeypatch.setattr(loop, "write_chunk", write_chunk)
     disk = tmp_path / "disk"
     disk.mkdir()
     out = disk / "out"
     args = ["run", scen["a"], "--reps", 8, "--chunk-size", 2, "--workers", 1, "--no-analysis", "-q"]
     code, _, err = cli(capsys, *args, "--out", out)
     assert _assert_clean_after_full_disk(err, code, disk, out)
-    monkeypatch.setattr(runner, "_write_chunk", real)
+    monkeypatch.setattr(loop, "write_chunk", real)
     code, _, err = cli(capsys, *args, "--out", out)  # without --resume: says how to reuse or discard
     one_line(code, err, "2 finished chunks", "--resume", "--force")
     code, _, err = cli(capsys, *args, "--out", out, "--resume")

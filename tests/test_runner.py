@@ -1,4 +1,4 @@
-"""Runner tests, on a stand-in model (tests/test_runner_fakemodel.py) so they are fast and test the
+"""Runner tests, on a stand-in model (tests/helpers/fakemodel.py) so they are fast and test the
 runner alone. Groups:
 
 - invariance: the final files are the same bytes whatever the workers, chunk sizes or path taken;
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import test_runner_fakemodel as fm
+from helpers import fakemodel as fm
 from scipy import stats
 
 from sim import runner
@@ -86,10 +86,27 @@ def test_seed_changes_results(tmp_path):
     assert fm.file_hashes(a) != fm.file_hashes(b)
 
 
-def test_default_chunk_size_is_fixed_function_of_n():
-    assert default_chunk_size(1) == 1
-    assert default_chunk_size(1000) == default_chunk_size(1000)
-    assert 1 <= default_chunk_size(10**6) <= runner.MAX_CHUNK
+@pytest.mark.parametrize(
+    ("n", "size", "chunks"),
+    [
+        (1, 1, 1),  # never more than the run
+        (10, 10, 1),
+        (100, 25, 4),  # 100/16 < 25: at least 25 per chunk
+        (400, 25, 16),  # 400/16 = 25 exactly
+        (401, 26, 16),  # ceil(401/16) = 26: sixteen chunks, the last one shorter
+        (1000, 63, 16),  # ceil(1000/16) = 63
+        (1600, 100, 16),
+        (10**6, 100, 10**4),  # at most 100 per chunk (memory of a chunk in flight)
+    ],
+)
+def test_default_chunk_size_aims_at_16_chunks_of_25_to_100(n, size, chunks):
+    """About TARGET_CHUNKS=16 chunks per run, each of MIN_CHUNK=25 to MAX_CHUNK=100 replications, and a
+    function of ``n`` alone (a resumed run cuts the same chunks)."""
+    assert (runner.TARGET_CHUNKS, runner.MIN_CHUNK, runner.MAX_CHUNK) == (16, 25, 100)
+    assert default_chunk_size(n) == size
+    ranges = runner.chunk_ranges(n, size)
+    assert len(ranges) == chunks and ranges[0][0] == 0 and ranges[-1][1] == n
+    assert all(b - a == size for a, b in ranges[:-1]) and 0 < ranges[-1][1] - ranges[-1][0] <= size
 
 
 # --- map API ----------------------------------------------------------------------------------
@@ -189,7 +206,7 @@ def test_killed_process_resumes_to_same_bytes(tmp_path):
     ref, _ = _run(tmp_path, "ref", replications=10, chunk_size=1)
     out = tmp_path / "out"
     script = (
-        "import sys, test_runner_fakemodel as fm\n"
+        "import sys\nfrom helpers import fakemodel as fm\n"
         "from sim.runner import run_to_directory\n"
         f"run_to_directory(fm.small_scenario(), {str(out)!r}, replications=10, chunk_size=1, workers=1,"
         " model=fm.FAKE_MODEL, resume='--resume' in sys.argv)\n"

@@ -13,7 +13,7 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-import test_runner_fakemodel as fm  # noqa: E402
+from helpers import fakemodel as fm  # noqa: E402
 
 from sim.runner import map_replications, run_to_directory, work_dir_for  # noqa: E402
 

@@ -137,7 +137,10 @@ def _check(df: pd.DataFrame, file: str, col: str, kind: str) -> pd.Series:
 
 
 def read_csv(path: Path, required: bool = True) -> pd.DataFrame | None:
-    """Read one CSV as text (types are checked column by column afterwards)."""
+    """Read one CSV as text (types are checked column by column afterwards); where ``TABLE.csv`` is absent,
+    ``TABLE.parquet`` (``run --format parquet``) is read instead, as the same text."""
+    if not path.exists() and path.with_suffix(".parquet").exists():
+        return _read_parquet(path.with_suffix(".parquet"))
     if not path.exists():
         if required:
             raise DatasetError(f"{path.name}: file not found in {path.parent}")
@@ -148,6 +151,15 @@ def read_csv(path: Path, required: bool = True) -> pd.DataFrame | None:
         raise DatasetError(f"{path.name}: file is empty (expected a header row)") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path.name}: cannot parse CSV: {str(exc).splitlines()[0]}") from None
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        df = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise DatasetError(f"{path.name}: cannot read Parquet: {str(exc).splitlines()[0]}") from None
+    text = df.astype(str)
+    return text.where(df.notna() & (text != ""), None)  # as read from a CSV: a blank cell is missing
 
 
 def validate(df: pd.DataFrame, file: str) -> pd.DataFrame:
@@ -168,7 +180,8 @@ def validate(df: pd.DataFrame, file: str) -> pd.DataFrame:
 
 
 def read_directory(in_dir: Path | str) -> dict[str, pd.DataFrame]:
-    """providers.csv, consumers.csv, caregivers.csv (required) and sessions.csv (optional) as frames."""
+    """providers.csv, consumers.csv, caregivers.csv (required) and sessions.csv (optional) as frames (each
+    also as ``.parquet``)."""
     d = Path(in_dir)
     if not d.is_dir():
         raise DatasetError(f"{d}: not a directory")

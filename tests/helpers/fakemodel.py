@@ -2,7 +2,7 @@
 model's logic). It honours the model contract: ``simulate(scenario, replication, seed, parameters)``
 is a pure function drawing from ``SeedSequence(seed, spawn_key=(replication, stream))``; results
 carry ``replication``, ``events`` and ``columns``; ``to_frames`` orders rows by replication;
-``write_table`` writes a byte-stable CSV. No tests live here.
+``write_table`` writes a byte-stable CSV. Its own behaviour is checked in tests/test_runner.py.
 """
 
 from __future__ import annotations

@@ -1,0 +1,69 @@
+"""What every part of the runner shares: its limits, its one-line errors and the model bundle."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+WORK_FORMAT = 1
+TARGET_CHUNKS = 16  # chunks per run (several per worker, so the pool stays balanced) ...
+MIN_CHUNK = 25  # ... but at least this many replications per chunk (paper_study: ~1 s with analysis) ...
+MAX_CHUNK = 100  # ... and at most this many (bounds the memory of a chunk in flight)
+AUTO_CHUNK = 20  # chunk size used by --reps auto (the total is not known in advance)
+KEY_OUTPUTS = ("sessions_delivered", "consumer_retention", "consumer_satisfied")
+TABLE_FORMATS = ("csv", "parquet")  # how the run writes its tables (docs/data_dictionary.md)
+
+
+class RunnerError(ValueError):
+    """A user-facing problem (bad option, refused resume, unreachable scheduler); ``str()`` is one line."""
+
+
+class ResumeError(RunnerError):
+    """``resume`` refused: the work folder was made from a different scenario, seed, version or size."""
+
+
+class WriteError(RunnerError):
+    """An ``OSError`` while writing a run (no space, read-only, permissions, ...); ``str()`` is one line naming
+    the path and the cause, and says whether finished chunks were kept for ``--resume``."""
+
+
+@dataclass(frozen=True)
+class ModelAPI:
+    """The functions the runner needs from the model. ``None`` fields resolve (in the worker) to
+    ``sim.model.simulate_replication``, ``sim.datasets.to_frames``, ``sim.datasets.write_table`` and
+    ``sim.datasets.TABLES``. All fields must be picklable (module-level functions)."""
+
+    simulate: Callable[..., Any] | None = None
+    to_frames: Callable[[Sequence[Any]], dict[str, pd.DataFrame]] | None = None
+    write_table: Callable[[pd.DataFrame, Any], None] | None = None
+    tables: tuple[str, ...] | None = None
+
+    def resolved(self) -> ModelAPI:
+        sim_fn, tf, wt, tables = self.simulate, self.to_frames, self.write_table, self.tables
+        if sim_fn is None:
+            from ..model import simulate_replication as sim_fn
+        if tf is None or wt is None or tables is None:
+            from .. import datasets
+
+            tf = tf or datasets.to_frames
+            wt = wt or datasets.write_table
+            tables = tables or tuple(datasets.TABLES)
+        return ModelAPI(sim_fn, tf, wt, tuple(tables))
+
+
+DEFAULT_MODEL = ModelAPI()
+_RESOLVED: dict[ModelAPI, ModelAPI] = {}
+
+
+def _resolve(model: ModelAPI) -> ModelAPI:
+    r = _RESOLVED.get(model)
+    if r is None:
+        r = _RESOLVED[model] = model.resolved()
+    return r
+
+
+def _fn_id(fn: Callable[..., Any] | None) -> str | None:
+    return None if fn is None else f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
