@@ -44,6 +44,16 @@ def _likert_bases(items: tuple[ins.Item, ...]) -> dict[str, tuple[float, float]]
     }
 
 
+# Names used by parameter sets written before the outcome chain (e.g. an older calibration/calibrated.yaml):
+# old name -> new name (None: dropped, the new parameters take their documented defaults).
+LEGACY_NAMES: dict[str, str | None] = {
+    "benefit_experience_logit": "benefit_wave_logit",
+    "satisfaction_experience_shift": "satisfaction_wave_shift",
+    "confidence_experience_shift": "confidence_wave_shift",
+    "benefit_exposure_logit": None,
+}
+
+
 class ModelParameters(BaseModel):
     """The parameter set of the peer-support rollout model (time unit: days unless named)."""
 
@@ -108,6 +118,66 @@ class ModelParameters(BaseModel):
     supervision_days: float = Field(
         0.5, ge=0, le=30, description="calendar days a supervision contact occupies a community doctor (ASSUMPTION)"
     )
+    stress_workload_logit: float = Field(
+        0.1,
+        ge=-5,
+        le=5,
+        description="logit shift of a provider's stress per session staffed in the past month above "
+        "STRESS_REFERENCE_SESSIONS_PER_MONTH = 4 (sim.model.providers); ASSUMPTION, prior Uniform(0, 0.4): "
+        "Results, providers named 'too heavy workload' among their stress reasons",
+    )
+    stress_cancellation_logit: float = Field(
+        1.0,
+        ge=-5,
+        le=5,
+        description="logit shift of stress per unit share of the past month's sessions postponed or cancelled "
+        "(Discussion: the lack of structure 'compounded whatever stress they experienced'); ASSUMPTION, prior "
+        "Uniform(0, 2.5)",
+    )
+    stress_persistence_logit: float = Field(
+        2.0,
+        ge=0,
+        le=10,
+        description="logit shift of stress when the provider was stressed the month before (stress is a state, "
+        "not a coin flipped monthly); ASSUMPTION, prior Uniform(0, 4)",
+    )
+    supervision_stress_logit: float = Field(
+        -0.7,
+        ge=-10,
+        le=5,
+        description="logit shift of stress per supervision contact received in the past month (Methods: "
+        "supervision 'depending on peer service providers' needs'); ASSUMPTION, prior Uniform(-2, 0): "
+        "supervision can only help, by how much is unknown",
+    )
+    supervision_quit_log_hr: float = Field(
+        -0.7,
+        ge=-10,
+        le=5,
+        description="log hazard ratio of quitting in a month after receiving supervision; ASSUMPTION, prior "
+        "Uniform(-2, 0)",
+    )
+    experienced_supervision_multiplier: float = Field(
+        1.5,
+        ge=1,
+        le=10,
+        description="supervision requests multiplier in a wave that inherits the programme's experience "
+        "(doctors who know the programme; Discussion: later communities drew on the earlier wave's "
+        "experience); ASSUMPTION, prior Uniform(1, 3)",
+    )
+    experienced_review_factor: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="multiplier of the mean plan-review time in an experienced wave (doctors who know the "
+        "programme review faster); ASSUMPTION, prior Uniform(0.2, 1)",
+    )
+    experienced_disruption_factor: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="multiplier of the venue-unavailability and rescheduling probabilities in an experienced wave "
+        "(trained coordinators book venues and keep dates); ASSUMPTION, prior Uniform(0.2, 1)",
+    )
 
     # --- Session scheduling ---------------------------------------------------------------
     weekly_timetable_prob: float = Field(
@@ -125,7 +195,7 @@ class ModelParameters(BaseModel):
         "(set so the study totals about 214 sessions, Methods); ASSUMPTION before calibration",
     )
     unstructured_initial_rate_fraction: float = Field(
-        0.15,
+        0.0,
         ge=0,
         le=1,
         description="share of the full rate at the start of an unstructured community (Methods: 'slow "
@@ -135,7 +205,17 @@ class ModelParameters(BaseModel):
         6.0,
         gt=0,
         le=60,
-        description="months over which an unstructured community ramps up linearly (Methods: 'first 6 months')",
+        description="months over which an unstructured community ramps up (Discussion: 'first 6 months')",
+    )
+    unstructured_ramp_shape: float = Field(
+        2.5,
+        ge=1,
+        le=6,
+        description="exponent of the ramp-up: the rate is f0 + (1 - f0) (t / ramp)^shape of the full rate in the "
+        "ramp months (1 = linear). Discussion: 'slow ramp-up of services especially during the first 6 months' "
+        "without a timetable: providers who must initiate every session start slowly and accelerate as they "
+        "learn (ASSUMPTION; prior Uniform(1.5, 4); default 2.5 with f0 = 0 gives an unstructured community "
+        "under half the sessions of a weekly timetable in months 0-6)",
     )
     unstructured_reschedule_prob: float = Field(
         0.3,
@@ -291,11 +371,13 @@ class ModelParameters(BaseModel):
         description="probability a provider gives the 0-10 confidence score "
         "(Table 2: 7.13 = 57/8, so 8 of 12 answered)",
     )
-    confidence_experience_shift: float = Field(
+    confidence_wave_shift: float = Field(
         1.8,
         ge=-10,
         le=10,
-        description="points on the 0-10 confidence score for c_exp (Results: 7.80 later vs 6.0 initial)",
+        description="points on the 0-10 confidence score between a later (structured, experienced) and an initial "
+        "(unstructured, new) wave at the reference exposure (Results: 7.80 later vs 6.0 initial); split between "
+        "structure and experience by experience_share (formerly confidence_experience_shift)",
     )
     consumer_item_base: dict[str, float] = Field(
         default_factory=lambda: _binary_bases(ins.CONSUMER_SATISFACTION + ins.CONSUMER_BENEFITS),
@@ -305,18 +387,63 @@ class ModelParameters(BaseModel):
         default_factory=lambda: _likert_bases(ins.CONSUMER_SATISFACTION),
         description="(latent mean, latent SD) per scored consumer item before rounding (Table 4)",
     )
-    benefit_experience_logit: float = Field(
+    benefit_wave_logit: float = Field(
         1.8,
         ge=-10,
         le=10,
-        description="logit shift of every benefit item for c_exp (Results: consumer mood 10/26 initial vs 13/16 later; "
-        "'more consumers from the later communities reported an improvement in all items')",
+        description="logit difference of every benefit item between a later (structured, experienced) and an "
+        "initial (unstructured, new) wave at the reference exposure (Results: consumer mood 10/26 initial vs "
+        "13/16 later); it acts through the dose-response (a session of a better-run programme does more) and "
+        "is split between structure and experience by experience_share (formerly benefit_experience_logit)",
     )
-    benefit_exposure_logit: float = Field(
-        1.5,
+    experience_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="share of the paper's wave difference in answers (benefit_wave_logit, satisfaction_wave_shift, "
+        "confidence_wave_shift) due to experience rather than structure. The paper cannot separate them "
+        "(Discussion: the later communities had both the timetable and the earlier wave's experience); "
+        "ASSUMPTION, prior Uniform(0, 1): 0 = all structure, 1 = all experience",
+    )
+    benefit_no_programme_prob: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="probability of 'yes' to an item asking about benefit from the service for a person who "
+        "attended no session (docs/outcome_chain.md); ASSUMPTION, prior Uniform(0.01, 0.15): near 0 because the "
+        "items ask about a benefit of the service, allowing some acquiescence",
+    )
+    service_view_no_programme_prob: float = Field(
+        0.2,
+        gt=0,
+        lt=1,
+        description="probability of 'yes' to satisfaction, willingness to continue, feeling qualified and the "
+        "caregiver attitude items for a person (or family member) with no session; ASSUMPTION, prior "
+        "Uniform(0.05, 0.5): with nothing delivered, few are satisfied, some stay willing",
+    )
+    score_no_programme: float = Field(
+        2.5,
+        ge=1,
+        le=5,
+        description="latent 1-5 satisfaction score of a person with no session (the 0-10 confidence score scales "
+        "it to (score - 1) x 2.5); ASSUMPTION, prior Uniform(1.5, 3.5): below the scale's midpoint of 3",
+    )
+    exposure_half_saturation_sessions: float = Field(
+        8.0,
+        gt=0,
+        le=200,
+        description="sessions attended (consumers) or staffed (providers) at which the dose-response reaches half "
+        "its maximum (Emax form, docs/outcome_chain.md); ASSUMPTION, prior Uniform(2, 30): a few sessions already "
+        "matter, the paper's required 40% attendance of about 70 sessions (28) is near saturation",
+    )
+    delivery_quality_logit: float = Field(
+        2.0,
         ge=-10,
         le=10,
-        description="logit shift of benefit items per session a week of exposure above the reference (ASSUMPTION)",
+        description="logit shift of satisfaction and willingness to continue per unit of delivery quality above "
+        "the reference: the mean of the person's on-time share, share of the eight categories met and share of "
+        "their community's sessions not cancelled (Results: punctuality and richness rated lower in the "
+        "initial communities); ASSUMPTION, prior Uniform(0, 4)",
     )
     benefit_person_sd: float = Field(
         0.8, ge=0, le=5, description="SD of a person's latent benefit propensity shared across items (ASSUMPTION)"
@@ -324,11 +451,13 @@ class ModelParameters(BaseModel):
     answer_community_loading: float = Field(
         0.5, ge=-5, le=5, description="logit shift of answers per unit community effect (ASSUMPTION)"
     )
-    satisfaction_experience_shift: float = Field(
+    satisfaction_wave_shift: float = Field(
         0.15,
         ge=-5,
         le=5,
-        description="points on 1-5 satisfaction items for c_exp (Results: later 'slightly higher'); ASSUMPTION",
+        description="points on 1-5 satisfaction items between a later and an initial wave at the reference "
+        "exposure (Results: later 'slightly higher'); split by experience_share (formerly "
+        "satisfaction_experience_shift); ASSUMPTION",
     )
     punctuality_score_per_share: float = Field(
         1.0,
@@ -368,6 +497,20 @@ class ModelParameters(BaseModel):
         (30.0, 4.0),
         description="(mean, SD) years a parent caregiver is older than the member (ASSUMPTION; mean age 68.4)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_names(cls, data: Any) -> Any:
+        """Read parameter sets written before the outcome chain (docs/outcome_chain.md): renamed
+        wave shifts keep their values; the linear exposure slope has no counterpart and is dropped."""
+        if isinstance(data, dict) and any(k in data for k in LEGACY_NAMES):
+            data = dict(data)
+            for old, new in LEGACY_NAMES.items():
+                if old in data:
+                    value = data.pop(old)
+                    if new is not None:
+                        data.setdefault(new, value)
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> ModelParameters:

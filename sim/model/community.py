@@ -18,7 +18,7 @@ from ..follow_up import CommunityContext
 from ..parameters import ModelParameters
 from ..scenario import DAYS_PER_MONTH, Community, Scenario
 from ..streams import Stream, Uniforms, stream
-from .doctors import Doctors
+from .doctors import Doctors, Request
 from .records import SessionRecord
 
 N_CATEGORIES = len(ins.CONTENT_CATEGORIES)
@@ -26,7 +26,10 @@ RUN_STREAMS = (Stream.SESSION_TIMING, Stream.STAFFING, Stream.CONTENT, Stream.AT
 
 
 class Provider:
-    """A peer service provider: baseline, content menu, stress, career state and supervision received."""
+    """A peer service provider: baseline, content menu, stress, career and supervision received.
+
+    Leave and quitting are decided a month ahead (``sim.model.providers.ProviderCareer``), so the
+    provider's state on a day follows from ``exit_day`` and ``leave_spells``."""
 
     __slots__ = (
         "baseline",
@@ -35,9 +38,10 @@ class Provider:
         "leave_spells",
         "led",
         "menu",
+        "month_staffed",
         "pid",
-        "status",
         "stressed",
+        "stressed_months",
         "supervision",
         "training_end",
     )
@@ -56,8 +60,9 @@ class Provider:
         self.pid = pid
         self.baseline = baseline
         self.training_end = training_end
-        self.status = "active"  # active | on_leave | quit (sim.model.providers.ProviderCareer)
-        self.stressed = stressed
+        self.stressed = stressed  # current stress state, updated monthly (sim.model.providers)
+        self.stressed_months = 0  # months spent stressed before follow-up
+        self.month_staffed = 0  # sessions staffed since the last monthly review
         # The categories this provider picks from (all eight, or their favourites) and the
         # cumulative choice probabilities (Methods: 'according to their own interest or strength').
         order = np.argsort(-interest, kind="stable")[:breadth] if breadth < len(interest) else np.arange(len(interest))
@@ -65,12 +70,27 @@ class Provider:
         self.menu = (order.tolist(), np.cumsum(fav / fav.sum()).tolist())
         self.led = 0  # sessions led before follow-up: the staffing rule picks the least-used lead
         self.leave_spells: list[list[float]] = []
-        self.supervision = 0  # supervision contacts completed by follow-up
+        self.supervision: list[Request] = []  # supervision requests made to the community doctors
         self.exit_day: float | None = None
+
+    def status_on(self, now: float) -> str:
+        """active | on_leave | quit on day ``now``."""
+        if self.exit_day is not None and self.exit_day <= now:
+            return "quit"
+        if self.leave_spells and self.leave_spells[-1][0] <= now < self.leave_spells[-1][1]:
+            return "on_leave"
+        return "active"
 
     def available(self, now: float) -> bool:
         """Trained, not on leave, not quit (Methods: pre-service training; Results: temporary leave)."""
-        return self.status == "active" and now >= self.training_end
+        return now >= self.training_end and self.status_on(now) == "active"
+
+    def supervision_between(self, start: float, end: float) -> int:
+        """Supervision contacts ended in (start, end] (the doctors' queue advanced to ``end``)."""
+        return sum(1 for r in self.supervision if r.end is not None and start < r.end <= end)
+
+    def supervision_by(self, day: float) -> int:
+        return self.supervision_between(-1.0, day)
 
 
 @dataclass
@@ -125,6 +145,12 @@ class CommunityState:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def experienced(self) -> bool:
+        """The wave inherits the programme's experience (scenario ``experienced``): faster plan review,
+        fewer venue and date disruptions, more supervision (sim.parameters, experienced_*)."""
+        return self.c_exp > 0
 
     @property
     def structured(self) -> bool:

@@ -1,63 +1,126 @@
-"""Providers over time: temporary leave and return, quitting, and supervision.
+"""Providers over time: stress, temporary leave and return, quitting, and supervision.
 
-- :class:`ProviderCareer`: from the end of training, leave (Results: a provider "asked for a
-  temporary leave due to taking care of sick spouse") and quitting are competing exponential
-  hazards; quitting is more likely when stressed (``stress_quit_log_hr``); a leave lasts an
-  exponential time with mean ``provider_leave_mean_months``, then the provider is active again.
+- :class:`ProviderCareer` (one SimPy process per community, one event a month from the end of
+  training): for every provider still in the programme,
+
+  1. stress is updated from the month just ended (a state that persists, ``stress_persistence_logit``):
+     ``logit P(stressed) = logit(stress_base_prob) + stress_structured_logit c_struct
+     + stress_workload_logit (sessions staffed - STRESS_REFERENCE_SESSIONS_PER_MONTH)
+     + stress_cancellation_logit (share of the community's sessions postponed or cancelled)
+     + supervision_stress_logit (supervision contacts received) + stress_persistence_logit (stressed before - 1/2)``
+     (Discussion: the lack of structure 'compounded whatever stress they experienced'; Results:
+     'too heavy workload' among the reasons; supervision helping is an ASSUMPTION);
+  2. leave (Results: a provider "asked for a temporary leave due to taking care of sick spouse")
+     and quitting are competing hazards over the coming month; quitting is more likely when
+     stressed (``stress_quit_log_hr``) and less likely after supervision (``supervision_quit_log_hr``);
+     the event falls on a day uniform in the month; a leave lasts an exponential time with mean
+     ``provider_leave_mean_months``, then the provider is active again.
+
+  A community left with fewer than two active providers holds no session (``sim.model.staffing``).
 - :class:`Supervision`: "non-scheduled supervision depending on peer service providers' needs"
   (Methods): an active provider asks for supervision at ``supervision_rate_per_month`` (times
-  ``supervision_stress_multiplier`` when stressed); a contact occupies a community doctor for
-  ``supervision_days`` (first come, first served with plan reviews, ``sim.model.doctors``) and the
-  next request comes an exponential time after it ends.
-
-Stress itself is drawn per provider at recruitment (``sim.model.community``).
+  ``supervision_stress_multiplier`` while stressed, times ``experienced_supervision_multiplier`` in a
+  wave whose doctors know the programme); a contact occupies a community doctor for
+  ``supervision_days`` (first come, first served with plan reviews, ``sim.model.doctors``); a
+  provider with a request still waiting does not ask again.
 """
 
 from __future__ import annotations
 
 import math
 
+
 import simpy
+from scipy.special import logit
 
 from ..parameters import ModelParameters
 from ..scenario import DAYS_PER_MONTH
 from ..streams import Stream
 from .community import CommunityState, Provider
 
+STRESS_REFERENCE_SESSIONS_PER_MONTH = 4.0  # about one session a week (Methods: 'once every one or 2 weeks')
+
 
 class ProviderCareer:
-    """Leave, return and quitting of one provider (one SimPy process)."""
+    """Stress, leave, return and quitting of one community's providers (one SimPy process)."""
 
-    def __init__(self, env: simpy.Environment, c: CommunityState, prov: Provider, p: ModelParameters):
-        self.env, self.c, self.prov = env, c, prov
+    def __init__(self, env: simpy.Environment, c: CommunityState, p: ModelParameters):
+        self.env, self.c, self.p = env, c, p
         self.rng = c.rng[Stream.PROVIDER_LEAVE]
-        self.leave_rate = p.provider_leave_hazard_per_month / DAYS_PER_MONTH
-        stress_hr = math.exp(p.stress_quit_log_hr) if prov.stressed else 1.0
-        self.quit_rate = p.provider_quit_hazard_per_month / DAYS_PER_MONTH * stress_hr
-        self.mean_leave = p.provider_leave_mean_months * DAYS_PER_MONTH
-
-    def _wait(self, rate: float) -> float:
-        return self.rng.exponential(1 / rate) if rate > 0 else math.inf
+        self.stress_rng = c.rng[Stream.STRESS]
+        self.leave_rate = p.provider_leave_hazard_per_month
+        self.log_quit = math.log(p.provider_quit_hazard_per_month) if p.provider_quit_hazard_per_month > 0 else None
+        self.stress_lp0 = float(logit(p.stress_base_prob)) + p.stress_structured_logit * c.c_struct
 
     def run(self):
-        env, c, prov = self.env, self.c, self.prov
-        yield env.timeout(prov.training_end - env.now)
-        while True:
-            t_leave, t_quit = self._wait(self.leave_rate), self._wait(self.quit_rate)
-            t = min(t_leave, t_quit)
-            if env.now + t >= c.end:
-                return
-            yield env.timeout(t)
-            if t_quit <= t_leave:
-                prov.status, prov.exit_day = "quit", env.now
-                return
-            prov.status = "on_leave"
-            length = self.rng.exponential(self.mean_leave)
-            prov.leave_spells.append([env.now, env.now + length])
-            if env.now + length >= c.end:
-                return
-            yield env.timeout(length)
-            prov.status = "active"
+        env, c = self.env, self.c
+        yield env.timeout(c.training_end - env.now)
+        while env.now < c.end:
+            window = min(DAYS_PER_MONTH, c.end - env.now)
+            self.review(env.now, window)
+            yield env.timeout(window)
+
+    def _disrupted_share(self, now: float) -> float:
+        """Share of the community's sessions ended in the past month that were postponed or cancelled."""
+        due = disrupted = 0
+        for r in reversed(self.c.records):
+            if r.day < now - DAYS_PER_MONTH:
+                break
+            due += 1
+            disrupted += (not r.held) or r.postponements > 0
+        return disrupted / due if due else 0.0
+
+    def review(self, now: float, window: float) -> None:
+        """Update stress from the month just ended, then decide leave and quitting for the coming one."""
+        c, p = self.c, self.p
+        provs = [q for q in c.providers if q.status_on(now) != "quit"]
+        n = len(provs)
+        u_stress = self.stress_rng.random(n)
+        u_event = self.rng.random((n, 4))
+        c.doctors.advance(now)
+        disrupted = self._disrupted_share(now)
+        for k, q in enumerate(provs):
+            supervised = q.supervision_between(now - DAYS_PER_MONTH, now)
+            if now > q.training_end:
+                self._stress(q, supervised, disrupted, u_stress[k])
+            if now < c.follow_up:
+                q.stressed_months += q.stressed
+            q.month_staffed = 0
+            start = q.leave_spells[-1][1] if q.leave_spells else now  # back from leave on this day
+            if start < now + window:
+                self._career(q, max(now, start), now + window - max(now, start), supervised, u_event[k : k + 1])
+
+    def _stress(self, q: Provider, supervised: int, disrupted: float, u: float) -> None:
+        p = self.p
+        lp = (
+            self.stress_lp0
+            + p.stress_workload_logit * (q.month_staffed - STRESS_REFERENCE_SESSIONS_PER_MONTH)
+            + p.stress_cancellation_logit * disrupted
+            + p.supervision_stress_logit * supervised
+            + p.stress_persistence_logit * (q.stressed - 0.5)
+        )
+        q.stressed = bool(u < 1.0 / (1.0 + math.exp(-lp)))
+
+    def _career(self, q: Provider, now: float, window: float, supervised: int, u) -> None:
+        """Leave or quit in [now, now + window) under constant competing hazards (the first event's
+        day by inversion of the exponential truncated to the window)."""
+        p = self.p
+        u_event, u_which, u_day, u_len = u[0]
+        quit_rate = 0.0
+        if self.log_quit is not None:
+            quit_rate = math.exp(
+                self.log_quit + p.stress_quit_log_hr * q.stressed + p.supervision_quit_log_hr * (supervised > 0)
+            )
+        total = (quit_rate + self.leave_rate) * window / DAYS_PER_MONTH
+        p_event = -math.expm1(-total)
+        if total <= 0 or u_event >= p_event:
+            return
+        day = now - math.log1p(-u_day * p_event) / total * window
+        if u_which * (quit_rate + self.leave_rate) < quit_rate:
+            q.exit_day = day
+        else:
+            length = -math.log1p(-u_len) * p.provider_leave_mean_months * DAYS_PER_MONTH
+            q.leave_spells.append([day, day + length])
 
 
 class Supervision:
@@ -66,8 +129,10 @@ class Supervision:
     def __init__(self, env: simpy.Environment, c: CommunityState, prov: Provider, p: ModelParameters):
         self.env, self.c, self.prov = env, c, prov
         self.u = c.uniforms[Stream.DOCTOR]
-        mult = p.supervision_stress_multiplier if prov.stressed else 1.0
-        self.mean_gap = 1 / (p.supervision_rate_per_month / DAYS_PER_MONTH * mult)
+        base = p.supervision_rate_per_month / DAYS_PER_MONTH
+        if c.experienced:
+            base *= p.experienced_supervision_multiplier
+        self.rates = (base, base * p.supervision_stress_multiplier)  # (not stressed, stressed)
         self.length = p.supervision_days
 
     def run(self):
@@ -75,12 +140,15 @@ class Supervision:
         yield env.timeout(prov.training_end - env.now)
         yield env.timeout(self._gap())
         while env.now < c.end:
-            wait_from = env.now
-            if prov.status == "active":
-                wait_from = c.doctors.end_of(c.doctors.register(env.now, self.length), env.now)
-                prov.supervision += wait_from <= c.follow_up
-            yield env.timeout(wait_from - env.now + self._gap())
+            last = prov.supervision[-1] if prov.supervision else None
+            pending = last is not None and c.doctors.end_of(last, env.now) > env.now
+            if prov.available(env.now) and not pending:
+                prov.supervision.append(c.doctors.register(env.now, self.length, "supervision"))
+            yield env.timeout(self._gap())
 
     def _gap(self) -> float:
-        """Exponential time to the next request (by inversion)."""
-        return -math.log1p(-self.u.one()) * self.mean_gap
+        """Exponential time to the next request at the provider's current rate (by inversion)."""
+        return -math.log1p(-self.u.one()) / self.rates[self.prov.stressed]
+
+
+

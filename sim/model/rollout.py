@@ -53,8 +53,8 @@ class RolloutModel:
             env.process(SessionDelivery(env, c, p).run())
             env.process(Dropout(env, c, p).run())
             env.process(FollowUp(env, c, self.replication).run())
+            env.process(ProviderCareer(env, c, p).run())
             for prov in c.providers:
-                env.process(ProviderCareer(env, c, prov, p).run())
                 if p.supervision_rate_per_month > 0:
                     env.process(Supervision(env, c, prov, p).run())
         horizon = max(c.end for c in self.communities)
