@@ -175,8 +175,8 @@ class ModelParameters(BaseModel):
         0.5,
         ge=0,
         le=1,
-        description="multiplier of the venue-unavailability and rescheduling probabilities in an experienced wave "
-        "(trained coordinators book venues and keep dates); ASSUMPTION, prior Uniform(0.2, 1)",
+        description="multiplier of the probability that a provider-initiated session is moved from its announced "
+        "date, in an experienced wave (trained coordinators keep dates); ASSUMPTION, prior Uniform(0.2, 1)",
     )
 
     # --- Session scheduling ---------------------------------------------------------------
@@ -188,11 +188,11 @@ class ModelParameters(BaseModel):
         "fortnightly, where the scenario does not fix it (Methods: 'once every one or 2 weeks')",
     )
     unstructured_max_sessions_per_week: float = Field(
-        1.4,
+        1.7,
         gt=0,
         le=7,
         description="rate of provider-initiated sessions once an unstructured community has ramped up "
-        "(set so the study totals about 214 sessions, Methods); ASSUMPTION before calibration",
+        "(set so the study totals about 214 sessions, Methods, with the default ramp-up); ASSUMPTION before calibration",
     )
     unstructured_initial_rate_fraction: float = Field(
         0.0,
@@ -429,12 +429,12 @@ class ModelParameters(BaseModel):
         "it to (score - 1) x 2.5); ASSUMPTION, prior Uniform(1.5, 3.5): below the scale's midpoint of 3",
     )
     exposure_half_saturation_sessions: float = Field(
-        8.0,
+        12.0,
         gt=0,
         le=200,
         description="sessions attended (consumers) or staffed (providers) at which the dose-response reaches half "
-        "its maximum (Emax form, docs/outcome_chain.md); ASSUMPTION, prior Uniform(2, 30): a few sessions already "
-        "matter, the paper's required 40% attendance of about 70 sessions (28) is near saturation",
+        "its maximum (Emax form, docs/outcome_chain.md); ASSUMPTION, prior Uniform(6, 30): a handful of sessions "
+        "gives a fraction of the effect, the paper's required 40% attendance of about 60 sessions (24) most of it",
     )
     delivery_quality_logit: float = Field(
         2.0,

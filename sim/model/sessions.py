@@ -86,10 +86,9 @@ class SessionDelivery:
         self.staffing = Staffing(c, p)
         self.attendance = Attendance(c)
         self.u = c.uniforms[Stream.SESSION_TIMING]
-        # A wave that inherits the programme's experience has coordinators who book venues and keep
-        # dates (experienced_disruption_factor, sim.parameters).
+        # A wave that inherits the programme's experience has coordinators who keep announced dates
+        # (experienced_disruption_factor, sim.parameters); venue availability is the scenario's fact.
         factor = p.experienced_disruption_factor if c.experienced else 1.0
-        self.venue_unavailable = p.venue_unavailable_prob * factor
         self.reschedule = p.unstructured_reschedule_prob * factor
 
     def run(self):
@@ -114,6 +113,13 @@ class SessionDelivery:
                 return
             retry = env.now + p.postpone_days
             if postponements >= p.max_postponements or retry >= c.end or retry >= self.schedule.deadline:
+                # A plan the doctor is reviewing: the session waits for it if it can still be held
+                # before the next slot, rather than waste the doctor's time (docs/outcome_chain.md).
+                done = plan.end
+                if reason == "plan_not_reviewed" and done is not None and done < min(c.end, self.schedule.deadline):
+                    postponements += 1
+                    yield env.timeout(done - env.now)
+                    continue
                 self._cancel(seq, announced, postponements, reason, plan)
                 return
             postponements += 1
@@ -129,7 +135,7 @@ class SessionDelivery:
             return "no_providers", available, outdoor
         if not self.review.reviewed(plan, now):
             return "plan_not_reviewed", available, outdoor
-        if not outdoor and u_venue < self.venue_unavailable:
+        if not outdoor and u_venue < p.venue_unavailable_prob:
             return "venue_unavailable", available, outdoor
         if not self.c.structured and postponements == 0 and u_resched < self.reschedule:
             return "rescheduled", available, outdoor
