@@ -258,9 +258,10 @@ def test_community_effect_has_its_sd():
 
 def test_slow_plan_reviews_cancel_sessions_and_instant_ones_never_do():
     slow = _frames(_scenario(plan_review_mean_days=60.0, plan_lead_days=0.0), reps=2)["sessions"]
-    # one doctor, reviews of two months on average: the queue only grows, nearly nothing is held
-    assert (slow["status"] == "cancelled").mean() > 0.9
-    assert (slow["cancel_reason"] == "plan_not_reviewed").mean() > 0.85
+    # one doctor per community, reviews of two months on average: a doctor finishes about six plans a
+    # year (the plans of cancelled sessions are withdrawn), so about 6 of a community's ~50 sessions go ahead
+    assert (slow["status"] == "cancelled").mean() > 0.75
+    assert (slow["cancel_reason"] == "plan_not_reviewed").mean() > 0.75
     fast = _frames(_scenario(plan_review_mean_days=0.0, supervision_rate_per_month=0.0), reps=2)["sessions"]
     assert not (fast["cancel_reason"] == "plan_not_reviewed").any()
 
