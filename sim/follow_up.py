@@ -98,7 +98,7 @@ def _benefits(
     """Table 3 items (self-perceived and others' perspective) with a shared person propensity."""
     n = g.shape[0]
     person = p.benefit_person_sd * rng.standard_normal(n)
-    common = p.benefit_wave_logit * wave_position(p, ctx) + p.answer_community_loading * ctx.effect + person
+    common = p.benefit_experience_logit * wave_position(p, ctx) + p.answer_community_loading * ctx.effect + person
     # Random effects pull a marginal rate towards 1/2; scaling the item logit by the probit-logistic
     # factor sqrt(1 + 0.346 var) keeps the marginal rate at the reference near the item's level
     # (Zeger et al. 1988).
@@ -145,7 +145,7 @@ def interview_providers(
     out["willing_continue"] = _yes(
         u[2], _toward(view0, base["willing_continue"], g, served) + p.stress_continue_logit * s_c
     )
-    shift = p.satisfaction_wave_shift * wave + 0.5 * p.answer_community_loading * ctx.effect
+    shift = p.satisfaction_experience_shift * wave + 0.5 * p.answer_community_loading * ctx.effect
     z = rng.standard_normal((len(p.provider_likert_base), n))
     for k, (col, (mean, sd)) in enumerate(sorted(p.provider_likert_base.items())):
         if col == "confidence":
@@ -156,7 +156,7 @@ def interview_providers(
         latent = _likert(p, mean, g, shift + extra) + p.stress_satisfaction_shift * s_c
         out[col] = _scored(latent + sd * z[k], 1, 5)
     c_mean, c_sd = p.provider_likert_base["confidence"]
-    conf_latent = _likert(p, c_mean, g, p.confidence_wave_shift * wave, 0.0, 10.0)
+    conf_latent = _likert(p, c_mean, g, p.confidence_experience_shift * wave, 0.0, 10.0)
     conf = _scored(conf_latent + c_sd * rng.standard_normal(n), 0, 10)
     out["confidence"] = np.where(u[3] < p.confidence_response_prob, conf, np.nan)
     ur = rng.random((len(ins.PROVIDER_STRESS_REASONS), n))
@@ -187,7 +187,7 @@ def interview_consumers(
     u = rng.random((2, n))
     out["sat_overall"] = _yes(u[0], _toward(view0, base["sat_overall"], g, served))
     out["willing_continue"] = _yes(u[1], _toward(view0, base["willing_continue"], g, served))
-    shift = p.satisfaction_wave_shift * wave_position(p, ctx) + 0.5 * p.answer_community_loading * ctx.effect
+    shift = p.satisfaction_experience_shift * wave_position(p, ctx) + 0.5 * p.answer_community_loading * ctx.effect
     z = rng.standard_normal((len(p.consumer_likert_base), n))
     for k, (col, (mean, sd)) in enumerate(sorted(p.consumer_likert_base.items())):
         extra: np.ndarray | float = 0.0
@@ -238,7 +238,7 @@ def interview_caregivers(
         own = it.column.removeprefix("member_")
         out[it.column] = _yes(um[k], _toward(ben0, base[it.column], g, member(own, 0.35)))
     us = rng.random((len(ins.CAREGIVER_SELF_BENEFITS), n))
-    shift = 0.5 * p.benefit_wave_logit * wave_position(p, ctx) + community
+    shift = 0.5 * p.benefit_experience_logit * wave_position(p, ctx) + community
     for k, it in enumerate(ins.CAREGIVER_SELF_BENEFITS):
         out[it.column] = _yes(us[k], _toward(ben0, base[it.column], g, shift))
     return out

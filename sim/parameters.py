@@ -45,11 +45,8 @@ def _likert_bases(items: tuple[ins.Item, ...]) -> dict[str, tuple[float, float]]
 
 
 # Names used by parameter sets written before the outcome chain (e.g. an older calibration/calibrated.yaml):
-# old name -> new name (None: dropped, the new parameters take their documented defaults).
+# old name -> new name (None: dropped; the new parameters take their documented defaults).
 LEGACY_NAMES: dict[str, str | None] = {
-    "benefit_experience_logit": "benefit_wave_logit",
-    "satisfaction_experience_shift": "satisfaction_wave_shift",
-    "confidence_experience_shift": "confidence_wave_shift",
     "benefit_exposure_logit": None,
 }
 
@@ -371,13 +368,13 @@ class ModelParameters(BaseModel):
         description="probability a provider gives the 0-10 confidence score "
         "(Table 2: 7.13 = 57/8, so 8 of 12 answered)",
     )
-    confidence_wave_shift: float = Field(
+    confidence_experience_shift: float = Field(
         1.8,
         ge=-10,
         le=10,
         description="points on the 0-10 confidence score between a later (structured, experienced) and an initial "
         "(unstructured, new) wave at the reference exposure (Results: 7.80 later vs 6.0 initial); split between "
-        "structure and experience by experience_share (formerly confidence_experience_shift)",
+        "structure and experience by experience_share (the name is kept for parameter sets written before the split)",
     )
     consumer_item_base: dict[str, float] = Field(
         default_factory=lambda: _binary_bases(ins.CONSUMER_SATISFACTION + ins.CONSUMER_BENEFITS),
@@ -387,21 +384,21 @@ class ModelParameters(BaseModel):
         default_factory=lambda: _likert_bases(ins.CONSUMER_SATISFACTION),
         description="(latent mean, latent SD) per scored consumer item before rounding (Table 4)",
     )
-    benefit_wave_logit: float = Field(
+    benefit_experience_logit: float = Field(
         1.8,
         ge=-10,
         le=10,
         description="logit difference of every benefit item between a later (structured, experienced) and an "
         "initial (unstructured, new) wave at the reference exposure (Results: consumer mood 10/26 initial vs "
         "13/16 later); it acts through the dose-response (a session of a better-run programme does more) and "
-        "is split between structure and experience by experience_share (formerly benefit_experience_logit)",
+        "is split between structure and experience by experience_share (the name is kept for parameter sets written before the split)",
     )
     experience_share: float = Field(
         0.5,
         ge=0,
         le=1,
-        description="share of the paper's wave difference in answers (benefit_wave_logit, satisfaction_wave_shift, "
-        "confidence_wave_shift) due to experience rather than structure. The paper cannot separate them "
+        description="share of the paper's wave difference in answers (benefit_experience_logit, satisfaction_experience_shift, "
+        "confidence_experience_shift) due to experience rather than structure. The paper cannot separate them "
         "(Discussion: the later communities had both the timetable and the earlier wave's experience); "
         "ASSUMPTION, prior Uniform(0, 1): 0 = all structure, 1 = all experience",
     )
@@ -451,13 +448,13 @@ class ModelParameters(BaseModel):
     answer_community_loading: float = Field(
         0.5, ge=-5, le=5, description="logit shift of answers per unit community effect (ASSUMPTION)"
     )
-    satisfaction_wave_shift: float = Field(
+    satisfaction_experience_shift: float = Field(
         0.15,
         ge=-5,
         le=5,
         description="points on 1-5 satisfaction items between a later and an initial wave at the reference "
-        "exposure (Results: later 'slightly higher'); split by experience_share (formerly "
-        "satisfaction_experience_shift); ASSUMPTION",
+        "exposure (Results: later 'slightly higher'); split by experience_share (the name is "
+        "kept for parameter sets written before the split); ASSUMPTION",
     )
     punctuality_score_per_share: float = Field(
         1.0,
@@ -502,7 +499,7 @@ class ModelParameters(BaseModel):
     @classmethod
     def _legacy_names(cls, data: Any) -> Any:
         """Read parameter sets written before the outcome chain (docs/outcome_chain.md): renamed
-        wave shifts keep their values; the linear exposure slope has no counterpart and is dropped."""
+        the linear exposure slope has no counterpart in the dose-response and is dropped."""
         if isinstance(data, dict) and any(k in data for k in LEGACY_NAMES):
             data = dict(data)
             for old, new in LEGACY_NAMES.items():

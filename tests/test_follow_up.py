@@ -216,7 +216,7 @@ def test_delivery_quality_moves_satisfaction_and_willingness():
 
 def test_experience_share_splits_the_wave_difference():
     """experience_share = 1: only the experienced flag moves benefits; 0: only structure does."""
-    p = ModelParameters().replace(benefit_wave_logit=2.0)
+    p = ModelParameters().replace(benefit_experience_logit=2.0)
     col = ins.SELF_BENEFIT_COLUMNS[0]
     for share, moved, fixed in ((1.0, "c_exp", "c_struct"), (0.0, "c_struct", "c_exp")):
         q = p.replace(experience_share=share)
@@ -235,7 +235,7 @@ def test_benefit_rates_stay_near_the_base_at_the_reference_exposure():
 
 
 def test_experience_raises_satisfaction():
-    p = ModelParameters().replace(satisfaction_wave_shift=1.0, experience_share=1.0)
+    p = ModelParameters().replace(satisfaction_experience_shift=1.0, experience_share=1.0)
     later = _consumers(p, c_exp=0.5)
     initial = _consumers(p, c_exp=-0.5)
     col = sorted(p.consumer_likert_base)[0]
