@@ -74,6 +74,11 @@ def quality(on_time: np.ndarray, categories: np.ndarray, ctx: CommunityContext) 
     return (on_time + categories + ctx.held_share) / 3 - REFERENCE_QUALITY
 
 
+def _served(p: ModelParameters, ctx: CommunityContext, on_time: np.ndarray, categories: np.ndarray) -> np.ndarray:
+    """What satisfaction and willingness add per unit dose: delivery quality and the community effect."""
+    return p.delivery_quality_logit * quality(on_time, categories, ctx) + p.answer_community_loading * ctx.effect
+
+
 def _yes(u: np.ndarray, lp: np.ndarray) -> np.ndarray:
     return (u < expit(lp)).astype(float)
 
@@ -137,7 +142,7 @@ def interview_providers(
     view0 = p.service_view_no_programme_prob
     out: dict[str, np.ndarray] = {}
     s_c = stressed - 0.5
-    served = p.delivery_quality_logit * quality(on_time_share, category_share, ctx) + p.answer_community_loading * ctx.effect
+    served = _served(p, ctx, on_time_share, category_share)
     u = rng.random((4, n))
     out["sat_overall"] = _yes(u[0], _toward(view0, base["sat_overall"], g, served))
     out["qualified"] = _yes(u[1], _toward(view0, base["qualified"], g, 0.0) + p.stress_qualified_logit * s_c)
@@ -183,7 +188,7 @@ def interview_consumers(
     g = dose(sessions_attended, p, CONSUMER_REFERENCE_SESSIONS)
     view0 = p.service_view_no_programme_prob
     out: dict[str, np.ndarray] = {}
-    served = p.delivery_quality_logit * quality(on_time_share, category_share, ctx) + p.answer_community_loading * ctx.effect
+    served = _served(p, ctx, on_time_share, category_share)
     u = rng.random((2, n))
     out["sat_overall"] = _yes(u[0], _toward(view0, base["sat_overall"], g, served))
     out["willing_continue"] = _yes(u[1], _toward(view0, base["willing_continue"], g, served))

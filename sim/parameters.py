@@ -189,7 +189,8 @@ class ModelParameters(BaseModel):
         gt=0,
         le=7,
         description="rate of provider-initiated sessions once an unstructured community has ramped up "
-        "(set so the study totals about 214 sessions, Methods, with the default ramp-up); ASSUMPTION before calibration",
+        "(set so the study totals about 214 sessions, Methods, with the default ramp-up); ASSUMPTION before "
+        "calibration",
     )
     unstructured_initial_rate_fraction: float = Field(
         0.0,
@@ -391,14 +392,16 @@ class ModelParameters(BaseModel):
         description="logit difference of every benefit item between a later (structured, experienced) and an "
         "initial (unstructured, new) wave at the reference exposure (Results: consumer mood 10/26 initial vs "
         "13/16 later); it acts through the dose-response (a session of a better-run programme does more) and "
-        "is split between structure and experience by experience_share (the name is kept for parameter sets written before the split)",
+        "is split between structure and experience by experience_share (the name is kept for parameter sets "
+        "written before the split)",
     )
     experience_share: float = Field(
         0.5,
         ge=0,
         le=1,
-        description="share of the paper's wave difference in answers (benefit_experience_logit, satisfaction_experience_shift, "
-        "confidence_experience_shift) due to experience rather than structure. The paper cannot separate them "
+        description="share of the paper's wave difference in answers (benefit_experience_logit, "
+        "satisfaction_experience_shift, confidence_experience_shift) due to experience rather than structure. "
+        "The paper cannot separate them "
         "(Discussion: the later communities had both the timetable and the earlier wave's experience); "
         "ASSUMPTION, prior Uniform(0, 1): 0 = all structure, 1 = all experience",
     )

@@ -37,7 +37,7 @@ def test_unavailable_venues_move_every_answer_toward_the_no_programme_level():
     assert held1 < 0.3 * held0
     c0, c1 = (f[f["evaluated"] == 1] for f in (f0["consumers"], f1["consumers"]))
     levels = {"sat_overall": p.service_view_no_programme_prob, "willing_continue": p.service_view_no_programme_prob}
-    levels.update({col: p.benefit_no_programme_prob for col in CONSUMER_BENEFITS})
+    levels.update(dict.fromkeys(CONSUMER_BENEFITS, p.benefit_no_programme_prob))
     for col, p0 in levels.items():
         before, after = c0[col].mean(), c1[col].mean()
         assert before - after >= 0.5 * (before - p0), (col, before, after, p0)

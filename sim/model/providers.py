@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 
-
 import simpy
 from scipy.special import logit
 
@@ -72,7 +71,7 @@ class ProviderCareer:
 
     def review(self, now: float, window: float) -> None:
         """Update stress from the month just ended, then decide leave and quitting for the coming one."""
-        c, p = self.c, self.p
+        c = self.c
         provs = [q for q in c.providers if q.status_on(now) != "quit"]
         n = len(provs)
         u_stress = self.stress_rng.random(n)
@@ -149,6 +148,3 @@ class Supervision:
     def _gap(self) -> float:
         """Exponential time to the next request at the provider's current rate (by inversion)."""
         return -math.log1p(-self.u.one()) / self.rates[self.prov.stressed]
-
-
-
