@@ -22,7 +22,15 @@ from .doctors import Doctors, Request
 from .records import SessionRecord
 
 N_CATEGORIES = len(ins.CONTENT_CATEGORIES)
-RUN_STREAMS = (Stream.SESSION_TIMING, Stream.STAFFING, Stream.CONTENT, Stream.ATTENDANCE, Stream.DROPOUT, Stream.DOCTOR)
+RUN_STREAMS = (
+    Stream.SESSION_TIMING,
+    Stream.STAFFING,
+    Stream.CONTENT,
+    Stream.ATTENDANCE,
+    Stream.DROPOUT,
+    Stream.DOCTOR,
+    Stream.PROVIDER_LEAVE,
+)
 
 
 class Provider:
@@ -82,8 +90,12 @@ class Provider:
         return "active"
 
     def available(self, now: float) -> bool:
-        """Trained, not on leave, not quit (Methods: pre-service training; Results: temporary leave)."""
-        return now >= self.training_end and self.status_on(now) == "active"
+        """Trained, not on leave, not quit (Methods: pre-service training; Results: temporary leave);
+        ``status_on(now) == "active"`` after training, written out (it runs at every session attempt)."""
+        if now < self.training_end or (self.exit_day is not None and self.exit_day <= now):
+            return False
+        spells = self.leave_spells
+        return not spells or not spells[-1][0] <= now < spells[-1][1]
 
     def supervision_between(self, start: float, end: float) -> int:
         """Supervision contacts ended in (start, end] (the doctors' queue advanced to ``end``)."""

@@ -45,8 +45,7 @@ class ProviderCareer:
 
     def __init__(self, env: simpy.Environment, c: CommunityState, p: ModelParameters):
         self.env, self.c, self.p = env, c, p
-        self.rng = c.rng[Stream.PROVIDER_LEAVE]
-        self.stress_rng = c.rng[Stream.STRESS]
+        self.u = c.uniforms[Stream.PROVIDER_LEAVE]
         self.leave_rate = p.provider_leave_hazard_per_month
         self.log_quit = math.log(p.provider_quit_hazard_per_month) if p.provider_quit_hazard_per_month > 0 else None
         self.stress_lp0 = float(logit(p.stress_base_prob)) + p.stress_structured_logit * c.c_struct
@@ -72,22 +71,23 @@ class ProviderCareer:
     def review(self, now: float, window: float) -> None:
         """Update stress from the month just ended, then decide leave and quitting for the coming one."""
         c = self.c
-        provs = [q for q in c.providers if q.status_on(now) != "quit"]
-        n = len(provs)
-        u_stress = self.stress_rng.random(n)
-        u_event = self.rng.random((n, 4))
+        provs = [q for q in c.providers if q.exit_day is None or q.exit_day > now]
+        u = self.u.take(5 * len(provs))
         c.doctors.advance(now)
         disrupted = self._disrupted_share(now)
+        month_ago, end = now - DAYS_PER_MONTH, now + window
+        counting = now < c.follow_up
         for k, q in enumerate(provs):
-            supervised = q.supervision_between(now - DAYS_PER_MONTH, now)
+            supervised = q.supervision_between(month_ago, now) if q.supervision else 0
             if now > q.training_end:
-                self._stress(q, supervised, disrupted, u_stress[k])
-            if now < c.follow_up:
+                self._stress(q, supervised, disrupted, u[5 * k])
+            if counting:
                 q.stressed_months += q.stressed
             q.month_staffed = 0
             start = q.leave_spells[-1][1] if q.leave_spells else now  # back from leave on this day
-            if start < now + window:
-                self._career(q, max(now, start), now + window - max(now, start), supervised, u_event[k : k + 1])
+            if start < end:
+                start = max(now, start)
+                self._career(q, start, end - start, supervised, u[5 * k + 1 : 5 * k + 5])
 
     def _stress(self, q: Provider, supervised: int, disrupted: float, u: float) -> None:
         p = self.p
@@ -104,7 +104,7 @@ class ProviderCareer:
         """Leave or quit in [now, now + window) under constant competing hazards (the first event's
         day by inversion of the exponential truncated to the window)."""
         p = self.p
-        u_event, u_which, u_day, u_len = u[0]
+        u_event, u_which, u_day, u_len = u
         quit_rate = 0.0
         if self.log_quit is not None:
             quit_rate = math.exp(
