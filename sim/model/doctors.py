@@ -34,7 +34,7 @@ class Request:
 class Doctors:
     """``n`` doctors serving requests first come, first served (shared by a ``doctor_pool``)."""
 
-    __slots__ = ("_order", "busy_days", "free_at", "n", "served", "waiting")
+    __slots__ = ("_order", "free_at", "n", "started", "waiting")
 
     def __init__(self, n: int):
         if n < 1:
@@ -43,8 +43,7 @@ class Doctors:
         self.free_at = [0.0] * n  # a heap: the day each doctor next becomes free
         self.waiting: list[tuple[float, int, Request]] = []  # a heap by arrival, then registration
         self._order = itertools.count()
-        self.served: dict[str, int] = {}  # requests started, by kind (plan_review | supervision)
-        self.busy_days: dict[str, float] = {}  # doctor days spent, by kind
+        self.started: list[Request] = []  # requests a doctor has started, in order (see served, busy_days)
 
     def register(self, arrival: float, length: float, kind: str = "plan_review") -> Request:
         """A request for ``length`` days of a doctor, arriving on day ``arrival``."""
@@ -61,8 +60,23 @@ class Doctors:
                 continue
             r.end = max(r.arrival, free_at[0]) + r.length
             heapq.heapreplace(free_at, r.end)
-            self.served[r.kind] = self.served.get(r.kind, 0) + 1
-            self.busy_days[r.kind] = self.busy_days.get(r.kind, 0.0) + r.length
+            self.started.append(r)
+
+    @property
+    def served(self) -> dict[str, int]:
+        """Requests started, by kind (plan_review | supervision)."""
+        out: dict[str, int] = {}
+        for r in self.started:
+            out[r.kind] = out.get(r.kind, 0) + 1
+        return out
+
+    @property
+    def busy_days(self) -> dict[str, float]:
+        """Doctor days spent, by kind."""
+        out: dict[str, float] = {}
+        for r in self.started:
+            out[r.kind] = out.get(r.kind, 0.0) + r.length
+        return out
 
     def end_of(self, req: Request, now: float) -> float:
         """The day ``req`` is done if a doctor has started it by day ``now``, else infinity."""

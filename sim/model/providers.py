@@ -51,6 +51,8 @@ class ProviderCareer:
         self.stress_lp0 = float(logit(p.stress_base_prob)) + p.stress_structured_logit * c.c_struct
 
     def run(self):
+        """Alone: one review a month from the end of training (``sim.model.rollout`` runs it with
+        the dropout review, at the community's month boundaries)."""
         env, c = self.env, self.c
         yield env.timeout(c.training_end - env.now)
         while env.now < c.end:
@@ -77,28 +79,30 @@ class ProviderCareer:
         disrupted = self._disrupted_share(now)
         month_ago, end = now - DAYS_PER_MONTH, now + window
         counting = now < c.follow_up
+        p, lp0 = self.p, self.stress_lp0
         for k, q in enumerate(provs):
-            supervised = q.supervision_between(month_ago, now) if q.supervision else 0
+            supervised = 0
+            for r in reversed(q.supervision):  # contacts ended in the past month (at most a few)
+                if r.end is not None and r.end <= month_ago:
+                    break
+                supervised += r.end is not None and r.end <= now
             if now > q.training_end:
-                self._stress(q, supervised, disrupted, u[5 * k])
+                # stress from the month just ended (the formula in the module docstring)
+                lp = (
+                    lp0
+                    + p.stress_workload_logit * (q.month_staffed - STRESS_REFERENCE_SESSIONS_PER_MONTH)
+                    + p.stress_cancellation_logit * disrupted
+                    + p.supervision_stress_logit * supervised
+                    + p.stress_persistence_logit * (q.stressed - 0.5)
+                )
+                q.stressed = u[5 * k] * (1.0 + math.exp(-lp)) < 1.0
             if counting:
                 q.stressed_months += q.stressed
             q.month_staffed = 0
             start = q.leave_spells[-1][1] if q.leave_spells else now  # back from leave on this day
-            if start < end:
-                start = max(now, start)
+            if start < end and q.training_end < end:
+                start = max(now, start, q.training_end)
                 self._career(q, start, end - start, supervised, u[5 * k + 1 : 5 * k + 5])
-
-    def _stress(self, q: Provider, supervised: int, disrupted: float, u: float) -> None:
-        p = self.p
-        lp = (
-            self.stress_lp0
-            + p.stress_workload_logit * (q.month_staffed - STRESS_REFERENCE_SESSIONS_PER_MONTH)
-            + p.stress_cancellation_logit * disrupted
-            + p.supervision_stress_logit * supervised
-            + p.stress_persistence_logit * (q.stressed - 0.5)
-        )
-        q.stressed = bool(u < 1.0 / (1.0 + math.exp(-lp)))
 
     def _career(self, q: Provider, now: float, window: float, supervised: int, u) -> None:
         """Leave or quit in [now, now + window) under constant competing hazards (the first event's
@@ -140,8 +144,13 @@ class Supervision:
         yield env.timeout(self._gap())
         while env.now < c.end:
             last = prov.supervision[-1] if prov.supervision else None
-            pending = last is not None and c.doctors.end_of(last, env.now) > env.now
-            if prov.available(env.now) and not pending:
+            now = env.now
+            pending = (
+                last is not None
+                and not (last.end is not None and last.end <= now)
+                and c.doctors.end_of(last, now) > now
+            )
+            if not pending and prov.available(now):
                 prov.supervision.append(c.doctors.register(env.now, self.length, "supervision"))
             yield env.timeout(self._gap())
 

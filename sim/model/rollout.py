@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from ..parameters import ModelParameters
-from ..scenario import Scenario
+from ..scenario import DAYS_PER_MONTH, Scenario
 from .collect import collect
 from .community import CommunityState, build_community
 from .consumers import Dropout
@@ -51,9 +51,8 @@ class RolloutModel:
         env, p = self.env, self.p
         for c in self.communities:
             env.process(SessionDelivery(env, c, p).run())
-            env.process(Dropout(env, c, p).run())
+            env.process(monthly_reviews(env, c, Dropout(env, c, p), ProviderCareer(env, c, p)))
             env.process(FollowUp(env, c, self.replication).run())
-            env.process(ProviderCareer(env, c, p).run())
             for prov in c.providers:
                 if p.supervision_rate_per_month > 0:
                     env.process(Supervision(env, c, prov, p).run())
@@ -61,6 +60,17 @@ class RolloutModel:
         env.run(until=horizon + 1.0)
         tables = collect(p, self.replication, self.communities)
         return ReplicationResult(self.replication, _events_scheduled(env), tables)
+
+
+def monthly_reviews(env: simpy.Environment, c: CommunityState, dropout: Dropout, careers: ProviderCareer):
+    """The community's month boundaries (from the start of services): the dropout review, then the
+    providers' stress and career review; one SimPy process for both saves an event a month."""
+    yield env.timeout(c.start - env.now)
+    while env.now < c.end:
+        window = min(DAYS_PER_MONTH, c.end - env.now)
+        dropout.month(env.now, window)
+        careers.review(env.now, window)
+        yield env.timeout(window)
 
 
 def _events_scheduled(env: simpy.Environment) -> int:
