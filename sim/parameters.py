@@ -6,8 +6,11 @@ table it comes from, or says ``ASSUMPTION`` where the paper does not identify it
 
 Coding conventions used by the answer and hazard models:
 - ``c_struct`` is +0.5 for a ``structured`` community and -0.5 for an ``unstructured`` one;
-- ``c_exp`` is +0.5 for a wave flagged ``experienced`` (staff who learned from an earlier wave)
-  and -0.5 otherwise; so an item's base rate is the rate half-way between the two waves.
+- ``c_exp`` is +0.5 for a wave flagged ``experienced`` (it inherits the programme's experience:
+  faster plan review, dates kept, more supervision) and -0.5 otherwise;
+- the answers' wave position is ``(1 - experience_share) c_struct + experience_share c_exp``; an
+  item's level (``*_item_base``, ``*_likert_base``) is its rate half-way between the two waves at the
+  fixed reference exposure of ``sim.follow_up`` (docs/outcome_chain.md).
 - ``u_c`` is the community effect, drawn N(0, ``community_effect_sd``) once per community and
   replication, shared (with the loadings below) by attendance, dropout and answers.
 """
