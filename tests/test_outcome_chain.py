@@ -126,3 +126,21 @@ def test_forty_villages_with_one_doctor_review_the_plans_of_sessions_that_are_he
     # Every review but the few in progress when their session was cancelled is of a held session.
     assert reviews <= 1.1 * held + 5, (reviews, held, announced)
     assert reviews >= held  # and every held session had its plan reviewed
+
+
+def test_losing_providers_stops_sessions_and_answers_fall_to_the_no_programme_level():
+    """Providers who quit at once leave fewer than two active: no session is held, every consumer's
+    exposure is zero and their benefit answers sit at the no-programme level, far below a community
+    whose providers stay."""
+    stay = _pair(provider_quit_hazard_per_month=0.0, provider_leave_hazard_per_month=0.0)
+    gone = _pair(provider_quit_hazard_per_month=1e4, provider_leave_hazard_per_month=0.0)
+    f_stay, f_gone = _frames(stay, 10), _frames(gone, 10)
+    assert (f_gone["sessions"]["status"] == "held").sum() == 0
+    assert (f_gone["sessions"]["cancel_reason"] == "no_providers").all()
+    c_stay, c_gone = (f["consumers"][f["consumers"]["evaluated"] == 1] for f in (f_stay, f_gone))
+    assert (c_gone["sessions_attended"] == 0).all()
+    p0 = gone.parameters.benefit_no_programme_prob
+    rate_gone = c_gone[CONSUMER_BENEFITS].to_numpy().mean()
+    rate_stay = c_stay[CONSUMER_BENEFITS].to_numpy().mean()
+    assert abs(rate_gone - p0) < 4 * np.sqrt(p0 * (1 - p0) / len(c_gone))
+    assert rate_stay > rate_gone + 0.2

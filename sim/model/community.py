@@ -150,9 +150,16 @@ class CommunityState:
     providers: list[Provider] = field(default_factory=list)
     consumers: Consumers | None = None
     records: list[SessionRecord] = field(default_factory=list)
-    month_sessions: int = 0  # sessions due since the last dropout review ('how well sessions run')
+    month_sessions: int = 0  # sessions due since the last month boundary ('how well sessions run')
     month_disrupted: int = 0  # ... of which postponed or cancelled
     snapshot: dict | None = None  # taken at follow-up (sim.model.evaluation.FollowUp)
+
+    def close_month(self) -> float:
+        """The share of the sessions due since the last month boundary that were postponed or
+        cancelled ('how well sessions run'), and start counting the next month."""
+        share = self.month_disrupted / self.month_sessions if self.month_sessions else 0.0
+        self.month_sessions = self.month_disrupted = 0
+        return share
 
     @property
     def name(self) -> str:

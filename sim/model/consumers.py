@@ -68,14 +68,12 @@ class Dropout:
         yield env.timeout(c.start - env.now)
         while env.now < c.end:
             window = min(DAYS_PER_MONTH, c.end - env.now)
-            self.month(env.now, window)
+            self.month(env.now, window, c.close_month())
             yield env.timeout(window)
 
-    def month(self, now: float, window: float) -> None:
+    def month(self, now: float, window: float, disrupted: float) -> None:
         """The review at a month boundary: the month's disrupted share sets the coming month's hazard."""
-        c, p = self.c, self.p
-        disrupted = c.month_disrupted / c.month_sessions if c.month_sessions else 0.0
-        c.month_sessions = c.month_disrupted = 0
+        p = self.p
         if self.log_h0 is not None:
             self.review(now, window, self.log_h0 + p.dropout_cancellation_log_hr * disrupted)
 

@@ -49,37 +49,30 @@ class ProviderCareer:
         self.leave_rate = p.provider_leave_hazard_per_month
         self.log_quit = math.log(p.provider_quit_hazard_per_month) if p.provider_quit_hazard_per_month > 0 else None
         self.stress_lp0 = float(logit(p.stress_base_prob)) + p.stress_structured_logit * c.c_struct
+        self.k_work, self.k_cancel = p.stress_workload_logit, p.stress_cancellation_logit
+        self.k_sup, self.k_pers = p.supervision_stress_logit, p.stress_persistence_logit
 
     def run(self):
         """Alone: one review a month from the end of training (``sim.model.rollout`` runs it with
-        the dropout review, at the community's month boundaries)."""
+        the dropout review, at the community's month boundaries, sharing the month's disrupted share)."""
         env, c = self.env, self.c
         yield env.timeout(c.training_end - env.now)
         while env.now < c.end:
             window = min(DAYS_PER_MONTH, c.end - env.now)
-            self.review(env.now, window)
+            self.review(env.now, window, c.close_month())
             yield env.timeout(window)
 
-    def _disrupted_share(self, now: float) -> float:
-        """Share of the community's sessions ended in the past month that were postponed or cancelled."""
-        due = disrupted = 0
-        for r in reversed(self.c.records):
-            if r.day < now - DAYS_PER_MONTH:
-                break
-            due += 1
-            disrupted += (not r.held) or r.postponements > 0
-        return disrupted / due if due else 0.0
-
-    def review(self, now: float, window: float) -> None:
-        """Update stress from the month just ended, then decide leave and quitting for the coming one."""
+    def review(self, now: float, window: float, disrupted: float) -> None:
+        """Update stress from the month just ended (``disrupted``: the share of the community's
+        sessions postponed or cancelled), then decide leave and quitting for the coming one."""
         c = self.c
         provs = [q for q in c.providers if q.exit_day is None or q.exit_day > now]
         u = self.u.take(5 * len(provs))
         c.doctors.advance(now)
-        disrupted = self._disrupted_share(now)
         month_ago, end = now - DAYS_PER_MONTH, now + window
         counting = now < c.follow_up
-        p, lp0 = self.p, self.stress_lp0
+        k_work, k_sup, k_pers = self.k_work, self.k_sup, self.k_pers
+        lp_month = self.stress_lp0 + self.k_cancel * disrupted
         for k, q in enumerate(provs):
             supervised = 0
             for r in reversed(q.supervision):  # contacts ended in the past month (at most a few)
@@ -89,11 +82,10 @@ class ProviderCareer:
             if now > q.training_end:
                 # stress from the month just ended (the formula in the module docstring)
                 lp = (
-                    lp0
-                    + p.stress_workload_logit * (q.month_staffed - STRESS_REFERENCE_SESSIONS_PER_MONTH)
-                    + p.stress_cancellation_logit * disrupted
-                    + p.supervision_stress_logit * supervised
-                    + p.stress_persistence_logit * (q.stressed - 0.5)
+                    lp_month
+                    + k_work * (q.month_staffed - STRESS_REFERENCE_SESSIONS_PER_MONTH)
+                    + k_sup * supervised
+                    + k_pers * (q.stressed - 0.5)
                 )
                 q.stressed = u[5 * k] * (1.0 + math.exp(-lp)) < 1.0
             if counting:

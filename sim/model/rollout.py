@@ -68,8 +68,9 @@ def monthly_reviews(env: simpy.Environment, c: CommunityState, dropout: Dropout,
     yield env.timeout(c.start - env.now)
     while env.now < c.end:
         window = min(DAYS_PER_MONTH, c.end - env.now)
-        dropout.month(env.now, window)
-        careers.review(env.now, window)
+        disrupted = c.close_month()
+        dropout.month(env.now, window, disrupted)
+        careers.review(env.now, window, disrupted)
         yield env.timeout(window)
 
 
