@@ -153,6 +153,26 @@ class CommunityState:
     month_sessions: int = 0  # sessions due since the last month boundary ('how well sessions run')
     month_disrupted: int = 0  # ... of which postponed or cancelled
     snapshot: dict | None = None  # taken at follow-up (sim.model.evaluation.FollowUp)
+    _available: list[Provider] = field(default_factory=list)
+    _available_on: tuple[float, float] = (math.inf, -math.inf)  # days the cached list holds
+
+    def available_providers(self, now: float) -> list[Provider]:
+        """The providers available on day ``now`` (``Provider.available``), cached until the next day
+        any provider's state changes (the career review, which adds leave and exits, clears it)."""
+        if self._available_on[0] <= now < self._available_on[1]:
+            return self._available
+        avail, until = [], math.inf
+        for q in self.providers:
+            if q.available(now):
+                avail.append(q)
+            for day in (q.training_end, q.exit_day, *(q.leave_spells[-1] if q.leave_spells else ())):
+                if day is not None and now < day < until:
+                    until = day
+        self._available, self._available_on = avail, (now, until)
+        return avail
+
+    def forget_available(self) -> None:
+        self._available_on = (math.inf, -math.inf)
 
     def close_month(self) -> float:
         """The share of the sessions due since the last month boundary that were postponed or

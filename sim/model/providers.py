@@ -66,6 +66,7 @@ class ProviderCareer:
         """Update stress from the month just ended (``disrupted``: the share of the community's
         sessions postponed or cancelled), then decide leave and quitting for the coming one."""
         c = self.c
+        c.forget_available()
         provs = [q for q in c.providers if q.exit_day is None or q.exit_day > now]
         u = self.u.take(5 * len(provs))
         c.doctors.advance(now)

@@ -130,7 +130,7 @@ class SessionDelivery:
         p, now = self.p, self.env.now
         u_venue, u_outdoor, u_resched = self.u.take(3)
         outdoor = u_outdoor < p.outdoor_share
-        available = [q for q in self.c.providers if q.available(now)]
+        available = self.c.available_providers(now)
         if len(available) < MIN_PROVIDERS_PER_SESSION:
             return "no_providers", available, outdoor
         if not self.review.reviewed(plan, now):
