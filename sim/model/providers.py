@@ -1,7 +1,8 @@
 """Providers over time: stress, temporary leave and return, quitting, and supervision.
 
-- :class:`ProviderCareer` (one SimPy process per community, one event a month from the end of
-  training): for every provider still in the programme,
+- :class:`ProviderCareer` (reviewed at each of the community's month boundaries, in the same SimPy
+  process as the dropout review, ``sim.model.rollout.monthly_reviews``): for every provider still in
+  the programme (leave and quitting only from the end of training),
 
   1. stress is updated from the month just ended (a state that persists, ``stress_persistence_logit``):
      ``logit P(stressed) = logit(stress_base_prob) + stress_structured_logit c_struct
