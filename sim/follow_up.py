@@ -1,15 +1,24 @@
-"""The follow-up evaluation interviews: answers that depend on what each person experienced.
+"""The follow-up evaluation interviews: answers that follow each person's own exposure.
 
 Called once per community at its follow-up month (Methods, "Procedure": 18 months for the
-initial communities, 12 for the later ones) for everyone still in the programme. Every answer is
-drawn from an explicit parameter (``sim.parameters``) and the person's own exposure, so a scenario
-that changes delivery changes the answers:
+initial communities, 12 for the later ones) for everyone still in the programme. The chain and
+every parameter are in ``docs/outcome_chain.md``; in short, every item follows one dose-response
+form in the person's exposure ``d`` (sessions attended by a consumer, staffed by a provider, the
+family member's for a caregiver):
 
-- yes/no item: ``logit P(yes) = logit(base) + shifts``; the base is the paper's pooled rate (Tables
-  2-4), the shifts are centred (``c_struct``, ``c_exp`` = +-0.5; exposure minus a reference) so the
-  base stays near the rate of a study like the paper's;
-- 1-5 item: a latent normal (mean, SD from Tables 2 and 4) plus shifts, rounded and clipped;
-- 0-10 confidence: the same on 0-10, answered with ``confidence_response_prob``.
+    g(d) = [d / (d + d50)] / [d_ref / (d_ref + d50)]            (Emax, g(0) = 0, g(d_ref) = 1)
+    logit P(yes | d) = logit(p0) + g(d) * (logit(p_item) - logit(p0) + shifts)
+
+- ``p0``: the no-programme level (``benefit_no_programme_prob`` for items asking about a benefit of
+  the service, ``service_view_no_programme_prob`` for satisfaction, willingness and attitudes), so
+  a person who attended nothing answers at that level whatever their community;
+- ``p_item``: the item's level at the fixed reference exposure ``d_ref`` (the paper's pooled rate by
+  default, Tables 2-4), so the paper's pooled rates are targets at the study's simulated exposure;
+- ``shifts``: what a session of this programme is worth: the wave (structure and experience, split
+  by ``experience_share``), delivery quality (on time, content variety, cancellations), the
+  community effect and a person effect;
+- 1-5 items: a latent normal whose mean moves the same way from ``score_no_programme`` to the
+  paper's mean (Tables 2 and 4), rounded and clipped; the 0-10 confidence score likewise.
 
 The same random numbers are drawn for every person whether or not they are evaluated, so
 scenarios line up under common random numbers.
@@ -25,24 +34,58 @@ from scipy.special import expit, logit
 from . import instruments as ins
 from .parameters import ModelParameters
 
-# Reference exposures at which an item's base rate applies (ASSUMPTION: typical of the study).
-CONSUMER_REFERENCE_SESSIONS_PER_WEEK = 0.35
-PROVIDER_REFERENCE_SESSIONS_PER_WEEK = 0.5
+# Reference exposures at which an item's level applies (fixed, not the simulated study's average;
+# docs/outcome_chain.md): a consumer who attended 24 sessions (40% of the about 60 sessions a
+# community held in a year, the paper's attendance requirement); a provider who staffed 30.
+CONSUMER_REFERENCE_SESSIONS = 24.0
+PROVIDER_REFERENCE_SESSIONS = 30.0
 REFERENCE_CATEGORY_SHARE = 0.7
 REFERENCE_ON_TIME_SHARE = 0.8
+REFERENCE_HELD_SHARE = 0.9
+REFERENCE_QUALITY = (REFERENCE_CATEGORY_SHARE + REFERENCE_ON_TIME_SHARE + REFERENCE_HELD_SHARE) / 3
 
 
 @dataclass(frozen=True)
 class CommunityContext:
-    """What every person in a community shares at follow-up."""
+    """What every person in a community shares at follow-up (arrays, one entry per person)."""
 
-    c_struct: float  # +0.5 structured, -0.5 unstructured
-    c_exp: float  # +0.5 experienced wave, -0.5 otherwise
-    effect: float  # community effect u_c
+    c_struct: np.ndarray  # +0.5 structured, -0.5 unstructured
+    c_exp: np.ndarray  # +0.5 wave inheriting the programme's experience, -0.5 otherwise
+    effect: np.ndarray  # community effect u_c
+    held_share: np.ndarray | float = REFERENCE_HELD_SHARE  # share of the community's sessions not cancelled
 
 
-def _yes(rng_u: np.ndarray, lp: np.ndarray) -> np.ndarray:
-    return (rng_u < expit(lp)).astype(float)
+def dose(d: np.ndarray, p: ModelParameters, reference: float) -> np.ndarray:
+    """Emax dose-response in sessions, normalised to 1 at the reference exposure."""
+    d = np.asarray(d, dtype=float)
+    h = p.exposure_half_saturation_sessions
+    return (d / (d + h)) / (reference / (reference + h))
+
+
+def wave_position(p: ModelParameters, ctx: CommunityContext) -> np.ndarray:
+    """-0.5 (initial: unstructured, new) to +0.5 (later: structured, experienced); the paper's wave
+    difference split between structure and experience by ``experience_share``."""
+    s = p.experience_share
+    return (1 - s) * ctx.c_struct + s * ctx.c_exp
+
+
+def quality(on_time: np.ndarray, categories: np.ndarray, ctx: CommunityContext) -> np.ndarray:
+    """Delivery quality a person met, minus the reference (on time, content variety, not cancelled)."""
+    return (on_time + categories + ctx.held_share) / 3 - REFERENCE_QUALITY
+
+
+def _served(p: ModelParameters, ctx: CommunityContext, on_time: np.ndarray, categories: np.ndarray) -> np.ndarray:
+    """What satisfaction and willingness add per unit dose: delivery quality and the community effect."""
+    return p.delivery_quality_logit * quality(on_time, categories, ctx) + p.answer_community_loading * ctx.effect
+
+
+def _yes(u: np.ndarray, lp: np.ndarray) -> np.ndarray:
+    return (u < expit(lp)).astype(float)
+
+
+def _toward(p0: float, level: np.ndarray | float, g: np.ndarray, shift: np.ndarray | float) -> np.ndarray:
+    """logit P(yes | d) = logit(p0) + g(d) (logit(level) - logit(p0) + shift)."""
+    return logit(p0) + g * (logit(level) - logit(p0) + shift)
 
 
 def _scored(latent: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -53,51 +96,61 @@ def _benefits(
     p: ModelParameters,
     base: dict[str, float],
     ctx: CommunityContext,
-    exposure_shift: np.ndarray,
+    g: np.ndarray,
     rng: np.random.Generator,
     out: dict[str, np.ndarray],
 ) -> None:
     """Table 3 items (self-perceived and others' perspective) with a shared person propensity."""
-    n = exposure_shift.shape[0]
+    n = g.shape[0]
     person = p.benefit_person_sd * rng.standard_normal(n)
-    common = p.benefit_experience_logit * ctx.c_exp + p.answer_community_loading * ctx.effect + exposure_shift + person
-    # Random effects pull a marginal rate towards 1/2; scaling the base logit by the probit-logistic
-    # factor sqrt(1 + 0.346 var) keeps the marginal rate near the paper's (Zeger et al. 1988).
-    spread = (
-        p.benefit_person_sd**2
-        + (p.answer_community_loading * p.community_effect_sd) ** 2
-        + (p.benefit_experience_logit / 2) ** 2
-    )
+    common = p.benefit_experience_logit * wave_position(p, ctx) + p.answer_community_loading * ctx.effect + person
+    # Random effects pull a marginal rate towards 1/2; scaling the item logit by the probit-logistic
+    # factor sqrt(1 + 0.346 var) keeps the marginal rate at the reference near the item's level
+    # (Zeger et al. 1988).
+    spread = p.benefit_person_sd**2 + (p.answer_community_loading * p.community_effect_sd) ** 2
     scale = float(np.sqrt(1 + 0.346 * spread))
+    p0 = p.benefit_no_programme_prob
     cols = ins.SELF_BENEFIT_COLUMNS + ins.OTHERS_BENEFIT_COLUMNS
     u = rng.random((len(cols), n))
     for k, col in enumerate(cols):
-        out[col] = _yes(u[k], scale * logit(base[col]) + common)
+        level = expit(scale * logit(base[col]))
+        out[col] = _yes(u[k], _toward(p0, level, g, common))
+
+
+def _likert(
+    p: ModelParameters, mean: float, g: np.ndarray, shift: np.ndarray | float, lo: float = 1.0, hi: float = 5.0
+) -> np.ndarray:
+    """Latent mean moving from the no-programme score to the item's mean at the reference exposure."""
+    m0 = lo + (p.score_no_programme - 1) / 4 * (hi - lo)
+    return m0 + g * (mean - m0 + shift)
 
 
 def interview_providers(
     p: ModelParameters,
     ctx: CommunityContext,
     stressed: np.ndarray,
-    sessions_per_week: np.ndarray,
+    sessions_staffed: np.ndarray,
+    on_time_share: np.ndarray,
     category_share: np.ndarray,
     rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
     """Answers of every provider (Table 2, stress reasons, Table 3); callers blank the unevaluated."""
     n = stressed.shape[0]
     base = p.provider_item_base
+    g = dose(sessions_staffed, p, PROVIDER_REFERENCE_SESSIONS)
+    wave = wave_position(p, ctx)
+    view0 = p.service_view_no_programme_prob
     out: dict[str, np.ndarray] = {}
     s_c = stressed - 0.5
+    served = _served(p, ctx, on_time_share, category_share)
     u = rng.random((4, n))
-    out["sat_overall"] = _yes(u[0], logit(base["sat_overall"]) + p.answer_community_loading * ctx.effect)
-    out["qualified"] = _yes(u[1], logit(base["qualified"]) + p.stress_qualified_logit * s_c)
+    out["sat_overall"] = _yes(u[0], _toward(view0, base["sat_overall"], g, served))
+    out["qualified"] = _yes(u[1], _toward(view0, base["qualified"], g, 0.0) + p.stress_qualified_logit * s_c)
     out["stressful"] = stressed.astype(float)
-    out["willing_continue"] = _yes(u[2], logit(base["willing_continue"]) + p.stress_continue_logit * s_c)
-    shift = (
-        p.satisfaction_experience_shift * ctx.c_exp
-        + 0.5 * p.answer_community_loading * ctx.effect
-        + p.stress_satisfaction_shift * s_c
+    out["willing_continue"] = _yes(
+        u[2], _toward(view0, base["willing_continue"], g, served) + p.stress_continue_logit * s_c
     )
+    shift = p.satisfaction_experience_shift * wave + 0.5 * p.answer_community_loading * ctx.effect
     z = rng.standard_normal((len(p.provider_likert_base), n))
     for k, (col, (mean, sd)) in enumerate(sorted(p.provider_likert_base.items())):
         if col == "confidence":
@@ -105,9 +158,11 @@ def interview_providers(
         extra = (
             p.richness_score_per_share * (category_share - REFERENCE_CATEGORY_SHARE) if col == "sat_content" else 0.0
         )
-        out[col] = _scored(mean + shift + extra + sd * z[k], 1, 5)
+        latent = _likert(p, mean, g, shift + extra) + p.stress_satisfaction_shift * s_c
+        out[col] = _scored(latent + sd * z[k], 1, 5)
     c_mean, c_sd = p.provider_likert_base["confidence"]
-    conf = _scored(c_mean + p.confidence_experience_shift * ctx.c_exp + c_sd * rng.standard_normal(n), 0, 10)
+    conf_latent = _likert(p, c_mean, g, p.confidence_experience_shift * wave, 0.0, 10.0)
+    conf = _scored(conf_latent + c_sd * rng.standard_normal(n), 0, 10)
     out["confidence"] = np.where(u[3] < p.confidence_response_prob, conf, np.nan)
     ur = rng.random((len(ins.PROVIDER_STRESS_REASONS), n))
     for k, it in enumerate(ins.PROVIDER_STRESS_REASONS):
@@ -115,27 +170,29 @@ def interview_providers(
         if it.column == "stress_topic_difficulty":
             lp = lp + p.stress_topic_structured_logit * ctx.c_struct
         out[it.column] = _yes(ur[k], lp) * stressed
-    exposure = p.benefit_exposure_logit * (sessions_per_week - PROVIDER_REFERENCE_SESSIONS_PER_WEEK)
-    _benefits(p, base, ctx, exposure, rng, out)
+    _benefits(p, base, ctx, g, rng, out)
     return out
 
 
 def interview_consumers(
     p: ModelParameters,
     ctx: CommunityContext,
-    sessions_per_week: np.ndarray,
+    sessions_attended: np.ndarray,
     on_time_share: np.ndarray,
     category_share: np.ndarray,
     rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
     """Answers of every consumer (Table 4, Table 3); callers blank the unevaluated."""
-    n = sessions_per_week.shape[0]
+    n = sessions_attended.shape[0]
     base = p.consumer_item_base
+    g = dose(sessions_attended, p, CONSUMER_REFERENCE_SESSIONS)
+    view0 = p.service_view_no_programme_prob
     out: dict[str, np.ndarray] = {}
+    served = _served(p, ctx, on_time_share, category_share)
     u = rng.random((2, n))
-    out["sat_overall"] = _yes(u[0], logit(base["sat_overall"]) + p.answer_community_loading * ctx.effect)
-    out["willing_continue"] = _yes(u[1], logit(base["willing_continue"]) + p.answer_community_loading * ctx.effect)
-    shift = p.satisfaction_experience_shift * ctx.c_exp + 0.5 * p.answer_community_loading * ctx.effect
+    out["sat_overall"] = _yes(u[0], _toward(view0, base["sat_overall"], g, served))
+    out["willing_continue"] = _yes(u[1], _toward(view0, base["willing_continue"], g, served))
+    shift = p.satisfaction_experience_shift * wave_position(p, ctx) + 0.5 * p.answer_community_loading * ctx.effect
     z = rng.standard_normal((len(p.consumer_likert_base), n))
     for k, (col, (mean, sd)) in enumerate(sorted(p.consumer_likert_base.items())):
         extra: np.ndarray | float = 0.0
@@ -143,9 +200,8 @@ def interview_consumers(
             extra = p.punctuality_score_per_share * (on_time_share - REFERENCE_ON_TIME_SHARE)
         elif col == "sat_richness":
             extra = p.richness_score_per_share * (category_share - REFERENCE_CATEGORY_SHARE)
-        out[col] = _scored(mean + shift + extra + sd * z[k], 1, 5)
-    exposure = p.benefit_exposure_logit * (sessions_per_week - CONSUMER_REFERENCE_SESSIONS_PER_WEEK)
-    _benefits(p, base, ctx, exposure, rng, out)
+        out[col] = _scored(_likert(p, mean, g, shift + extra) + sd * z[k], 1, 5)
+    _benefits(p, base, ctx, g, rng, out)
     return out
 
 
@@ -153,34 +209,41 @@ def interview_caregivers(
     p: ModelParameters,
     ctx: CommunityContext,
     member_is_provider: np.ndarray,
+    member_dose: np.ndarray,
     member_answers: dict[str, np.ndarray],
     rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
-    """Answers of every caregiver (Results, 'Caregivers'); ``member_answers`` are the family
-    members' own answers (0/1; NaN where not evaluated, which callers then blank anyway)."""
+    """Answers of every caregiver (Results, 'Caregivers'). ``member_dose`` is g(d) of the family
+    member's own exposure (:func:`dose`); ``member_answers`` are the member's own answers (0/1; NaN
+    where not evaluated, which callers then blank anyway), which the caregiver agrees with."""
     n = member_is_provider.shape[0]
     base = p.caregiver_item_base
     agree = p.caregiver_agreement_logit
+    g = member_dose
+    view0, ben0 = p.service_view_no_programme_prob, p.benefit_no_programme_prob
+    community = p.answer_community_loading * ctx.effect
     out: dict[str, np.ndarray] = {}
 
     def member(col: str, centre: float) -> np.ndarray:
-        return np.nan_to_num(member_answers[col], nan=centre) - centre
+        return agree * (np.nan_to_num(member_answers[col], nan=centre) - centre)
 
     u = rng.random((4, n))
-    out["positive_attitude"] = _yes(u[0], logit(base["positive_attitude"]) + agree * member("sat_overall", 0.9))
-    out["willing_member_continue"] = _yes(
-        u[1], logit(base["willing_member_continue"]) + agree * member("willing_continue", 0.9)
+    out["positive_attitude"] = _yes(
+        u[0], _toward(view0, base["positive_attitude"], g, community + member("sat_overall", 0.9))
     )
-    qualified = _yes(u[2], logit(base["member_qualified"]) + agree * member("qualified", 0.8))
+    out["willing_member_continue"] = _yes(
+        u[1], _toward(view0, base["willing_member_continue"], g, community + member("willing_continue", 0.9))
+    )
+    qualified = _yes(u[2], _toward(view0, base["member_qualified"], g, member("qualified", 0.8)))
     out["member_qualified"] = np.where(member_is_provider, qualified, np.nan)
-    expect = _yes(u[3], logit(base["expect_member_provider"]) + p.answer_community_loading * ctx.effect)
+    expect = _yes(u[3], _toward(view0, base["expect_member_provider"], g, community))
     out["expect_member_provider"] = np.where(member_is_provider, np.nan, expect)
     um = rng.random((len(ins.CAREGIVER_MEMBER_BENEFITS), n))
     for k, it in enumerate(ins.CAREGIVER_MEMBER_BENEFITS):
         own = it.column.removeprefix("member_")
-        out[it.column] = _yes(um[k], logit(base[it.column]) + agree * member(own, 0.35))
+        out[it.column] = _yes(um[k], _toward(ben0, base[it.column], g, member(own, 0.35)))
     us = rng.random((len(ins.CAREGIVER_SELF_BENEFITS), n))
-    shift = 0.5 * p.benefit_experience_logit * ctx.c_exp + p.answer_community_loading * ctx.effect
+    shift = 0.5 * p.benefit_experience_logit * wave_position(p, ctx) + community
     for k, it in enumerate(ins.CAREGIVER_SELF_BENEFITS):
-        out[it.column] = _yes(us[k], logit(base[it.column]) + shift)
+        out[it.column] = _yes(us[k], _toward(ben0, base[it.column], g, shift))
     return out

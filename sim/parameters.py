@@ -6,8 +6,11 @@ table it comes from, or says ``ASSUMPTION`` where the paper does not identify it
 
 Coding conventions used by the answer and hazard models:
 - ``c_struct`` is +0.5 for a ``structured`` community and -0.5 for an ``unstructured`` one;
-- ``c_exp`` is +0.5 for a wave flagged ``experienced`` (staff who learned from an earlier wave)
-  and -0.5 otherwise; so an item's base rate is the rate half-way between the two waves.
+- ``c_exp`` is +0.5 for a wave flagged ``experienced`` (it inherits the programme's experience:
+  faster plan review, dates kept, more supervision) and -0.5 otherwise;
+- the answers' wave position is ``(1 - experience_share) c_struct + experience_share c_exp``; an
+  item's level (``*_item_base``, ``*_likert_base``) is its rate half-way between the two waves at the
+  fixed reference exposure of ``sim.follow_up`` (docs/outcome_chain.md).
 - ``u_c`` is the community effect, drawn N(0, ``community_effect_sd``) once per community and
   replication, shared (with the loadings below) by attendance, dropout and answers.
 """
@@ -42,6 +45,13 @@ def _likert_bases(items: tuple[ins.Item, ...]) -> dict[str, tuple[float, float]]
         for it in items
         if it.kind != "binary"
     }
+
+
+# Names used by parameter sets written before the outcome chain (e.g. an older calibration/calibrated.yaml):
+# old name -> new name (None: dropped; the new parameters take their documented defaults).
+LEGACY_NAMES: dict[str, str | None] = {
+    "benefit_exposure_logit": None,
+}
 
 
 class ModelParameters(BaseModel):
@@ -108,6 +118,66 @@ class ModelParameters(BaseModel):
     supervision_days: float = Field(
         0.5, ge=0, le=30, description="calendar days a supervision contact occupies a community doctor (ASSUMPTION)"
     )
+    stress_workload_logit: float = Field(
+        0.1,
+        ge=-5,
+        le=5,
+        description="logit shift of a provider's stress per session staffed in the past month above "
+        "STRESS_REFERENCE_SESSIONS_PER_MONTH = 4 (sim.model.providers); ASSUMPTION, prior Uniform(0, 0.4): "
+        "Results, providers named 'too heavy workload' among their stress reasons",
+    )
+    stress_cancellation_logit: float = Field(
+        1.0,
+        ge=-5,
+        le=5,
+        description="logit shift of stress per unit share of the past month's sessions postponed or cancelled "
+        "(Discussion: the lack of structure 'compounded whatever stress they experienced'); ASSUMPTION, prior "
+        "Uniform(0, 2.5)",
+    )
+    stress_persistence_logit: float = Field(
+        2.0,
+        ge=0,
+        le=10,
+        description="logit shift of stress when the provider was stressed the month before (stress is a state, "
+        "not a coin flipped monthly); ASSUMPTION, prior Uniform(0, 4)",
+    )
+    supervision_stress_logit: float = Field(
+        -0.7,
+        ge=-10,
+        le=5,
+        description="logit shift of stress per supervision contact received in the past month (Methods: "
+        "supervision 'depending on peer service providers' needs'); ASSUMPTION, prior Uniform(-2, 0): "
+        "supervision can only help, by how much is unknown",
+    )
+    supervision_quit_log_hr: float = Field(
+        -0.7,
+        ge=-10,
+        le=5,
+        description="log hazard ratio of quitting in a month after receiving supervision; ASSUMPTION, prior "
+        "Uniform(-2, 0)",
+    )
+    experienced_supervision_multiplier: float = Field(
+        1.5,
+        ge=1,
+        le=10,
+        description="supervision requests multiplier in a wave that inherits the programme's experience "
+        "(doctors who know the programme; Discussion: later communities drew on the earlier wave's "
+        "experience); ASSUMPTION, prior Uniform(1, 3)",
+    )
+    experienced_review_factor: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="multiplier of the mean plan-review time in an experienced wave (doctors who know the "
+        "programme review faster); ASSUMPTION, prior Uniform(0.2, 1)",
+    )
+    experienced_disruption_factor: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="multiplier of the probability that a provider-initiated session is moved from its announced "
+        "date, in an experienced wave (trained coordinators keep dates); ASSUMPTION, prior Uniform(0.2, 1)",
+    )
 
     # --- Session scheduling ---------------------------------------------------------------
     weekly_timetable_prob: float = Field(
@@ -118,14 +188,15 @@ class ModelParameters(BaseModel):
         "fortnightly, where the scenario does not fix it (Methods: 'once every one or 2 weeks')",
     )
     unstructured_max_sessions_per_week: float = Field(
-        1.4,
+        1.7,
         gt=0,
         le=7,
         description="rate of provider-initiated sessions once an unstructured community has ramped up "
-        "(set so the study totals about 214 sessions, Methods); ASSUMPTION before calibration",
+        "(set so the study totals about 214 sessions, Methods, with the default ramp-up); ASSUMPTION before "
+        "calibration",
     )
     unstructured_initial_rate_fraction: float = Field(
-        0.15,
+        0.0,
         ge=0,
         le=1,
         description="share of the full rate at the start of an unstructured community (Methods: 'slow "
@@ -135,7 +206,17 @@ class ModelParameters(BaseModel):
         6.0,
         gt=0,
         le=60,
-        description="months over which an unstructured community ramps up linearly (Methods: 'first 6 months')",
+        description="months over which an unstructured community ramps up (Discussion: 'first 6 months')",
+    )
+    unstructured_ramp_shape: float = Field(
+        2.5,
+        ge=1,
+        le=6,
+        description="exponent of the ramp-up: the rate is f0 + (1 - f0) (t / ramp)^shape of the full rate in the "
+        "ramp months (1 = linear). Discussion: 'slow ramp-up of services especially during the first 6 months' "
+        "without a timetable: providers who must initiate every session start slowly and accelerate as they "
+        "learn (ASSUMPTION; prior Uniform(1.5, 4); default 2.5 with f0 = 0 gives an unstructured community "
+        "under half the sessions of a weekly timetable in months 0-6)",
     )
     unstructured_reschedule_prob: float = Field(
         0.3,
@@ -295,7 +376,9 @@ class ModelParameters(BaseModel):
         1.8,
         ge=-10,
         le=10,
-        description="points on the 0-10 confidence score for c_exp (Results: 7.80 later vs 6.0 initial)",
+        description="points on the 0-10 confidence score between a later (structured, experienced) and an initial "
+        "(unstructured, new) wave at the reference exposure (Results: 7.80 later vs 6.0 initial); split between "
+        "structure and experience by experience_share (the name is kept for parameter sets written before the split)",
     )
     consumer_item_base: dict[str, float] = Field(
         default_factory=lambda: _binary_bases(ins.CONSUMER_SATISFACTION + ins.CONSUMER_BENEFITS),
@@ -309,14 +392,61 @@ class ModelParameters(BaseModel):
         1.8,
         ge=-10,
         le=10,
-        description="logit shift of every benefit item for c_exp (Results: consumer mood 10/26 initial vs 13/16 later; "
-        "'more consumers from the later communities reported an improvement in all items')",
+        description="logit difference of every benefit item between a later (structured, experienced) and an "
+        "initial (unstructured, new) wave at the reference exposure (Results: consumer mood 10/26 initial vs "
+        "13/16 later); it acts through the dose-response (a session of a better-run programme does more) and "
+        "is split between structure and experience by experience_share (the name is kept for parameter sets "
+        "written before the split)",
     )
-    benefit_exposure_logit: float = Field(
-        1.5,
+    experience_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="share of the paper's wave difference in answers (benefit_experience_logit, "
+        "satisfaction_experience_shift, confidence_experience_shift) due to experience rather than structure. "
+        "The paper cannot separate them "
+        "(Discussion: the later communities had both the timetable and the earlier wave's experience); "
+        "ASSUMPTION, prior Uniform(0, 1): 0 = all structure, 1 = all experience",
+    )
+    benefit_no_programme_prob: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="probability of 'yes' to an item asking about benefit from the service for a person who "
+        "attended no session (docs/outcome_chain.md); ASSUMPTION, prior Uniform(0.01, 0.15): near 0 because the "
+        "items ask about a benefit of the service, allowing some acquiescence",
+    )
+    service_view_no_programme_prob: float = Field(
+        0.2,
+        gt=0,
+        lt=1,
+        description="probability of 'yes' to satisfaction, willingness to continue, feeling qualified and the "
+        "caregiver attitude items for a person (or family member) with no session; ASSUMPTION, prior "
+        "Uniform(0.05, 0.5): with nothing delivered, few are satisfied, some stay willing",
+    )
+    score_no_programme: float = Field(
+        2.5,
+        ge=1,
+        le=5,
+        description="latent 1-5 satisfaction score of a person with no session (the 0-10 confidence score scales "
+        "it to (score - 1) x 2.5); ASSUMPTION, prior Uniform(1.5, 3.5): below the scale's midpoint of 3",
+    )
+    exposure_half_saturation_sessions: float = Field(
+        12.0,
+        gt=0,
+        le=200,
+        description="sessions attended (consumers) or staffed (providers) at which the dose-response reaches half "
+        "its maximum (Emax form, docs/outcome_chain.md); ASSUMPTION, prior Uniform(6, 30): a handful of sessions "
+        "gives a fraction of the effect, the paper's required 40% attendance of about 60 sessions (24) most of it",
+    )
+    delivery_quality_logit: float = Field(
+        2.0,
         ge=-10,
         le=10,
-        description="logit shift of benefit items per session a week of exposure above the reference (ASSUMPTION)",
+        description="logit shift of satisfaction and willingness to continue per unit of delivery quality above "
+        "the reference: the mean of the person's on-time share, share of the eight categories met and share of "
+        "their community's sessions not cancelled (Results: punctuality and richness rated lower in the "
+        "initial communities); ASSUMPTION, prior Uniform(0, 4)",
     )
     benefit_person_sd: float = Field(
         0.8, ge=0, le=5, description="SD of a person's latent benefit propensity shared across items (ASSUMPTION)"
@@ -328,7 +458,9 @@ class ModelParameters(BaseModel):
         0.15,
         ge=-5,
         le=5,
-        description="points on 1-5 satisfaction items for c_exp (Results: later 'slightly higher'); ASSUMPTION",
+        description="points on 1-5 satisfaction items between a later and an initial wave at the reference "
+        "exposure (Results: later 'slightly higher'); split by experience_share (the name is "
+        "kept for parameter sets written before the split); ASSUMPTION",
     )
     punctuality_score_per_share: float = Field(
         1.0,
@@ -368,6 +500,20 @@ class ModelParameters(BaseModel):
         (30.0, 4.0),
         description="(mean, SD) years a parent caregiver is older than the member (ASSUMPTION; mean age 68.4)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_names(cls, data: Any) -> Any:
+        """Read parameter sets written before the outcome chain (docs/outcome_chain.md): renamed
+        the linear exposure slope has no counterpart in the dose-response and is dropped."""
+        if isinstance(data, dict) and any(k in data for k in LEGACY_NAMES):
+            data = dict(data)
+            for old, new in LEGACY_NAMES.items():
+                if old in data:
+                    value = data.pop(old)
+                    if new is not None:
+                        data.setdefault(new, value)
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> ModelParameters:

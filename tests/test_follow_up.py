@@ -1,7 +1,9 @@
 """Direct tests of the follow-up interview answers (``sim.follow_up``), against their definitions.
 
-Each answer is ``logit P(yes) = logit(base) + shifts`` or a rounded latent normal; so with the shifts
-at zero the yes-rate is the base, a shift moves it the way the parameter says, and the answers that
+Each answer is ``logit P(yes | d) = logit(p0) + g(d) (logit(base) - logit(p0) + shifts)`` or a rounded
+latent normal moving the same way (docs/outcome_chain.md); so at the reference exposure (g = 1) with
+the shifts at zero the yes-rate is the base, with no session it is the no-programme level, a shift
+moves it the way the parameter says, and the answers that
 the paper ties to a condition (stress reasons: only the stressed; member_qualified: only a provider's
 caregiver) obey it. Large samples (n = 20,000) and 4-standard-error bounds.
 """
@@ -14,11 +16,12 @@ from scipy.special import expit, logit
 
 from sim import instruments as ins
 from sim.follow_up import (
-    CONSUMER_REFERENCE_SESSIONS_PER_WEEK,
-    PROVIDER_REFERENCE_SESSIONS_PER_WEEK,
+    CONSUMER_REFERENCE_SESSIONS,
+    PROVIDER_REFERENCE_SESSIONS,
     REFERENCE_CATEGORY_SHARE,
     REFERENCE_ON_TIME_SHARE,
     CommunityContext,
+    dose,
     interview_caregivers,
     interview_consumers,
     interview_providers,
@@ -40,16 +43,22 @@ def _within(rate: float, p: float, n: int = N, k: float = 4.0) -> bool:
     return abs(rate - p) < k * np.sqrt(p * (1 - p) / n) + 1e-12
 
 
-def _providers(p, stressed, per_week=PROVIDER_REFERENCE_SESSIONS_PER_WEEK, share=REFERENCE_CATEGORY_SHARE, **ctx):
+def _providers(p, stressed, sessions=PROVIDER_REFERENCE_SESSIONS, share=REFERENCE_CATEGORY_SHARE, **ctx):
     return interview_providers(
-        p, _ctx(**ctx), np.full(N, float(stressed)), np.full(N, per_week), np.full(N, share), _rng()
+        p,
+        _ctx(**ctx),
+        np.full(N, float(stressed)),
+        np.full(N, sessions),
+        np.full(N, REFERENCE_ON_TIME_SHARE),
+        np.full(N, share),
+        _rng(),
     )
 
 
-def _consumers(p, per_week=CONSUMER_REFERENCE_SESSIONS_PER_WEEK, on_time=REFERENCE_ON_TIME_SHARE, **kw):
+def _consumers(p, sessions=CONSUMER_REFERENCE_SESSIONS, on_time=REFERENCE_ON_TIME_SHARE, **kw):
     share = kw.pop("share", REFERENCE_CATEGORY_SHARE)
     return interview_consumers(
-        p, _ctx(**kw), np.full(N, per_week), np.full(N, on_time), np.full(N, share), _rng(kw.get("seed", 1))
+        p, _ctx(**kw), np.full(N, sessions), np.full(N, on_time), np.full(N, share), _rng(kw.get("seed", 1))
     )
 
 
@@ -117,7 +126,7 @@ def test_caregiver_items_by_member_role():
     p = ModelParameters()
     is_prov = np.arange(N) % 2 == 0
     answers = {c: np.ones(N) for c in ("sat_overall", "willing_continue", "qualified", *ins.SELF_BENEFIT_COLUMNS)}
-    out = interview_caregivers(p, _ctx(), is_prov, answers, _rng())
+    out = interview_caregivers(p, _ctx(), is_prov, np.ones(N), answers, _rng())
     assert np.isnan(out["member_qualified"][~is_prov]).all() and np.isfinite(out["member_qualified"][is_prov]).all()
     assert np.isnan(out["expect_member_provider"][is_prov]).all()
     assert np.isfinite(out["expect_member_provider"][~is_prov]).all()
@@ -128,8 +137,8 @@ def test_caregivers_agree_with_their_family_member():
     p = ModelParameters()
     is_prov = np.zeros(N, bool)
     cols = ("sat_overall", "willing_continue", "qualified", *ins.SELF_BENEFIT_COLUMNS)
-    yes = interview_caregivers(p, _ctx(), is_prov, {c: np.ones(N) for c in cols}, _rng())
-    no = interview_caregivers(p, _ctx(), is_prov, {c: np.zeros(N) for c in cols}, _rng())
+    yes = interview_caregivers(p, _ctx(), is_prov, np.ones(N), {c: np.ones(N) for c in cols}, _rng())
+    no = interview_caregivers(p, _ctx(), is_prov, np.ones(N), {c: np.zeros(N) for c in cols}, _rng())
     base = logit(p.caregiver_item_base["positive_attitude"])
     a = p.caregiver_agreement_logit
     assert _within(yes["positive_attitude"].mean(), expit(base + a * 0.1))
@@ -149,8 +158,8 @@ def test_punctuality_follows_the_on_time_share():
     shift_on, shift_off = 1.0 - REFERENCE_ON_TIME_SHARE, 0.0 - REFERENCE_ON_TIME_SHARE
     expect = (np.clip(np.rint(z + shift_on), 1, 5) - np.clip(np.rint(z + shift_off), 1, 5)).mean()
     assert diff.mean() == pytest.approx(expect, abs=0.03)
-    # The other items do not depend on punctuality.
-    np.testing.assert_array_equal(on["sat_overall"], off["sat_overall"])
+    # The benefit items do not depend on punctuality (satisfaction does, through delivery quality).
+    np.testing.assert_array_equal(on[ins.SELF_BENEFIT_COLUMNS[0]], off[ins.SELF_BENEFIT_COLUMNS[0]])
 
 
 def test_content_variety_raises_richness():
@@ -161,12 +170,59 @@ def test_content_variety_raises_richness():
 
 
 def test_more_sessions_more_benefit():
-    """benefit_exposure_logit > 0: a consumer with more sessions a week reports benefits more often."""
-    p = ModelParameters().replace(benefit_exposure_logit=2.0)
-    hi = _consumers(p, per_week=CONSUMER_REFERENCE_SESSIONS_PER_WEEK + 0.5)
-    lo = _consumers(p, per_week=CONSUMER_REFERENCE_SESSIONS_PER_WEEK - 0.3)
+    """The Emax dose-response: more sessions attended, more benefit reported."""
+    p = ModelParameters()
+    hi = _consumers(p, sessions=CONSUMER_REFERENCE_SESSIONS * 2)
+    lo = _consumers(p, sessions=3)
     for col in ins.SELF_BENEFIT_COLUMNS:
         assert hi[col].mean() > lo[col].mean() + 0.03, col
+
+
+def test_the_dose_response_is_emax_normalised_at_the_reference():
+    """g(0) = 0, g(d_ref) = 1, half of its limit (d_ref + d50) / d_ref at d = d50."""
+    p = ModelParameters()
+    h, ref = p.exposure_half_saturation_sessions, CONSUMER_REFERENCE_SESSIONS
+    g = dose(np.array([0.0, ref, h, 1e9]), p, ref)
+    assert g[0] == 0.0 and g[1] == pytest.approx(1.0)
+    assert g[2] == pytest.approx(0.5 * g[3], rel=1e-6) and g[3] == pytest.approx((ref + h) / ref, rel=1e-6)
+
+
+def test_no_session_answers_at_the_no_programme_level_whatever_the_community():
+    """d = 0: every benefit item at benefit_no_programme_prob, satisfaction and willingness at
+    service_view_no_programme_prob, however good the wave, community or delivery."""
+    p = ModelParameters()
+    for kw in ({"c_struct": 0.5, "c_exp": 0.5, "effect": 1.0}, {"c_struct": -0.5, "c_exp": -0.5, "effect": -1.0}):
+        ans = _consumers(p, sessions=0.0, on_time=1.0, **kw)
+        for col in ins.SELF_BENEFIT_COLUMNS + ins.OTHERS_BENEFIT_COLUMNS:
+            assert _within(ans[col].mean(), p.benefit_no_programme_prob), col
+        for col in ("sat_overall", "willing_continue"):
+            assert _within(ans[col].mean(), p.service_view_no_programme_prob), col
+    cols = ("sat_overall", "willing_continue", "qualified", *ins.SELF_BENEFIT_COLUMNS)
+    care = interview_caregivers(
+        p, _ctx(effect=1.0), np.zeros(N, bool), np.zeros(N), {c: np.ones(N) for c in cols}, _rng()
+    )
+    assert _within(care["positive_attitude"].mean(), p.service_view_no_programme_prob)
+    for it in ins.CAREGIVER_MEMBER_BENEFITS + ins.CAREGIVER_SELF_BENEFITS:
+        assert _within(care[it.column].mean(), p.benefit_no_programme_prob), it.column
+
+
+def test_delivery_quality_moves_satisfaction_and_willingness():
+    """delivery_quality_logit: sessions on time raise satisfaction and willingness to continue."""
+    p = ModelParameters().replace(delivery_quality_logit=3.0)
+    good, bad = _consumers(p, on_time=1.0), _consumers(p, on_time=0.0)
+    for col in ("sat_overall", "willing_continue"):
+        assert good[col].mean() > bad[col].mean() + 0.03, col
+
+
+def test_experience_share_splits_the_wave_difference():
+    """experience_share = 1: only the experienced flag moves benefits; 0: only structure does."""
+    p = ModelParameters().replace(benefit_experience_logit=2.0)
+    col = ins.SELF_BENEFIT_COLUMNS[0]
+    for share, moved, fixed in ((1.0, "c_exp", "c_struct"), (0.0, "c_struct", "c_exp")):
+        q = p.replace(experience_share=share)
+        hi, lo = _consumers(q, **{moved: 0.5}), _consumers(q, **{moved: -0.5})
+        assert hi[col].mean() > lo[col].mean() + 0.2
+        np.testing.assert_array_equal(_consumers(q, **{fixed: 0.5})[col], _consumers(q, **{fixed: -0.5})[col])
 
 
 def test_benefit_rates_stay_near_the_base_at_the_reference_exposure():
@@ -179,7 +235,7 @@ def test_benefit_rates_stay_near_the_base_at_the_reference_exposure():
 
 
 def test_experience_raises_satisfaction():
-    p = ModelParameters().replace(satisfaction_experience_shift=1.0)
+    p = ModelParameters().replace(satisfaction_experience_shift=1.0, experience_share=1.0)
     later = _consumers(p, c_exp=0.5)
     initial = _consumers(p, c_exp=-0.5)
     col = sorted(p.consumer_likert_base)[0]

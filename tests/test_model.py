@@ -53,6 +53,15 @@ def _scenario(**param_overrides):
     return scenario_from_dict(data)
 
 
+# Stress that does not move with workload, cancellations or supervision (sim.model.providers).
+NO_STRESS_DYNAMICS = {
+    "stress_workload_logit": 0.0,
+    "stress_cancellation_logit": 0.0,
+    "supervision_stress_logit": 0.0,
+    "stress_persistence_logit": 0.0,
+}
+
+
 def _frames(scen, reps=5, seed=None):
     return to_frames([simulate_replication(scen, r, seed=seed) for r in range(reps)])
 
@@ -138,10 +147,11 @@ def test_structured_sessions_follow_the_timetable(paper_frames):
 
 
 def test_unstructured_delivery_ramps_up_over_first_six_months():
-    """Sessions announced in months 0-6 vs 6-12: a linear ramp from f0 gives a rate ratio of (1+f0)/2."""
+    """Sessions announced in months 0-6 vs 6-12: a linear ramp (shape 1) from f0 gives a rate ratio of (1+f0)/2."""
     f0 = 0.2
     scen = _scenario(
         unstructured_initial_rate_fraction=f0,
+        unstructured_ramp_shape=1.0,
         training_days=0.0,
         unstructured_reschedule_prob=0.0,
         venue_unavailable_prob=0.0,
@@ -248,9 +258,10 @@ def test_community_effect_has_its_sd():
 
 def test_slow_plan_reviews_cancel_sessions_and_instant_ones_never_do():
     slow = _frames(_scenario(plan_review_mean_days=60.0, plan_lead_days=0.0), reps=2)["sessions"]
-    # one doctor, reviews of two months on average: the queue only grows, nearly nothing is held
-    assert (slow["status"] == "cancelled").mean() > 0.9
-    assert (slow["cancel_reason"] == "plan_not_reviewed").mean() > 0.85
+    # one doctor per community, reviews of two months on average: a doctor finishes about six plans a
+    # year (the plans of cancelled sessions are withdrawn), so about 6 of a community's ~50 sessions go ahead
+    assert (slow["status"] == "cancelled").mean() > 0.75
+    assert (slow["cancel_reason"] == "plan_not_reviewed").mean() > 0.75
     fast = _frames(_scenario(plan_review_mean_days=0.0, supervision_rate_per_month=0.0), reps=2)["sessions"]
     assert not (fast["cancel_reason"] == "plan_not_reviewed").any()
 
@@ -298,40 +309,42 @@ def test_provider_leave_ends_and_providers_return():
 def test_stressed_providers_quit_more_as_the_hazard_ratio_says():
     """Quitting: constant hazard q, times exp(stress_quit_log_hr) when stressed; P(quit by t) = 1 - exp(-h t)."""
     q, log_hr, t = 0.04, 1.0, 12.0
-    scen = _provider_scenario(
-        provider_leave_hazard_per_month=0.0,
-        provider_quit_hazard_per_month=q,
-        stress_quit_log_hr=log_hr,
-        stress_base_prob=0.5,
-        stress_structured_logit=0.0,
-    )
-    prov = _frames(scen, reps=30)["providers"]
     for stressed, h in ((0, q), (1, q * np.exp(log_hr))):
-        g = prov[prov["stressed"] == stressed]
+        # Stress held fixed: almost never (or almost always) stressed, whatever the month brings.
+        scen = _provider_scenario(
+            provider_leave_hazard_per_month=0.0,
+            provider_quit_hazard_per_month=q,
+            stress_quit_log_hr=log_hr,
+            stress_base_prob=0.9999 if stressed else 0.0001,
+            stress_structured_logit=0.0,
+            supervision_quit_log_hr=0.0,
+            **NO_STRESS_DYNAMICS,
+        )
+        g = _frames(scen, reps=15)["providers"]
         expect = 1 - np.exp(-h * t)
         got = (g["status"] == "quit").mean()
         assert abs(got - expect) < 4 * np.sqrt(expect * (1 - expect) / len(g)), stressed
 
 
 def test_supervision_contacts_follow_the_request_rate():
-    """Active providers ask for supervision at rate r a month (a renewal process: the next request an
-    exponential time after a contact ends); with short contacts and a free doctor, about r t contacts
-    by month t, and stressed providers ask supervision_stress_multiplier times as often."""
+    """Active providers ask for supervision at rate r a month (a Poisson process; a request made while
+    the previous one still waits is dropped); with short contacts and a free doctor, about r t
+    contacts by month t, and stressed providers ask supervision_stress_multiplier times as often."""
     r, mult, t = 1.0, 3.0, 12.0
-    scen = _provider_scenario(
-        n_providers=10,
-        provider_leave_hazard_per_month=0.0,
-        provider_quit_hazard_per_month=0.0,
-        supervision_rate_per_month=r,
-        supervision_stress_multiplier=mult,
-        supervision_days=0.01,
-        stress_base_prob=0.5,
-        stress_structured_logit=0.0,
-        plan_review_mean_days=0.0,
-    )
-    prov = _frames(scen, reps=10)["providers"]
     for stressed, rate in ((0, r), (1, r * mult)):
-        g = prov.loc[prov["stressed"] == stressed, "supervision_contacts"]
+        scen = _provider_scenario(
+            n_providers=10,
+            provider_leave_hazard_per_month=0.0,
+            provider_quit_hazard_per_month=0.0,
+            supervision_rate_per_month=r,
+            supervision_stress_multiplier=mult,
+            supervision_days=0.01,
+            stress_base_prob=0.9999 if stressed else 0.0001,
+            stress_structured_logit=0.0,
+            plan_review_mean_days=0.0,
+            **NO_STRESS_DYNAMICS,
+        )
+        g = _frames(scen, reps=10)["providers"]["supervision_contacts"]
         expect = rate * t  # Poisson mean (contacts of 0.01 day barely delay the next request)
         assert abs(g.mean() - expect) < 4 * np.sqrt(expect / len(g)) + 0.02 * expect, stressed
 

@@ -18,15 +18,26 @@ from ..follow_up import CommunityContext
 from ..parameters import ModelParameters
 from ..scenario import DAYS_PER_MONTH, Community, Scenario
 from ..streams import Stream, Uniforms, stream
-from .doctors import Doctors
+from .doctors import Doctors, Request
 from .records import SessionRecord
 
 N_CATEGORIES = len(ins.CONTENT_CATEGORIES)
-RUN_STREAMS = (Stream.SESSION_TIMING, Stream.STAFFING, Stream.CONTENT, Stream.ATTENDANCE, Stream.DROPOUT, Stream.DOCTOR)
+RUN_STREAMS = (
+    Stream.SESSION_TIMING,
+    Stream.STAFFING,
+    Stream.CONTENT,
+    Stream.ATTENDANCE,
+    Stream.DROPOUT,
+    Stream.DOCTOR,
+    Stream.PROVIDER_LEAVE,
+)
 
 
 class Provider:
-    """A peer service provider: baseline, content menu, stress, career state and supervision received."""
+    """A peer service provider: baseline, content menu, stress, career and supervision received.
+
+    Leave and quitting are decided a month ahead (``sim.model.providers.ProviderCareer``), so the
+    provider's state on a day follows from ``exit_day`` and ``leave_spells``."""
 
     __slots__ = (
         "baseline",
@@ -35,9 +46,10 @@ class Provider:
         "leave_spells",
         "led",
         "menu",
+        "month_staffed",
         "pid",
-        "status",
         "stressed",
+        "stressed_months",
         "supervision",
         "training_end",
     )
@@ -56,8 +68,9 @@ class Provider:
         self.pid = pid
         self.baseline = baseline
         self.training_end = training_end
-        self.status = "active"  # active | on_leave | quit (sim.model.providers.ProviderCareer)
-        self.stressed = stressed
+        self.stressed = stressed  # current stress state, updated monthly (sim.model.providers)
+        self.stressed_months = 0  # months spent stressed before follow-up
+        self.month_staffed = 0  # sessions staffed since the last monthly review
         # The categories this provider picks from (all eight, or their favourites) and the
         # cumulative choice probabilities (Methods: 'according to their own interest or strength').
         order = np.argsort(-interest, kind="stable")[:breadth] if breadth < len(interest) else np.arange(len(interest))
@@ -65,12 +78,31 @@ class Provider:
         self.menu = (order.tolist(), np.cumsum(fav / fav.sum()).tolist())
         self.led = 0  # sessions led before follow-up: the staffing rule picks the least-used lead
         self.leave_spells: list[list[float]] = []
-        self.supervision = 0  # supervision contacts completed by follow-up
+        self.supervision: list[Request] = []  # supervision requests made to the community doctors
         self.exit_day: float | None = None
 
+    def status_on(self, now: float) -> str:
+        """active | on_leave | quit on day ``now``."""
+        if self.exit_day is not None and self.exit_day <= now:
+            return "quit"
+        if self.leave_spells and self.leave_spells[-1][0] <= now < self.leave_spells[-1][1]:
+            return "on_leave"
+        return "active"
+
     def available(self, now: float) -> bool:
-        """Trained, not on leave, not quit (Methods: pre-service training; Results: temporary leave)."""
-        return self.status == "active" and now >= self.training_end
+        """Trained, not on leave, not quit (Methods: pre-service training; Results: temporary leave);
+        ``status_on(now) == "active"`` after training, written out (it runs at every session attempt)."""
+        if now < self.training_end or (self.exit_day is not None and self.exit_day <= now):
+            return False
+        spells = self.leave_spells
+        return not spells or not spells[-1][0] <= now < spells[-1][1]
+
+    def supervision_between(self, start: float, end: float) -> int:
+        """Supervision contacts ended in (start, end] (the doctors' queue advanced to ``end``)."""
+        return sum(1 for r in self.supervision if r.end is not None and start < r.end <= end)
+
+    def supervision_by(self, day: float) -> int:
+        return self.supervision_between(-1.0, day)
 
 
 @dataclass
@@ -118,13 +150,46 @@ class CommunityState:
     providers: list[Provider] = field(default_factory=list)
     consumers: Consumers | None = None
     records: list[SessionRecord] = field(default_factory=list)
-    month_sessions: int = 0  # sessions due since the last dropout review ('how well sessions run')
+    month_sessions: int = 0  # sessions due since the last month boundary ('how well sessions run')
     month_disrupted: int = 0  # ... of which postponed or cancelled
     snapshot: dict | None = None  # taken at follow-up (sim.model.evaluation.FollowUp)
+    _available: list[Provider] = field(default_factory=list)
+    _available_on: tuple[float, float] = (math.inf, -math.inf)  # days the cached list holds
+
+    def available_providers(self, now: float) -> list[Provider]:
+        """The providers available on day ``now`` (``Provider.available``), cached until the next day
+        any provider's state changes (the career review, which adds leave and exits, clears it)."""
+        if self._available_on[0] <= now < self._available_on[1]:
+            return self._available
+        avail, until = [], math.inf
+        for q in self.providers:
+            if q.available(now):
+                avail.append(q)
+            for day in (q.training_end, q.exit_day, *(q.leave_spells[-1] if q.leave_spells else ())):
+                if day is not None and now < day < until:
+                    until = day
+        self._available, self._available_on = avail, (now, until)
+        return avail
+
+    def forget_available(self) -> None:
+        self._available_on = (math.inf, -math.inf)
+
+    def close_month(self) -> float:
+        """The share of the sessions due since the last month boundary that were postponed or
+        cancelled ('how well sessions run'), and start counting the next month."""
+        share = self.month_disrupted / self.month_sessions if self.month_sessions else 0.0
+        self.month_sessions = self.month_disrupted = 0
+        return share
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def experienced(self) -> bool:
+        """The wave inherits the programme's experience (scenario ``experienced``): faster plan review,
+        fewer venue and date disruptions, more supervision (sim.parameters, experienced_*)."""
+        return self.c_exp > 0
 
     @property
     def structured(self) -> bool:

@@ -56,20 +56,26 @@ class Dropout:
     def __init__(self, env: simpy.Environment, c: CommunityState, p: ModelParameters):
         self.env, self.c, self.p = env, c, p
         self.u = c.uniforms[Stream.DROPOUT]
+        self.log_h0: float | None = None  # None: no dropout at all
+        if p.consumer_dropout_hazard_per_month > 0:
+            self.log_h0 = math.log(p.consumer_dropout_hazard_per_month) + p.dropout_community_loading * c.effect
+            self.log_h0 += p.rural_dropout_log_hr if c.rural else 0.0
 
     def run(self):
-        env, c, p = self.env, self.c, self.p
-        if p.consumer_dropout_hazard_per_month <= 0:
-            return
-        log_h0 = math.log(p.consumer_dropout_hazard_per_month)
-        log_h0 += p.dropout_community_loading * c.effect + (p.rural_dropout_log_hr if c.rural else 0.0)
+        """Alone: one review a month from the start of services (``sim.model.rollout`` runs the
+        month's reviews of dropout and provider careers in one process)."""
+        env, c = self.env, self.c
         yield env.timeout(c.start - env.now)
         while env.now < c.end:
             window = min(DAYS_PER_MONTH, c.end - env.now)
-            disrupted = c.month_disrupted / c.month_sessions if c.month_sessions else 0.0
-            c.month_sessions = c.month_disrupted = 0
-            self.review(env.now, window, log_h0 + p.dropout_cancellation_log_hr * disrupted)
+            self.month(env.now, window, c.close_month())
             yield env.timeout(window)
+
+    def month(self, now: float, window: float, disrupted: float) -> None:
+        """The review at a month boundary: the month's disrupted share sets the coming month's hazard."""
+        p = self.p
+        if self.log_h0 is not None:
+            self.review(now, window, self.log_h0 + p.dropout_cancellation_log_hr * disrupted)
 
     def review(self, now: float, window: float, log_h: float) -> None:
         """Decide who drops out in [now, now + window) at log hazard ``log_h`` plus their attendance shift."""

@@ -6,11 +6,12 @@ doctor's time, served in order of arrival by whichever doctor is free first.
 
 A request's length is known when it is made (a plan review's length is drawn at submission; a
 supervision contact has a fixed length) and nobody jumps the queue, so each request's start and end
-follow from the doctors' free times when it arrives (the Kiefer-Wolfowitz recursion of the
-multi-server first-come first-served queue) and no SimPy event is needed. A request may be
-registered before it arrives (a session registers its plan when its day is announced); requests are
-served in order of arrival when an outcome is asked for at day ``t``, by which time every request
-arriving by ``t`` has been registered (plans ahead of time, supervision requests when they arrive).
+follow from the doctors' free times (the Kiefer-Wolfowitz recursion of the multi-server first-come
+first-served queue) and no SimPy event is needed. A request may be registered before it arrives (a
+session registers its plan when its day is announced). The queue is advanced lazily to the day an
+outcome is asked for: a request is started only once a doctor is free and the day has come, so a
+request withdrawn before it starts (the plan of a cancelled session, ``sim.model.plan_review``)
+takes no doctor time.
 """
 
 from __future__ import annotations
@@ -22,17 +23,18 @@ import itertools
 class Request:
     """One request for a doctor's time; ``end`` is set once it is served."""
 
-    __slots__ = ("arrival", "end", "length")
+    __slots__ = ("arrival", "end", "kind", "length", "withdrawn")
 
-    def __init__(self, arrival: float, length: float):
-        self.arrival, self.length = arrival, length
-        self.end: float | None = None
+    def __init__(self, arrival: float, length: float, kind: str):
+        self.arrival, self.length, self.kind = arrival, length, kind
+        self.end: float | None = None  # set when a doctor starts it
+        self.withdrawn = False
 
 
 class Doctors:
     """``n`` doctors serving requests first come, first served (shared by a ``doctor_pool``)."""
 
-    __slots__ = ("_order", "free_at", "n", "waiting")
+    __slots__ = ("_order", "free_at", "n", "started", "waiting")
 
     def __init__(self, n: int):
         if n < 1:
@@ -41,20 +43,48 @@ class Doctors:
         self.free_at = [0.0] * n  # a heap: the day each doctor next becomes free
         self.waiting: list[tuple[float, int, Request]] = []  # a heap by arrival, then registration
         self._order = itertools.count()
+        self.started: list[Request] = []  # requests a doctor has started, in order (see served, busy_days)
 
-    def register(self, arrival: float, length: float) -> Request:
+    def register(self, arrival: float, length: float, kind: str = "plan_review") -> Request:
         """A request for ``length`` days of a doctor, arriving on day ``arrival``."""
-        req = Request(arrival, length)
+        req = Request(arrival, length, kind)
         heapq.heappush(self.waiting, (arrival, next(self._order), req))
         return req
 
-    def end_of(self, req: Request, now: float) -> float:
-        """The day ``req`` is (or will be) done, asked on day ``now`` >= its arrival."""
+    def advance(self, now: float) -> None:
+        """Start, in order of arrival, every request a doctor can start by day ``now``."""
         waiting, free_at = self.waiting, self.free_at
-        while waiting and waiting[0][0] <= now:
+        while waiting and waiting[0][0] <= now and free_at[0] <= now:
             _, _, r = heapq.heappop(waiting)
-            start = max(r.arrival, free_at[0])
-            r.end = start + r.length
+            if r.withdrawn:
+                continue
+            r.end = max(r.arrival, free_at[0]) + r.length
             heapq.heapreplace(free_at, r.end)
-        assert req.end is not None, "a request is asked for before it arrives"
-        return req.end
+            self.started.append(r)
+
+    @property
+    def served(self) -> dict[str, int]:
+        """Requests started, by kind (plan_review | supervision)."""
+        out: dict[str, int] = {}
+        for r in self.started:
+            out[r.kind] = out.get(r.kind, 0) + 1
+        return out
+
+    @property
+    def busy_days(self) -> dict[str, float]:
+        """Doctor days spent, by kind."""
+        out: dict[str, float] = {}
+        for r in self.started:
+            out[r.kind] = out.get(r.kind, 0.0) + r.length
+        return out
+
+    def end_of(self, req: Request, now: float) -> float:
+        """The day ``req`` is done if a doctor has started it by day ``now``, else infinity."""
+        self.advance(now)
+        return req.end if req.end is not None else float("inf")
+
+    def withdraw(self, req: Request, now: float) -> None:
+        """Take back a request on day ``now``: if no doctor has started it, it takes no doctor time."""
+        self.advance(now)
+        if req.end is None:
+            req.withdrawn = True

@@ -18,8 +18,11 @@ import simpy
 
 from .. import instruments as ins
 from ..follow_up import (
+    CONSUMER_REFERENCE_SESSIONS,
+    PROVIDER_REFERENCE_SESSIONS,
     REFERENCE_ON_TIME_SHARE,
     CommunityContext,
+    dose,
     interview_caregivers,
     interview_consumers,
     interview_providers,
@@ -29,7 +32,6 @@ from ..streams import Stream
 from .community import N_CATEGORIES, CommunityState
 from .records import Exposure, exposure
 
-WEEK = 7.0
 BASELINE_COLUMNS = ("age", "gender", "education", "marital_status", "lives_alone", "employed", "diagnosis", "onset_age")
 PROVIDER_ANSWER_COLUMNS = tuple(
     [it.column for it in ins.PROVIDER_SATISFACTION]
@@ -52,9 +54,11 @@ class Snapshot:
     providers: dict[str, list]  # rows of the providers table, answers still to add
     consumers: dict[str, list]
     exposure: Exposure
-    prov_sessions_per_week: np.ndarray
-    con_sessions_per_week: np.ndarray
+    prov_sessions: np.ndarray  # sessions staffed before follow-up
+    con_sessions: np.ndarray  # sessions attended before follow-up
+    prov_on_time: np.ndarray  # on-time share of staffed sessions (the reference share if none)
     con_on_time: np.ndarray  # on-time share of attended sessions (the reference share if none)
+    held_share: float  # share of the community's sessions due before follow-up that were held
 
 
 class FollowUp:
@@ -71,22 +75,24 @@ class FollowUp:
 def take_snapshot(c: CommunityState, replication: int, now: float) -> Snapshot:
     assert c.consumers is not None
     ex = exposure(c.records, len(c.providers), len(c.consumers))
-    cons = c.consumers
-    enrolled_until = np.minimum(np.asarray(cons.exit_day), now)
-    enrolled_weeks = np.maximum((enrolled_until - c.start) / WEEK, 1e-9)
-    weeks = max((now - c.start) / WEEK, 1e-9)
-    on_time = np.divide(
-        ex.con_on_time, ex.con_attended, out=np.full(len(cons), REFERENCE_ON_TIME_SHARE), where=ex.con_attended > 0
-    )
+    c.doctors.advance(now)
+    staffed = ex.prov_led + ex.prov_assisted
+    due = [r for r in c.records if r.before_follow_up]
     return Snapshot(
         day=now,
         providers=_provider_rows(c, ex, replication, now),
         consumers=_consumer_rows(c, ex, replication, now),
         exposure=ex,
-        prov_sessions_per_week=(ex.prov_led + ex.prov_assisted) / weeks,
-        con_sessions_per_week=ex.con_attended / enrolled_weeks,
-        con_on_time=on_time,
+        prov_sessions=staffed,
+        con_sessions=ex.con_attended,
+        prov_on_time=_share_or(ex.prov_on_time, staffed, REFERENCE_ON_TIME_SHARE),
+        con_on_time=_share_or(ex.con_on_time, ex.con_attended, REFERENCE_ON_TIME_SHARE),
+        held_share=sum(r.held for r in due) / len(due) if due else 0.0,
     )
+
+
+def _share_or(num: np.ndarray, den: np.ndarray, default: float) -> np.ndarray:
+    return np.divide(num, den, out=np.full(len(den), default), where=den > 0)
 
 
 def _common_rows(
@@ -118,8 +124,9 @@ def _provider_rows(c: CommunityState, ex: Exposure, replication: int, now: float
     rows["sessions_assisted"] = ex.prov_assisted.tolist()
     rows["leave_episodes"] = [sum(1 for a, _ in q.leave_spells if a <= now) for q in provs]
     rows["leave_days"] = [round(sum(max(0.0, min(b, now) - a) for a, b in q.leave_spells), 3) for q in provs]
-    rows["supervision_contacts"] = [q.supervision for q in provs]
+    rows["supervision_contacts"] = [q.supervision_by(now) for q in provs]
     rows["stressed"] = [int(q.stressed) for q in provs]
+    rows["stressed_months"] = [q.stressed_months for q in provs]
     rows["categories_met"] = ex.prov_categories.sum(axis=1).tolist()
     rows["on_time_share"] = _shares(ex.prov_on_time, ex.prov_led + ex.prov_assisted)
     return rows
@@ -127,7 +134,7 @@ def _provider_rows(c: CommunityState, ex: Exposure, replication: int, now: float
 
 def _career_rows(c: CommunityState, now: float) -> dict[str, list]:
     provs = c.providers
-    status = [q.status for q in provs]
+    status = [q.status_on(now) for q in provs]
     return {
         "status": status,
         "exit_day": [q.exit_day if q.exit_day is not None and q.exit_day <= now else None for q in provs],
@@ -208,6 +215,7 @@ class _Stack:
             self.per([c.c_struct for c in cs], sizes),
             self.per([c.c_exp for c in cs], sizes),
             self.per([c.effect for c in cs], sizes),
+            self.per([c.snapshot.held_share if c.snapshot else 0.0 for c in cs], sizes),
         )
 
     def members(self, prov_values: np.ndarray, con_values: np.ndarray) -> np.ndarray:
@@ -243,7 +251,8 @@ def interview(p: ModelParameters, replication: int, communities: list[CommunityS
         p,
         st.context(st.n_prov),
         _column(snaps, "providers", "stressed"),
-        _array(snaps, "prov_sessions_per_week"),
+        _array(snaps, "prov_sessions"),
+        _array(snaps, "prov_on_time"),
         _column(snaps, "providers", "categories_met") / N_CATEGORIES,
         eval_rng,
     )
@@ -252,7 +261,7 @@ def interview(p: ModelParameters, replication: int, communities: list[CommunityS
     con_ans = interview_consumers(
         p,
         st.context(st.n_con),
-        _array(snaps, "con_sessions_per_week"),
+        _array(snaps, "con_sessions"),
         _array(snaps, "con_on_time"),
         _column(snaps, "consumers", "categories_met") / N_CATEGORIES,
         eval_rng,
@@ -306,7 +315,11 @@ def _caregivers(
         col: st.members(prov_ans.get(col, nan_p), con_ans.get(col, nan_c))
         for col in ("sat_overall", "willing_continue", "qualified", *ins.SELF_BENEFIT_COLUMNS)
     }
-    care_ans = interview_caregivers(p, st.context(n_people), is_prov, member_answers, care_rng)
+    member_dose = st.members(
+        dose(_array(snaps, "prov_sessions"), p, PROVIDER_REFERENCE_SESSIONS),
+        dose(_array(snaps, "con_sessions"), p, CONSUMER_REFERENCE_SESSIONS),
+    )
+    care_ans = interview_caregivers(p, st.context(n_people), is_prov, member_dose, member_answers, care_rng)
     for k in care_ans:
         care_ans[k] = np.where(participated, care_ans[k], np.nan)
     member_ids = [m for s in snaps for m in (*s.providers["person_id"], *s.consumers["person_id"])]

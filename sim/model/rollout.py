@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from ..parameters import ModelParameters
-from ..scenario import Scenario
+from ..scenario import DAYS_PER_MONTH, Scenario
 from .collect import collect
 from .community import CommunityState, build_community
 from .consumers import Dropout
@@ -51,16 +51,27 @@ class RolloutModel:
         env, p = self.env, self.p
         for c in self.communities:
             env.process(SessionDelivery(env, c, p).run())
-            env.process(Dropout(env, c, p).run())
+            env.process(monthly_reviews(env, c, Dropout(env, c, p), ProviderCareer(env, c, p)))
             env.process(FollowUp(env, c, self.replication).run())
             for prov in c.providers:
-                env.process(ProviderCareer(env, c, prov, p).run())
                 if p.supervision_rate_per_month > 0:
                     env.process(Supervision(env, c, prov, p).run())
         horizon = max(c.end for c in self.communities)
         env.run(until=horizon + 1.0)
         tables = collect(p, self.replication, self.communities)
         return ReplicationResult(self.replication, _events_scheduled(env), tables)
+
+
+def monthly_reviews(env: simpy.Environment, c: CommunityState, dropout: Dropout, careers: ProviderCareer):
+    """The community's month boundaries (from the start of services): the dropout review, then the
+    providers' stress and career review; one SimPy process for both saves an event a month."""
+    yield env.timeout(c.start - env.now)
+    while env.now < c.end:
+        window = min(DAYS_PER_MONTH, c.end - env.now)
+        disrupted = c.close_month()
+        dropout.month(env.now, window, disrupted)
+        careers.review(env.now, window, disrupted)
+        yield env.timeout(window)
 
 
 def _events_scheduled(env: simpy.Environment) -> int:

@@ -49,9 +49,11 @@ class Timetable:
 
 
 class ProviderInitiated:
-    """A Poisson process of provider-initiated sessions whose rate ramps up linearly over
-    ``unstructured_ramp_months`` from ``unstructured_initial_rate_fraction`` of the full rate
-    ``unstructured_max_sessions_per_week``; drawn by thinning."""
+    """A Poisson process of provider-initiated sessions whose rate ramps up over
+    ``unstructured_ramp_months`` from ``unstructured_initial_rate_fraction`` f0 of the full rate
+    ``unstructured_max_sessions_per_week``, as f0 + (1 - f0) (t / ramp)^``unstructured_ramp_shape``
+    (slow at first: providers who must initiate every session learn to; Discussion: 'slow ramp-up of
+    services especially during the first 6 months'); drawn by thinning."""
 
     deadline = math.inf
 
@@ -60,6 +62,7 @@ class ProviderInitiated:
         self.top = p.unstructured_max_sessions_per_week / WEEK
         self.ramp = p.unstructured_ramp_months * DAYS_PER_MONTH
         self.f0 = p.unstructured_initial_rate_fraction
+        self.shape = p.unstructured_ramp_shape
         self.start, self.end = c.start, c.end
 
     def next(self, now: float) -> float:
@@ -67,7 +70,7 @@ class ProviderInitiated:
         while t < self.end:
             gap_u, keep_u = self.u.take(2)
             t += -math.log1p(-gap_u) / self.top  # exponential gap by inversion
-            frac = self.f0 + (1 - self.f0) * min((t - self.start) / self.ramp, 1.0)
+            frac = self.f0 + (1 - self.f0) * min((t - self.start) / self.ramp, 1.0) ** self.shape
             if keep_u < frac:
                 return t
         return math.inf
@@ -83,6 +86,10 @@ class SessionDelivery:
         self.staffing = Staffing(c, p)
         self.attendance = Attendance(c)
         self.u = c.uniforms[Stream.SESSION_TIMING]
+        # A wave that inherits the programme's experience has coordinators who keep announced dates
+        # (experienced_disruption_factor, sim.parameters); venue availability is the scenario's fact.
+        factor = p.experienced_disruption_factor if c.experienced else 1.0
+        self.reschedule = p.unstructured_reschedule_prob * factor
 
     def run(self):
         env, c = self.env, self.c
@@ -106,7 +113,14 @@ class SessionDelivery:
                 return
             retry = env.now + p.postpone_days
             if postponements >= p.max_postponements or retry >= c.end or retry >= self.schedule.deadline:
-                self._cancel(seq, announced, postponements, reason)
+                # A plan the doctor is reviewing: the session waits for it if it can still be held
+                # before the next slot, rather than waste the doctor's time (docs/outcome_chain.md).
+                done = plan.end
+                if reason == "plan_not_reviewed" and done is not None and done < min(c.end, self.schedule.deadline):
+                    postponements += 1
+                    yield env.timeout(done - env.now)
+                    continue
+                self._cancel(seq, announced, postponements, reason, plan)
                 return
             postponements += 1
             yield env.timeout(p.postpone_days)
@@ -116,14 +130,14 @@ class SessionDelivery:
         p, now = self.p, self.env.now
         u_venue, u_outdoor, u_resched = self.u.take(3)
         outdoor = u_outdoor < p.outdoor_share
-        available = [q for q in self.c.providers if q.available(now)]
+        available = self.c.available_providers(now)
         if len(available) < MIN_PROVIDERS_PER_SESSION:
             return "no_providers", available, outdoor
         if not self.review.reviewed(plan, now):
             return "plan_not_reviewed", available, outdoor
         if not outdoor and u_venue < p.venue_unavailable_prob:
             return "venue_unavailable", available, outdoor
-        if not self.c.structured and postponements == 0 and u_resched < p.unstructured_reschedule_prob:
+        if not self.c.structured and postponements == 0 and u_resched < self.reschedule:
             return "rescheduled", available, outdoor
         return "", available, outdoor
 
@@ -134,8 +148,11 @@ class SessionDelivery:
         group = u_format < p.group_share
         invited, attended = self.attendance.session(now, group, u_pick)
         before = now < c.follow_up
+        provs = c.providers
         if before:
-            c.providers[staff[0]].led += 1
+            provs[staff[0]].led += 1
+        for i in staff:
+            provs[i].month_staffed += 1
         c.month_sessions += 1
         c.month_disrupted += postponements > 0
         duration = triangular(u_dur, p.duration_min_minutes, p.duration_mode_minutes, p.duration_max_minutes)
@@ -156,8 +173,9 @@ class SessionDelivery:
             )
         )
 
-    def _cancel(self, seq: int, announced: float, postponements: int, reason: str) -> None:
+    def _cancel(self, seq: int, announced: float, postponements: int, reason: str, plan: Request) -> None:
         c, now = self.c, self.env.now
+        self.review.withdraw(plan, now)
         c.month_sessions += 1
         c.month_disrupted += 1
         c.records.append(SessionRecord(seq, announced, now, postponements, now < c.follow_up, cancel_reason=reason))
