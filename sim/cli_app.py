@@ -462,3 +462,9 @@ def compare(
         t.add_row(label, *cells)
     Console().print(t)
     Console().print(f"written to {out_dir}")
+
+
+# --- recovery: the calibration's parameter-recovery check (body in sim/calibration/cli.py) ---
+from .calibration.cli import recovery as _recovery  # noqa: E402
+
+app.command("recovery")(_recovery)
