@@ -1,0 +1,77 @@
+"""Cost of the statistical analysis in ``python cli.py run`` (run by hand, not in CI); prints ONE JSON line.
+
+    python benchmarks/bench_analysis.py                   # 1,000 replications, 3 rounds
+    python benchmarks/bench_analysis.py --reps 200 --rounds 1
+
+Runs ``python cli.py run scenarios/paper_study.yaml --reps N -q`` with and without ``--no-analysis``,
+alternating within each round (the machine may be shared: both variants see the same load), each in a
+fresh process writing into a temporary folder. Prints the median wall time of each variant and
+``ratio`` = with analysis / without (target <= 1.3), plus every round's times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def timed_run(scenario: str, reps: int, analysis: bool, workers: int | None) -> float:
+    """Wall seconds of one ``cli.py run`` in a fresh process (outputs into a temporary folder)."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-analysis-"))
+    try:
+        cmd = [sys.executable, str(REPO / "cli.py"), "run", scenario, "--reps", str(reps), "--out", str(tmp / "o")]
+        cmd += ["-q"] + ([] if analysis else ["--no-analysis"])
+        if workers:
+            cmd += ["--workers", str(workers)]
+        t = time.perf_counter()
+        subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - t
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", default="scenarios/paper_study.yaml")
+    ap.add_argument("--reps", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=None, help="default: all cores (the CLI's default)")
+    a = ap.parse_args()
+    with_a: list[float] = []
+    without: list[float] = []
+    for k in range(a.rounds):
+        order = (True, False) if k % 2 == 0 else (False, True)  # alternate which variant goes first
+        for analysis in order:
+            (with_a if analysis else without).append(timed_run(a.scenario, a.reps, analysis, a.workers))
+    w, wo = statistics.median(with_a), statistics.median(without)
+    print(
+        json.dumps(
+            {
+                "scenario": a.scenario,
+                "reps": a.reps,
+                "rounds": a.rounds,
+                "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+                "python": platform.python_version(),
+                "wall_s_with_analysis": round(w, 2),
+                "wall_s_no_analysis": round(wo, 2),
+                "ratio": round(w / wo, 3),
+                "rounds_with_analysis": [round(x, 2) for x in with_a],
+                "rounds_no_analysis": [round(x, 2) for x in without],
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
