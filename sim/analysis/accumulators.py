@@ -9,12 +9,14 @@ index below it; means, counts and shares over all replications.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from . import stats as S
+from .csvrows import fingerprint
 from .labels import PAPER_TEST_TEXT
 
 MEDIAN_REPS_MAX = 10_000  # medians and percentiles use the replications with index below this
@@ -190,6 +192,43 @@ class TestsAccumulator:
         return out.drop(columns="_order")
 
 
+@dataclass(eq=False)
+class ChunkCells:
+    """One chunk's cells in the accumulator's layout: rows sorted by replication; per row its key's
+    index in ``keys`` (first-appearance order) and its replication's index in ``urep``. Computed in
+    the worker by :meth:`carry` (stored in ``cells.attrs`` with a fingerprint of the cells'
+    numbers) so the parent only maps keys; recomputed by :meth:`of` when absent or stale."""
+
+    keys: list[tuple]
+    local: np.ndarray
+    urep: np.ndarray
+    row: np.ndarray
+    values: np.ndarray
+
+    ATTR: ClassVar[str] = "chunk_cells"
+
+    def __deepcopy__(self, memo: dict) -> ChunkCells:
+        return self  # never modified: pandas deep-copies attrs through every filter and sort
+
+    @classmethod
+    def of(cls, c: pd.DataFrame) -> ChunkCells:
+        c = c.dropna(subset=CellsAccumulator.KEYS).sort_values(["replication"], kind="stable")
+        local, keys = local_keys(c, CellsAccumulator.KEYS)
+        urep, row = np.unique(c["replication"].to_numpy(), return_inverse=True)
+        return cls(keys, local, urep, row, c["value"].to_numpy(dtype=float))
+
+    @classmethod
+    def carry(cls, c: pd.DataFrame) -> pd.DataFrame:
+        """``c`` with its ChunkCells in ``c.attrs``; returns ``c``."""
+        c.attrs[cls.ATTR] = (fingerprint(c), cls.of(c))
+        return c
+
+    @classmethod
+    def carried(cls, c: pd.DataFrame) -> ChunkCells | None:
+        got = c.attrs.get(cls.ATTR)
+        return got[1] if got is not None and got[0] == fingerprint(c) else None
+
+
 class CellsAccumulator:
     """:func:`aggregate_cells` by streaming. With at most ``MEDIAN_REPS_MAX`` replications the result
     is exactly :func:`aggregate_cells` of the concatenation; beyond, means and counts cover all
@@ -211,8 +250,8 @@ class CellsAccumulator:
     def add(self, c: pd.DataFrame) -> None:
         if not len(c):
             return
-        c = c.dropna(subset=self.KEYS).sort_values(["replication"], kind="stable")
-        local, keys = local_keys(c, self.KEYS)
+        cc = ChunkCells.carried(c) or ChunkCells.of(c)
+        local, keys = cc.local, cc.keys
         gid = np.empty(len(keys), dtype=np.int64)
         for j, k in enumerate(keys):
             i = self.ids.get(k)
@@ -225,12 +264,11 @@ class CellsAccumulator:
             self.sums = np.concatenate([self.sums, np.zeros(grow)])
             self.counts = np.concatenate([self.counts, np.zeros(grow, dtype=np.int64)])
         g = gid[local]
-        reps = c["replication"].to_numpy()
-        urep, row = np.unique(reps, return_inverse=True)  # chunk rows sorted by replication
+        urep, row = cc.urep, cc.row
         if len(pd.unique(row * width + g)) != len(g):
             raise ValueError("cells: more than one value for a (table, row, column) in a replication")
         W = np.full((len(urep), width), np.nan)
-        W[row, g] = c["value"].to_numpy(dtype=float)
+        W[row, g] = cc.values
         self.n_reps += len(urep)
         self.max_rep = max(self.max_rep, int(urep[-1]))
         ok = ~np.isnan(W)

@@ -25,6 +25,7 @@ import pandas as pd
 
 from ..reporting import write_csv
 from . import accumulators as A
+from . import csvrows
 from . import prep as P
 from .accumulators import aggregate_cells, summarise_tests
 from .figures import write_figures
@@ -34,22 +35,24 @@ from .tables import paper_cells
 
 __all__ = ["FLOAT_FORMAT", "aggregate_cells", "render_report", "summarise_tests", "write_analysis", "write_figures"]
 
-FLOAT_FORMAT = "%.6g"
+FLOAT_FORMAT = csvrows.FLOAT_FORMAT
 
 
 def _write_tests_csv(path: Path, tests: Any, ta: A.TestsAccumulator) -> list[pd.DataFrame]:
     """Stream the per-chunk tests into ``tests.csv`` (rows by replication) and ``ta``; returns the
-    tests while only one replication has been seen (the single-replication report lists them)."""
+    tests while only one replication has been seen (the single-replication report lists them).
+    A chunk's rows come preformatted from :func:`sim.analysis.analyze_chunk` when unchanged."""
     single_tests: list[pd.DataFrame] = []
     with open(path, "wb") as fh:
         header = True
         for t in A.chunks_of(tests):
-            t = t.sort_values(["replication"], kind="stable").reset_index(drop=True)
-            if header or len(t):
-                fh.write(
-                    t.to_csv(index=False, header=header, float_format=FLOAT_FORMAT, lineterminator="\n").encode("utf-8")
-                )
+            if not t["replication"].is_monotonic_increasing:
+                t = t.sort_values(["replication"], kind="stable")
+            t = t.reset_index(drop=True)
+            if header:
+                fh.write(csvrows.header(t).encode("utf-8"))
                 header = False
+            fh.write(csvrows.rows(t).encode("utf-8"))
             ta.add(t)
             single_tests = [*single_tests, t] if ta.n_reps <= 1 else []
     return single_tests

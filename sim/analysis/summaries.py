@@ -1,4 +1,5 @@
-"""Fast per-replication summaries of the paper's reported figures, for calibration (issue 5).
+"""Fast per-replication summaries of the paper's reported figures, for calibration
+(``sim/calibration/``, ``calibration/report.md``).
 
 ``paper_summaries(frames)`` returns one row per replication (index ``replication``) and one
 column per figure, computed with vectorised ``groupby`` (no per-replication Python loop), so it can

@@ -1,7 +1,7 @@
 """A small, deterministic ABC-SMC driver built from pyabc's parts.
 
 Why not ``pyabc.ABCSMC`` itself: pyabc is reproducible from a seed only with its single-core
-sampler (FIELD_NOTES; pyabc issues #392, #400), because its parallel samplers reseed each worker
+sampler (pyabc's GitHub issues #392 and #400), because its parallel samplers reseed each worker
 from the clock (``MappingSampler.map_function`` calls ``np.random.seed()``) and accept particles
 in completion order. Our simulations must run through ``sim.runner`` in parallel, and the same seed
 must give the same posterior whatever the number of workers. So the *driver* is ours (about a

@@ -65,9 +65,9 @@ def calibrate(
     finally:
         bar.close()
     if not quiet:
-        from rich.console import Console
+        from ..reporting import console
 
-        Console().print(
+        console().print(
             f"[bold]calibrated[/bold] {len(problem.names)} parameters on {summary['targets']} targets: "
             f"{summary['generations']} generations, {summary['simulations']:,} simulated studies, "
             f"final epsilon {summary['epsilon']:.3f} ({summary['stop_reason']}); "
@@ -85,8 +85,9 @@ class _Bar:
         self._p = None
         if not enabled:
             return
-        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from ..reporting import console
 
         self._p = Progress(
             TextColumn("[bold]{task.description}"),
@@ -95,7 +96,7 @@ class _Bar:
             TextColumn("sims"),
             TextColumn("{task.fields[info]}"),
             TimeElapsedColumn(),
-            console=Console(stderr=True),
+            console=console(stderr=True),
         )
         self._p.start()
         self._task = self._p.add_task("ABC-SMC", total=budget, info="generation 0 (prior)")
