@@ -41,10 +41,10 @@ def _frame(seed: int) -> pd.DataFrame:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_grouped_equals_pandas_groupby(seed):
     df = _frame(seed)
-    reps, groups, cols = np.arange(6), ["a", "b"], ["likert", "age", "x"]
-    idx = pd.MultiIndex.from_product([reps, groups + ["c"]], names=["replication", "grp"])
+    reps, groups, cols = np.arange(6), ["a", "b", "c"], ["likert", "age", "x"]
+    idx = pd.MultiIndex.from_product([reps, groups], names=["replication", "grp"])
     g = df.groupby(["replication", "grp"], sort=True)
-    G = Grouped.of(df["replication"].to_numpy(), reps, df["grp"], groups + ["c"])
+    G = Grouped.of(df["replication"].to_numpy(), reps, df["grp"], groups)
     X = df[cols].to_numpy(float)
     expect = {
         "count": g[cols].count().reindex(idx, fill_value=0),

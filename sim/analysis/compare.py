@@ -81,70 +81,12 @@ class Family:
 
 def families(waves: tuple[str, ...]) -> list[tuple[Family, str]]:
     """The planned families for these waves, each with the row filter it applies (a query key)."""
-    out: list[tuple[Family, str]] = []
     pairs = list(itertools.combinations(waves, 2))
-    demo_cat = tuple(c for c in P.DEMOGRAPHIC if c in ins.BASELINE_CATEGORICAL)
-    demo_cont = tuple(c for c in P.DEMOGRAPHIC if c in ins.BASELINE_CONTINUOUS)
-    clin_cat = tuple(c for c in P.CLINICAL if c in ins.BASELINE_CATEGORICAL)
-    clin_cont = tuple(c for c in P.CLINICAL if c in ins.BASELINE_CONTINUOUS)
-    for role in ("provider", "consumer"):
-        for w1, w2 in pairs:
-            out.append(
-                (
-                    Family(f"retention.{role}", role, "wave", w1, w2, f"{w1} vs {w2}", binary=("evaluated",)),
-                    f"role:{role}",
-                )
-            )
-    for role in ("provider", "consumer"):
-        for w in waves:
-            for name, cat, cont in (("demographics", demo_cat, demo_cont), ("clinical", clin_cat, clin_cont)):
-                out.append(
-                    (
-                        Family(
-                            f"dropout.{name}.{role}.{w}",
-                            role,
-                            "evaluated",
-                            1.0,
-                            0.0,
-                            "completers vs dropouts",
-                            continuous=cont,
-                            categorical=cat,
-                        ),
-                        f"role:{role}|wave:{w}",
-                    )
-                )
-    for role in ("provider", "consumer"):
-        for w1, w2 in pairs:
-            for name, cat, cont in (("demographics", demo_cat, demo_cont), ("clinical", clin_cat, clin_cont)):
-                out.append(
-                    (
-                        Family(
-                            f"S1.{name}.{role}", role, "wave", w1, w2, f"{w1} vs {w2}", continuous=cont, categorical=cat
-                        ),
-                        f"role:{role}",
-                    )
-                )
-    for w1, w2 in pairs:
-        g = f"{w1} vs {w2}"
-        out.append(
-            (
-                Family(
-                    "S2.provider", "provider", "wave", w1, w2, g, binary=P.PROVIDER_BINARY, continuous=P.PROVIDER_LIKERT
-                ),
-                "role:provider|evaluated",
-            )
-        )
-        for role in ("provider", "consumer"):
-            out.append((Family(f"S3.{role}", role, "wave", w1, w2, g, binary=P.BENEFITS), f"role:{role}|evaluated"))
-        out.append(
-            (
-                Family(
-                    "S4.consumer", "consumer", "wave", w1, w2, g, binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT
-                ),
-                "role:consumer|evaluated",
-            )
-        )
-    out.append(
+    return [
+        *_retention_families(pairs),
+        *_dropout_families(waves),
+        *_baseline_wave_families(pairs),
+        *_follow_up_wave_families(pairs),
         (
             Family(
                 "T3.provider_vs_consumer",
@@ -156,8 +98,77 @@ def families(waves: tuple[str, ...]) -> list[tuple[Family, str]]:
                 binary=P.BENEFITS,
             ),
             "evaluated",
+        ),
+    ]
+
+
+def _baseline_sets() -> tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]:
+    """(name, categorical, continuous) of the demographic and clinical baseline variables."""
+    return tuple(
+        (
+            name,
+            tuple(c for c in cols if c in ins.BASELINE_CATEGORICAL),
+            tuple(c for c in cols if c in ins.BASELINE_CONTINUOUS),
         )
+        for name, cols in (("demographics", P.DEMOGRAPHIC), ("clinical", P.CLINICAL))
     )
+
+
+def _retention_families(pairs: list[tuple[str, str]]) -> list[tuple[Family, str]]:
+    return [
+        (Family(f"retention.{role}", role, "wave", w1, w2, f"{w1} vs {w2}", binary=("evaluated",)), f"role:{role}")
+        for role in ("provider", "consumer")
+        for w1, w2 in pairs
+    ]
+
+
+def _dropout_families(waves: tuple[str, ...]) -> list[tuple[Family, str]]:
+    return [
+        (
+            Family(
+                f"dropout.{name}.{role}.{w}",
+                role,
+                "evaluated",
+                1.0,
+                0.0,
+                "completers vs dropouts",
+                continuous=cont,
+                categorical=cat,
+            ),
+            f"role:{role}|wave:{w}",
+        )
+        for role in ("provider", "consumer")
+        for w in waves
+        for name, cat, cont in _baseline_sets()
+    ]
+
+
+def _baseline_wave_families(pairs: list[tuple[str, str]]) -> list[tuple[Family, str]]:
+    return [
+        (
+            Family(f"S1.{name}.{role}", role, "wave", w1, w2, f"{w1} vs {w2}", continuous=cont, categorical=cat),
+            f"role:{role}",
+        )
+        for role in ("provider", "consumer")
+        for w1, w2 in pairs
+        for name, cat, cont in _baseline_sets()
+    ]
+
+
+def _follow_up_wave_families(pairs: list[tuple[str, str]]) -> list[tuple[Family, str]]:
+    out: list[tuple[Family, str]] = []
+    for w1, w2 in pairs:
+        g = f"{w1} vs {w2}"
+        prov = Family(
+            "S2.provider", "provider", "wave", w1, w2, g, binary=P.PROVIDER_BINARY, continuous=P.PROVIDER_LIKERT
+        )
+        out.append((prov, "role:provider|evaluated"))
+        for role in ("provider", "consumer"):
+            out.append((Family(f"S3.{role}", role, "wave", w1, w2, g, binary=P.BENEFITS), f"role:{role}|evaluated"))
+        cons = Family(
+            "S4.consumer", "consumer", "wave", w1, w2, g, binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT
+        )
+        out.append((cons, "role:consumer|evaluated"))
     return out
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 from .. import instruments as ins
 from . import prep as P
-from .grouped import Grouped
+from .grouped import Grouped, matrix
 
 CELL_COLUMNS = ["table", "row", "column", "replication", "value"]
 
@@ -92,49 +92,47 @@ def describe(
     """
     categorical = categorical or {}
     g, pick = _group_labels(df, reps, keys, groups)
-    grp_arr = np.tile(np.asarray([str(x) for x in groups], dtype=object), len(reps))
-    rep_arr = np.repeat(np.asarray(reps, dtype=np.int64), len(groups))
-    parts: list[_Block] = []
-
-    def add(row: str, stats: list[tuple[str, np.ndarray]]) -> None:
-        for name, values in stats:
-            parts.append(
-                _Block(
-                    table=table,
-                    row=row,
-                    column=grp_arr + ("_" + name),
-                    replication=rep_arr,
-                    value=np.asarray(values, dtype=float),
-                )
-            )
-
-    if with_n:
-        add("N", [("n", g.size[pick].astype(float))])
     rank = {c: i for i, c in enumerate(order)} if order else P.ITEM_ORDER
     cols = sorted(set(binary) | set(continuous) | set(categorical), key=lambda c: (rank.get(c, 10_000), c))
     cols = [c for c in cols if c in df.columns]
+    stats: list[tuple[str, dict[str, np.ndarray]]] = [("N", {"n": g.size[pick].astype(float)})] if with_n else []
+    stats += _item_stats(df, g, pick, cols, binary, continuous, categorical)
+    return _frame([b for row, st in stats for b in _blocks(table, row, reps, groups, st)])
+
+
+def _item_stats(
+    df: pd.DataFrame,
+    g: Grouped,
+    pick: np.ndarray,
+    cols: list[str],
+    binary: tuple[str, ...],
+    continuous: tuple[str, ...],
+    categorical: dict[str, tuple[str, ...]],
+) -> list[tuple[str, dict[str, np.ndarray]]]:
+    """Per table row (in ``cols`` order): its statistics, N (%) for binary and categorical items,
+    mean (SD) for continuous ones, each of those who answered."""
     bcols = [c for c in cols if c in binary]
     ccols = [c for c in cols if c in continuous]
+    out: dict[str, list[tuple[str, dict[str, np.ndarray]]]] = {}
     if bcols:
-        B = df[bcols].to_numpy(dtype=float)
+        B = matrix(df, bcols)
         bsum, bcnt = g.sum(B)[pick], g.count(B)[pick]
+        for k, col in enumerate(bcols):
+            out[col] = [(col, {"n": bsum[:, k], "of": bcnt[:, k], "pct": _pct(bsum[:, k], bcnt[:, k])})]
     if ccols:
-        C = df[ccols].to_numpy(dtype=float)
+        C = matrix(df, ccols)
         cmean, cstd, ccnt = g.mean(C)[pick], g.std(C)[pick], g.count(C)[pick]
+        for k, col in enumerate(ccols):
+            out[col] = [(col, {"mean": cmean[:, k], "sd": cstd[:, k], "of": ccnt[:, k]})]
     for col in cols:
-        if col in ccols:
-            k = ccols.index(col)
-            add(col, [("mean", cmean[:, k]), ("sd", cstd[:, k]), ("of", ccnt[:, k])])
-        elif col in bcols:
-            k = bcols.index(col)
-            add(col, [("n", bsum[:, k]), ("of", bcnt[:, k]), ("pct", _pct(bsum[:, k], bcnt[:, k]))])
-        elif col in categorical:
+        if col in categorical and col not in out:
             levels = categorical[col]
             cnt = g.level_counts(df[col].to_numpy(dtype=object), levels)[pick]
             tot = cnt.sum(axis=1)
-            for k, lv in enumerate(levels):
-                add(f"{col}={lv}", [("n", cnt[:, k]), ("of", tot), ("pct", _pct(cnt[:, k], tot))])
-    return _frame(parts)
+            out[col] = [
+                (f"{col}={lv}", {"n": cnt[:, k], "of": tot, "pct": _pct(cnt[:, k], tot)}) for k, lv in enumerate(levels)
+            ]
+    return [x for col in cols for x in out[col]]
 
 
 def _pct(num: np.ndarray, den: np.ndarray) -> np.ndarray:

@@ -34,17 +34,22 @@ def csv_text(df: pd.DataFrame, float_format: str = "%.6g", header: bool = True) 
 
 def _column_text(s: pd.Series, float_format: str) -> list[str] | None:
     dt = s.dtype
-    if pd.api.types.is_bool_dtype(dt) and not pd.api.types.is_extension_array_dtype(dt):
+    if pd.api.types.is_extension_array_dtype(dt) and not isinstance(dt, pd.StringDtype):
+        return None  # nullable numbers, categoricals: pandas' own rules
+    if pd.api.types.is_bool_dtype(dt):
         return ["True" if v else "False" for v in s.to_numpy().tolist()]
-    if pd.api.types.is_integer_dtype(dt) and not pd.api.types.is_extension_array_dtype(dt):
+    if pd.api.types.is_integer_dtype(dt):
         return [str(v) for v in s.to_numpy().tolist()]
-    if pd.api.types.is_float_dtype(dt) and not pd.api.types.is_extension_array_dtype(dt):
+    if pd.api.types.is_float_dtype(dt):
         return [float_format % v if v == v else "" for v in s.to_numpy(dtype=float).tolist()]
-    if isinstance(dt, pd.StringDtype) or pd.api.types.is_object_dtype(dt):
-        vals = s.to_numpy(dtype=object, na_value=None).tolist()
-        if all(v is None or isinstance(v, str) for v in vals):
-            return ["" if v is None else v for v in vals]
+    return _strings(s)
+
+
+def _strings(s: pd.Series) -> list[str] | None:
+    """A column of strings (missing -> ""); None when it holds anything else."""
+    if not (isinstance(s.dtype, pd.StringDtype) or pd.api.types.is_object_dtype(s.dtype)):
+        return None
+    vals = s.to_numpy(dtype=object, na_value=None).tolist()
+    if all(v is None or isinstance(v, str) for v in vals):
+        return ["" if v is None else v for v in vals]
     return None
-
-
-__all__ = ["csv_text", "write_csv"]
