@@ -88,3 +88,18 @@ def test_carried_tables_are_used_only_while_current():
     assert carried is not None and carried.keys == fresh.keys
     assert np.array_equal(carried.values, fresh.values, equal_nan=True)
     assert ChunkCells.carried(c[c["replication"] == 1]) is None
+
+
+def test_vectorised_fisher_p_is_scipys():
+    """``stats.fisher_p`` gives scipy's ``fisher_exact`` two-sided p to the bit, table by table."""
+    from scipy import stats as sps
+
+    from sim.analysis.stats import fisher_p
+
+    rng = np.random.default_rng(7)
+    n1, n2 = rng.integers(1, 35, 300), rng.integers(1, 25, 300)
+    a, c = rng.integers(0, n1 + 1), rng.integers(0, n2 + 1)
+    tables = np.stack([a, n1 - a, c, n2 - c], axis=1)
+    tables = np.vstack([tables, [[7, 0, 5, 1], [0, 3, 0, 4], [2, 2, 2, 2], [12, 0, 30, 12]]])
+    want = [sps.fisher_exact([[r[0], r[1]], [r[2], r[3]]]).pvalue for r in tables]
+    assert np.array_equal(fisher_p(*tables.T), np.array(want, dtype=float))
