@@ -292,8 +292,10 @@ def _categorical_rows(pp: _Persons, g: Grouped, sel: np.ndarray, fam: Family, co
     nan = np.full(len(reps), np.nan)
     for item in cols:
         vals = pp.values(item)
-        present = sorted(pd.unique(pd.Series(vals[sel]).dropna()))
-        levels = list(ins.BASELINE_CATEGORICAL.get(item, present))
+        levels = ins.BASELINE_CATEGORICAL.get(item)
+        if levels is None:  # not one of the paper's variables: the levels observed
+            levels = sorted(pd.unique(pd.Series(vals[sel]).dropna()))
+        levels = list(levels)
         arr = g.level_counts(vals, levels).reshape(len(reps), 2, len(levels)).transpose(0, 2, 1)
         res = S.categorical_tests(arr)
         n = arr.sum(axis=1)

@@ -134,6 +134,23 @@ def fisher_p(a, b, c, d) -> np.ndarray:
     return out
 
 
+_FISHER: dict[tuple[int, int, int, int], float] = {}  # p by table: small tables recur across replications
+_FISHER_MAX = 200_000
+
+
+def _fisher_cached(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """:func:`fisher_p` with the tables seen before looked up instead of computed."""
+    keys = list(zip(a.tolist(), b.tolist(), c.tolist(), d.tolist(), strict=True))
+    p = np.array([_FISHER.get(k, np.nan) for k in keys])
+    miss = np.flatnonzero(np.isnan(p))
+    if len(miss):
+        p[miss] = fisher_p(a[miss], b[miss], c[miss], d[miss])
+        if len(_FISHER) + len(miss) > _FISHER_MAX:
+            _FISHER.clear()
+        _FISHER.update((keys[i], float(p[i])) for i in miss)
+    return p
+
+
 def _binary_search(fn, target: float, lo: int, hi: int) -> int:
     """scipy's search for the index i in [lo, hi] with fn(i) <= target < fn(i + 1) (fisher_exact)."""
     while lo < hi:
@@ -185,7 +202,7 @@ def binary_tests(yes1, n1, yes2, n2) -> dict[str, np.ndarray]:
         p_ok = sps.chi2.sf(chi2, 1)
         small = min_exp < MIN_EXPECTED
         if small.any():
-            p_ok[small] = fisher_p(a[small], b[small], c[small], d[small])
+            p_ok[small] = _fisher_cached(a[small], b[small], c[small], d[small])
         # count of cells with expected count < 5
         e = np.stack([r1 * c1, r1 * c2, r2 * c1, r2 * c2]) / Nk
         n_small = (e < MIN_EXPECTED).sum(axis=0)
