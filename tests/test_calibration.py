@@ -396,3 +396,39 @@ def test_staleness_hash_covers_calibration_code_and_a_model_package(tmp_path):
         "sim/calibration/abc.py",
         "sim/analysis/summaries.py",
     }
+
+
+def test_recovery_outputs_report_coverage(tmp_path):
+    """``recovery.md`` states the share of 95% intervals containing the known value, overall and per
+    parameter (here 3 of 4 and 1 of 2 / 2 of 2), beside recovery.csv and the rank/coverage figure."""
+    from sim.calibration.recovery import write
+
+    df = pd.DataFrame(
+        {
+            "case": [0, 0, 1, 1],
+            "parameter": ["a", "b", "a", "b"],
+            "true": [0.1, 0.2, 0.3, 0.4],
+            "post_lo": [0.0, 0.1, 0.35, 0.3],
+            "post_median": [0.1, 0.2, 0.4, 0.4],
+            "post_hi": [0.2, 0.3, 0.5, 0.5],
+            "inside": [True, True, False, True],
+            "rank_quantile": [0.5, 0.5, 0.01, 0.5],
+            "prior_width": [1.0, 2.0, 1.0, 2.0],
+        }
+    )
+    write(df, tmp_path, {"cases": 2, "budget": 100, "population": 20, "seed": 1})
+    md = (tmp_path / "recovery.md").read_text()
+    assert "Overall coverage of the 95% credible intervals: 75%** (3 of 4 intervals" in md
+    assert "| a | 50% | 2 | 0.175 | 18% |" in md and "| b | 100% | 2 | 0.2 | 10% |" in md
+    assert "python cli.py recovery --cases 2 --budget 100 --population 20 --seed 1" in md
+    assert (tmp_path / "recovery.csv").exists() and (tmp_path / "figures" / "recovery.png").exists()
+
+
+def test_calibration_report_does_not_import_the_run():
+    """The report is a leaf: importing it does not pull in the ABC run (no report <-> run cycle)."""
+    import subprocess
+    import sys
+
+    code = "import sys, sim.calibration.report; print('sim.calibration.run' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "False"
