@@ -142,7 +142,10 @@ def matrix(df: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
 
 def _codes(values, levels: Sequence) -> np.ndarray:
     """Each value's position in ``levels`` (-1: not listed, or missing)."""
-    return pd.Index(list(levels), dtype=object).get_indexer(np.asarray(values, dtype=object)).astype(np.int64)
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))  # missing -> -1
+    pos = {v: i for i, v in enumerate(levels)}
+    to_level = np.array([pos.get(u, -1) for u in uniques] + [-1], dtype=np.int64)  # [-1]: code -1
+    return to_level[codes]
 
 
 def _integral(V: np.ndarray) -> np.ndarray:
