@@ -242,6 +242,26 @@ def _pearson_rc(t: np.ndarray) -> tuple[float, float, str]:
     return chi2, float(dof), note
 
 
+def _sort_tables(
+    tables: np.ndarray, note: np.ndarray
+) -> tuple[list[tuple[int, np.ndarray]], list[tuple[int, float, float, str]]]:
+    """Reduce each table; note why the degenerate ones are not computable; return the 2x2 ones (for
+    the 2x2 rule) and the larger ones with their Pearson statistic, df and note."""
+    two: list[tuple[int, np.ndarray]] = []
+    rc: list[tuple[int, float, float, str]] = []
+    for i in range(tables.shape[0]):
+        t = _reduce(tables[i])
+        if (tables[i].sum(axis=0) == 0).any() or t.shape[1] < 2:
+            note[i] = "empty group: no answers in one group" if t.shape[1] < tables.shape[2] else ""
+        elif t.shape[0] < 2:
+            note[i] = "constant variable: one level observed in both groups"
+        elif t.shape == (2, 2):
+            two.append((i, t))
+        else:
+            rc.append((i, *_pearson_rc(t)))
+    return two, rc
+
+
 def categorical_tests(tables: np.ndarray) -> dict[str, np.ndarray]:
     """Vectorised chi-square on a stack of contingency tables, shape (k, levels, groups).
 
@@ -257,18 +277,7 @@ def categorical_tests(tables: np.ndarray) -> dict[str, np.ndarray]:
         "p": np.full(k, np.nan),
         "note": np.full(k, "", dtype=object),
     }
-    two: list[tuple[int, np.ndarray]] = []
-    rc: list[tuple[int, float, float, str]] = []
-    for i in range(k):
-        t = _reduce(tables[i])
-        if (tables[i].sum(axis=0) == 0).any() or t.shape[1] < 2:
-            out["note"][i] = "empty group: no answers in one group" if t.shape[1] < tables.shape[2] else ""
-        elif t.shape[0] < 2:
-            out["note"][i] = "constant variable: one level observed in both groups"
-        elif t.shape == (2, 2):
-            two.append((i, t))
-        else:
-            rc.append((i, *_pearson_rc(t)))
+    two, rc = _sort_tables(tables, out["note"])
     if two:
         idx = [i for i, _ in two]
         T = np.stack([t for _, t in two])
