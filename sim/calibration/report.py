@@ -304,9 +304,10 @@ def report_text(
         "*identifies* a calibrated parameter (`identifies` in `targets.yaml`: it pins the parameter down beyond the "
         "fixed item base rates: retention, the session total, the punctuality and richness means, SDs and t "
         "statistics, mood by wave, the confidence scores); the others are checked below but do not steer the "
-        "search (the model centres every shift so that an item's pooled rate stays at its base, the paper's pooled "
-        "figure, so those pooled levels carry almost no information about the calibrated parameters and, in a trial, "
-        "drowned the informative figures in noise). A summary a simulated study cannot produce counts as z = "
+        "search (an item's level at the reference exposure is a documented parameter set to the paper's pooled "
+        "figure, `docs/outcome_chain.md`, so most pooled levels carry little information about the calibrated "
+        "parameters beyond those listed; the pooled mood, satisfaction and willingness figures identify the "
+        "dose-response). A summary a simulated study cannot produce counts as z = "
         f"{NAN_Z:g}.",
         "- **Search method**: ABC-SMC (Toni et al. 2009; Beaumont et al. 2009) with pyabc's components: "
         "multivariate normal perturbation kernel (`pyabc.MultivariateNormalTransition`) with twice the weighted "
