@@ -609,6 +609,8 @@ def power(
         control = _control_value(pw, outcome, control_rate, control_mean)
     elif control_rate is not None or control_mean is not None:
         raise fail("--control-rate/--control-mean: only with --outcome (a design file names its outcomes)")
+    if reps is not None:
+        _replications(reps)
     out_dir = out if out is not None else Path("outputs") / f"{file.stem}_power"
     try:
         opts = pw.check_power_options(

@@ -449,7 +449,9 @@ def test_on_time_means_held_on_the_announced_day(paper_frames):
     count exactly those (what the punctuality answer depends on)."""
     s = paper_frames["sessions"]
     held = s.query("status == 'held'")
-    assert ((held["on_time"] == 1) == (held["day"] == held["announced_day"])).all()
+    # same day up to float rounding (a session that waited for a plan under review: day = t + (announced - t))
+    same_day = np.isclose(held["day"], held["announced_day"], rtol=0, atol=1e-9)
+    assert ((held["on_time"] == 1) == same_day).all()
     assert (held["postponements"] > 0).any() and (s.query("status == 'cancelled'")["on_time"] == 0).all()
     ok = held.query("before_follow_up == 1")
     long = ok.assign(person_id=ok["attendees"].str.split(";")).explode("person_id").query("person_id != ''")
