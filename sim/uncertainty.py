@@ -31,6 +31,8 @@ from scipy import stats
 from .compare import OUTPUTS, Comparison, planner_outputs, summarise
 from .runner import ReplicationPool, map_replications
 
+MIN_STABLE_DRAWS = 20  # below this the between-draw variance has under 19 degrees of freedom: say so
+
 #: Columns :func:`decompose` adds to the comparison table (one row per scenario x output).
 COLUMNS = (
     "draws",
@@ -183,6 +185,11 @@ def report_section(comp: Comparison) -> list[str]:
         "we do not know about the parameters (between draws) and chance (within a draw).",
         "",
     ]
+    if int(first["draws"]) < MIN_STABLE_DRAWS:
+        lines += [
+            f"With fewer than {MIN_STABLE_DRAWS} draws the split is rough: raise --reps (or lower --reps-per-draw).",
+            "",
+        ]
     for name in comp.names[1:]:
         lines += [f"### {name} vs {base}", "", "| output | parameters | chance | reading |", "|---|---|---|---|"]
         for col, (label, _) in OUTPUTS.items():
