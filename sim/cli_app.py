@@ -693,11 +693,8 @@ def compare(
     if len(scenarios) < 2:
         raise fail("compare: give at least two scenario files (the first is the baseline)")
     _replications(reps, least=2)
-    if parameter_uncertainty and (reps_per_draw < 2 or reps % reps_per_draw or reps < 2 * reps_per_draw):
-        raise fail(
-            f"--reps-per-draw: must be at least 2 and divide --reps ({reps}) into at least two draws, "
-            f"got {reps_per_draw}"
-        )
+    if parameter_uncertainty:
+        _check_reps_per_draw(reps, reps_per_draw)
     loaded = [_load(p) for p in scenarios]
     names = [s.name for s in loaded]
     if len(set(names)) != len(names):
@@ -708,21 +705,38 @@ def compare(
     with claim(out_dir, force=force):
         if draws is None:
             comp = compare_scenarios(loaded, reps, seed, workers=workers, scheduler=scheduler, progress=not quiet)
-            write = write_comparison
+            write_folder(out_dir, lambda tmp: write_comparison(comp, tmp), force=force, command=_command_line())
         else:
-            from .uncertainty import compare_with_parameter_uncertainty, write_uncertainty
-
-            comp = compare_with_parameter_uncertainty(
-                loaded, draws, reps, root, workers=workers, scheduler=scheduler, progress=not quiet
-            )
-
-            def write(c: Any, tmp: Path) -> None:
-                write_comparison(c, tmp)
-                write_uncertainty(c, tmp)
-
-        write_folder(out_dir, lambda tmp: write(comp, tmp), force=force, command=_command_line())
+            comp = _compare_uncertain(loaded, draws, reps, root, out_dir, force, workers, scheduler, quiet)
     if not quiet:
         _print_comparison(comp, names, reps, out_dir)
+
+
+def _check_reps_per_draw(reps: int, k: int) -> None:
+    if k < 2 or reps % k or reps < 2 * k:
+        raise fail(f"--reps-per-draw: must be at least 2 and divide --reps ({reps}) into at least two draws, got {k}")
+
+
+def _compare_uncertain(
+    loaded: list[Any], draws: list[Any], reps: int, root: int, out_dir: Path, force: bool, *run: Any
+) -> Any:
+    """``compare --parameter-uncertainty``: the nested design and its split (:mod:`sim.uncertainty`),
+    written beside the usual comparison files. ``run`` is (workers, scheduler, quiet)."""
+    from .compare import write_comparison
+    from .outputs import write_folder
+    from .uncertainty import compare_with_parameter_uncertainty, write_uncertainty
+
+    workers, scheduler, quiet = run
+    comp = compare_with_parameter_uncertainty(
+        loaded, draws, reps, root, workers=workers, scheduler=scheduler, progress=not quiet
+    )
+
+    def write(tmp: Path) -> None:
+        write_comparison(comp, tmp)
+        write_uncertainty(comp, tmp)
+
+    write_folder(out_dir, write, force=force, command=_command_line())
+    return comp
 
 
 def _print_comparison(comp: Any, names: list[str], reps: int, out_dir: Path) -> None:
