@@ -841,3 +841,9 @@ def web_app(
         if v is not None and v < 1:
             raise fail(f"{name}: must be at least 1, got {v}")
     raise typer.Exit(serve(port, host, max_reps, workers))
+
+
+# --- recovery: the calibration's parameter-recovery check (body in sim/calibration/cli.py) ---
+from .calibration.cli import recovery as _recovery  # noqa: E402
+
+app.command("recovery")(_recovery)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .reporting import md_table, pyplot, save_figure, write_csv
 from .runner import ReplicationPool, map_replications
 
 #: Planner outputs per replication: name -> (label, higher is better).
@@ -135,14 +136,15 @@ def compare_scenarios(
 
 def write_comparison(comp: Comparison, out_dir: Path) -> None:
     """``comparison.csv`` (summary), ``per_replication.csv``, ``report.md`` and ``comparison.png``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     out_dir.mkdir(parents=True, exist_ok=True)
-    comp.table.to_csv(out_dir / "comparison.csv", index=False, float_format="%.6g", lineterminator="\n")
-    comp.per_replication.to_csv(out_dir / "per_replication.csv", index=False, float_format="%.6g", lineterminator="\n")
+    write_csv(comp.table, out_dir / "comparison.csv")
+    write_csv(comp.per_replication, out_dir / "per_replication.csv")
+    (out_dir / "report.md").write_text(comparison_markdown(comp), encoding="utf-8")
+    comparison_figure(comp, out_dir / "comparison.png")
+
+
+def comparison_markdown(comp: Comparison) -> str:
+    """The text of ``report.md``: per scenario, each output against the baseline with its paired difference."""
     base = comp.names[0]
     lines = [
         f"# Scenario comparison (baseline: {base})",
@@ -152,25 +154,23 @@ def write_comparison(comp: Comparison, out_dir: Path) -> None:
         "so differences are paired by replication. Intervals are 95% t intervals over replications.",
         "",
     ]
+    t = comp.table
     for name in comp.names[1:]:
-        lines += [
-            f"## {name} vs {base}",
-            "",
-            "| output | " + base + " | " + name + " | difference [95% CI] | verdict |",
-            "|---|---|---|---|---|",
-        ]
-        t = comp.table
+        rows = []
         for col, (label, _) in OUTPUTS.items():
             b = t[(t["scenario"] == base) & (t["output"] == col)].iloc[0]
             r = t[(t["scenario"] == name) & (t["output"] == col)].iloc[0]
-            lines.append(
-                f"| {label} | {b['mean']:.3g} | {r['mean']:.3g} | {r['difference']:+.3g} "
-                f"[{r['diff_ci_low']:+.3g}, {r['diff_ci_high']:+.3g}] | {r['verdict']} |"
-            )
-        lines.append("")
-    (out_dir / "report.md").write_text("\n".join(lines), encoding="utf-8")
+            diff = f"{r['difference']:+.3g} [{r['diff_ci_low']:+.3g}, {r['diff_ci_high']:+.3g}]"
+            rows.append([label, f"{b['mean']:.3g}", f"{r['mean']:.3g}", diff, r["verdict"]])
+        table = md_table(["output", base, name, "difference [95% CI]", "verdict"], rows)
+        lines += [f"## {name} vs {base}", "", *table.rstrip("\n").split("\n"), ""]
+    return "\n".join(lines)
 
-    others = comp.names[1:]
+
+def comparison_figure(comp: Comparison, path: Path) -> str:
+    """Per output, each scenario's paired difference from the baseline with its 95% interval."""
+    plt = pyplot()
+    base, others = comp.names[0], comp.names[1:]
     fig, axes = plt.subplots(len(OUTPUTS), 1, figsize=(7, 1.1 * len(OUTPUTS) + 1), sharex=False)
     for ax, (col, (label, _)) in zip(np.atleast_1d(axes), OUTPUTS.items(), strict=False):
         t = comp.table[(comp.table["output"] == col) & (comp.table["scenario"].isin(others))]
@@ -187,5 +187,4 @@ def write_comparison(comp: Comparison, out_dir: Path) -> None:
         ax.set_title(label + f" (difference from {base})", fontsize=8, loc="left")
         ax.tick_params(labelsize=7)
     fig.tight_layout()
-    fig.savefig(out_dir / "comparison.png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    return save_figure(fig, path, dpi=110)

@@ -237,9 +237,9 @@ def test_write_analysis_from_chunk_iterables_same_bytes(tmp_path, frames, result
 def test_write_analysis_beyond_median_cap(tmp_path, frames, monkeypatch):
     """Beyond MEDIAN_REPS_MAX replications: percentiles and medians over the first ones, means and
     shares over all, the same bytes however the chunks are cut, and the report says so."""
-    from sim.analysis import report as R
+    from sim.analysis import accumulators
 
-    monkeypatch.setattr(R, "MEDIAN_REPS_MAX", 2)
+    monkeypatch.setattr(accumulators, "MEDIAN_REPS_MAX", 2)
     outs = []
     for sizes in ((1, 3), (3, 1)):
         chunks = _per_rep_chunks(frames, sizes)

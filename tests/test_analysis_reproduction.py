@@ -3,7 +3,7 @@
 Groups: (1) the chi-square results and the rule that produces them (Pearson statistic; Fisher's
 exact p for 2x2 tables with an expected count < 5) - and that the common alternatives do not;
 (2) the consumer wave t tests, first by the pooled-variance derivation from Table 4's overall mean,
-SD and n (the issue's recipe), then from 1-5 answers consistent with Table 4, which show that the
+SD and n, then from 1-5 answers consistent with Table 4, which show that the
 printed t is Welch's (Levene significant) with n = 41; (3) the same figures through the whole
 pipeline (frames -> analyze_chunk / paper_summaries).
 """
@@ -88,7 +88,7 @@ def test_bonferroni_threshold_for_six_demographic_variables():
 # --- (2) consumer wave t tests ------------------------------------------------------------------
 @pytest.mark.parametrize("item", ["sat_punctuality", "sat_richness"])
 def test_wave_t_from_overall_mean_sd_n(item):
-    """The issue's recipe: split Table 4's overall mean/SD (n = 42: 26 + 16) by the printed t under
+    """Split Table 4's overall mean/SD (n = 42: 26 + 16) by the printed t under
     pooled-variance algebra, test the two waves from their summaries, and recover t and p."""
     t_print, p_print = ins.CONSUMER_WAVE_T[item]
     it = T4[item]

@@ -1,4 +1,4 @@
-"""Calibration tests (issue 5).
+"""Calibration tests (the calibration is described in ``calibration/report.md``).
 
 Groups:
 - targets and priors: ``calibration/targets.yaml`` is what the builder derives from
@@ -105,6 +105,34 @@ def test_every_calibrated_parameter_is_informed_by_a_distance_target():
     informed = {p.split(".")[0] for t in used for p in t.informs}
     assert set(specs) <= informed
     assert len(used) >= 10
+
+
+def test_distance_counts_every_identifying_target_once():
+    """The distance is the RMS of z = (simulated - observed) / SE over the targets that identify a
+    calibrated parameter (``sim/calibration/core.py``, read here straight from the YAML files): moving
+    one of them by 2 SE gives 2 / sqrt(m), moving any other target leaves the distance at 0, and a
+    summary the model cannot produce counts as NAN_Z. Fails if a target is silently dropped."""
+    from sim.calibration.core import NAN_Z, Problem
+
+    with open(CAL / "targets.yaml", encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)["targets"]
+    with open(CAL / "priors.yaml", encoding="utf-8") as fh:
+        calibrated = set(yaml.safe_load(fh)["parameters"])
+    identifying = {t["id"] for t in raw if t.get("se") is not None and set(t.get("identifies") or []) & calibrated}
+    m = len(identifying)
+    assert m >= 10
+    problem = Problem.default()
+    assert problem.ids == [t["id"] for t in raw]
+    observed = np.array([t["value"] for t in raw], dtype=float)
+    se = np.array([t["se"] if t.get("se") is not None else 1.0 for t in raw], dtype=float)
+    assert problem.distance(observed[None, :])[0] == 0.0
+    moved = np.tile(observed, (len(raw), 1)) + 2 * np.diag(se)
+    expected = np.array([2 / math.sqrt(m) if t["id"] in identifying else 0.0 for t in raw])
+    np.testing.assert_allclose(problem.distance(moved), expected, rtol=1e-9, atol=1e-12)
+    j = problem.ids.index(sorted(identifying)[0])
+    missing = observed.copy()
+    missing[j] = np.nan
+    assert math.isclose(problem.distance(missing[None, :])[0], NAN_Z / math.sqrt(m))
 
 
 # --- ABC-SMC driver ---------------------------------------------------------------------------
@@ -293,3 +321,114 @@ def test_fit_csv_lists_every_target():
         "inside",
     ):
         assert col in fit.columns
+
+
+@needs_calibration
+def test_report_rebuilt_from_files_is_the_committed_report():
+    """``rebuild_report``'s inputs (the files a calibration wrote, read into a CalibrationOutcome) give
+    back the committed ``report.md`` that the run itself wrote from the live ABC result."""
+    from sim.calibration.core import Problem
+    from sim.calibration.report import CalibrationOutcome, report_text, settings_of, validation_text
+
+    with open(CALIBRATED, encoding="utf-8") as fh:
+        cal = yaml.safe_load(fh)
+    problem = Problem.default()
+    outcome = CalibrationOutcome.from_directory(CAL, problem.names, cal)
+    assert outcome.n_generations == cal["generations"] and outcome.theta.shape == (
+        cal["population"],
+        len(problem.names),
+    )
+    figs = ["forest.png", "prior_posterior.png", "pairwise_posterior.png", "epsilon_acceptance.png"]
+    text = report_text(
+        problem,
+        outcome,
+        pd.read_csv(CAL / "fit.csv"),
+        pd.read_csv(CAL / "parameters.csv"),
+        cal,
+        settings_of(CAL, cal),
+        float(cal["wall_seconds"]),
+        figs,
+        validation_text(CAL),
+    )
+    assert text == (CAL / "report.md").read_text(encoding="utf-8")
+
+
+def test_recovery_bad_options_exit_2_with_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    for args in (["--cases", "0"], ["--budget", "10"], ["--population", "5"], ["--workers", "0"], ["--seed", "-1"]):
+        r = subprocess.run(
+            [sys.executable, "cli.py", "recovery", *args, "--out", str(tmp_path / "x")],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert r.returncode == 2, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error: "), r.stderr
+        assert not (tmp_path / "x").exists()
+
+
+def test_staleness_hash_covers_calibration_code_and_a_model_package(tmp_path):
+    """``model_sources_hash`` changes with any calibration module and with any module of the model,
+    whether the model is ``sim/model.py`` or a package ``sim/model/`` (which then replaces it)."""
+    from sim.calibration.run import model_source_files, model_sources_hash
+
+    for rel in ("sim/model.py", "sim/calibration/core.py", "sim/calibration/report.py", "calibration/targets.yaml"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x = 1\n")
+    files = model_source_files(tmp_path)
+    assert {"sim/model.py", "sim/calibration/core.py", "sim/calibration/report.py"} <= set(files)
+    h0 = model_sources_hash(tmp_path)
+    (tmp_path / "sim/calibration/report.py").write_text("x = 2\n")
+    h1 = model_sources_hash(tmp_path)
+    assert h1 != h0
+    (tmp_path / "sim/model/processes").mkdir(parents=True)
+    (tmp_path / "sim/model/__init__.py").write_text("")
+    (tmp_path / "sim/model/processes/dropout.py").write_text("y = 1\n")
+    files = model_source_files(tmp_path)
+    assert "sim/model.py" not in files and "sim/model/processes/dropout.py" in files
+    h2 = model_sources_hash(tmp_path)
+    (tmp_path / "sim/model/processes/dropout.py").write_text("y = 2\n")
+    assert len({h0, h1, h2, model_sources_hash(tmp_path)}) == 4
+    assert set(model_source_files()) >= {
+        "sim/calibration/core.py",
+        "sim/calibration/abc.py",
+        "sim/analysis/summaries.py",
+    }
+
+
+def test_recovery_outputs_report_coverage(tmp_path):
+    """``recovery.md`` states the share of 95% intervals containing the known value, overall and per
+    parameter (here 3 of 4 and 1 of 2 / 2 of 2), beside recovery.csv and the rank/coverage figure."""
+    from sim.calibration.recovery import write
+
+    df = pd.DataFrame(
+        {
+            "case": [0, 0, 1, 1],
+            "parameter": ["a", "b", "a", "b"],
+            "true": [0.1, 0.2, 0.3, 0.4],
+            "post_lo": [0.0, 0.1, 0.35, 0.3],
+            "post_median": [0.1, 0.2, 0.4, 0.4],
+            "post_hi": [0.2, 0.3, 0.5, 0.5],
+            "inside": [True, True, False, True],
+            "rank_quantile": [0.5, 0.5, 0.01, 0.5],
+            "prior_width": [1.0, 2.0, 1.0, 2.0],
+        }
+    )
+    write(df, tmp_path, {"cases": 2, "budget": 100, "population": 20, "seed": 1})
+    md = (tmp_path / "recovery.md").read_text()
+    assert "Overall coverage of the 95% credible intervals: 75%** (3 of 4 intervals" in md
+    assert "| a | 50% | 2 | 0.175 | 18% |" in md and "| b | 100% | 2 | 0.2 | 10% |" in md
+    assert "python cli.py recovery --cases 2 --budget 100 --population 20 --seed 1" in md
+    assert (tmp_path / "recovery.csv").exists() and (tmp_path / "figures" / "recovery.png").exists()
+
+
+def test_calibration_report_does_not_import_the_run():
+    """The report is a leaf: importing it does not pull in the ABC run (no report <-> run cycle)."""
+    import subprocess
+    import sys
+
+    code = "import sys, sim.calibration.report; print('sim.calibration.run' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "False"

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import compare, prep, stats, tables
+from . import compare, csvrows, prep, stats, tables
+from .accumulators import ChunkCells
 from .io import DatasetError, read_directory
 from .report import write_analysis
 from .summaries import paper_summaries
@@ -40,11 +41,16 @@ def analyze_chunk(frames: dict[str, pd.DataFrame], method: stats.ContinuousMetho
     note), ``cells`` (table, row, column, replication, value) and ``summaries`` (one row per
     replication: :func:`paper_summaries`). Chunks can be concatenated: nothing depends on other
     replications. ``method``: "t" (the paper's rule), "student", "welch" or "mwu".
+
+    ``tests.attrs`` carries the chunk's rows as ``tests.csv`` text (:func:`sim.analysis.csvrows.attach`):
+    formatted here, in the worker, so that :func:`write_analysis` only concatenates; likewise
+    ``cells.attrs`` carries the cells in the streaming accumulator's layout
+    (:class:`sim.analysis.accumulators.ChunkCells`).
     """
     pr = prep.prepare(frames)
     return {
-        "tests": compare.run_tests(pr, method=method),
-        "cells": tables.table_cells(pr),
+        "tests": csvrows.attach(compare.run_tests(pr, method=method)),
+        "cells": ChunkCells.carry(tables.table_cells(pr)),
         "summaries": paper_summaries(pr).reset_index(),
     }
 

@@ -40,6 +40,7 @@ import pandas as pd
 from .. import instruments as ins
 from . import prep as P
 from . import stats as S
+from .grouped import Grouped
 
 TEST_COLUMNS = [
     "replication",
@@ -80,70 +81,12 @@ class Family:
 
 def families(waves: tuple[str, ...]) -> list[tuple[Family, str]]:
     """The planned families for these waves, each with the row filter it applies (a query key)."""
-    out: list[tuple[Family, str]] = []
     pairs = list(itertools.combinations(waves, 2))
-    demo_cat = tuple(c for c in P.DEMOGRAPHIC if c in ins.BASELINE_CATEGORICAL)
-    demo_cont = tuple(c for c in P.DEMOGRAPHIC if c in ins.BASELINE_CONTINUOUS)
-    clin_cat = tuple(c for c in P.CLINICAL if c in ins.BASELINE_CATEGORICAL)
-    clin_cont = tuple(c for c in P.CLINICAL if c in ins.BASELINE_CONTINUOUS)
-    for role in ("provider", "consumer"):
-        for w1, w2 in pairs:
-            out.append(
-                (
-                    Family(f"retention.{role}", role, "wave", w1, w2, f"{w1} vs {w2}", binary=("evaluated",)),
-                    f"role:{role}",
-                )
-            )
-    for role in ("provider", "consumer"):
-        for w in waves:
-            for name, cat, cont in (("demographics", demo_cat, demo_cont), ("clinical", clin_cat, clin_cont)):
-                out.append(
-                    (
-                        Family(
-                            f"dropout.{name}.{role}.{w}",
-                            role,
-                            "evaluated",
-                            1.0,
-                            0.0,
-                            "completers vs dropouts",
-                            continuous=cont,
-                            categorical=cat,
-                        ),
-                        f"role:{role}|wave:{w}",
-                    )
-                )
-    for role in ("provider", "consumer"):
-        for w1, w2 in pairs:
-            for name, cat, cont in (("demographics", demo_cat, demo_cont), ("clinical", clin_cat, clin_cont)):
-                out.append(
-                    (
-                        Family(
-                            f"S1.{name}.{role}", role, "wave", w1, w2, f"{w1} vs {w2}", continuous=cont, categorical=cat
-                        ),
-                        f"role:{role}",
-                    )
-                )
-    for w1, w2 in pairs:
-        g = f"{w1} vs {w2}"
-        out.append(
-            (
-                Family(
-                    "S2.provider", "provider", "wave", w1, w2, g, binary=P.PROVIDER_BINARY, continuous=P.PROVIDER_LIKERT
-                ),
-                "role:provider|evaluated",
-            )
-        )
-        for role in ("provider", "consumer"):
-            out.append((Family(f"S3.{role}", role, "wave", w1, w2, g, binary=P.BENEFITS), f"role:{role}|evaluated"))
-        out.append(
-            (
-                Family(
-                    "S4.consumer", "consumer", "wave", w1, w2, g, binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT
-                ),
-                "role:consumer|evaluated",
-            )
-        )
-    out.append(
+    return [
+        *_retention_families(pairs),
+        *_dropout_families(waves),
+        *_baseline_wave_families(pairs),
+        *_follow_up_wave_families(pairs),
         (
             Family(
                 "T3.provider_vs_consumer",
@@ -155,30 +98,122 @@ def families(waves: tuple[str, ...]) -> list[tuple[Family, str]]:
                 binary=P.BENEFITS,
             ),
             "evaluated",
+        ),
+    ]
+
+
+def _baseline_sets() -> tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]:
+    """(name, categorical, continuous) of the demographic and clinical baseline variables."""
+    return tuple(
+        (
+            name,
+            tuple(c for c in cols if c in ins.BASELINE_CATEGORICAL),
+            tuple(c for c in cols if c in ins.BASELINE_CONTINUOUS),
         )
+        for name, cols in (("demographics", P.DEMOGRAPHIC), ("clinical", P.CLINICAL))
     )
+
+
+def _retention_families(pairs: list[tuple[str, str]]) -> list[tuple[Family, str]]:
+    return [
+        (Family(f"retention.{role}", role, "wave", w1, w2, f"{w1} vs {w2}", binary=("evaluated",)), f"role:{role}")
+        for role in ("provider", "consumer")
+        for w1, w2 in pairs
+    ]
+
+
+def _dropout_families(waves: tuple[str, ...]) -> list[tuple[Family, str]]:
+    return [
+        (
+            Family(
+                f"dropout.{name}.{role}.{w}",
+                role,
+                "evaluated",
+                1.0,
+                0.0,
+                "completers vs dropouts",
+                continuous=cont,
+                categorical=cat,
+            ),
+            f"role:{role}|wave:{w}",
+        )
+        for role in ("provider", "consumer")
+        for w in waves
+        for name, cat, cont in _baseline_sets()
+    ]
+
+
+def _baseline_wave_families(pairs: list[tuple[str, str]]) -> list[tuple[Family, str]]:
+    return [
+        (
+            Family(f"S1.{name}.{role}", role, "wave", w1, w2, f"{w1} vs {w2}", continuous=cont, categorical=cat),
+            f"role:{role}",
+        )
+        for role in ("provider", "consumer")
+        for w1, w2 in pairs
+        for name, cat, cont in _baseline_sets()
+    ]
+
+
+def _follow_up_wave_families(pairs: list[tuple[str, str]]) -> list[tuple[Family, str]]:
+    out: list[tuple[Family, str]] = []
+    for w1, w2 in pairs:
+        g = f"{w1} vs {w2}"
+        prov = Family(
+            "S2.provider", "provider", "wave", w1, w2, g, binary=P.PROVIDER_BINARY, continuous=P.PROVIDER_LIKERT
+        )
+        out.append((prov, "role:provider|evaluated"))
+        for role in ("provider", "consumer"):
+            out.append((Family(f"S3.{role}", role, "wave", w1, w2, g, binary=P.BENEFITS), f"role:{role}|evaluated"))
+        cons = Family(
+            "S4.consumer", "consumer", "wave", w1, w2, g, binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT
+        )
+        out.append((cons, "role:consumer|evaluated"))
     return out
 
 
-def _subset(per: pd.DataFrame, key: str, cache: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    if key in cache:
-        return cache[key]
-    d = per
-    for part in key.split("|"):
-        if part == "evaluated":
-            d = d[d["evaluated"] == 1]
-        elif part.startswith("role:"):
-            d = d[d["role"] == part[5:]]
-        elif part.startswith("wave:"):
-            d = d[d["wave"] == part[5:]]
-    cache[key] = d
-    return d
+class _Persons:
+    """A chunk's persons as numpy arrays (built once; the families select rows by masks): pandas'
+    per-call overhead dominated a chunk's tests when each family filtered and grouped DataFrames."""
 
+    def __init__(self, per: pd.DataFrame, reps: np.ndarray):
+        self.per, self.reps = per, np.asarray(reps)
+        rep = per["replication"].to_numpy()
+        r = np.searchsorted(self.reps, rep)
+        ok = r < len(self.reps)
+        ok[ok] = self.reps[r[ok]] == rep[ok]
+        self.r = np.where(ok, r, -1)
+        self._values: dict[str, np.ndarray] = {}
+        self._masks: dict[str, np.ndarray] = {}
 
-def _two_groups(d: pd.DataFrame, fam: Family, reps: np.ndarray):
-    d = d[d[fam.group_col].isin([fam.g1, fam.g2])]
-    idx = pd.MultiIndex.from_product([reps, [fam.g1, fam.g2]], names=["replication", "grp"])
-    return d.assign(grp=d[fam.group_col]), idx
+    def values(self, col: str) -> np.ndarray:
+        if col not in self._values:
+            x = self.per[col]
+            numeric = pd.api.types.is_numeric_dtype(x.dtype) and not pd.api.types.is_bool_dtype(x.dtype)
+            self._values[col] = x.to_numpy(dtype=float) if numeric else x.to_numpy(dtype=object)
+        return self._values[col]
+
+    def matrix(self, cols: list[str]) -> np.ndarray:
+        return np.column_stack([self.values(c) for c in cols]).astype(float) if cols else np.zeros((len(self.r), 0))
+
+    def mask(self, key: str) -> np.ndarray:
+        """Rows selected by a family's filter key ("role:provider|wave:initial|evaluated")."""
+        if key not in self._masks:
+            m = self.r >= 0
+            for part in key.split("|"):
+                if part == "evaluated":
+                    m = m & (self.values("evaluated") == 1)
+                elif part.startswith(("role:", "wave:")):
+                    m = m & (self.values(part[:4]) == part[5:])
+            self._masks[key] = m
+        return self._masks[key]
+
+    def two_groups(self, key: str, fam: Family) -> tuple[Grouped, np.ndarray]:
+        """(replication x [g1, g2]) groups of the rows the family compares, and those rows' mask."""
+        grp = self.values(fam.group_col)
+        code = np.where(grp == fam.g1, 0, np.where(grp == fam.g2, 1, -1))
+        sel = self.mask(key) & (code >= 0)
+        return Grouped(np.where(sel, self.r * 2 + code, -1), 2 * len(self.reps)), sel
 
 
 def _rows(fam: Family, item: str, reps: np.ndarray, res: dict, n1, n2, e1, e2) -> dict[str, np.ndarray]:
@@ -207,76 +242,81 @@ def _pair(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a[:, 0], a[:, 1]
 
 
-def run_family(
-    d: pd.DataFrame, fam: Family, reps: np.ndarray, method: S.ContinuousMethod = "t"
-) -> list[dict[str, np.ndarray]]:
-    """All tests of one family for every replication (vectorised over replications)."""
-    d, idx = _two_groups(d, fam, reps)
-    g = d.groupby(["replication", "grp"], sort=True)
-    out: list[dict[str, np.ndarray]] = []
+def _item_order(fam: Family) -> list[str]:
     rank = (
         {it.column: i for i, it in enumerate(ins.CONSUMER_SATISFACTION)}
         if fam.family.startswith("S4.")
         else P.ITEM_ORDER
     )
-    order = sorted(fam.binary + fam.continuous + fam.categorical, key=lambda c: (rank.get(c, 10_000), c))
-    # Aggregates as numpy arrays (rows: replication x [g1, g2]; one column per item): pandas
-    # column access on MultiIndexed frames dominated the cost of a chunk's tests.
-    if fam.binary:
-        bcols = [c for c in fam.binary if c in d.columns]
-        sums = g[bcols].sum().reindex(idx, fill_value=0).to_numpy(dtype=float)
-        cnts = g[bcols].count().reindex(idx, fill_value=0).to_numpy(dtype=float)
-    if fam.continuous:
-        ccols = [c for c in fam.continuous if c in d.columns]
-        means = g[ccols].transform("mean")
-        dev = (d[ccols] - means).abs()
-        dev["replication"], dev["grp"] = d["replication"], d["grp"]
-        gd = dev.groupby(["replication", "grp"], sort=True)
-        mom = {
-            "n": g[ccols].count().reindex(idx, fill_value=0),
-            "m": g[ccols].mean().reindex(idx),
-            "v": g[ccols].var(ddof=1).reindex(idx),
-            "am": gd[ccols].mean().reindex(idx),
-            "av": gd[ccols].var(ddof=1).reindex(idx),
-        }
-        mom = {k: v.to_numpy(dtype=float) for k, v in mom.items()}
-    for item in order:
-        if item not in d.columns:
-            continue
-        if item in fam.binary:
-            k = bcols.index(item)
-            (y1, y2), (n1, n2) = _pair(sums[:, k]), _pair(cnts[:, k])
-            res = S.binary_tests(y1, n1, y2, n2)
-            with np.errstate(all="ignore"):
-                e1, e2 = (
-                    np.where(n1 > 0, y1 / np.where(n1 > 0, n1, 1), np.nan),
-                    np.where(n2 > 0, y2 / np.where(n2 > 0, n2, 1), np.nan),
-                )
-            out.append(_rows(fam, item, reps, res, n1, n2, e1, e2))
-        elif item in fam.continuous:
-            j = ccols.index(item)
-            x = {k: _pair(v[:, j]) for k, v in mom.items()}
-            if method == "mwu":
-                res = _mwu_loop(d, item, fam, reps)
-            else:
-                lp = (
-                    S.levene_from_moments(x["n"][0], x["am"][0], x["av"][0], x["n"][1], x["am"][1], x["av"][1])
-                    if method == "t"
-                    else None
-                )
-                res = S.t_tests(x["n"][0], x["m"][0], x["v"][0], x["n"][1], x["m"][1], x["v"][1], lp, method)
-            out.append(_rows(fam, item, reps, res, x["n"][0], x["n"][1], x["m"][0], x["m"][1]))
-        elif item in fam.categorical:
-            levels = list(ins.BASELINE_CATEGORICAL.get(item, sorted(d[item].dropna().unique())))
-            cnt = d.groupby(["replication", "grp", item], sort=True).size().unstack(item, fill_value=0)
-            cnt = cnt.reindex(columns=levels, fill_value=0).reindex(idx, fill_value=0)
-            arr = cnt.to_numpy().reshape(len(reps), 2, len(levels)).transpose(0, 2, 1)
-            res = S.categorical_tests(arr)
-            n = arr.sum(axis=1)
-            out.append(
-                _rows(fam, item, reps, res, n[:, 0], n[:, 1], np.full(len(reps), np.nan), np.full(len(reps), np.nan))
-            )
+    return sorted(fam.binary + fam.continuous + fam.categorical, key=lambda c: (rank.get(c, 10_000), c))
+
+
+def _binary_rows(pp: _Persons, g: Grouped, fam: Family, cols: list[str], reps: np.ndarray) -> dict[str, dict]:
+    X = pp.matrix(cols)
+    sums, cnts = g.sum(X), g.count(X)
+    out = {}
+    for k, item in enumerate(cols):
+        (y1, y2), (n1, n2) = _pair(sums[:, k]), _pair(cnts[:, k])
+        res = S.binary_tests(y1, n1, y2, n2)
+        with np.errstate(all="ignore"):
+            e1 = np.where(n1 > 0, y1 / np.where(n1 > 0, n1, 1), np.nan)
+            e2 = np.where(n2 > 0, y2 / np.where(n2 > 0, n2, 1), np.nan)
+        out[item] = _rows(fam, item, reps, res, n1, n2, e1, e2)
     return out
+
+
+def _continuous_rows(
+    pp: _Persons, g: Grouped, sel: np.ndarray, fam: Family, cols: list[str], reps: np.ndarray, method: str
+) -> dict[str, dict]:
+    X = pp.matrix(cols)
+    dev = np.abs(X - g.transform_mean(X))  # absolute deviations from the group mean (Levene's test)
+    mom = {"n": g.count(X), "m": g.mean(X), "v": g.var(X), "am": g.mean(dev), "av": g.var(dev)}
+    out = {}
+    for j, item in enumerate(cols):
+        x = {k: _pair(v[:, j]) for k, v in mom.items()}
+        if method == "mwu":
+            res = _mwu_loop(pp.per[sel].assign(grp=pp.values(fam.group_col)[sel]), item, fam, reps)
+        else:
+            lp = (
+                S.levene_from_moments(x["n"][0], x["am"][0], x["av"][0], x["n"][1], x["am"][1], x["av"][1])
+                if method == "t"
+                else None
+            )
+            res = S.t_tests(x["n"][0], x["m"][0], x["v"][0], x["n"][1], x["m"][1], x["v"][1], lp, method)
+        out[item] = _rows(fam, item, reps, res, x["n"][0], x["n"][1], x["m"][0], x["m"][1])
+    return out
+
+
+def _categorical_rows(pp: _Persons, g: Grouped, sel: np.ndarray, fam: Family, cols: list[str], reps: np.ndarray):
+    out = {}
+    nan = np.full(len(reps), np.nan)
+    for item in cols:
+        vals = pp.values(item)
+        levels = ins.BASELINE_CATEGORICAL.get(item)
+        if levels is None:  # not one of the paper's variables: the levels observed
+            levels = sorted(pd.unique(pd.Series(vals[sel]).dropna()))
+        levels = list(levels)
+        arr = g.level_counts(vals, levels).reshape(len(reps), 2, len(levels)).transpose(0, 2, 1)
+        res = S.categorical_tests(arr)
+        n = arr.sum(axis=1)
+        out[item] = _rows(fam, item, reps, res, n[:, 0], n[:, 1], nan, nan)
+    return out
+
+
+def run_family(
+    pp: _Persons, key: str, fam: Family, reps: np.ndarray, method: S.ContinuousMethod = "t"
+) -> list[dict[str, np.ndarray]]:
+    """All tests of one family for every replication (vectorised over replications)."""
+    g, sel = pp.two_groups(key, fam)
+    cols = set(pp.per.columns)
+    rows: dict[str, dict] = {}
+    if fam.binary:
+        rows.update(_binary_rows(pp, g, fam, [c for c in fam.binary if c in cols], reps))
+    if fam.continuous:
+        rows.update(_continuous_rows(pp, g, sel, fam, [c for c in fam.continuous if c in cols], reps, method))
+    if fam.categorical:
+        rows.update(_categorical_rows(pp, g, sel, fam, [c for c in fam.categorical if c in cols], reps))
+    return [rows[item] for item in _item_order(fam) if item in rows]
 
 
 def _mwu_loop(d: pd.DataFrame, item: str, fam: Family, reps: np.ndarray) -> dict[str, np.ndarray]:
@@ -298,16 +338,24 @@ def run_tests(pr: P.Prepared, method: S.ContinuousMethod = "t", alpha: float = A
     per = pr.persons
     if not len(per):
         return pd.DataFrame(columns=TEST_COLUMNS)
-    cache: dict[str, pd.DataFrame] = {}
+    pp = _Persons(per, pr.replications)
     parts: list[dict[str, np.ndarray]] = []
+    codes: dict[tuple[str, str], int] = {}
+    fam_code: list[np.ndarray] = []
     for fam, key in families(pr.waves):
-        parts += run_family(_subset(per, key, cache), fam, pr.replications, method)
+        fp = run_family(pp, key, fam, pr.replications, method)
+        code = codes.setdefault((fam.family, fam.groups), len(codes))
+        fam_code += [np.full(len(pr.replications), code)] * len(fp)
+        parts += fp
     if not parts:
         return pd.DataFrame(columns=TEST_COLUMNS)
-    t = pd.DataFrame({c: np.concatenate([p[c] for p in parts]) for c in parts[0]})
-    t["_order"] = np.arange(len(t))
-    m = t.groupby(["replication", "family", "groups"])["item"].transform("size").to_numpy()
-    adj, thr, sig = S.bonferroni(t["p"].to_numpy(float), m, alpha)
-    t["p_bonferroni"], t["threshold"], t["significant"] = adj, thr, sig
-    t = t.sort_values(["replication", "_order"], kind="stable").drop(columns="_order").reset_index(drop=True)
-    return t[TEST_COLUMNS]
+    cols = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
+    # Bonferroni: m = planned tests of the row's family and groups in its replication
+    rep = cols["replication"]
+    _, inv, counts = np.unique(
+        np.stack([rep, np.concatenate(fam_code)]), axis=1, return_inverse=True, return_counts=True
+    )
+    adj, thr, sig = S.bonferroni(cols["p"].astype(float), counts[inv.ravel()], alpha)
+    cols["p_bonferroni"], cols["threshold"], cols["significant"] = adj, thr, sig
+    order = np.lexsort((np.arange(len(rep)), rep))  # by replication, then planned order
+    return pd.DataFrame({c: cols[c][order] for c in TEST_COLUMNS})

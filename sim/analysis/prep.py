@@ -30,6 +30,8 @@ class Prepared:
 
 
 def _floatify(df: pd.DataFrame) -> pd.DataFrame:
+    """Nullable integers and booleans as float (NaN for blanks); strings as plain object columns
+    (row filters then copy numpy arrays instead of Arrow buffers, which dominated a chunk's cost)."""
     out = df.copy()
     for c in out.columns:
         dt = out[c].dtype
@@ -37,6 +39,8 @@ def _floatify(df: pd.DataFrame) -> pd.DataFrame:
             pd.api.types.is_integer_dtype(dt) and pd.api.types.is_extension_array_dtype(dt)
         ) or pd.api.types.is_bool_dtype(dt):
             out[c] = out[c].astype("float64")
+        elif isinstance(dt, pd.StringDtype):
+            out[c] = out[c].astype(object)
     return out
 
 
@@ -53,6 +57,20 @@ def wave_order(waves, persons: pd.DataFrame | None = None) -> tuple[str, ...]:
 
 def prepare(frames: dict[str, pd.DataFrame]) -> Prepared:
     """Combine and float-code the frames; ``replication`` defaults to 0 when absent (real data)."""
+    persons = _persons(frames)
+    cg = _with_replication(_floatify(frames["caregivers"])) if frames.get("caregivers") is not None else None
+    ss = _with_replication(_floatify(frames["sessions"])) if frames.get("sessions") is not None else None
+    reps = set()
+    for df in (persons, cg, ss):
+        if df is not None and len(df):
+            reps.update(pd.unique(df["replication"]).tolist())
+    replications = np.array(sorted(int(r) for r in reps), dtype=np.int64)
+    waves = wave_order(persons["wave"].unique() if len(persons) else [], persons if len(persons) else None)
+    return Prepared(persons, cg, ss, replications, waves)
+
+
+def _persons(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Providers and consumers in one table with a ``role`` column."""
     parts = []
     for key, role in (("providers", "provider"), ("consumers", "consumer")):
         df = frames.get(key)
@@ -62,21 +80,13 @@ def prepare(frames: dict[str, pd.DataFrame]) -> Prepared:
         if "role" not in df.columns:
             df["role"] = role
         parts.append(df)
-    persons = pd.concat(parts, ignore_index=True, sort=False) if parts else pd.DataFrame()
-    cg = frames.get("caregivers")
-    cg = _floatify(cg) if cg is not None else None
-    ss = frames.get("sessions")
-    ss = _floatify(ss) if ss is not None else None
-    for df in (persons, cg, ss):
-        if df is not None and "replication" not in df.columns:
-            df["replication"] = 0
-    reps = set()
-    for df in (persons, cg, ss):
-        if df is not None and len(df):
-            reps.update(pd.unique(df["replication"]).tolist())
-    replications = np.array(sorted(int(r) for r in reps), dtype=np.int64)
-    waves = wave_order(persons["wave"].unique() if len(persons) else [], persons if len(persons) else None)
-    return Prepared(persons, cg, ss, replications, waves)
+    return _with_replication(pd.concat(parts, ignore_index=True, sort=False) if parts else pd.DataFrame())
+
+
+def _with_replication(df: pd.DataFrame) -> pd.DataFrame:
+    if "replication" not in df.columns:
+        df["replication"] = 0
+    return df
 
 
 #: The paper's six "demographic variables" (Bonferroni 0.05/6 = 8.33e-3, Results) are age, gender,

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -94,10 +93,76 @@ class TestResult:
 # --------------------------------------------------------------------------------------------
 # 2x2 tables (binary item by two groups)
 # --------------------------------------------------------------------------------------------
-@lru_cache(maxsize=200_000)
-def _fisher_p(a: int, b: int, c: int, d: int) -> float:
-    """Fisher's exact two-sided p of [[a, b], [c, d]] (scipy: sum of tables no more probable)."""
-    return float(sps.fisher_exact([[a, b], [c, d]]).pvalue)
+def fisher_p(a, b, c, d) -> np.ndarray:
+    """Fisher's exact two-sided p of the tables [[a, b], [c, d]] (integer arrays), the same floats as
+    ``scipy.stats.fisher_exact`` gives one table at a time (its algorithm, with the hypergeometric
+    pmf, cdf and sf evaluated for all tables at once: a chunk has about a thousand such tables)."""
+    a, b, c, d = (np.atleast_1d(np.asarray(x, dtype=np.int64)) for x in (a, b, c, d))
+    out = np.ones(len(a))
+    ok = (a + b > 0) & (c + d > 0) & (a + c > 0) & (b + d > 0)  # else scipy returns 1
+    if not ok.any():
+        return out
+    a, b, c, d = a[ok], b[ok], c[ok], d[ok]
+    n1, n2, n = a + b, c + d, a + c
+    M = n1 + n2
+    hg = sps.hypergeom
+    mode = ((n + 1) * (n1 + 1) / (n1 + n2 + 2)).astype(np.int64)
+    pexact, pmode = hg.pmf(a, M, n1, n), hg.pmf(mode, M, n1, n)
+    gamma = 1 + 1e-14
+    grid = np.arange(int(n.max()) + 1)
+    P = hg.pmf(grid[None, :], M[:, None], n1[:, None], n[:, None])  # pmf(x) of each table, x = 0..max n
+    low = a < mode
+    p = np.empty(len(a))
+    lower_tail, upper_tail = hg.cdf(a, M, n1, n), hg.sf(a - 1, M, n1, n)
+    at_n, at_0 = P[np.arange(len(a)), n], P[:, 0]
+    guess = np.array(
+        [
+            _binary_search(lambda x, i=i: -P[i, x], -pexact[i] * gamma, int(mode[i]), int(n[i]))
+            if low[i]
+            else _binary_search(lambda x, i=i: P[i, x], pexact[i] * gamma, 0, int(mode[i]))
+            for i in range(len(a))
+        ],
+        dtype=np.int64,
+    )
+    p = np.where(
+        low,
+        np.where(at_n > pexact * gamma, lower_tail, lower_tail + hg.sf(guess, M, n1, n)),
+        np.where(at_0 > pexact * gamma, upper_tail, upper_tail + hg.cdf(guess, M, n1, n)),
+    )
+    p = np.where(np.abs(pexact - pmode) / np.maximum(pexact, pmode) <= 1e-14, 1.0, np.minimum(p, 1.0))
+    out[ok] = p
+    return out
+
+
+_FISHER: dict[tuple[int, int, int, int], float] = {}  # p by table: small tables recur across replications
+_FISHER_MAX = 200_000
+
+
+def _fisher_cached(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """:func:`fisher_p` with the tables seen before looked up instead of computed."""
+    keys = list(zip(a.tolist(), b.tolist(), c.tolist(), d.tolist(), strict=True))
+    p = np.array([_FISHER.get(k, np.nan) for k in keys])
+    miss = np.flatnonzero(np.isnan(p))
+    if len(miss):
+        p[miss] = fisher_p(a[miss], b[miss], c[miss], d[miss])
+        if len(_FISHER) + len(miss) > _FISHER_MAX:
+            _FISHER.clear()
+        _FISHER.update((keys[i], float(p[i])) for i in miss)
+    return p
+
+
+def _binary_search(fn, target: float, lo: int, hi: int) -> int:
+    """scipy's search for the index i in [lo, hi] with fn(i) <= target < fn(i + 1) (fisher_exact)."""
+    while lo < hi:
+        mid = lo + (hi - lo) // 2
+        midval = fn(mid)
+        if midval < target:
+            lo = mid + 1
+        elif midval > target:
+            hi = mid - 1
+        else:
+            return mid
+    return lo if fn(lo) <= target else lo - 1
 
 
 def binary_tests(yes1, n1, yes2, n2) -> dict[str, np.ndarray]:
@@ -136,9 +201,8 @@ def binary_tests(yes1, n1, yes2, n2) -> dict[str, np.ndarray]:
         min_exp = np.minimum(r1, r2) * np.minimum(c1, c2) / Nk
         p_ok = sps.chi2.sf(chi2, 1)
         small = min_exp < MIN_EXPECTED
-        idx = np.flatnonzero(small)
-        for i in idx:
-            p_ok[i] = _fisher_p(int(a[i]), int(b[i]), int(c[i]), int(d[i]))
+        if small.any():
+            p_ok[small] = _fisher_cached(a[small], b[small], c[small], d[small])
         # count of cells with expected count < 5
         e = np.stack([r1 * c1, r1 * c2, r2 * c1, r2 * c2]) / Nk
         n_small = (e < MIN_EXPECTED).sum(axis=0)
@@ -161,31 +225,41 @@ def binary_tests(yes1, n1, yes2, n2) -> dict[str, np.ndarray]:
 # --------------------------------------------------------------------------------------------
 # r x c tables (categorical variable with more levels)
 # --------------------------------------------------------------------------------------------
-@lru_cache(maxsize=200_000)
-def _table_test(table_bytes: bytes, shape: tuple[int, int]) -> tuple[str, float, float, float, str]:
-    t = np.frombuffer(table_bytes, dtype=np.int64).reshape(shape)
-    # SPSS builds the table from observed values: empty rows/columns do not exist.
-    t = t[t.sum(axis=1) > 0][:, t.sum(axis=0) > 0]
-    if t.shape[1] < 2:
-        return (
-            NOT_COMPUTABLE,
-            np.nan,
-            np.nan,
-            np.nan,
-            "empty group: no answers in one group" if t.shape[1] < shape[1] else "",
-        )
-    if t.shape[0] < 2:
-        return (NOT_COMPUTABLE, np.nan, np.nan, np.nan, "constant variable: one level observed in both groups")
-    if t.shape == (2, 2):
-        r = binary_tests(t[0, 0], t[:, 0].sum(), t[0, 1], t[:, 1].sum())
-        return (r["test"][0], float(r["statistic"][0]), float(r["df"][0]), float(r["p"][0]), r["note"][0])
+def _reduce(t: np.ndarray) -> np.ndarray:
+    """The table of observed levels and groups (SPSS builds it from observed values: empty rows and
+    columns do not exist)."""
+    return t[t.sum(axis=1) > 0][:, t.sum(axis=0) > 0]
+
+
+def _pearson_rc(t: np.ndarray) -> tuple[float, float, str]:
+    """Pearson chi-square statistic, df and the small-expected-count note of an r x c table."""
     N = t.sum()
     e = np.outer(t.sum(axis=1), t.sum(axis=0)) / N
     chi2 = float(((t - e) ** 2 / e).sum())
     dof = (t.shape[0] - 1) * (t.shape[1] - 1)
     n_small = int((e < MIN_EXPECTED).sum())
     note = f"{n_small} of {e.size} cells expected < 5 (min {e.min():.2f})" if n_small else ""
-    return (PEARSON, chi2, float(dof), float(sps.chi2.sf(chi2, dof)), note)
+    return chi2, float(dof), note
+
+
+def _sort_tables(
+    tables: np.ndarray, note: np.ndarray
+) -> tuple[list[tuple[int, np.ndarray]], list[tuple[int, float, float, str]]]:
+    """Reduce each table; note why the degenerate ones are not computable; return the 2x2 ones (for
+    the 2x2 rule) and the larger ones with their Pearson statistic, df and note."""
+    two: list[tuple[int, np.ndarray]] = []
+    rc: list[tuple[int, float, float, str]] = []
+    for i in range(tables.shape[0]):
+        t = _reduce(tables[i])
+        if (tables[i].sum(axis=0) == 0).any() or t.shape[1] < 2:
+            note[i] = "empty group: no answers in one group" if t.shape[1] < tables.shape[2] else ""
+        elif t.shape[0] < 2:
+            note[i] = "constant variable: one level observed in both groups"
+        elif t.shape == (2, 2):
+            two.append((i, t))
+        else:
+            rc.append((i, *_pearson_rc(t)))
+    return two, rc
 
 
 def categorical_tests(tables: np.ndarray) -> dict[str, np.ndarray]:
@@ -197,20 +271,25 @@ def categorical_tests(tables: np.ndarray) -> dict[str, np.ndarray]:
     tables = np.asarray(tables, dtype=np.int64)
     k = tables.shape[0]
     out = {
-        "test": np.empty(k, dtype=object),
+        "test": np.full(k, NOT_COMPUTABLE, dtype=object),
         "statistic": np.full(k, np.nan),
         "df": np.full(k, np.nan),
         "p": np.full(k, np.nan),
-        "note": np.empty(k, dtype=object),
+        "note": np.full(k, "", dtype=object),
     }
-    shape = tables.shape[1:]
-    for i in range(k):
-        t = np.ascontiguousarray(tables[i])
-        if (t.sum(axis=0) == 0).any():
-            res = (NOT_COMPUTABLE, np.nan, np.nan, np.nan, "empty group: no answers in one group")
-        else:
-            res = _table_test(t.tobytes(), shape)
-        out["test"][i], out["statistic"][i], out["df"][i], out["p"][i], out["note"][i] = res
+    two, rc = _sort_tables(tables, out["note"])
+    if two:
+        idx = [i for i, _ in two]
+        T = np.stack([t for _, t in two])
+        r = binary_tests(T[:, 0, 0], T[:, :, 0].sum(axis=1), T[:, 0, 1], T[:, :, 1].sum(axis=1))
+        for key in out:
+            out[key][idx] = r[key]
+    if rc:
+        idx = [x[0] for x in rc]
+        chi2, dof = np.array([x[1] for x in rc]), np.array([x[2] for x in rc])
+        out["test"][idx] = PEARSON
+        out["statistic"][idx], out["df"][idx], out["p"][idx] = chi2, dof, sps.chi2.sf(chi2, dof)
+        out["note"][idx] = [x[3] for x in rc]
     return out
 
 

@@ -1,7 +1,9 @@
-"""Fast per-replication summaries of the paper's reported figures, for calibration (issue 5).
+"""Fast per-replication summaries of the paper's reported figures, for calibration
+(``sim/calibration/``, ``calibration/report.md``).
 
 ``paper_summaries(frames)`` returns one row per replication (index ``replication``) and one
-column per figure, computed with vectorised ``groupby`` (no per-replication Python loop), so it can
+column per figure, computed with vectorised grouped statistics (``sim.analysis.grouped``: no
+per-replication Python loop), so it can
 be called on 10^4-10^5 replications. Column names are stable; ``<wave>`` is a wave name from the
 data (the paper's ``initial`` and ``later``), ``<role>`` is ``provider`` or ``consumer``.
 
@@ -34,10 +36,12 @@ are over those who answered. Paper source in brackets.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from . import prep as P
 from . import stats as S
+from .grouped import Grouped, matrix
 
 T_ITEMS = ("sat_punctuality", "sat_richness")
 
@@ -50,91 +54,122 @@ def paper_summaries(frames: dict[str, pd.DataFrame] | P.Prepared) -> pd.DataFram
     """One row per replication, one column per summary (see module docstring for the names)."""
     pr = frames if isinstance(frames, P.Prepared) else P.prepare(_slim(frames))
     reps = pd.Index(pr.replications, name="replication")
-    out: dict[str, pd.Series] = {}
+    out: dict[str, np.ndarray] = {}
     per = pr.persons
     waves = list(pr.waves)
     if len(per):
-        g = per.groupby(["replication", "role", "wave"])
-        ret = pd.DataFrame({"recruited": g.size(), "evaluated": g["evaluated"].sum()})
-        if "retained" in per.columns:
-            ret["retained"] = g["retained"].sum()
-        for role, wave in [(r, w) for r in ("provider", "consumer") for w in waves]:
-            for stat in ret.columns:
-                try:
-                    s = ret[stat].xs((role, wave), level=("role", "wave"))
-                except KeyError:
-                    s = pd.Series(dtype=float)
-                out[f"retention.{role}.{wave}.{stat}"] = s.reindex(reps, fill_value=0)
-        ev = per[per["evaluated"] == 1]
-        for role in ("provider", "consumer"):
-            out[f"evaluated.{role}"] = ev[ev["role"] == role].groupby("replication").size().reindex(reps, fill_value=0)
-        prov = ev[ev["role"] == "provider"]
-        cons = ev[ev["role"] == "consumer"]
-        gp, gc = prov.groupby("replication"), cons.groupby("replication")
-        pb = _cols(prov, P.PROVIDER_BINARY + P.STRESS + P.BENEFITS)
-        for c, s in gp[pb].sum().reindex(reps, fill_value=0).items():
-            out[f"provider.{c}.yes"] = s
-        pl = _cols(prov, tuple(c for c in P.PROVIDER_LIKERT if c != "confidence"))
-        m, sd = gp[pl].mean().reindex(reps), gp[pl].std(ddof=1).reindex(reps)
-        for c in pl:
-            out[f"provider.{c}.mean"], out[f"provider.{c}.sd"] = m[c], sd[c]
-        if "confidence" in prov.columns:
-            out["provider.confidence.n"] = gp["confidence"].count().reindex(reps, fill_value=0)
-            out["provider.confidence.mean"] = gp["confidence"].mean().reindex(reps)
-            out["provider.confidence.sd"] = gp["confidence"].std(ddof=1).reindex(reps)
-            cw = prov.groupby(["replication", "wave"])["confidence"].mean().unstack("wave")
-            for w in waves:
-                out[f"provider.confidence.mean.{w}"] = (cw[w] if w in cw.columns else pd.Series(dtype=float)).reindex(
-                    reps
-                )
-        cb = _cols(cons, P.CONSUMER_BINARY + P.BENEFITS)
-        for c, s in gc[cb].sum().reindex(reps, fill_value=0).items():
-            out[f"consumer.{c}.yes"] = s
-        cl = _cols(cons, P.CONSUMER_LIKERT)
-        m, sd = gc[cl].mean().reindex(reps), gc[cl].std(ddof=1).reindex(reps)
-        for c in cl:
-            out[f"consumer.{c}.mean"], out[f"consumer.{c}.sd"] = m[c], sd[c]
-        if "ben_mood" in cons.columns:
-            mw = cons.groupby(["replication", "wave"])["ben_mood"].sum().unstack("wave")
-            for w in waves:
-                out[f"consumer.ben_mood.yes.{w}"] = (mw[w] if w in mw.columns else pd.Series(dtype=float)).reindex(
-                    reps, fill_value=0
-                )
-        if len(waves) >= 2:
-            out.update(_wave_t(cons, reps, waves[0], waves[1]))
-    cg = pr.caregivers
-    if cg is not None and len(cg):
-        part = cg[cg["participated"] == 1]
-        gg = part.groupby("replication")
-        out["caregiver.n"] = gg.size().reindex(reps, fill_value=0)
-        out["caregiver.female"] = (
-            (part["gender"] == "female").groupby(part["replication"]).sum().reindex(reps, fill_value=0)
-        )
-        out["caregiver.age.mean"] = gg["age"].mean().reindex(reps)
-        for role in ("provider", "consumer"):
-            out[f"caregiver.of_{role}"] = (
-                (part["member_role"] == role).groupby(part["replication"]).sum().reindex(reps, fill_value=0)
-            )
-        for c, s in gg[_cols(part, P.CAREGIVER_BINARY)].sum().reindex(reps, fill_value=0).items():
-            out[f"caregiver.{c}.yes"] = s
-    ss = pr.sessions
-    if ss is not None and len(ss):
-        from .. import instruments as ins
+        out.update(_retention(per, reps, waves))
+        ev = per[per["evaluated"].to_numpy() == 1]
+        role = ev["role"].to_numpy(dtype=object)
+        for r in ("provider", "consumer"):
+            out[f"evaluated.{r}"] = _by_rep(ev[role == r], reps).size.astype(float)
+        out.update(_provider(ev[role == "provider"], reps, waves))
+        out.update(_consumer(ev[role == "consumer"], reps, waves))
+    if pr.caregivers is not None and len(pr.caregivers):
+        out.update(_caregiver(pr.caregivers, reps))
+    if pr.sessions is not None and len(pr.sessions):
+        out.update(_session(pr.sessions, reps))
+    return pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in out.items()}, index=reps)
 
-        held = ss[(ss["status"] == "held") & (ss["before_follow_up"] == 1)]
-        n = held.groupby("replication").size().reindex(reps, fill_value=0)
-        out["sessions.held"] = n
-        nz = n.where(n > 0)
-        out["sessions.group_share"] = (held["format"] == "group").groupby(held["replication"]).sum().reindex(
-            reps, fill_value=0
-        ) / nz
-        ct = (
-            held.groupby(["replication", "content"]).size().unstack("content", fill_value=0).reindex(reps, fill_value=0)
-        )
-        for c in ins.CONTENT_CATEGORIES:
-            out[f"sessions.share.{c}"] = (ct[c] if c in ct.columns else pd.Series(0, index=reps)) / nz
-    df = pd.DataFrame({k: v.to_numpy(dtype=float) for k, v in out.items()}, index=reps)
-    return df
+
+def _by_rep(df: pd.DataFrame, reps: pd.Index, groups: list | None = None, col: str | None = None) -> Grouped:
+    """Rows grouped by replication (or by replication x ``df[col]`` in ``groups``)."""
+    if groups is None:
+        return Grouped.of(df["replication"].to_numpy(), reps.to_numpy(), np.zeros(len(df), dtype=object), [0])
+    return Grouped.of(df["replication"].to_numpy(), reps.to_numpy(), df[col].to_numpy(dtype=object), groups)
+
+
+def _x(df: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    return matrix(df, cols)
+
+
+def _retention(per: pd.DataFrame, reps: pd.Index, waves: list[str]) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    role = per["role"].to_numpy(dtype=object)
+    for r in ("provider", "consumer"):
+        x = per[role == r]
+        g = _by_rep(x, reps, waves, "wave")
+        stats = {"recruited": g.size.astype(float), "evaluated": g.sum(_x(x, ["evaluated"]))[:, 0]}
+        if "retained" in per.columns:
+            stats["retained"] = g.sum(_x(x, ["retained"]))[:, 0]
+        for k, w in enumerate(waves):
+            for stat, v in stats.items():
+                out[f"retention.{r}.{w}.{stat}"] = v.reshape(len(reps), len(waves))[:, k]
+    return out
+
+
+def _provider(prov: pd.DataFrame, reps: pd.Index, waves: list[str]) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    g = _by_rep(prov, reps)
+    pb = _cols(prov, P.PROVIDER_BINARY + P.STRESS + P.BENEFITS)
+    for c, v in zip(pb, g.sum(_x(prov, pb)).T, strict=True):
+        out[f"provider.{c}.yes"] = v
+    pl = _cols(prov, tuple(c for c in P.PROVIDER_LIKERT if c != "confidence"))
+    m, sd = g.mean(_x(prov, pl)), g.std(_x(prov, pl))
+    for k, c in enumerate(pl):
+        out[f"provider.{c}.mean"], out[f"provider.{c}.sd"] = m[:, k], sd[:, k]
+    if "confidence" in prov.columns:
+        conf = _x(prov, ["confidence"])
+        out["provider.confidence.n"] = g.count(conf)[:, 0]
+        out["provider.confidence.mean"] = g.mean(conf)[:, 0]
+        out["provider.confidence.sd"] = g.std(conf)[:, 0]
+        by_wave = _by_rep(prov, reps, waves, "wave").mean(conf)[:, 0].reshape(len(reps), len(waves))
+        for k, w in enumerate(waves):
+            out[f"provider.confidence.mean.{w}"] = by_wave[:, k]
+    return out
+
+
+def _consumer(cons: pd.DataFrame, reps: pd.Index, waves: list[str]) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    g = _by_rep(cons, reps)
+    cb = _cols(cons, P.CONSUMER_BINARY + P.BENEFITS)
+    for c, v in zip(cb, g.sum(_x(cons, cb)).T, strict=True):
+        out[f"consumer.{c}.yes"] = v
+    cl = _cols(cons, P.CONSUMER_LIKERT)
+    m, sd = g.mean(_x(cons, cl)), g.std(_x(cons, cl))
+    for k, c in enumerate(cl):
+        out[f"consumer.{c}.mean"], out[f"consumer.{c}.sd"] = m[:, k], sd[:, k]
+    if "ben_mood" in cons.columns:
+        mood = _by_rep(cons, reps, waves, "wave").sum(_x(cons, ["ben_mood"]))[:, 0].reshape(len(reps), len(waves))
+        for k, w in enumerate(waves):
+            out[f"consumer.ben_mood.yes.{w}"] = mood[:, k]
+    if len(waves) >= 2:
+        out.update(_wave_t(cons, reps, waves[0], waves[1]))
+    return out
+
+
+def _caregiver(cg: pd.DataFrame, reps: pd.Index) -> dict[str, np.ndarray]:
+    part = cg[cg["participated"].to_numpy() == 1]
+    g = _by_rep(part, reps)
+    out = {
+        "caregiver.n": g.size.astype(float),
+        "caregiver.female": g.sum((part["gender"] == "female").to_numpy(dtype=float))[:, 0],
+        "caregiver.age.mean": g.mean(_x(part, ["age"]))[:, 0],
+    }
+    for role in ("provider", "consumer"):
+        out[f"caregiver.of_{role}"] = g.sum((part["member_role"] == role).to_numpy(dtype=float))[:, 0]
+    cb = _cols(part, P.CAREGIVER_BINARY)
+    for c, v in zip(cb, g.sum(_x(part, cb)).T, strict=True):
+        out[f"caregiver.{c}.yes"] = v
+    return out
+
+
+def _session(ss: pd.DataFrame, reps: pd.Index) -> dict[str, np.ndarray]:
+    from .. import instruments as ins
+
+    held = ss[(ss["status"] == "held").to_numpy(dtype=bool) & (ss["before_follow_up"] == 1).to_numpy(dtype=bool)]
+    g = _by_rep(held, reps)
+    n = g.size.astype(float)
+    nz = np.where(n > 0, n, np.nan)
+    out = {
+        "sessions.held": n,
+        "sessions.group_share": g.sum((held["format"] == "group").to_numpy(dtype=float))[:, 0] / nz,
+    }
+    cats = list(ins.CONTENT_CATEGORIES)
+    ct = g.level_counts(held["content"].to_numpy(dtype=object), cats)
+    for k, c in enumerate(cats):
+        out[f"sessions.share.{c}"] = ct[:, k] / nz
+    return out
 
 
 _PERSON_COLS = (
@@ -166,24 +201,18 @@ def _slim(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     }
 
 
-def _wave_t(cons: pd.DataFrame, reps: pd.Index, w1: str, w2: str) -> dict[str, pd.Series]:
+def _wave_t(cons: pd.DataFrame, reps: pd.Index, w1: str, w2: str) -> dict[str, np.ndarray]:
     """Between-wave t statistics (w1 minus w2) of the consumer items of Table S4, vectorised."""
     items = _cols(cons, T_ITEMS)
-    d = cons[cons["wave"].isin([w1, w2])]
-    g = d.groupby(["replication", "wave"])
-    idx = pd.MultiIndex.from_product([reps, [w1, w2]], names=["replication", "wave"])
-    n = g[items].count().reindex(idx, fill_value=0)
-    m = g[items].mean().reindex(idx)
-    v = g[items].var(ddof=1).reindex(idx)
-    dev = (d[items] - g[items].transform("mean")).abs()
-    gd = dev.groupby([d["replication"], d["wave"]])
-    am, av = gd.mean().reindex(idx), gd.var(ddof=1).reindex(idx)
+    g = _by_rep(cons, reps, [w1, w2], "wave")
+    X = _x(cons, items)
+    dev = np.abs(X - g.transform_mean(X))
+    mom = [g.count(X), g.mean(X), g.var(X), g.mean(dev), g.var(dev)]
     out = {}
-    for c in items:
-        a = [x[c].xs(w, level="wave").to_numpy() for x in (n, m, v, am, av) for w in (w1, w2)]
-        n1, n2, m1, m2, v1, v2, am1, am2, av1, av2 = a
+    for k, c in enumerate(items):
+        n1, n2, m1, m2, v1, v2, am1, am2, av1, av2 = (x[:, k].reshape(-1, 2)[:, i] for x in mom for i in (0, 1))
         lp = S.levene_from_moments(n1, am1, av1, n2, am2, av2)
         for suffix, method in (("t", "t"), ("t_student", "student"), ("t_welch", "welch")):
             r = S.t_tests(n1, m1, v1, n2, m2, v2, lp if method == "t" else None, method)
-            out[f"consumer.{c}.{suffix}"] = pd.Series(r["statistic"], index=reps)
+            out[f"consumer.{c}.{suffix}"] = np.asarray(r["statistic"], dtype=float)
     return out

@@ -26,43 +26,24 @@ import pandas as pd
 
 from .. import instruments as ins
 from . import prep as P
+from .grouped import Grouped, matrix
 
 CELL_COLUMNS = ["table", "row", "column", "replication", "value"]
 
 
-def _group_key(df: pd.DataFrame, keys: list[str]) -> pd.Series:
+def _group_key(df: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """Each row's group label: "all", or its ``keys`` values joined by "_" (e.g. "provider_initial")."""
     if not keys:
-        return pd.Series("all", index=df.index)
-    out = df[keys[0]].astype(str)
-    for k in keys[1:]:
-        out = out + "_" + df[k].astype(str)
+        return np.full(len(df), "all", dtype=object)
+    cols = [df[k].astype(str).to_numpy(dtype=object) for k in keys]
+    out = cols[0]
+    for c in cols[1:]:
+        out = out + "_" + c
     return out
-
-
-def _full_index(reps: np.ndarray, groups: list[str]) -> pd.MultiIndex:
-    return pd.MultiIndex.from_product([reps, groups], names=["replication", "grp"])
 
 
 class _Block(dict):
     """Columns of a run of cells (numpy arrays), concatenated once at the end (cheap vs. DataFrames)."""
-
-
-def _long(wide: pd.DataFrame, table: str, row: str, stat_names: dict[str, str]) -> list[_Block]:
-    """wide: index (replication, grp), columns stats -> cell blocks, one per stat."""
-    grp = wide.index.get_level_values("grp").astype(str).to_numpy(dtype=object)
-    reps = wide.index.get_level_values("replication").to_numpy(dtype=np.int64)
-    out = []
-    for stat, name in stat_names.items():
-        out.append(
-            _Block(
-                table=table,
-                row=row,
-                column=grp + ("_" + name),
-                replication=reps,
-                value=wide[stat].to_numpy(dtype=float),
-            )
-        )
-    return out
 
 
 def _frame(blocks: list[_Block]) -> pd.DataFrame:
@@ -78,6 +59,18 @@ def _frame(blocks: list[_Block]) -> pd.DataFrame:
             "value": np.concatenate([b["value"] for b in blocks]),
         }
     )
+
+
+def _group_labels(df: pd.DataFrame, reps: np.ndarray, keys: list[str], groups: list[str]) -> tuple[Grouped, np.ndarray]:
+    """Rows grouped by (replication, group key) and, per (replication, listed group), its row in the
+    groups' statistics. Unlisted groups present in the data stay groups of their own (pandas' sums
+    depend on every row grouped: see :mod:`sim.analysis.grouped`) and are dropped afterwards."""
+    grp = _group_key(df, keys)
+    extra = sorted(set(pd.unique(grp)) - set(groups), key=str)
+    every = list(groups) + extra
+    g = Grouped.of(df["replication"].to_numpy(), reps, grp, every)
+    pick = (np.arange(len(reps))[:, None] * len(every) + np.arange(len(groups))).ravel()
+    return g, pick
 
 
 def describe(
@@ -98,60 +91,53 @@ def describe(
     blank mean, rather than a missing row).
     """
     categorical = categorical or {}
-    d = df.assign(grp=_group_key(df, keys))
-    idx = _full_index(reps, groups)
-    g = d.groupby(["replication", "grp"], sort=True)
-    parts: list[_Block] = []
-    # Cells are built from numpy arrays aligned on ``idx`` (pandas column access with a MultiIndex
-    # dominated the cost of a chunk's analysis).
-    grp_arr = idx.get_level_values("grp").astype(str).to_numpy(dtype=object)
-    rep_arr = idx.get_level_values("replication").to_numpy(dtype=np.int64)
-
-    def add(row: str, stats: list[tuple[str, np.ndarray]]) -> None:
-        for name, values in stats:
-            parts.append(
-                _Block(
-                    table=table,
-                    row=row,
-                    column=grp_arr + ("_" + name),
-                    replication=rep_arr,
-                    value=np.asarray(values, dtype=float),
-                )
-            )
-
-    def pct(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            return np.where(den > 0, 100.0 * num / np.where(den > 0, den, np.nan), np.nan)
-
-    if with_n:
-        add("N", [("n", g.size().reindex(idx, fill_value=0).to_numpy(dtype=float))])
+    g, pick = _group_labels(df, reps, keys, groups)
     rank = {c: i for i, c in enumerate(order)} if order else P.ITEM_ORDER
     cols = sorted(set(binary) | set(continuous) | set(categorical), key=lambda c: (rank.get(c, 10_000), c))
-    cols = [c for c in cols if c in d.columns]
+    cols = [c for c in cols if c in df.columns]
+    stats: list[tuple[str, dict[str, np.ndarray]]] = [("N", {"n": g.size[pick].astype(float)})] if with_n else []
+    stats += _item_stats(df, g, pick, cols, binary, continuous, categorical)
+    return _frame([b for row, st in stats for b in _blocks(table, row, reps, groups, st)])
+
+
+def _item_stats(
+    df: pd.DataFrame,
+    g: Grouped,
+    pick: np.ndarray,
+    cols: list[str],
+    binary: tuple[str, ...],
+    continuous: tuple[str, ...],
+    categorical: dict[str, tuple[str, ...]],
+) -> list[tuple[str, dict[str, np.ndarray]]]:
+    """Per table row (in ``cols`` order): its statistics, N (%) for binary and categorical items,
+    mean (SD) for continuous ones, each of those who answered."""
     bcols = [c for c in cols if c in binary]
     ccols = [c for c in cols if c in continuous]
+    out: dict[str, list[tuple[str, dict[str, np.ndarray]]]] = {}
     if bcols:
-        bsum = g[bcols].sum().reindex(idx, fill_value=0).to_numpy(dtype=float)
-        bcnt = g[bcols].count().reindex(idx, fill_value=0).to_numpy(dtype=float)
+        B = matrix(df, bcols)
+        bsum, bcnt = g.sum(B)[pick], g.count(B)[pick]
+        for k, col in enumerate(bcols):
+            out[col] = [(col, {"n": bsum[:, k], "of": bcnt[:, k], "pct": _pct(bsum[:, k], bcnt[:, k])})]
     if ccols:
-        cmean = g[ccols].mean().reindex(idx).to_numpy(dtype=float)
-        cstd = g[ccols].std(ddof=1).reindex(idx).to_numpy(dtype=float)
-        ccnt = g[ccols].count().reindex(idx, fill_value=0).to_numpy(dtype=float)
+        C = matrix(df, ccols)
+        cmean, cstd, ccnt = g.mean(C)[pick], g.std(C)[pick], g.count(C)[pick]
+        for k, col in enumerate(ccols):
+            out[col] = [(col, {"mean": cmean[:, k], "sd": cstd[:, k], "of": ccnt[:, k]})]
     for col in cols:
-        if col in ccols:
-            k = ccols.index(col)
-            add(col, [("mean", cmean[:, k]), ("sd", cstd[:, k]), ("of", ccnt[:, k])])
-        elif col in bcols:
-            k = bcols.index(col)
-            add(col, [("n", bsum[:, k]), ("of", bcnt[:, k]), ("pct", pct(bsum[:, k], bcnt[:, k]))])
-        elif col in categorical:
+        if col in categorical and col not in out:
             levels = categorical[col]
-            cnt = d.groupby(["replication", "grp", col], sort=True).size().unstack(col, fill_value=0)
-            cnt = cnt.reindex(columns=list(levels), fill_value=0).reindex(idx, fill_value=0).to_numpy(dtype=float)
+            cnt = g.level_counts(df[col].to_numpy(dtype=object), levels)[pick]
             tot = cnt.sum(axis=1)
-            for k, lv in enumerate(levels):
-                add(f"{col}={lv}", [("n", cnt[:, k]), ("of", tot), ("pct", pct(cnt[:, k], tot))])
-    return _frame(parts)
+            out[col] = [
+                (f"{col}={lv}", {"n": cnt[:, k], "of": tot, "pct": _pct(cnt[:, k], tot)}) for k, lv in enumerate(levels)
+            ]
+    return [x for col in cols for x in out[col]]
+
+
+def _pct(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.where(den > 0, 100.0 * num / np.where(den > 0, den, np.nan), np.nan)
 
 
 def table_cells(pr: P.Prepared) -> pd.DataFrame:
@@ -198,27 +184,33 @@ def table_cells(pr: P.Prepared) -> pd.DataFrame:
     return cells[CELL_COLUMNS]
 
 
+def _blocks(table: str, row: str, reps: np.ndarray, groups: list[str], stats: dict[str, np.ndarray]) -> list[_Block]:
+    """Cell blocks of one row: per stat name, a value per (replication, group) in that order."""
+    grp = np.tile(np.asarray([str(x) for x in groups], dtype=object), len(reps))
+    rep = np.repeat(np.asarray(reps, dtype=np.int64), len(groups))
+    return [
+        _Block(table=table, row=row, column=grp + ("_" + name), replication=rep, value=np.asarray(v, dtype=float))
+        for name, v in stats.items()
+    ]
+
+
 def _retention(per: pd.DataFrame, reps: np.ndarray, waves: list[str]) -> pd.DataFrame:
     """Response rates (Results): recruited, retained, evaluated and % evaluated, role x wave."""
-    d = per.assign(grp=per["wave"].astype(str))
     frames = []
-    for role in ("provider", "consumer"):
-        x = d[d["role"] == role]
-        for grp_keys, groups in ((["grp"], waves), ([], ["all"])):
-            xx = x if grp_keys else x.assign(grp="all")
-            g = xx.groupby(["replication", "grp"])
-            a = pd.DataFrame({"recruited": g.size()})
-            a["evaluated"] = g["evaluated"].sum()
-            if "retained" in xx.columns:
-                a["retained"] = g["retained"].sum()
-            a = a.reindex(_full_index(reps, groups), fill_value=0)
+    role = per["role"].to_numpy(dtype=object)
+    for r in ("provider", "consumer"):
+        x = per[role == r]
+        for keys, groups in ((["wave"], waves), ([], ["all"])):
+            g, pick = _group_labels(x, reps, keys, groups)
+            stats = {"recruited": g.size[pick].astype(float)}
+            stats["evaluated"] = g.sum(x["evaluated"].to_numpy(dtype=float))[pick, 0]
+            if "retained" in x.columns:
+                stats["retained"] = g.sum(x["retained"].to_numpy(dtype=float))[pick, 0]
+            rec = stats["recruited"]
             with np.errstate(all="ignore"):
-                a["pct"] = np.where(
-                    a["recruited"] > 0, 100.0 * a["evaluated"] / a["recruited"].where(a["recruited"] > 0), np.nan
-                )
-            names = {k: k for k in ("recruited", "retained", "evaluated") if k in a.columns}
-            names["pct"] = "pct"
-            frames += _long(a, "retention", role, names)
+                stats["pct"] = np.where(rec > 0, 100.0 * stats["evaluated"] / np.where(rec > 0, rec, np.nan), np.nan)
+            order = [k for k in ("recruited", "retained", "evaluated", "pct") if k in stats]
+            frames += _blocks("retention", r, reps, groups, {k: stats[k] for k in order})
     return _frame(frames)
 
 
@@ -251,24 +243,22 @@ def _caregivers(cg: pd.DataFrame, reps: np.ndarray) -> pd.DataFrame:
 
 def _sessions(ss: pd.DataFrame, reps: np.ndarray, waves: list[str]) -> pd.DataFrame:
     """Sessions held before follow-up (Methods: 214 sessions, 98.6% group, content shares)."""
-    held = ss[(ss["status"] == "held") & (ss["before_follow_up"] == 1)]
+    held = ss[(ss["status"] == "held").to_numpy(dtype=bool) & (ss["before_follow_up"] == 1).to_numpy(dtype=bool)]
+    group_format = (held["format"] == "group").to_numpy(dtype=float)
+    content = held["content"].to_numpy(dtype=object)
     frames = []
     for keys, groups in (([], ["all"]), (["wave"], waves)):
-        d = held.assign(grp=_group_key(held, keys))
-        g = d.groupby(["replication", "grp"])
-        idx = _full_index(reps, groups)
-        n = g.size().reindex(idx, fill_value=0)
-        grp_n = (d["format"] == "group").groupby([d["replication"], d["grp"]]).sum().reindex(idx, fill_value=0)
-        cont = d.groupby(["replication", "grp", "content"]).size().unstack("content", fill_value=0)
-        cont = cont.reindex(columns=list(ins.CONTENT_CATEGORIES), fill_value=0).reindex(idx, fill_value=0)
+        g, pick = _group_labels(held, reps, keys, groups)
+        n = g.size[pick].astype(float)
+        cont = g.level_counts(content, list(ins.CONTENT_CATEGORIES))[pick]
         with np.errstate(all="ignore"):
-            share = lambda x: np.where(n > 0, x / n.where(n > 0), np.nan)  # noqa: E731, B023 (used in this iteration)
-            frames += _long(pd.DataFrame({"v": n}), "sessions", "held", {"v": "value"})
-            frames += _long(pd.DataFrame({"v": share(grp_n)}, index=idx), "sessions", "group_share", {"v": "value"})
-            for c in ins.CONTENT_CATEGORIES:
-                frames += _long(
-                    pd.DataFrame({"v": share(cont[c])}, index=idx), "sessions", f"content={c}", {"v": "value"}
-                )
+            nn = np.where(n > 0, n, np.nan)
+            frames += _blocks("sessions", "held", reps, groups, {"value": n})
+            share = np.where(n > 0, g.sum(group_format)[pick, 0] / nn, np.nan)
+            frames += _blocks("sessions", "group_share", reps, groups, {"value": share})
+            for k, c in enumerate(ins.CONTENT_CATEGORIES):
+                share = np.where(n > 0, cont[:, k] / nn, np.nan)
+                frames += _blocks("sessions", f"content={c}", reps, groups, {"value": share})
     return _frame(frames)
 
 

@@ -1,7 +1,7 @@
 """A small, deterministic ABC-SMC driver built from pyabc's parts.
 
 Why not ``pyabc.ABCSMC`` itself: pyabc is reproducible from a seed only with its single-core
-sampler (FIELD_NOTES; pyabc issues #392, #400), because its parallel samplers reseed each worker
+sampler (pyabc's GitHub issues #392 and #400), because its parallel samplers reseed each worker
 from the clock (``MappingSampler.map_function`` calls ``np.random.seed()``) and accept particles
 in completion order. Our simulations must run through ``sim.runner`` in parallel, and the same seed
 must give the same posterior whatever the number of workers. So the *driver* is ours (about a
@@ -36,6 +36,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -170,6 +171,126 @@ def _candidate_rng(seed: int, t: int, i: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, PROPOSAL_TAG], spawn_key=(t, i))))
 
 
+@dataclass
+class _Kernel:
+    """Generation t's proposal: the prior (t = 0) or a draw from the previous population moved by the
+    fitted multivariate normal kernel, retried until inside the prior's support."""
+
+    t: int
+    seed: int
+    prior: Prior
+    prev: Generation | None = None
+    transition: Any = None
+    chol: np.ndarray | None = None
+    cdf: np.ndarray | None = None
+
+    @classmethod
+    def fit(cls, t: int, seed: int, prior: Prior, prev: Generation | None, kernel_scale: float | None) -> _Kernel:
+        if prev is None:
+            return cls(t, seed, prior)
+        from pyabc import MultivariateNormalTransition  # imported here: workers never need pyabc
+
+        transition = (
+            MultivariateNormalTransition()
+            if kernel_scale is None
+            else MultivariateNormalTransition(bandwidth_selector=lambda n_eff, dim: math.sqrt(kernel_scale))
+        )
+        transition.fit(pd.DataFrame(prev.theta, columns=prior.names), prev.weights)
+        chol = np.linalg.cholesky(transition.cov + 1e-12 * np.eye(prior.dim))
+        cdf = np.cumsum(prev.weights)
+        cdf /= cdf[-1]
+        return cls(t, seed, prior, prev, transition, chol, cdf)
+
+    def propose(self, i: int) -> np.ndarray:
+        rng = _candidate_rng(self.seed, self.t, i)
+        if self.prev is None:
+            return self.prior.sample(rng)
+        n = len(self.prev.weights)
+        for _ in range(PROPOSAL_TRIES):
+            j = min(int(np.searchsorted(self.cdf, rng.random(), side="right")), n - 1)
+            theta = self.prev.theta[j] + self.chol @ rng.standard_normal(self.prior.dim)
+            if self.prior.inside(theta) and self.prior.pdf(theta)[0] > 0:
+                return theta
+        raise RuntimeError("perturbation kernel cannot find a proposal inside the prior support")
+
+    def weights(self, th: np.ndarray) -> np.ndarray:
+        """Normalised importance weights of the accepted parameters (prior / kernel mixture)."""
+        if self.prev is None:
+            w = np.ones(len(th))
+        else:
+            kern = self.transition.pdf(pd.DataFrame(th, columns=self.prior.names))
+            w = self.prior.pdf(th) / np.asarray(kern, dtype=float)
+        return w / w.sum()
+
+
+def _epsilon(prev: Generation | None, quantile: float, min_epsilon: float) -> float:
+    """The weighted ``quantile`` of the previous distances, strictly below the previous epsilon."""
+    from pyabc.weighted_statistics import weighted_quantile
+
+    if prev is None:
+        return math.inf
+    eps = float(weighted_quantile(prev.distances, prev.weights, alpha=quantile))
+    if prev.epsilon != math.inf and eps >= prev.epsilon:
+        eps = float(np.nextafter(prev.epsilon, -math.inf)) if prev.epsilon > min_epsilon else prev.epsilon
+    return max(eps, min_epsilon)
+
+
+def _expected_rate(prev: Generation | None, rate_hist: list[float], min_acceptance_rate: float) -> float:
+    """The next generation's acceptance rate, extrapolated from the last two."""
+    if prev is None:
+        est = 1.0
+    else:
+        trend = rate_hist[-1] / rate_hist[-2] if len(rate_hist) >= 2 and rate_hist[-2] > 0 else 0.5
+        est = rate_hist[-1] * trend
+    return max(min(est, 1.0), min_acceptance_rate / 2, 1e-4)
+
+
+@dataclass
+class _Batches:
+    """The candidates of one generation, simulated in batches until ``n`` are accepted."""
+
+    ids: list[int] = field(default_factory=list)  # accepted candidate indices
+    thetas: list[np.ndarray] = field(default_factory=list)
+    summaries: list[np.ndarray] = field(default_factory=list)
+    distances: list[np.ndarray] = field(default_factory=list)
+    simulated: int = 0
+    aborted: bool = False
+
+
+def _run_generation(
+    kernel: _Kernel,
+    simulate: Simulate,
+    distance: Distance,
+    eps: float,
+    n: int,
+    est_rate: float,
+    room: int,
+    max_batch: int,
+    report: Callable[[int, int], None],
+) -> _Batches:
+    """Simulate candidates 0, 1, ... of the generation in batches (sized by the expected acceptance
+    rate, at most ``room`` simulations in all) until ``n`` have distance <= ``eps``."""
+    b = _Batches()
+    while len(b.ids) < n:
+        batch = math.ceil((n - len(b.ids)) / est_rate * 1.15) + 8
+        batch = min(max(batch, 16), max_batch, room - b.simulated)
+        if batch <= 0:
+            b.aborted = True
+            break
+        ids = np.arange(b.simulated, b.simulated + batch)
+        thetas = np.array([kernel.propose(int(i)) for i in ids])
+        summaries = np.asarray(simulate(thetas, kernel.t * CANDIDATES_PER_GENERATION + ids), dtype=float)
+        d = np.asarray(distance(summaries), dtype=float)
+        b.ids += [int(ids[k]) for k in np.flatnonzero(d <= eps)]
+        b.thetas.append(thetas)
+        b.summaries.append(summaries)
+        b.distances.append(d)
+        b.simulated += batch
+        est_rate = max(max(len(b.ids), 1) / b.simulated, 1e-4)
+        report(min(len(b.ids), n), b.simulated)
+    return b
+
+
 def abc_smc(
     simulate: Simulate,
     distance: Distance,
@@ -195,50 +316,15 @@ def abc_smc(
     expected to fit in the remaining ``budget`` of simulations (a generation that runs out of budget
     midway is discarded, so the result is always a complete population).
     """
-    from pyabc import MultivariateNormalTransition  # imported here: workers never need pyabc
-    from pyabc.weighted_statistics import weighted_quantile
-
     n = population_size
     res = ABCResult(names=list(prior.names))
     prev: Generation | None = None
     rate_hist: list[float] = []
     for t in range(max_generations):
         t0 = time.perf_counter()
-        if prev is None:
-            eps = math.inf
-            transition = None
-        else:
-            eps = float(weighted_quantile(prev.distances, prev.weights, alpha=quantile))
-            if prev.epsilon != math.inf and eps >= prev.epsilon:
-                eps = float(np.nextafter(prev.epsilon, -math.inf)) if prev.epsilon > min_epsilon else prev.epsilon
-            eps = max(eps, min_epsilon)
-            transition = (
-                MultivariateNormalTransition()
-                if kernel_scale is None
-                else MultivariateNormalTransition(bandwidth_selector=lambda n_eff, dim: math.sqrt(kernel_scale))
-            )
-            transition.fit(pd.DataFrame(prev.theta, columns=prior.names), prev.weights)
-            chol = np.linalg.cholesky(transition.cov + 1e-12 * np.eye(prior.dim))
-            cdf = np.cumsum(prev.weights)
-            cdf /= cdf[-1]
-
-        def propose(i: int) -> np.ndarray:
-            rng = _candidate_rng(seed, t, i)
-            if transition is None:
-                return prior.sample(rng)
-            for _ in range(PROPOSAL_TRIES):
-                j = min(int(np.searchsorted(cdf, rng.random(), side="right")), n - 1)
-                theta = prev.theta[j] + chol @ rng.standard_normal(prior.dim)
-                if prior.inside(theta) and prior.pdf(theta)[0] > 0:
-                    return theta
-            raise RuntimeError("perturbation kernel cannot find a proposal inside the prior support")
-
-        est_rate = (
-            1.0
-            if prev is None
-            else (rate_hist[-1] * (rate_hist[-1] / rate_hist[-2] if len(rate_hist) >= 2 and rate_hist[-2] > 0 else 0.5))
-        )
-        est_rate = max(min(est_rate, 1.0), min_acceptance_rate / 2, 1e-4)
+        eps = _epsilon(prev, quantile, min_epsilon)
+        kernel = _Kernel.fit(t, seed, prior, prev, kernel_scale)
+        est_rate = _expected_rate(prev, rate_hist, min_acceptance_rate)
         remaining = budget - res.total_simulations
         if prev is not None and n / est_rate > remaining:
             res.stop_reason = (
@@ -246,69 +332,44 @@ def abc_smc(
             )
             break
 
-        acc_idx: list[int] = []
-        thetas_all: list[np.ndarray] = []
-        sums_all: list[np.ndarray] = []
-        dist_all: list[np.ndarray] = []
-        next_i = 0
-        sims = 0
-        aborted = False
-        while len(acc_idx) < n:
-            need = n - len(acc_idx)
-            batch = math.ceil(need / est_rate * 1.15) + 8
-            batch = min(max(batch, 16), max_batch, budget - res.total_simulations - sims)
-            if batch <= 0:
-                aborted = True
-                break
-            ids = np.arange(next_i, next_i + batch)
-            thetas = np.array([propose(int(i)) for i in ids])
-            summaries = np.asarray(simulate(thetas, t * CANDIDATES_PER_GENERATION + ids), dtype=float)
-            d = np.asarray(distance(summaries), dtype=float)
-            for k in np.flatnonzero(d <= eps):
-                acc_idx.append(int(ids[k]))
-            thetas_all.append(thetas)
-            sums_all.append(summaries)
-            dist_all.append(d)
-            next_i += batch
-            sims += batch
-            seen_rate = max(len(acc_idx), 1) / next_i
-            est_rate = max(seen_rate, 1e-4)
+        def report(accepted: int, sims: int, t: int = t, eps: float = eps) -> None:
             if progress is not None:
                 progress(
                     {
                         "generation": t,
                         "epsilon": eps,
-                        "accepted": min(len(acc_idx), n),
+                        "accepted": accepted,
                         "population": n,
                         "simulations": res.total_simulations + sims,
                         "budget": budget,
                     }
                 )
-        res.total_simulations += sims
-        if aborted:
+
+        b = _run_generation(kernel, simulate, distance, eps, n, est_rate, remaining, max_batch, report)
+        res.total_simulations += b.simulated
+        if b.aborted:
             res.stop_reason = f"budget exhausted during generation {t} (discarded)"
             break
-        acc_idx = sorted(acc_idx)[:n]
-        considered = acc_idx[-1] + 1
-        th = np.concatenate(thetas_all)[acc_idx]
-        sm = np.concatenate(sums_all)[acc_idx]
-        di = np.concatenate(dist_all)[acc_idx]
-        if prev is None:
-            w = np.ones(n)
-        else:
-            kern = transition.pdf(pd.DataFrame(th, columns=prior.names))
-            w = prior.pdf(th) / np.asarray(kern, dtype=float)
-        w = w / w.sum()
-        gen = Generation(t, eps, th, w, di, sm, sims, considered, time.perf_counter() - t0)
+        acc_idx = sorted(b.ids)[:n]
+        th = np.concatenate(b.thetas)[acc_idx]
+        sm = np.concatenate(b.summaries)[acc_idx]
+        di = np.concatenate(b.distances)[acc_idx]
+        gen = Generation(t, eps, th, kernel.weights(th), di, sm, b.simulated, acc_idx[-1] + 1, time.perf_counter() - t0)
         res.generations.append(gen)
         rate_hist.append(gen.acceptance_rate)
         prev = gen
-        if t > 0 and gen.acceptance_rate < min_acceptance_rate:
-            res.stop_reason = f"acceptance rate {gen.acceptance_rate:.4f} below {min_acceptance_rate}"
-            break
-        if t > 0 and eps <= min_epsilon:
-            res.stop_reason = f"epsilon reached {min_epsilon}"
+        res.stop_reason = _stop_reason(gen, eps, min_acceptance_rate, min_epsilon)
+        if res.stop_reason:
             break
     else:
         res.stop_reason = f"max_generations ({max_generations}) reached"
     return res
+
+
+def _stop_reason(gen: Generation, eps: float, min_acceptance_rate: float, min_epsilon: float) -> str:
+    """Why to stop after this generation ("" to go on)."""
+    if gen.t > 0 and gen.acceptance_rate < min_acceptance_rate:
+        return f"acceptance rate {gen.acceptance_rate:.4f} below {min_acceptance_rate}"
+    if gen.t > 0 and eps <= min_epsilon:
+        return f"epsilon reached {min_epsilon}"
+    return ""

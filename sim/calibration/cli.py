@@ -1,10 +1,13 @@
-"""The body of ``python cli.py calibrate`` (the typer command in ``sim/cli_app.py`` only forwards)."""
+"""The body of ``python cli.py calibrate`` (the typer command in ``sim/cli_app.py`` only forwards) and the
+``python cli.py recovery`` command (registered in ``sim/cli_app.py``)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 from typing import Any
+
+import typer
 
 
 class CalibrationError(ValueError):
@@ -62,9 +65,9 @@ def calibrate(
     finally:
         bar.close()
     if not quiet:
-        from rich.console import Console
+        from ..reporting import console
 
-        Console().print(
+        console().print(
             f"[bold]calibrated[/bold] {len(problem.names)} parameters on {summary['targets']} targets: "
             f"{summary['generations']} generations, {summary['simulations']:,} simulated studies, "
             f"final epsilon {summary['epsilon']:.3f} ({summary['stop_reason']}); "
@@ -82,8 +85,9 @@ class _Bar:
         self._p = None
         if not enabled:
             return
-        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from ..reporting import console
 
         self._p = Progress(
             TextColumn("[bold]{task.description}"),
@@ -92,7 +96,7 @@ class _Bar:
             TextColumn("sims"),
             TextColumn("{task.fields[info]}"),
             TimeElapsedColumn(),
-            console=Console(stderr=True),
+            console=console(stderr=True),
         )
         self._p.start()
         self._task = self._p.add_task("ABC-SMC", total=budget, info="generation 0 (prior)")
@@ -119,3 +123,30 @@ class _Bar:
         if self._p is not None:
             self._p.stop()
             self._p = None
+
+
+def recovery(
+    cases: int = typer.Option(5, "--cases", help="known parameter sets to recover (each one simulated study)"),
+    budget: int = typer.Option(6000, "--budget", help="simulated studies per recovery calibration"),
+    population: int = typer.Option(200, "--population", help="ABC-SMC population size"),
+    seed: int = typer.Option(7, "--seed", help="root seed"),
+    workers: int | None = typer.Option(None, "--workers", help="local worker processes (default: all cores)"),
+    out: Path = typer.Option(Path("calibration"), "--out", help="folder with calibrated.yaml; recovery.* written here"),
+) -> None:
+    """Parameter recovery: calibrate studies simulated from known parameters, report interval coverage."""
+    checks = (
+        (cases < 1, f"--cases: must be at least 1, got {cases}"),
+        (population < 20, f"--population: must be at least 20, got {population}"),
+        (budget < 3 * population, f"--budget: must be at least 3 x --population ({3 * population}), got {budget}"),
+        (seed < 0, f"--seed: must be 0 or more, got {seed}"),
+        (workers is not None and workers < 1, f"--workers: must be at least 1, got {workers}"),
+        (out.exists() and not out.is_dir(), f"--out: {out} exists and is not a folder"),
+    )
+    for bad, message in checks:
+        if bad:
+            typer.echo(f"error: {message}", err=True)
+            raise typer.Exit(2)
+    from .recovery import run_recovery
+
+    df = run_recovery(cases, budget, population, seed, workers, out)
+    typer.echo(f"coverage {df['inside'].mean():.0%} over {len(df)} intervals; written to {out}/recovery.md")

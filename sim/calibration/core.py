@@ -42,6 +42,21 @@ PAPER_SCENARIO = ROOT / "scenarios" / "paper_study.yaml"
 NAN_Z = 5.0
 
 
+@dataclass
+class CalibrationSettings:
+    """Options of ``python cli.py calibrate`` (budget and sizes in simulated studies)."""
+
+    budget: int = 90_000
+    seed: int = 20191114
+    population: int = 400
+    workers: int | None = None
+    scheduler: str | None = None
+    ppc_replications: int = 1000
+    max_generations: int = 20
+    min_acceptance_rate: float = 0.015
+    out: Path = CALIBRATION_DIR
+
+
 def load_priors(path: Path = PRIORS_FILE) -> dict[str, dict[str, Any]]:
     with open(path, encoding="utf-8") as fh:
         doc = yaml.safe_load(fh)

@@ -1,6 +1,6 @@
 """Parameter recovery: simulate the paper's targets from known parameters, calibrate, check coverage.
 
-``python -m sim.calibration.recovery [--cases K] [--budget B] [--population N] [--workers W]``
+``python cli.py recovery [--cases K] [--budget B] [--population N] [--seed S] [--workers W] [--out DIR]``
 draws K known parameter sets (from the committed posterior in ``calibration/calibrated.yaml``,
 i.e. the region the real data point to, or from the prior when there is none), simulates one study
 at the paper's sizes for each (the "observed" figures), runs the same ABC-SMC on it and records
@@ -10,7 +10,6 @@ whether each known value falls inside its 95% credible interval. Writes
 
 from __future__ import annotations
 
-import argparse
 import copy
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..reporting import figure_dir, md_table, pyplot, save_figure
 from .abc import abc_smc
 from .core import CALIBRATION_DIR, Problem, RunnerSimulator
 
@@ -102,55 +102,27 @@ def recover(
 
 
 def write(df: pd.DataFrame, out: Path, settings: dict) -> None:
+    """``recovery.csv``, ``recovery.md`` and ``figures/recovery.png`` in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out / "recovery.csv", index=False, float_format="%.6g")
-    per = df.groupby("parameter", sort=False).agg(
-        coverage=("inside", "mean"), cases=("inside", "size"), mean_width=("post_hi", lambda s: np.nan)
-    )
-    per["mean_width"] = (df["post_hi"] - df["post_lo"]).groupby(df["parameter"], sort=False).mean()
-    per["width_share_of_prior"] = per["mean_width"] / df.groupby("parameter", sort=False)["prior_width"].first()
+    per = coverage_table(df)
+    rows = [
+        [name, f"{r['coverage']:.0%}", int(r["cases"]), f"{r['mean_width']:.3g}", f"{r['width_share_of_prior']:.0%}"]
+        for name, r in per.iterrows()
+    ]
     lines = [
         "# Parameter recovery",
         "",
-        f"`python -m sim.calibration.recovery {' '.join(f'--{k} {v}' for k, v in settings.items())}`: "
+        f"`python cli.py recovery {' '.join(f'--{k} {v}' for k, v in settings.items())}`: "
         f"{df['case'].nunique()} known parameter sets (drawn from the calibration posterior), one simulated study at "
         "the paper's sizes each, calibrated with the same ABC-SMC (smaller budget than the real calibration).",
         "",
         f"**Overall coverage of the 95% credible intervals: {df['inside'].mean():.0%}** "
         f"({int(df['inside'].sum())} of {len(df)} intervals contain the known value).",
         "",
-        "| parameter | coverage | cases | mean 95% width | width / prior range |",
-        "|---|---|---|---|---|",
-    ]
-    for name, r in per.iterrows():
-        lines.append(
-            f"| {name} | {r['coverage']:.0%} | {int(r['cases'])} | {r['mean_width']:.3g} | "
-            f"{r['width_share_of_prior']:.0%} |"
-        )
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        (out / "figures").mkdir(parents=True, exist_ok=True)
-        fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
-        ax[0].hist(df["rank_quantile"], bins=10, range=(0, 1), color="tab:blue", edgecolor="white")
-        ax[0].axhline(len(df) / 10, color="k", lw=0.8, ls="--")
-        ax[0].set_xlabel("posterior CDF at the known value (SBC-style rank, pooled)")
-        ax[0].set_ylabel("intervals")
-        y = np.arange(len(per))
-        ax[1].barh(y, per["coverage"], color="tab:blue")
-        ax[1].axvline(0.95, color="k", lw=0.8, ls="--")
-        ax[1].set_yticks(y)
-        ax[1].set_yticklabels(per.index, fontsize=6)
-        ax[1].set_xlabel("coverage of the 95% credible interval")
-        fig.tight_layout()
-        fig.savefig(out / "figures" / "recovery.png", dpi=110)
-        plt.close(fig)
-        lines += ["", "![Recovery: rank histogram and coverage per parameter](figures/recovery.png)"]
-    except Exception as exc:
-        lines += ["", f"(figure not drawn: {exc})"]
-    lines += [
+        md_table(["parameter", "coverage", "cases", "mean 95% width", "width / prior range"], rows).rstrip("\n"),
+        "",
+        f"![Recovery: rank histogram and coverage per parameter](figures/{_figure(df, per, out)})",
         "",
         "A flat rank histogram means calibrated uncertainty; a hump in the middle means intervals wider than "
         "needed (conservative), a U shape overconfident ones.",
@@ -161,23 +133,41 @@ def write(df: pd.DataFrame, out: Path, settings: dict) -> None:
     (out / "recovery.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cases", type=int, default=5)
-    ap.add_argument("--budget", type=int, default=6000)
-    ap.add_argument("--population", type=int, default=200)
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--workers", type=int, default=None)
-    ap.add_argument("--out", type=Path, default=CALIBRATION_DIR)
-    a = ap.parse_args()
-    df = recover(a.cases, a.budget, a.population, a.seed, a.workers)
-    write(df, a.out, {"cases": a.cases, "budget": a.budget, "population": a.population, "seed": a.seed})
+def coverage_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per parameter: coverage of the 95% intervals, cases, mean interval width and its share of the prior range."""
+    by = df.groupby("parameter", sort=False)
+    per = by.agg(coverage=("inside", "mean"), cases=("inside", "size"))
+    per["mean_width"] = (df["post_hi"] - df["post_lo"]).groupby(df["parameter"], sort=False).mean()
+    per["width_share_of_prior"] = per["mean_width"] / by["prior_width"].first()
+    return per
+
+
+def _figure(df: pd.DataFrame, per: pd.DataFrame, out: Path) -> str:
+    """Rank histogram (pooled) and coverage per parameter."""
+    plt = pyplot()
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
+    ax[0].hist(df["rank_quantile"], bins=10, range=(0, 1), color="tab:blue", edgecolor="white")
+    ax[0].axhline(len(df) / 10, color="k", lw=0.8, ls="--")
+    ax[0].set_xlabel("posterior CDF at the known value (SBC-style rank, pooled)")
+    ax[0].set_ylabel("intervals")
+    y = np.arange(len(per))
+    ax[1].barh(y, per["coverage"], color="tab:blue")
+    ax[1].axvline(0.95, color="k", lw=0.8, ls="--")
+    ax[1].set_yticks(y)
+    ax[1].set_yticklabels(per.index, fontsize=6)
+    ax[1].set_xlabel("coverage of the 95% credible interval")
+    fig.tight_layout()
+    return save_figure(fig, figure_dir(out) / "recovery.png", dpi=110)
+
+
+def run_recovery(
+    cases: int, budget: int, population: int, seed: int, workers: int | None, out: Path, log=print
+) -> pd.DataFrame:
+    """The ``recovery`` command minus the CLI: recover, write, refresh the calibration report's validation."""
     from .report import rebuild_report
 
-    if (a.out / "calibrated.yaml").exists():
-        rebuild_report(a.out)
-    print(f"coverage {df['inside'].mean():.0%} over {len(df)} intervals; written to {a.out}/recovery.md")
-
-
-if __name__ == "__main__":
-    main()
+    df = recover(cases, budget, population, seed, workers, log=log)
+    write(df, out, {"cases": cases, "budget": budget, "population": population, "seed": seed})
+    if (out / "calibrated.yaml").exists():
+        rebuild_report(out)
+    return df

@@ -6,13 +6,68 @@ posterior-predictive interval; prior vs posterior per parameter."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .core import NAN_Z
+from ..reporting import figure_dir, pyplot, save_figure
+from .abc import ABCResult
+from .core import NAN_Z, CalibrationSettings, Problem
 from .targets import uninformed_parameters
+
+
+@dataclass(frozen=True)
+class CalibrationOutcome:
+    """What the report shows of a finished ABC-SMC run: the final population and the per-generation
+    table. Built from the live result (:meth:`from_result`) or from the files a calibration wrote
+    (:meth:`from_directory`), so the report can be rebuilt without simulating."""
+
+    theta: np.ndarray  # (N, d) final population's parameters
+    weights: np.ndarray  # (N,) normalised importance weights
+    epsilon: float  # final tolerance (RMS z)
+    acceptance_rate: float  # of the final generation
+    ess: float  # effective sample size of the final population
+    generations: pd.DataFrame  # generations.csv: generation, epsilon, accepted, ..., seconds
+    total_simulations: int
+    stop_reason: str
+
+    @classmethod
+    def from_result(cls, result: ABCResult) -> CalibrationOutcome:
+        g = result.posterior
+        return cls(
+            theta=g.theta,
+            weights=g.weights,
+            epsilon=float(g.epsilon),
+            acceptance_rate=float(g.acceptance_rate),
+            ess=float(g.ess),
+            generations=result.generations_frame(),
+            total_simulations=int(result.total_simulations),
+            stop_reason=result.stop_reason,
+        )
+
+    @classmethod
+    def from_directory(cls, d: Path, names: list[str], cal: dict) -> CalibrationOutcome:
+        """From ``posterior.csv``, ``generations.csv`` and the ``calibrated.yaml`` document ``cal``."""
+        gens = pd.read_csv(d / "generations.csv")
+        post = pd.read_csv(d / "posterior.csv")
+        last = gens.iloc[-1]
+        return cls(
+            theta=post[names].to_numpy(float),
+            weights=post["weight"].to_numpy(float),
+            epsilon=float(last["epsilon"]),
+            acceptance_rate=float(last["acceptance_rate"]),
+            ess=float(last["ess"]),
+            generations=gens,
+            total_simulations=int(cal["simulations"]),
+            stop_reason=cal["stop_reason"],
+        )
+
+    @property
+    def n_generations(self) -> int:
+        return len(self.generations)
+
 
 # Known reasons a target can sit outside its interval (filled from the committed run's findings).
 MISFIT_NOTES: dict[str, str] = {}
@@ -46,38 +101,35 @@ def _obs(row) -> str:
     return f"{_fmt(row['observed'])}{n}"
 
 
-def figures(d: Path, problem, result, fit: pd.DataFrame, params: pd.DataFrame) -> list[str]:
-    import matplotlib
+def figures(
+    d: Path, problem: Problem, outcome: CalibrationOutcome, fit: pd.DataFrame, params: pd.DataFrame
+) -> list[str]:
+    """The report's four figures in ``d/figures``; returns their file names."""
+    fdir = figure_dir(d)
+    return [
+        _forest_figure(fdir, problem, fit),
+        _prior_posterior_figure(fdir, problem, outcome, params),
+        _pairwise_figure(fdir, problem, outcome),
+        _epsilon_figure(fdir, outcome),
+    ]
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fdir = d / "figures"
-    fdir.mkdir(parents=True, exist_ok=True)
-    names = []
-
-    # 1. Forest plot: observed vs posterior-predictive 95% interval, standardised by the target's SE
+def _forest_figure(fdir: Path, problem: Problem, fit: pd.DataFrame) -> str:
+    """Observed vs posterior-predictive 95% interval, standardised by the target's SE."""
+    plt = pyplot()
     f = fit.copy()
     se = np.array([t.se if t.se is not None else np.nan for t in problem.targets])
     scale = np.where(np.isfinite(se) & (se > 0), se, f["post_sd"].to_numpy())
-    f["lo_z"] = (f["post_lo"] - f["observed"]) / scale
-    f["hi_z"] = (f["post_hi"] - f["observed"]) / scale
-    f["med_z"] = (f["post_median"] - f["observed"]) / scale
-    f["plo_z"] = (f["prior_lo"] - f["observed"]) / scale
-    f["phi_z"] = (f["prior_hi"] - f["observed"]) / scale
+    for z, col in (("lo_z", "post_lo"), ("hi_z", "post_hi"), ("med_z", "post_median"), ("plo_z", "prior_lo")):
+        f[z] = ((f[col] - f["observed"]) / scale).clip(-12, 12)
+    f["phi_z"] = ((f["prior_hi"] - f["observed"]) / scale).clip(-12, 12)
     n = len(f)
     fig, ax = plt.subplots(figsize=(8, max(6, 0.17 * n)))
     y = np.arange(n)[::-1]
-    ax.hlines(y, f["plo_z"].clip(-12, 12), f["phi_z"].clip(-12, 12), color="0.8", lw=4, label="prior predictive 95%")
-    ax.hlines(
-        y,
-        f["lo_z"].clip(-12, 12),
-        f["hi_z"].clip(-12, 12),
-        color=np.where(f["inside"], "tab:blue", "tab:red"),
-        lw=2,
-        label="posterior predictive 95%",
-    )
-    ax.plot(f["med_z"].clip(-12, 12), y, "|", color="k", ms=6)
+    ax.hlines(y, f["plo_z"], f["phi_z"], color="0.8", lw=4, label="prior predictive 95%")
+    colours = np.where(f["inside"], "tab:blue", "tab:red")
+    ax.hlines(y, f["lo_z"], f["hi_z"], color=colours, lw=2, label="posterior predictive 95%")
+    ax.plot(f["med_z"], y, "|", color="k", ms=6)
     ax.axvline(0, color="k", lw=0.8)
     ax.set_yticks(y)
     ax.set_yticklabels(
@@ -88,12 +140,12 @@ def figures(d: Path, problem, result, fit: pd.DataFrame, params: pd.DataFrame) -
     ax.set_title("Paper figures vs predictive 95% intervals (* = in the distance; red = observed outside)", fontsize=9)
     ax.legend(loc="lower right", fontsize=7)
     fig.tight_layout()
-    fig.savefig(fdir / "forest.png", dpi=110)
-    plt.close(fig)
-    names.append("forest.png")
+    return save_figure(fig, fdir / "forest.png", dpi=110)
 
-    # 2. Prior vs posterior per parameter
-    g = result.posterior
+
+def _prior_posterior_figure(fdir: Path, problem: Problem, outcome: CalibrationOutcome, params: pd.DataFrame) -> str:
+    """Prior density vs weighted posterior histogram per parameter."""
+    plt = pyplot()
     k = len(problem.names)
     cols = 4
     rows = math.ceil(k / cols)
@@ -105,10 +157,10 @@ def figures(d: Path, problem, result, fit: pd.DataFrame, params: pd.DataFrame) -
         xs = np.linspace(lo, hi, 200)
         dens = problem.prior._dists[i].pdf(xs)
         ax.hist(
-            g.theta[:, i],
+            outcome.theta[:, i],
             bins=30,
             range=(lo, hi),
-            weights=g.weights,
+            weights=outcome.weights,
             density=True,
             color="tab:blue",
             alpha=0.6,
@@ -123,52 +175,50 @@ def figures(d: Path, problem, result, fit: pd.DataFrame, params: pd.DataFrame) -
         ax.axis("off")
     axes[0].legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(fdir / "prior_posterior.png", dpi=110)
-    plt.close(fig)
-    names.append("prior_posterior.png")
+    return save_figure(fig, fdir / "prior_posterior.png", dpi=110)
 
-    # 3. Pairwise posterior (weighted scatter; pyabc's KDE matrix is too slow for 14 dimensions)
+
+def _weighted_corr(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.corrcoef(x, y)[0, 1]) if np.std(x) > 0 and np.std(y) > 0 else 0.0
+
+
+def _pairwise_panel(ax, problem: Problem, th: np.ndarray, w: np.ndarray, wn: np.ndarray, i: int, j: int) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if i == j:
+        ax.hist(th[:, j], bins=20, weights=w, color="tab:blue")
+    elif i > j:
+        ax.scatter(th[:, j], th[:, i], s=2 + 8 * wn, alpha=0.4, color="tab:blue", lw=0)
+        ax.set_xlim(problem.prior.low[j], problem.prior.high[j])
+        ax.set_ylim(problem.prior.low[i], problem.prior.high[i])
+    else:
+        r = _weighted_corr(th[:, j], th[:, i])
+        ax.text(0.5, 0.5, f"{r:+.2f}", ha="center", va="center", fontsize=7, color="tab:red" if abs(r) > 0.4 else "0.3")
+
+
+def _pairwise_figure(fdir: Path, problem: Problem, outcome: CalibrationOutcome) -> str:
+    """Pairwise posterior (weighted scatter; pyabc's KDE matrix is too slow for 14 dimensions)."""
+    plt = pyplot()
+    k = len(problem.names)
     fig, axes = plt.subplots(k, k, figsize=(1.35 * k, 1.35 * k))
-    w = g.weights / g.weights.max()
+    wn = outcome.weights / outcome.weights.max()
     for i in range(k):
         for j in range(k):
-            ax = axes[i, j]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i == j:
-                ax.hist(g.theta[:, j], bins=20, weights=g.weights, color="tab:blue")
-            elif i > j:
-                ax.scatter(g.theta[:, j], g.theta[:, i], s=2 + 8 * w, alpha=0.4, color="tab:blue", lw=0)
-                ax.set_xlim(problem.prior.low[j], problem.prior.high[j])
-                ax.set_ylim(problem.prior.low[i], problem.prior.high[i])
-            else:
-                r = (
-                    np.corrcoef(g.theta[:, j], g.theta[:, i])[0, 1]
-                    if np.std(g.theta[:, j]) > 0 and np.std(g.theta[:, i]) > 0
-                    else 0.0
-                )
-                ax.text(
-                    0.5,
-                    0.5,
-                    f"{r:+.2f}",
-                    ha="center",
-                    va="center",
-                    fontsize=7,
-                    color="tab:red" if abs(r) > 0.4 else "0.3",
-                )
+            _pairwise_panel(axes[i, j], problem, outcome.theta, outcome.weights, wn, i, j)
             if i == k - 1:
-                ax.set_xlabel(problem.names[j].replace("_", "\n"), fontsize=4.5)
+                axes[i, j].set_xlabel(problem.names[j].replace("_", "\n"), fontsize=4.5)
             if j == 0:
-                ax.set_ylabel(problem.names[i].replace("_", "\n"), fontsize=4.5)
+                axes[i, j].set_ylabel(problem.names[i].replace("_", "\n"), fontsize=4.5)
     fig.suptitle(
         "Pairwise posterior (lower: particles sized by weight; upper: weighted-sample correlation)", fontsize=9
     )
-    fig.savefig(fdir / "pairwise_posterior.png", dpi=80)
-    plt.close(fig)
-    names.append("pairwise_posterior.png")
+    return save_figure(fig, fdir / "pairwise_posterior.png", dpi=80)
 
-    # 4. Epsilon and acceptance rate by generation
-    gf = result.generations_frame()
+
+def _epsilon_figure(fdir: Path, outcome: CalibrationOutcome) -> str:
+    """Epsilon and acceptance rate by generation."""
+    plt = pyplot()
+    gf = outcome.generations
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
     ax[0].plot(gf["generation"][1:], gf["epsilon"][1:], "o-")
     ax[0].set_xlabel("generation")
@@ -177,18 +227,39 @@ def figures(d: Path, problem, result, fit: pd.DataFrame, params: pd.DataFrame) -
     ax[1].set_xlabel("generation")
     ax[1].set_ylabel("acceptance rate")
     fig.tight_layout()
-    fig.savefig(fdir / "epsilon_acceptance.png", dpi=110)
-    plt.close(fig)
-    names.append("epsilon_acceptance.png")
-    return names
+    return save_figure(fig, fdir / "epsilon_acceptance.png", dpi=110)
 
 
 def write_report(
-    d: Path, problem, result, fit: pd.DataFrame, params: pd.DataFrame, cal: dict, settings, wall: float
+    d: Path,
+    problem: Problem,
+    outcome: CalibrationOutcome,
+    fit: pd.DataFrame,
+    params: pd.DataFrame,
+    cal: dict,
+    settings: CalibrationSettings,
+    wall: float,
 ) -> None:
-    figs = figures(d, problem, result, fit, params)
-    g = result.posterior
-    gf = result.generations_frame()
+    """``d/report.md`` and ``d/figures/``."""
+    figs = figures(d, problem, outcome, fit, params)
+    text = report_text(problem, outcome, fit, params, cal, settings, wall, figs, validation_text(d))
+    (d / "report.md").write_text(text, encoding="utf-8")
+
+
+def report_text(
+    problem: Problem,
+    outcome: CalibrationOutcome,
+    fit: pd.DataFrame,
+    params: pd.DataFrame,
+    cal: dict,
+    settings: CalibrationSettings,
+    wall: float,
+    figs: list[str],
+    validation: str,
+) -> str:
+    """The markdown of ``report.md`` (``figs``: the figure file names; ``validation``: that section's body)."""
+    g = outcome
+    gf = outcome.generations
     n_in = int(fit["inside"].sum())
     n_in_point = int(fit["inside_point"].sum()) if "inside_point" in fit else None
     L: list[str] = []
@@ -197,7 +268,7 @@ def write_report(
         "",
         f"Written by `python cli.py calibrate --budget {settings.budget} --seed {settings.seed} --population "
         f"{settings.population}`"
-        f" on {cal['created']} ({wall / 60:.1f} min wall on a 2-core machine, {result.total_simulations} simulated "
+        f" on {cal['created']} ({wall / 60:.1f} min wall on a 2-core machine, {outcome.total_simulations} simulated "
         "studies in ABC-SMC plus "
         f"{2 * settings.ppc_replications} predictive replications).",
         "",
@@ -216,9 +287,9 @@ def write_report(
         f"{len(uninformed_parameters(problem.targets))} "
         "parameters no target informs stay at their documented assumptions; every other parameter (item base rates "
         "and the rest) stays at its documented default in `sim/parameters.py`.",
-        f"- **Search**: {len(result.generations)} ABC-SMC generations, final epsilon {g.epsilon:.3f} (RMS z), "
+        f"- **Search**: {outcome.n_generations} ABC-SMC generations, final epsilon {g.epsilon:.3f} (RMS z), "
         f"final acceptance rate {g.acceptance_rate:.3f}, effective sample size {g.ess:.0f} of {len(g.weights)}; "
-        f"stopped because: {result.stop_reason}.",
+        f"stopped because: {outcome.stop_reason}.",
         "",
         "## Method",
         "",
@@ -233,9 +304,10 @@ def write_report(
         "*identifies* a calibrated parameter (`identifies` in `targets.yaml`: it pins the parameter down beyond the "
         "fixed item base rates: retention, the session total, the punctuality and richness means, SDs and t "
         "statistics, mood by wave, the confidence scores); the others are checked below but do not steer the "
-        "search (the model centres every shift so that an item's pooled rate stays at its base, the paper's pooled "
-        "figure, so those pooled levels carry almost no information about the calibrated parameters and, in a trial, "
-        "drowned the informative figures in noise). A summary a simulated study cannot produce counts as z = "
+        "search (an item's level at the reference exposure is a documented parameter set to the paper's pooled "
+        "figure, `docs/outcome_chain.md`, so most pooled levels carry little information about the calibrated "
+        "parameters beyond those listed; the pooled mood, satisfaction and willingness figures identify the "
+        "dose-response). A summary a simulated study cannot produce counts as z = "
         f"{NAN_Z:g}.",
         "- **Search method**: ABC-SMC (Toni et al. 2009; Beaumont et al. 2009) with pyabc's components: "
         "multivariate normal perturbation kernel (`pyabc.MultivariateNormalTransition`) with twice the weighted "
@@ -343,8 +415,8 @@ def write_report(
         strict=False,
     ):
         L += [f"![{cap}](figures/{fname})", ""]
-    L += [VALIDATION_HEADER, "", validation_text(d), ""]
-    (d / "report.md").write_text("\n".join(L), encoding="utf-8")
+    L += [VALIDATION_HEADER, "", validation, ""]
+    return "\n".join(L)
 
 
 def findings(fit: pd.DataFrame, params: pd.DataFrame) -> list[str]:
@@ -473,48 +545,32 @@ VALIDATION_TEXT = """
 """
 
 
-class _Shim:
-    def __init__(self, **kw):
-        self.__dict__.update(kw)
-
-
 def rebuild_report(d: Path) -> None:
     """Rewrite ``report.md`` and ``figures/`` from the files a calibration wrote (no simulation)."""
     import yaml
-
-    from .core import Problem
 
     d = Path(d)
     with open(d / "calibrated.yaml", encoding="utf-8") as fh:
         cal = yaml.safe_load(fh)
     problem = Problem.default()
-    gens = pd.read_csv(d / "generations.csv")
-    post = pd.read_csv(d / "posterior.csv")
-    last = gens.iloc[-1]
-    g = _Shim(
-        theta=post[problem.names].to_numpy(float),
-        weights=post["weight"].to_numpy(float),
-        epsilon=float(last["epsilon"]),
-        acceptance_rate=float(last["acceptance_rate"]),
-        ess=float(last["ess"]),
-    )
-    result = _Shim(
-        posterior=g,
-        generations=list(range(len(gens))),
-        total_simulations=int(cal["simulations"]),
-        stop_reason=cal["stop_reason"],
-        generations_frame=lambda: gens,
-    )
-    pred = pd.read_csv(d / "predictive.csv.gz", usecols=["predictive"])
-    from .run import CalibrationSettings
+    outcome = CalibrationOutcome.from_directory(d, problem.names, cal)
+    fit = pd.read_csv(d / "fit.csv")
+    params = pd.read_csv(d / "parameters.csv")
+    settings = settings_of(d, cal)
+    write_report(d, problem, outcome, fit, params, cal, settings, float(cal.get("wall_seconds", float("nan"))))
 
-    settings = CalibrationSettings(
+
+def settings_of(d: Path, cal: dict) -> CalibrationSettings:
+    """The settings a calibration ran with, from its ``calibrated.yaml`` document ``cal`` (older
+    documents without ``ppc_replications``: counted in ``predictive.csv.gz``)."""
+    ppc = cal.get("ppc_replications")
+    if ppc is None:
+        pred = pd.read_csv(d / "predictive.csv.gz", usecols=["predictive"])
+        ppc = (pred["predictive"] == "posterior").sum()
+    return CalibrationSettings(
         budget=int(cal["budget"]),
         seed=int(cal["seed"]),
         population=int(cal["population"]),
-        ppc_replications=int((pred["predictive"] == "posterior").sum()),
+        ppc_replications=int(ppc),
         out=d,
     )
-    fit = pd.read_csv(d / "fit.csv")
-    params = pd.read_csv(d / "parameters.csv")
-    write_report(d, problem, result, fit, params, cal, settings, float(cal.get("wall_seconds", float("nan"))))

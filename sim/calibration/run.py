@@ -16,7 +16,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,27 +24,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from . import report
 from .abc import ABCResult, abc_smc
-from .core import CALIBRATION_DIR, Problem, RunnerSimulator
+from .core import CalibrationSettings, Problem, RunnerSimulator
 from .posterior import calibrated_document
 
 PPC_TAG = 0x9F1C  # entropy tag of the posterior-predictive resampling stream
 PRIOR_PREDICTIVE_BASE = 0  # generation 0 candidates are replications 0.. of the simulation seed
 POSTERIOR_PREDICTIVE_BASE = 8_000_000_000
 POINT_PREDICTIVE_BASE = 9_000_000_000
-
-
-@dataclass
-class CalibrationSettings:
-    budget: int = 90_000
-    seed: int = 20191114
-    population: int = 400
-    workers: int | None = None
-    scheduler: str | None = None
-    ppc_replications: int = 1000
-    max_generations: int = 20
-    min_acceptance_rate: float = 0.015
-    out: Path = CALIBRATION_DIR
 
 
 def predictive_quantiles(x: np.ndarray) -> dict[str, float]:
@@ -232,32 +219,53 @@ def _meta(settings: CalibrationSettings, problem: Problem, result: ABCResult, t_
     }
 
 
+#: Files whose content determines the calibration's result, as globs relative to the repository root:
+#: the model (a module ``sim/model.py`` or a package ``sim/model/``, whichever exists), the per-study
+#: summaries, the calibration code itself and its inputs. Read by :func:`model_source_files`.
 MODEL_SOURCES = (
     "sim/model.py",
+    "sim/model/**/*.py",
     "sim/follow_up.py",
     "sim/baseline.py",
     "sim/parameters.py",
     "sim/streams.py",
     "sim/analysis/summaries.py",
     "sim/analysis/prep.py",
+    "sim/calibration/*.py",
     "scenarios/paper_study.yaml",
     "calibration/targets.yaml",
     "calibration/priors.yaml",
 )
 
 
-def model_sources_hash() -> str:
-    """SHA-256 over the files that determine the calibration's result (model, summaries, inputs):
-    when it changes, the committed calibration is stale and should be rerun."""
+def model_source_files(root: Path | None = None) -> list[str]:
+    """The existing files matched by :data:`MODEL_SOURCES`, as sorted POSIX paths relative to ``root``
+    (default: the repository). The model's package ``sim/model/`` replaces ``sim/model.py`` when it
+    exists (a package shadows a module of the same name on import)."""
+    from .core import ROOT
+
+    root = Path(root or ROOT)
+    files: set[str] = set()
+    for pattern in MODEL_SOURCES:
+        files.update(p.relative_to(root).as_posix() for p in root.glob(pattern) if p.is_file())
+    if (root / "sim" / "model").is_dir():
+        files.discard("sim/model.py")
+    return sorted(files)
+
+
+def model_sources_hash(root: Path | None = None) -> str:
+    """SHA-256 over the files that determine the calibration's result (:func:`model_source_files`,
+    each as its path then its bytes): when it changes, the committed calibration is stale and should
+    be rerun (``tests/test_calibration_slow.py::test_committed_calibration_is_current``)."""
     import hashlib
 
     from .core import ROOT
 
+    root = Path(root or ROOT)
     h = hashlib.sha256()
-    for rel in MODEL_SOURCES:
-        p = ROOT / rel
+    for rel in model_source_files(root):
         h.update(rel.encode())
-        h.update(_source_bytes(p) if p.exists() else b"")
+        h.update(_source_bytes(root / rel))
     return h.hexdigest()
 
 
@@ -291,8 +299,6 @@ def _git_commit() -> str | None:
 def _write_outputs(
     d: Path, problem, result, cal, fit, params, prior_pred, post_pred, point_pred, settings, wall
 ) -> None:
-    from . import report
-
     d.mkdir(parents=True, exist_ok=True)
     result.posterior_frame().to_csv(d / "posterior.csv", index=False, float_format="%.6g")
     result.generations_frame().to_csv(d / "generations.csv", index=False, float_format="%.6g")
@@ -309,4 +315,4 @@ def _write_outputs(
     with open(d / "calibrated.yaml", "w", encoding="utf-8") as fh:
         fh.write("# Calibrated parameter set (python cli.py calibrate). Use as a scenario `parameter_set:`.\n")
         yaml.safe_dump(cal, fh, sort_keys=False, width=120, default_flow_style=None)
-    report.write_report(d, problem, result, fit, params, cal, settings, wall)
+    report.write_report(d, problem, report.CalibrationOutcome.from_result(result), fit, params, cal, settings, wall)

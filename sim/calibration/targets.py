@@ -151,7 +151,24 @@ _PROVIDER_BINARY_EXTRA = {
 def build_targets() -> list[Target]:
     """All targets, in the order of the paper."""
     t: list[Target] = []
+    _retention_targets(t)
+    _session_targets(t)
+    _provider_targets(t)
+    _stress_targets(t)
+    _benefit_targets(t)
+    _consumer_targets(t)
+    _caregiver_targets(t)
 
+    for tg in t:
+        tg.identifies = list(IDENTIFIES.get(tg.id, []))
+    missing = set(IDENTIFIES) - {tg.id for tg in t}
+    if missing:
+        raise KeyError(f"IDENTIFIES names unknown targets: {sorted(missing)}")
+    return t
+
+
+def _retention_targets(t: list[Target]) -> None:
+    """Retention by role and wave (Results, response rates)."""
     # Retention (Results, "Participant characteristics and response rates"): evaluated at follow-up.
     for (role, wave), (k, n) in ins.PAPER_RETENTION.items():
         informs = _PROVIDER_RETENTION if role == "provider" else _CONSUMER_RETENTION
@@ -166,6 +183,9 @@ def build_targets() -> list[Target]:
             )
         )
 
+
+def _session_targets(t: list[Target]) -> None:
+    """Sessions held, group share and content (Methods)."""
     # Sessions (Methods, "Peer support service intervention").
     t.append(
         Target(
@@ -208,6 +228,9 @@ def build_targets() -> list[Target]:
             )
         )
 
+
+def _provider_targets(t: list[Target]) -> None:
+    """Table 2: provider satisfaction."""
     # Table 2: provider satisfaction (n = 12).
     for it in ins.PROVIDER_SATISFACTION:
         if it.kind == "binary":
@@ -287,6 +310,9 @@ def build_targets() -> list[Target]:
                 )
             )
 
+
+def _stress_targets(t: list[Target]) -> None:
+    """Reasons for stress among providers (Results text)."""
     # Reasons for stress (Results text; % of the 12 evaluated).
     for it in ins.PROVIDER_STRESS_REASONS:
         informs = [f"stress_reason_prob.{it.column}", "stress_base_prob", "stress_structured_logit"]
@@ -303,6 +329,9 @@ def build_targets() -> list[Target]:
             )
         )
 
+
+def _benefit_targets(t: list[Target]) -> None:
+    """Table 3: perceived benefit; consumer mood by wave."""
     # Table 3: perceived benefit, providers (n = 12) and consumers (n = 42).
     for role, items in (("provider", ins.PROVIDER_BENEFITS), ("consumer", ins.CONSUMER_BENEFITS)):
         for it in items:
@@ -329,6 +358,9 @@ def build_targets() -> list[Target]:
             )
         )
 
+
+def _consumer_targets(t: list[Target]) -> None:
+    """Table 4: consumer satisfaction and the wave t statistics."""
     # Table 4: consumer satisfaction (n = 42).
     for it in ins.CONSUMER_SATISFACTION:
         if it.kind == "binary":
@@ -380,6 +412,9 @@ def build_targets() -> list[Target]:
             )
         )
 
+
+def _caregiver_targets(t: list[Target]) -> None:
+    """Caregivers (Results, 'Caregivers')."""
     # Caregivers (Results, "Caregivers"; 32 of the 54 evaluated participants' families).
     d = ins.CAREGIVER_DEMOGRAPHICS
     t.append(
@@ -437,12 +472,6 @@ def build_targets() -> list[Target]:
         t.append(
             _count(f"caregiver.{it.column}", f"Caregivers: {it.label}", it.paper_count, it.paper_n, it.source, informs)
         )
-    for tg in t:
-        tg.identifies = list(IDENTIFIES.get(tg.id, []))
-    missing = set(IDENTIFIES) - {tg.id for tg in t}
-    if missing:
-        raise KeyError(f"IDENTIFIES names unknown targets: {sorted(missing)}")
-    return t
 
 
 # The figures that pin down a structural parameter *beyond the item levels*. An item's level is

@@ -1,0 +1,112 @@
+"""Cost of the statistical analysis in ``python cli.py run`` (run by hand, not in CI); prints ONE JSON line.
+
+    python benchmarks/bench_analysis.py                   # 1,000 replications, 3 rounds
+    python benchmarks/bench_analysis.py --reps 200 --rounds 1
+
+Runs ``python cli.py run scenarios/paper_study.yaml --reps N -q`` with and without ``--no-analysis``,
+alternating within each round (the machine may be shared: both variants see the same load), each in a
+fresh process writing into a temporary folder. Prints the median wall time of each variant,
+``ratio`` = the median over rounds of (with analysis / without) in the same round (target <= 1.3; a
+round's two runs are adjacent, so they see about the same load), ``ratio_of_medians``, and every
+round's times. Also ``worker_analysis_share``: in this process, for ``--chunks`` chunks of 63 fresh
+replications, the time of ``sim.analysis.analyze_chunk`` over the time of what a worker does
+without it (simulate, ``to_frames``, write the CSVs): the analysis's cost in the workers, little
+affected by other load on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def timed_run(scenario: str, reps: int, analysis: bool, workers: int | None) -> float:
+    """Wall seconds of one ``cli.py run`` in a fresh process (outputs into a temporary folder)."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-analysis-"))
+    try:
+        cmd = [sys.executable, str(REPO / "cli.py"), "run", scenario, "--reps", str(reps), "--out", str(tmp / "o")]
+        cmd += ["-q"] + ([] if analysis else ["--no-analysis"])
+        if workers:
+            cmd += ["--workers", str(workers)]
+        t = time.perf_counter()
+        subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - t
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def worker_analysis_share(scenario: str, chunks: int, size: int = 63) -> float:
+    """Seconds of analyze_chunk / seconds of simulate + to_frames + CSVs, summed over ``chunks``."""
+    sys.path.insert(0, str(REPO))
+    from sim.analysis import analyze_chunk
+    from sim.datasets import to_frames, write_table
+    from sim.model import simulate_replication
+    from sim.scenario import load_scenario
+
+    sc = load_scenario(REPO / scenario)
+    analyze_chunk(to_frames([simulate_replication(sc, 10**6, seed=sc.seed)]))  # imports, not timed
+    t_sim = t_ana = 0.0
+    for k in range(chunks):
+        t = time.perf_counter()
+        frames = to_frames([simulate_replication(sc, r, seed=sc.seed) for r in range(k * size, (k + 1) * size)])
+        with tempfile.TemporaryDirectory() as d:
+            for name, df in frames.items():
+                write_table(df, os.path.join(d, f"{name}.csv"))
+        t_sim += time.perf_counter() - t
+        t = time.perf_counter()
+        analyze_chunk(frames)
+        t_ana += time.perf_counter() - t
+    return t_ana / t_sim
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", default="scenarios/paper_study.yaml")
+    ap.add_argument("--reps", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=None, help="default: all cores (the CLI's default)")
+    ap.add_argument("--chunks", type=int, default=3, help="chunks timed for worker_analysis_share (0: skip)")
+    a = ap.parse_args()
+    share = worker_analysis_share(a.scenario, a.chunks) if a.chunks else None
+    with_a: list[float] = []
+    without: list[float] = []
+    for k in range(a.rounds):
+        order = (True, False) if k % 2 == 0 else (False, True)  # alternate which variant goes first
+        for analysis in order:
+            (with_a if analysis else without).append(timed_run(a.scenario, a.reps, analysis, a.workers))
+    out: dict = {
+        "scenario": a.scenario,
+        "reps": a.reps,
+        "rounds": a.rounds,
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "python": platform.python_version(),
+        "worker_analysis_share": None if share is None else round(share, 3),
+    }
+    if a.rounds:
+        w, wo = statistics.median(with_a), statistics.median(without)
+        out.update(
+            {
+                "wall_s_with_analysis": round(w, 2),
+                "wall_s_no_analysis": round(wo, 2),
+                "ratio": round(statistics.median(x / y for x, y in zip(with_a, without, strict=True)), 3),
+                "ratio_of_medians": round(w / wo, 3),
+                "rounds_with_analysis": [round(x, 2) for x in with_a],
+                "rounds_no_analysis": [round(x, 2) for x in without],
+            }
+        )
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

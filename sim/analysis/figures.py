@@ -1,0 +1,222 @@
+"""The analysis figures (``figures/*.png``), the paper's printed figure beside each simulated one.
+
+One function per figure: retention by wave (Results, response rates), satisfaction answers by
+wave (Tables S2/S4), perceived benefit of providers vs consumers (Table 3), the share of
+replications in which each test was significant (many replications), and session content
+(Methods: "top three 19%, 16%, 15%"). Files are written through :mod:`sim.reporting`.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import instruments as ins
+from ..reporting import figure_dir, pyplot, save_figure
+from . import prep as P
+from .tables import paper_cells
+
+PROVIDER_COLOUR, CONSUMER_COLOUR = "#4c72b0", "#dd8452"
+
+
+def yerr(m, lo, hi) -> np.ndarray:
+    """Error bars from the mean to the percentiles; clipped at 0 (beyond 10,000 replications the mean
+    covers all replications, the percentiles the first 10,000, so the mean may fall outside)."""
+    m, lo, hi = (np.asarray(x, dtype=float) for x in (m, lo, hi))
+    return np.maximum(np.array([m - lo, hi - m]), 0)
+
+
+@dataclass
+class FigureData:
+    """What the figures draw: aggregated cells (mean, 2.5%, 97.5%), the paper's cells, the test
+    summary, the waves, and whether this is one replication (no intervals)."""
+
+    agg: pd.DataFrame
+    summary: pd.DataFrame
+    waves: list[str]
+    single: bool
+
+    def __post_init__(self) -> None:
+        self.cells = {
+            (t, r, c): (float(m), float(lo), float(hi))
+            for t, r, c, m, lo, hi in self.agg[["table", "row", "column", "mean", "q025", "q975"]].itertuples(
+                index=False
+            )
+        }
+        self.paper = {(t, r, c): v for t, r, c, v in paper_cells().itertuples(index=False)}
+
+    def val(self, t: str, r: str, c: str) -> tuple[float, float, float]:
+        return self.cells.get((t, r, c), (np.nan, np.nan, np.nan))
+
+    def vals(self, t: str, rows: list[str], c: str) -> np.ndarray:
+        """(len(rows), 3): mean, 2.5% and 97.5% per row."""
+        return np.array([self.val(t, r, c) for r in rows]).reshape(len(rows), 3)
+
+
+def _bars_with_intervals(ax, x, v: np.ndarray, single: bool, err: dict, **bar) -> None:
+    """Bars of the means with (many replications) error bars to the 2.5% and 97.5% percentiles."""
+    ax.bar(x, v[:, 0], **bar)
+    if not single:
+        ax.errorbar(x, v[:, 0], yerr=yerr(v[:, 0], v[:, 1], v[:, 2]), fmt="none", color="k", capsize=2, **err)
+
+
+def retention_figure(fd: FigureData, fig_dir: Path) -> str:
+    """Share evaluated at follow-up by role and wave, with the paper's figure."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    labels: list[str] = []
+    for role in ("provider", "consumer"):
+        for w in fd.waves:
+            xs = len(labels)
+            m, lo, hi = fd.val("retention", role, f"{w}_pct")
+            ax.bar(xs, m, color=PROVIDER_COLOUR if role == "provider" else CONSUMER_COLOUR, alpha=0.8)
+            if not fd.single and np.isfinite(m):
+                ax.errorbar(xs, m, yerr=yerr([m], [lo], [hi]), color="k", capsize=3)
+            p = fd.paper.get(("retention", role, f"{w}_pct"))
+            if p is not None:
+                ax.plot(xs, p, "k*", ms=10, label="paper" if xs == 0 else None)
+            labels.append(f"{role}\n{w}")
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_ylabel("% evaluated at follow-up")
+    ax.set_ylim(0, 105)
+    ax.set_title("Retention by wave" + ("" if fd.single else " (mean, 95% interval)"))
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower right")
+    fig.tight_layout()
+    return save_figure(fig, fig_dir / "retention_by_wave.png")
+
+
+def _satisfaction_panels(ev: pd.DataFrame) -> list[tuple[str, str]]:
+    panels = [("provider", c) for c in P.PROVIDER_LIKERT if c != "confidence"]
+    panels += [("consumer", c) for c in P.CONSUMER_LIKERT]
+    return [(r, c) for r, c in panels if c in ev.columns]
+
+
+def satisfaction_answers_figure(fd: FigureData, frames: dict, fig_dir: Path) -> str | None:
+    """Answer distributions (1-5) of each satisfaction item by wave, pooled over replications."""
+    pr = P.prepare(frames)
+    ev = pr.persons[pr.persons["evaluated"] == 1] if len(pr.persons) else pr.persons
+    panels = _satisfaction_panels(ev)
+    if not panels:
+        return None
+    plt = pyplot()
+    ncol = 4
+    nrow = int(np.ceil(len(panels) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(12, 2.6 * nrow), squeeze=False)
+    width = 0.8 / max(len(fd.waves), 1)
+    for ax, (role, c) in zip(axes.flat, panels, strict=False):
+        d = ev[ev["role"] == role]
+        for k, w in enumerate(fd.waves):
+            x = d.loc[d["wave"] == w, c].dropna()
+            share = np.array([(x == v).mean() if len(x) else 0.0 for v in range(1, 6)])
+            ax.bar(np.arange(1, 6) + (k - (len(fd.waves) - 1) / 2) * width, share, width=width, label=w)
+        ax.set_title(f"{role}: {P.label(c)}"[:48], fontsize=8)
+        ax.set_xticks(range(1, 6))
+        ax.set_ylim(0, 1)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle("Satisfaction answers (1-5) by wave, share of evaluated answering")
+    fig.tight_layout()
+    return save_figure(fig, fig_dir / "satisfaction_by_wave.png")
+
+
+def satisfaction_means_figure(fd: FigureData, fig_dir: Path) -> str:
+    """Without the answers: mean satisfaction by wave from Tables S2/S4."""
+    plt = pyplot()
+    items = [("tableS2", c) for c in P.PROVIDER_LIKERT] + [("tableS4", c) for c in P.CONSUMER_LIKERT]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    width = 0.8 / max(len(fd.waves), 1)
+    for k, w in enumerate(fd.waves):
+        ms = [fd.val(t, c, f"{w}_mean")[0] for t, c in items]
+        ax.bar(np.arange(len(items)) + (k - (len(fd.waves) - 1) / 2) * width, ms, width=width, label=w)
+    ax.set_xticks(
+        range(len(items)), [textwrap.fill(P.label(c), 24) for _, c in items], rotation=60, ha="right", fontsize=7
+    )
+    ax.legend()
+    ax.set_title("Mean satisfaction by wave")
+    fig.tight_layout()
+    return save_figure(fig, fig_dir / "satisfaction_by_wave.png")
+
+
+def benefits_figure(fd: FigureData, fig_dir: Path) -> str:
+    """Perceived benefit (Table 3), providers vs consumers, with the paper's percentages."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(10, 5))
+    items = list(P.BENEFITS)
+    for k, (role, colr) in enumerate((("provider", PROVIDER_COLOUR), ("consumer", CONSUMER_COLOUR))):
+        x = np.arange(len(items)) + (k - 0.5) * 0.38
+        v = fd.vals("table3", items, f"{role}_pct")
+        _bars_with_intervals(
+            ax, x, v, fd.single, {"lw": 0.8}, width=0.38, color=colr, alpha=0.8, label=f"{role}s (simulated)"
+        )
+        pv = [fd.paper.get(("table3", c, f"{role}_pct"), np.nan) for c in items]
+        ax.plot(x, pv, "k*", ms=7, label="paper" if k == 0 else None)
+    ax.set_xticks(
+        range(len(items)), [textwrap.fill(P.label(c), 24) for c in items], rotation=60, ha="right", fontsize=7
+    )
+    ax.set_ylabel("% answering yes")
+    ax.set_ylim(0, 105)
+    ax.legend(fontsize=7)
+    ax.set_title("Perceived benefit (Table 3): providers vs consumers")
+    fig.tight_layout()
+    return save_figure(fig, fig_dir / "benefits_providers_vs_consumers.png")
+
+
+def power_figure(fd: FigureData, fig_dir: Path) -> str:
+    """Share of replications in which each test was significant (Bonferroni within its family)."""
+    plt = pyplot()
+    s = fd.summary[~fd.summary["family"].str.startswith("dropout.")]
+    fig, ax = plt.subplots(figsize=(7, max(3, 0.16 * len(s))))
+    y = np.arange(len(s))[::-1]
+    ax.barh(y, s["share_significant"], xerr=1.96 * s["mc_se"], color="#55a868", alpha=0.85)
+    ax.set_yticks(y, [f"{f}: {P.label(i)}"[:60] for f, i in zip(s["family"], s["item"], strict=False)], fontsize=6)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of replications significant (Bonferroni within family)")
+    ax.set_title("Power of the paper's design (per test)")
+    fig.tight_layout()
+    return save_figure(fig, fig_dir / "test_power.png")
+
+
+def content_figure(fd: FigureData, fig_dir: Path) -> str:
+    """Shares of session content (Methods, intervention), with the paper's top three."""
+    plt = pyplot()
+    cats = list(ins.CONTENT_CATEGORIES)
+    v = fd.vals("sessions", [f"content={c}" for c in cats], "all_value")
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    _bars_with_intervals(ax, range(len(cats)), v, fd.single, {}, color="#8172b3", alpha=0.85, label="simulated")
+    pv = [ins.PAPER_TOP_CONTENT_SHARES.get(c, np.nan) for c in cats]
+    ax.plot(range(len(cats)), pv, "k*", ms=9, label="paper")
+    ax.set_xticks(range(len(cats)), [c.replace("_", " ") for c in cats], rotation=40, ha="right", fontsize=7)
+    ax.set_ylabel("share of sessions held")
+    ax.legend(fontsize=7)
+    ax.set_title("Session content (Methods: top three 19%, 16%, 15%)")
+    fig.tight_layout()
+    return save_figure(fig, fig_dir / "session_content.png")
+
+
+def write_figures(
+    out_dir: Path, agg: pd.DataFrame, summary: pd.DataFrame, frames: dict | None, waves: list[str], single: bool
+) -> list[str]:
+    """Write the figures into ``out_dir/figures``; returns the file names written. ``frames`` (the
+    datasets, optional) give the answer distributions; without them the satisfaction figure shows means."""
+    plt = pyplot()
+    plt.rcParams.update({"svg.hashsalt": "peer-support-sim", "font.size": 9})
+    fd = FigureData(agg, summary, waves, single)
+    fig_dir = figure_dir(out_dir)
+    written: list[Any] = [retention_figure(fd, fig_dir)]
+    if frames is not None:
+        written.append(satisfaction_answers_figure(fd, frames, fig_dir))
+    else:
+        written.append(satisfaction_means_figure(fd, fig_dir))
+    written.append(benefits_figure(fd, fig_dir))
+    if not single and len(summary):
+        written.append(power_figure(fd, fig_dir))
+    if ("sessions", "held", "all_value") in fd.cells:
+        written.append(content_figure(fd, fig_dir))
+    return [w for w in written if w is not None]

@@ -1,0 +1,160 @@
+"""Grouped counts, sums, means and variances with numpy, equal to pandas' ``groupby`` to the bit.
+
+The analysis aggregates every replication x group of a chunk at once. pandas' ``groupby`` does
+this well but costs milliseconds of fixed overhead per call, and a chunk's tests and tables make
+hundreds of calls. :class:`Grouped` computes the same numbers with numpy on integer group labels:
+counts and sums of whole numbers (answers, 0/1 items: exact in any order) with ``bincount``,
+variances with Welford's online update that pandas' kernel uses, in the same row order (rows are
+visited "position by position": the k-th row of every group at once); sums and means of other
+values (ages) are left to pandas, whose summation rounds differently from a plain or compensated
+sum. So results are the same floats as pandas' (``tests/test_analysis_grouped.py``): the analysis
+files do not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+
+class Grouped:
+    """Rows labelled ``0..ngroups-1`` (label < 0: left out). Statistics come back as arrays with one
+    row per group (``ngroups`` rows, groups without rows included) and one column per column of ``X``."""
+
+    def __init__(self, labels: np.ndarray, ngroups: int):
+        labels = np.asarray(labels, dtype=np.int64)
+        self.ngroups = int(ngroups)
+        rows = np.flatnonzero(labels >= 0)
+        lab = labels[rows]
+        order = np.argsort(lab, kind="stable")  # row order kept within a group
+        self.rows, self.lab = rows[order], lab[order]
+        self.size = np.bincount(self.lab, minlength=self.ngroups)
+        starts = np.concatenate([[0], np.cumsum(self.size)[:-1]])
+        pos = np.arange(len(self.lab)) - starts[self.lab]
+        by_pos = np.argsort(pos, kind="stable")
+        cuts = np.searchsorted(pos[by_pos], np.arange(1, (pos.max() + 1 if len(pos) else 0) + 1))
+        self._steps = [
+            (self.rows[ix], self.lab[ix]) for ix in np.split(by_pos, cuts[:-1]) if len(ix)
+        ]  # per position: (rows, their labels), labels distinct within a step
+
+    @classmethod
+    def of(cls, rep: np.ndarray, reps: np.ndarray, grp: pd.Series | np.ndarray, groups: Sequence) -> Grouped:
+        """Group (replication, group) in the order of ``reps`` x ``groups`` (label r * len(groups) + g);
+        rows whose replication or group is not listed are left out."""
+        reps = np.asarray(reps)
+        r = np.searchsorted(reps, rep)
+        r_ok = r < len(reps)
+        r_ok[r_ok] = reps[r[r_ok]] == np.asarray(rep)[r_ok]
+        g = _codes(grp, groups)
+        lab = np.where(r_ok & (g >= 0), r * len(groups) + g, -1)
+        return cls(lab, len(reps) * len(groups))
+
+    def count(self, X: np.ndarray) -> np.ndarray:
+        """Non-missing values per group (float)."""
+        X = _2d(X)
+        out = np.zeros((self.ngroups, X.shape[1]))
+        ok = ~np.isnan(X[self.rows])
+        for j in range(X.shape[1]):
+            out[:, j] = np.bincount(self.lab, weights=ok[:, j], minlength=self.ngroups)
+        return out
+
+    def sum(self, X: np.ndarray) -> np.ndarray:
+        """Group sums of the non-missing values (0 for a group without any)."""
+        return self._sum_count(X)[0]
+
+    def _sum_count(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        X = _2d(X)
+        n = self.count(X)
+        s = np.zeros(n.shape)
+        V = X[self.rows]
+        exact = _integral(V)
+        for j in np.flatnonzero(exact):  # sums of whole numbers are exact in any order
+            ok = ~np.isnan(V[:, j])
+            s[:, j] = np.bincount(self.lab[ok], weights=V[ok, j], minlength=self.ngroups)
+        if (~exact).any():
+            s[:, ~exact] = self._pandas(V[:, ~exact], "sum")
+        return s, n
+
+    def _pandas(self, V: np.ndarray, how: str) -> np.ndarray:
+        """pandas' own grouped ``how`` (its summation's rounding differs from a plain or Kahan sum)."""
+        back = np.argsort(self.rows, kind="stable")  # the rows in their original order: pandas' result
+        g = pd.DataFrame(V[back]).groupby(self.lab[back], sort=True)  # depends on where each row sits
+        out = getattr(g, how)().reindex(range(self.ngroups)).to_numpy(dtype=float)
+        return np.nan_to_num(out, nan=0.0) if how == "sum" else out
+
+    def mean(self, X: np.ndarray) -> np.ndarray:
+        """Group means; NaN where a group has no value."""
+        X = _2d(X)
+        V = X[self.rows]
+        exact = _integral(V)
+        out = np.full((self.ngroups, X.shape[1]), np.nan)
+        if exact.any():
+            s, n = self._sum_count(X[:, exact])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[:, exact] = np.where(n > 0, s / np.where(n > 0, n, 1), np.nan)
+        if (~exact).any():
+            out[:, ~exact] = self._pandas(V[:, ~exact], "mean")
+        return out
+
+    def var(self, X: np.ndarray, ddof: int = 1) -> np.ndarray:
+        """Group variances (Welford's update, pandas' group_var); NaN with ``ddof`` values or fewer."""
+        X = _2d(X)
+        k = X.shape[1]
+        m, m2, n = np.zeros((self.ngroups, k)), np.zeros((self.ngroups, k)), np.zeros((self.ngroups, k))
+        for rows, lab in self._steps:
+            v = X[rows]
+            ok = ~np.isnan(v)
+            nn = n[lab] + ok
+            old = m[lab]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                new = np.where(ok, old + (v - old) / np.where(ok, nn, 1), old)
+                m2[lab] = np.where(ok, m2[lab] + (v - new) * (v - old), m2[lab])
+            m[lab], n[lab] = new, nn
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > ddof, m2 / np.where(n > ddof, n - ddof, 1), np.nan)
+
+    def std(self, X: np.ndarray, ddof: int = 1) -> np.ndarray:
+        return np.sqrt(self.var(X, ddof))
+
+    def transform_mean(self, X: np.ndarray) -> np.ndarray:
+        """Each row's group mean (NaN for rows left out)."""
+        X = _2d(X)
+        out = np.full(X.shape, np.nan)
+        out[self.rows] = self.mean(X)[self.lab]
+        return out
+
+    def level_counts(self, values: pd.Series | np.ndarray, levels: Sequence) -> np.ndarray:
+        """(ngroups, len(levels)): rows per group at each level (other values and missing ignored)."""
+        code = _codes(np.asarray(values, dtype=object)[self.rows], levels)
+        ok = code >= 0
+        flat = np.bincount(self.lab[ok] * len(levels) + code[ok], minlength=self.ngroups * len(levels))
+        return flat.reshape(self.ngroups, len(levels)).astype(float)
+
+
+def matrix(df: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
+    """``df[cols]`` as a float matrix, column by column (a list selection costs more than its data)."""
+    if not len(cols):
+        return np.zeros((len(df), 0))
+    return np.column_stack([df[c].to_numpy(dtype=float) for c in cols])
+
+
+def _codes(values, levels: Sequence) -> np.ndarray:
+    """Each value's position in ``levels`` (-1: not listed, or missing)."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))  # missing -> -1
+    pos = {v: i for i, v in enumerate(levels)}
+    to_level = np.array([pos.get(u, -1) for u in uniques] + [-1], dtype=np.int64)  # [-1]: code -1
+    return to_level[codes]
+
+
+def _integral(V: np.ndarray) -> np.ndarray:
+    """Per column: every non-missing value a whole number of modest size (so float sums are exact)."""
+    with np.errstate(invalid="ignore"):
+        whole = np.isnan(V) | ((np.round(V) == V) & (np.abs(V) < 2**40))
+    return whole.all(axis=0)
+
+
+def _2d(X: np.ndarray) -> np.ndarray:
+    X = np.asarray(X, dtype=float)
+    return X[:, None] if X.ndim == 1 else X

@@ -1,0 +1,55 @@
+"""CSV tables written byte-stably (see :mod:`sim.reporting`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pandas as pd
+
+
+def write_csv(df: pd.DataFrame, path: Path, float_format: str = "%.6g") -> None:
+    """``df`` without its index, floats in ``float_format``, ``\\n`` line ends."""
+    df.to_csv(path, index=False, float_format=float_format, lineterminator="\n")
+
+
+def csv_text(df: pd.DataFrame, float_format: str = "%.6g", header: bool = True) -> str:
+    """The text ``df.to_csv(index=False, float_format=..., lineterminator="\\n")`` writes, formatted
+    column by column (several times faster for long tables of numbers and short strings). Columns
+    of other kinds than numbers, booleans and strings fall back to pandas."""
+    cols = []
+    for name in df.columns:
+        c = _column_text(df[name], float_format)
+        if c is None:
+            return df.to_csv(index=False, header=header, float_format=float_format, lineterminator="\n")
+        cols.append(c)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    if header:
+        w.writerow([str(c) for c in df.columns])
+    w.writerows(zip(*cols, strict=True))
+    return buf.getvalue()
+
+
+def _column_text(s: pd.Series, float_format: str) -> list[str] | None:
+    dt = s.dtype
+    if pd.api.types.is_extension_array_dtype(dt) and not isinstance(dt, pd.StringDtype):
+        return None  # nullable numbers, categoricals: pandas' own rules
+    if pd.api.types.is_bool_dtype(dt):
+        return ["True" if v else "False" for v in s.to_numpy().tolist()]
+    if pd.api.types.is_integer_dtype(dt):
+        return [str(v) for v in s.to_numpy().tolist()]
+    if pd.api.types.is_float_dtype(dt):
+        return [float_format % v if v == v else "" for v in s.to_numpy(dtype=float).tolist()]
+    return _strings(s)
+
+
+def _strings(s: pd.Series) -> list[str] | None:
+    """A column of strings (missing -> ""); None when it holds anything else."""
+    if not (isinstance(s.dtype, pd.StringDtype) or pd.api.types.is_object_dtype(s.dtype)):
+        return None
+    vals = s.to_numpy(dtype=object, na_value=None).tolist()
+    if all(v is None or isinstance(v, str) for v in vals):
+        return ["" if v is None else v for v in vals]
+    return None

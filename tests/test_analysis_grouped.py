@@ -1,0 +1,105 @@
+"""The analysis's fast paths give exactly what the pandas code they replace gives.
+
+- ``sim.analysis.grouped.Grouped``: counts, sums, means, variances and SDs per (replication, group)
+  equal pandas' ``groupby`` to the bit (whole numbers and decimals, missing answers, empty groups,
+  rows of unlisted groups);
+- ``sim.reporting.csv_text`` writes the bytes of ``DataFrame.to_csv`` (quoting, blanks, booleans);
+- the tables carried from the worker (``tests.attrs``: CSV rows; ``cells.attrs``: the accumulator's
+  layout) are used only while they still describe their table (a filtered table is reformatted).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from analysis_fixtures import random_frames
+
+from sim.analysis import analyze_chunk, csvrows
+from sim.analysis.accumulators import ChunkCells
+from sim.analysis.grouped import Grouped
+from sim.reporting import csv_text
+
+
+def _frame(seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = 400
+    df = pd.DataFrame(
+        {
+            "replication": rng.integers(0, 6, n),
+            "grp": rng.choice(["a", "b", "c"], n, p=[0.45, 0.45, 0.1]),
+            "likert": rng.integers(1, 6, n).astype(float),
+            "age": np.round(rng.normal(45, 12, n), 1),
+            "x": rng.lognormal(0, 2, n),
+        }
+    )
+    for c in ("likert", "age", "x"):
+        df.loc[rng.random(n) < 0.15, c] = np.nan
+    return df[df["replication"] != 3]  # replication 3 has no rows: its groups are empty
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_grouped_equals_pandas_groupby(seed):
+    df = _frame(seed)
+    reps, groups, cols = np.arange(6), ["a", "b", "c"], ["likert", "age", "x"]
+    idx = pd.MultiIndex.from_product([reps, groups], names=["replication", "grp"])
+    g = df.groupby(["replication", "grp"], sort=True)
+    G = Grouped.of(df["replication"].to_numpy(), reps, df["grp"], groups)
+    X = df[cols].to_numpy(float)
+    expect = {
+        "count": g[cols].count().reindex(idx, fill_value=0),
+        "sum": g[cols].sum().reindex(idx, fill_value=0),
+        "mean": g[cols].mean().reindex(idx),
+        "var": g[cols].var(ddof=1).reindex(idx),
+        "std": g[cols].std(ddof=1).reindex(idx),
+    }
+    for how, want in expect.items():
+        got = getattr(G, how)(X)
+        assert np.array_equal(got, want.to_numpy(float), equal_nan=True), how
+    assert np.array_equal(G.size, g.size().reindex(idx, fill_value=0).to_numpy())
+    levels = G.level_counts(pd.cut(df["age"], [0, 40, 60, 200], labels=["y", "m", "o"]).astype(object), ["y", "o"])
+    assert levels.sum() == ((df["age"] <= 40) | (df["age"] > 60)).sum()
+
+
+def test_csv_text_is_to_csv():
+    df = pd.DataFrame(
+        {
+            "i": [1, 2, 3],
+            "f": [0.1234567, np.nan, 1e-9],
+            "b": [True, False, True],
+            "s": pd.array(["plain", "with, comma", None], dtype="str"),
+            "q": ['say "x"', "", "line\nbreak"],
+        }
+    )
+    for header in (True, False):
+        want = df.to_csv(index=False, header=header, float_format="%.6g", lineterminator="\n")
+        assert csv_text(df, "%.6g", header=header) == want
+
+
+def test_carried_tables_are_used_only_while_current():
+    res = analyze_chunk(random_frames(n_reps=3, seed=5))
+    t, c = res["tests"], res["cells"]
+    plain = t.to_csv(index=False, header=False, float_format="%.6g", lineterminator="\n")
+    assert csvrows.rows(t) == plain
+    sub = t[t["replication"] == 1]  # pandas copies attrs into the subset: must not reuse them
+    assert csvrows.rows(sub) == sub.to_csv(index=False, header=False, float_format="%.6g", lineterminator="\n")
+    carried = ChunkCells.carried(c)
+    fresh = ChunkCells.of(c)
+    assert carried is not None and carried.keys == fresh.keys
+    assert np.array_equal(carried.values, fresh.values, equal_nan=True)
+    assert ChunkCells.carried(c[c["replication"] == 1]) is None
+
+
+def test_vectorised_fisher_p_is_scipys():
+    """``stats.fisher_p`` gives scipy's ``fisher_exact`` two-sided p to the bit, table by table."""
+    from scipy import stats as sps
+
+    from sim.analysis.stats import fisher_p
+
+    rng = np.random.default_rng(7)
+    n1, n2 = rng.integers(1, 35, 300), rng.integers(1, 25, 300)
+    a, c = rng.integers(0, n1 + 1), rng.integers(0, n2 + 1)
+    tables = np.stack([a, n1 - a, c, n2 - c], axis=1)
+    tables = np.vstack([tables, [[7, 0, 5, 1], [0, 3, 0, 4], [2, 2, 2, 2], [12, 0, 30, 12]]])
+    want = [sps.fisher_exact([[r[0], r[1]], [r[2], r[3]]]).pvalue for r in tables]
+    assert np.array_equal(fisher_p(*tables.T), np.array(want, dtype=float))
