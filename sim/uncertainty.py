@@ -29,6 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from .compare import OUTPUTS, Comparison, planner_outputs, summarise
+from .reporting import pyplot, save_figure
 from .runner import ReplicationPool, map_replications
 
 MIN_STABLE_DRAWS = 20  # below this the between-draw variance has under 19 degrees of freedom: say so
@@ -208,11 +209,7 @@ def report_section(comp: Comparison) -> list[str]:
 def write_uncertainty(comp: Comparison, out_dir: Path) -> None:
     """Add the decomposition to ``report.md`` (written by :func:`sim.compare.write_comparison`) and
     draw ``uncertainty.png`` (stacked shares per output and scenario)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     report = out_dir / "report.md"
     text = report.read_text(encoding="utf-8") if report.exists() else ""
     report.write_text(text.rstrip("\n") + "\n\n" + "\n".join(report_section(comp)) + "\n", encoding="utf-8")
@@ -231,5 +228,4 @@ def write_uncertainty(comp: Comparison, out_dir: Path) -> None:
         ax.set_title(f"{name} vs {comp.names[0]}", fontsize=9)
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(out_dir / "uncertainty.png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, out_dir / "uncertainty.png", dpi=110)
