@@ -290,8 +290,9 @@ def _paper_headline() -> dict[tuple[str, str], tuple[int, int]]:
     return out
 
 
-def _posterior_draws(sc: Any, seed: int | None) -> Any:
-    """Per-replication posterior draws from the scenario's ``parameter_set`` (``--parameter-uncertainty``)."""
+def _posterior_draws(sc: Any, seed: int | None, reps_per_draw: int = 1) -> Any:
+    """Per-replication parameter draws (``--parameter-uncertainty``): the posterior of the scenario's
+    ``parameter_set`` and the unidentified assumptions from calibration/assumption_priors.yaml."""
     if not sc.parameter_set:
         raise fail(
             f"{sc.source_path}: parameter_set: --parameter-uncertainty needs a parameter_set with posterior "
@@ -301,7 +302,7 @@ def _posterior_draws(sc: Any, seed: int | None) -> Any:
 
     path = Path(sc.source_path or ".").parent / sc.parameter_set
     try:
-        return PosteriorDraws(sc.parameters, sc.seed if seed is None else seed, path)
+        return PosteriorDraws(sc.parameters, sc.seed if seed is None else seed, path, reps_per_draw=reps_per_draw)
     except (OSError, ValueError, KeyError) as exc:
         raise fail(f"{path}: posterior: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
@@ -352,7 +353,8 @@ def run(
         bool,
         typer.Option(
             "--parameter-uncertainty",
-            help="each replication uses its own draw from the posterior of the scenario's parameter_set (calibration)",
+            help="each replication uses its own draw from the posterior of the scenario's parameter_set "
+            "(calibration) and of the unidentified assumptions (calibration/assumption_priors.yaml)",
         ),
     ] = False,
     quiet: Quiet = False,
@@ -668,26 +670,75 @@ def compare(
     workers: Workers = None,
     scheduler: Scheduler = None,
     force: Force = False,
+    parameter_uncertainty: Annotated[
+        bool,
+        typer.Option(
+            "--parameter-uncertainty",
+            help="replication r uses the same parameter draw (posterior and unidentified assumptions) in every "
+            "scenario; report how much of each difference comes from parameter uncertainty vs chance",
+        ),
+    ] = False,
+    reps_per_draw: Annotated[
+        int,
+        typer.Option(
+            "--reps-per-draw", help="--parameter-uncertainty: replications per parameter draw (--reps / K draws)"
+        ),
+    ] = 4,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or table")] = False,
 ) -> None:
     """Compare scale-up scenarios with common random numbers: paired differences from the first
-    scenario with 95% CIs; write comparison.csv, per_replication.csv, report.md and comparison.png."""
+    scenario with 95% CIs; write comparison.csv, per_replication.csv, report.md and comparison.png
+    (with --parameter-uncertainty also the parameter/chance split and uncertainty.png)."""
     from .compare import compare_scenarios, write_comparison
     from .outputs import claim, write_folder
 
     if len(scenarios) < 2:
         raise fail("compare: give at least two scenario files (the first is the baseline)")
     _replications(reps, least=2)
+    if parameter_uncertainty:
+        _check_reps_per_draw(reps, reps_per_draw)
     loaded = [_load(p) for p in scenarios]
     names = [s.name for s in loaded]
     if len(set(names)) != len(names):
         raise fail(f"compare: scenario names must differ (the 'name' field), got {names}")
     out_dir = out if out is not None else Path("outputs") / ("compare_" + "_vs_".join(p.stem for p in scenarios))
+    root = loaded[0].seed if seed is None else seed
+    draws = [_posterior_draws(sc, root, reps_per_draw) for sc in loaded] if parameter_uncertainty else None
     with claim(out_dir, force=force):
-        comp = compare_scenarios(loaded, reps, seed, workers=workers, scheduler=scheduler, progress=not quiet)
-        write_folder(out_dir, lambda tmp: write_comparison(comp, tmp), force=force, command=_command_line())
+        if draws is None:
+            comp = compare_scenarios(loaded, reps, seed, workers=workers, scheduler=scheduler, progress=not quiet)
+            write_folder(out_dir, lambda tmp: write_comparison(comp, tmp), force=force, command=_command_line())
+        else:
+            comp = _compare_uncertain(loaded, draws, reps, root, out_dir, force, workers, scheduler, quiet)
     if not quiet:
         _print_comparison(comp, names, reps, out_dir)
+
+
+def _check_reps_per_draw(reps: int, k: int) -> None:
+    if k < 2 or reps % k or reps < 2 * k:
+        raise fail(f"--reps-per-draw: must be at least 2 and divide --reps ({reps}) into at least two draws, got {k}")
+
+
+def _compare_uncertain(
+    loaded: list[Any], draws: list[Any], reps: int, root: int, out_dir: Path, force: bool, *run: Any
+) -> Any:
+    """``compare --parameter-uncertainty``: the nested design and its split (:mod:`sim.uncertainty`),
+    written beside the usual comparison files. ``run`` is (workers, scheduler, quiet)."""
+    from .compare import write_comparison
+    from .outputs import write_folder
+    from .uncertainty import compare_with_parameter_uncertainty, write_uncertainty
+
+    workers, scheduler, quiet = run
+    comp = compare_with_parameter_uncertainty(
+        loaded, draws, reps, root, workers=workers, scheduler=scheduler, progress=not quiet
+    )
+
+    def write(tmp: Path) -> None:
+        write_comparison(comp, tmp)
+        write_uncertainty(comp, tmp)
+
+    write_folder(out_dir, write, force=force, command=_command_line())
+    return comp
 
 
 def _print_comparison(comp: Any, names: list[str], reps: int, out_dir: Path) -> None:
@@ -711,6 +762,16 @@ def _print_comparison(comp: Any, names: list[str], reps: int, out_dir: Path) -> 
             )
         t.add_row(label, *cells)
     Console().print(t)
+    if "share_parameter" in tab.columns:
+        u = Table(title="Share of each difference's spread from parameter uncertainty (rest: chance)")
+        u.add_column("output")
+        for n in names[1:]:
+            u.add_column(n, justify="right")
+        for col, (label, _) in OUTPUTS.items():
+            rows = [tab[(tab["scenario"] == n) & (tab["output"] == col)].iloc[0] for n in names[1:]]
+            shares = [r["share_parameter"] for r in rows]
+            u.add_row(label, *(f"{x:.0%}" if x == x else "-" for x in shares))
+        Console().print(u)
     Console().print(f"written to {out_dir}")
 
 

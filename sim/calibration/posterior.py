@@ -5,6 +5,20 @@ medians of the calibrated parameters; :func:`sim.parameters.load_parameter_file`
 also carries the final ABC-SMC population (``posterior``: names, weights, draws) so that a run can
 sample parameter sets from the posterior (``--parameter-uncertainty``) with
 :func:`posterior_parameter_sets`.
+
+The assumptions the calibration does not calibrate (``calibration/assumption_priors.yaml``: no-programme
+levels, the unstructured ramp-up's shape, the experienced wave's inherited delivery, the stress and
+supervision effects) are drawn from their documented priors alongside, so that a run with
+``--parameter-uncertainty`` carries what we do not know about them too.
+
+Random streams (both a function of the run's root seed and the *draw key* only, never of workers or
+chunking): the posterior row of draw key ``j`` comes from ``SeedSequence([seed, POSTERIOR_TAG],
+spawn_key=(j,))`` (one uniform, weighted inverse CDF); the assumptions of draw key ``j`` from
+``SeedSequence([seed, ASSUMPTION_TAG], spawn_key=(j,))`` (one uniform per assumption, in file order,
+through the prior's inverse CDF). Replication ``r`` uses draw key ``r // reps_per_draw``: 1 for
+``run`` (every replication its own draw), K for ``compare --reps-per-draw K`` (K replications with
+different random numbers per draw: the nested design of :mod:`sim.uncertainty`). Neither tag is
+used by the model's streams (``sim.streams``).
 """
 
 from __future__ import annotations
@@ -20,7 +34,10 @@ import yaml
 from ..parameters import ModelParameters
 
 CALIBRATED_FILE = Path(__file__).resolve().parents[2] / "calibration" / "calibrated.yaml"
+ASSUMPTION_PRIORS_FILE = CALIBRATED_FILE.parent / "assumption_priors.yaml"
+CALIBRATION_PRIORS_FILE = CALIBRATED_FILE.parent / "priors.yaml"
 POSTERIOR_TAG = 0x9057_E1  # entropy tag of the posterior-draw stream (never used by the model's streams)
+ASSUMPTION_TAG = 0xA55_0E  # entropy tag of the assumption-draw stream (never used by the model's streams)
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,103 @@ def load_posterior(path: Path | str = CALIBRATED_FILE) -> Posterior:
     return Posterior(names, w / w.sum(), x, dict(doc.get("parameters", {})))
 
 
+@dataclass(frozen=True)
+class AssumptionPrior:
+    """The prior of one unidentified assumption: ``uniform`` on [low, high], or ``normal`` (mean, sd)
+    truncated to [low, high]."""
+
+    name: str
+    dist: str
+    low: float
+    high: float
+    mean: float | None = None
+    sd: float | None = None
+    why: str = ""
+
+    def ppf(self, u: np.ndarray | float) -> np.ndarray:
+        """Inverse CDF of the prior at ``u`` in [0, 1)."""
+        u = np.asarray(u, dtype=float)
+        if self.dist == "uniform":
+            return self.low + (self.high - self.low) * u
+        from scipy import stats
+
+        a, b = (self.low - self.mean) / self.sd, (self.high - self.mean) / self.sd
+        return stats.truncnorm.ppf(u, a, b, loc=self.mean, scale=self.sd)
+
+    def cdf(self, x: np.ndarray | float) -> np.ndarray:
+        """CDF of the prior (for checks such as a Kolmogorov-Smirnov test of the draws)."""
+        x = np.asarray(x, dtype=float)
+        if self.dist == "uniform":
+            return np.clip((x - self.low) / (self.high - self.low), 0.0, 1.0)
+        from scipy import stats
+
+        a, b = (self.low - self.mean) / self.sd, (self.high - self.mean) / self.sd
+        return stats.truncnorm.cdf(x, a, b, loc=self.mean, scale=self.sd)
+
+
+def _prior_number(raw: dict[str, Any], key: str, where: str) -> float:
+    v = raw.get(key)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+        raise ValueError(f"{where}.{key}: expected a finite number, got {v!r}")
+    return float(v)
+
+
+def _parse_prior(name: Any, raw: Any, where: str, base: ModelParameters) -> AssumptionPrior:
+    if not isinstance(name, str) or name not in ModelParameters.model_fields:
+        raise ValueError(f"{where}: unknown parameter {name!r} (not a field of sim.parameters.ModelParameters)")
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: expected a mapping with dist, low, high (and mean, sd for normal)")
+    extra = sorted(set(map(str, raw)) - {"dist", "low", "high", "mean", "sd", "why"})
+    if extra:
+        raise ValueError(f"{where}: unknown key {extra[0]!r}")
+    dist = raw.get("dist", "uniform")
+    if dist not in ("uniform", "normal"):
+        raise ValueError(f"{where}.dist: expected uniform or normal, got {dist!r}")
+    low, high = _prior_number(raw, "low", where), _prior_number(raw, "high", where)
+    if not low < high:
+        raise ValueError(f"{where}: empty range: low {low:g} must be below high {high:g}")
+    mean = sd = None
+    if dist == "normal":
+        mean, sd = _prior_number(raw, "mean", where), _prior_number(raw, "sd", where)
+        if sd <= 0:
+            raise ValueError(f"{where}.sd: must be positive, got {sd:g}")
+    fld = ModelParameters.model_fields[name]
+    if fld.annotation is not float:
+        raise ValueError(f"{where}: {name} is not a real-valued parameter")
+    for k, v in (("low", low), ("high", high)):  # the bounds must be valid values of the field
+        try:
+            base.replace(**{name: v})
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            lines = str(exc).splitlines()
+            detail = (lines[2] if len(lines) > 2 else lines[0]).split(" [type=")[0].strip()
+            raise ValueError(f"{where}.{k}: {v:g} is not a valid value of {name}: {detail}") from None
+    return AssumptionPrior(name, dist, low, high, mean, sd, str(raw.get("why", "")).strip())
+
+
+def load_assumption_priors(
+    path: Path | str = ASSUMPTION_PRIORS_FILE, base: ModelParameters | None = None
+) -> tuple[AssumptionPrior, ...]:
+    """The priors of ``calibration/assumption_priors.yaml``, validated against the field bounds of
+    :class:`~sim.parameters.ModelParameters` (``ValueError`` naming the file and field)."""
+    base = base or ModelParameters()
+    with open(path, encoding="utf-8") as fh:
+        doc = yaml.safe_load(fh) or {}
+    params = doc.get("parameters") if isinstance(doc, dict) else None
+    if not isinstance(params, dict) or not params:
+        raise ValueError(f"{path}: expected a non-empty 'parameters' mapping")
+    return tuple(_parse_prior(n, r, f"{path}: parameters.{n}", base) for n, r in params.items())
+
+
+def assumption_draw(priors: Sequence[AssumptionPrior], seed: int, key: int) -> dict[str, float]:
+    """The assumptions of draw key ``key`` of a run with root ``seed``: one uniform per prior (in
+    order) from the assumption stream, through the prior's inverse CDF."""
+    rng = np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence([int(seed), ASSUMPTION_TAG], spawn_key=(int(key),)))
+    )
+    u = rng.random(len(priors))
+    return {p.name: float(p.ppf(u[i])) for i, p in enumerate(priors)}
+
+
 def draw_index(posterior: Posterior, seed: int, replication: int) -> int:
     """Index of the posterior draw used by replication ``replication`` of a run with root ``seed``:
     a function of (seed, replication) only, so it never depends on workers or chunking."""
@@ -61,43 +175,77 @@ def posterior_parameter_sets(
     seed: int,
     path: Path | str = CALIBRATED_FILE,
 ) -> list[ModelParameters]:
-    """One parameter set per replication, each a weighted draw from the calibration posterior
-    applied on top of ``base`` (the scenario's parameters). Pass the result as the runner's
-    ``parameters_per_rep`` so that outputs carry parameter uncertainty as well as stochastic noise."""
-    from .core import parameters_from_vector
-
-    post = load_posterior(path)
+    """One parameter set per replication, as :class:`PosteriorDraws` gives it (a weighted posterior
+    draw plus the unidentified assumptions from their priors, on top of ``base``). Pass the result as
+    the runner's ``parameters_per_rep`` so that outputs carry parameter uncertainty as well as noise."""
+    draws = PosteriorDraws(base, seed, path)
     reps = range(int(replications)) if isinstance(replications, (int, np.integer)) else replications
-    cache: dict[int, ModelParameters] = {}
-    out = []
-    for r in reps:
-        i = draw_index(post, seed, int(r))
-        if i not in cache:
-            cache[i] = parameters_from_vector(base, list(post.names), post.draws[i])
-        out.append(cache[i])
-    return out
+    return [draws(int(r)) for r in reps]
 
 
 class PosteriorDraws:
-    """Replication -> parameter set: the weighted posterior draw :func:`draw_index` picks for that
-    replication, applied on top of ``base``. A picklable function of (seed, replication) only, for
-    the runner's ``parameters_for`` (``cli.py run --parameter-uncertainty``)."""
+    """Replication -> parameter set: the weighted posterior draw :func:`draw_index` picks for the
+    replication's draw key (``replication // reps_per_draw``), plus the unidentified assumptions
+    drawn from their priors (``assumptions``: ``calibration/assumption_priors.yaml``; ``None`` keeps
+    them at the scenario's values), applied on top of ``base``. A picklable function of (seed,
+    replication) only, for the runner's ``parameters_for`` (``cli.py run --parameter-uncertainty``).
+    An assumption the posterior carries is taken from the posterior; a calibrated parameter
+    (``calibration/priors.yaml``) that the posterior file does not carry (one written before that
+    parameter was calibrated) is drawn from its calibration prior, after the assumptions.
 
-    def __init__(self, base: ModelParameters, seed: int, path: Path | str = CALIBRATED_FILE):
+    ``sha256`` (recorded in the run's manifest as ``parameter_draws_sha256``) covers the posterior
+    file, the assumption priors file and ``reps_per_draw``; ``drawn`` names every parameter drawn."""
+
+    def __init__(
+        self,
+        base: ModelParameters,
+        seed: int,
+        path: Path | str = CALIBRATED_FILE,
+        assumptions: Path | str | None = ASSUMPTION_PRIORS_FILE,
+        reps_per_draw: int = 1,
+    ):
         import hashlib
 
+        if int(reps_per_draw) < 1:
+            raise ValueError(f"reps_per_draw must be at least 1, got {reps_per_draw}")
         self.base, self.seed, self.path = base, int(seed), Path(path)
+        self.reps_per_draw = int(reps_per_draw)
         self.posterior = load_posterior(self.path)
-        self.sha256 = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        h = hashlib.sha256(self.path.read_bytes())
+        self.priors: tuple[AssumptionPrior, ...] = ()
+        if assumptions is not None:
+            priors = load_assumption_priors(assumptions, base)
+            h.update(b"\0assumptions\0" + Path(assumptions).read_bytes())
+            if CALIBRATION_PRIORS_FILE.is_file():
+                priors += load_assumption_priors(CALIBRATION_PRIORS_FILE, base)
+                h.update(b"\0calibration priors\0" + CALIBRATION_PRIORS_FILE.read_bytes())
+            seen = set(self.posterior.names)
+            self.priors = tuple(p for p in priors if not (p.name in seen or seen.add(p.name)))
+        if self.reps_per_draw != 1:
+            h.update(f"\0reps_per_draw={self.reps_per_draw}".encode())
+        self.sha256 = h.hexdigest()
+        self.drawn = tuple(self.posterior.names) + tuple(p.name for p in self.priors)
         self._cache: dict[int, ModelParameters] = {}
+
+    def draw_key(self, replication: int) -> int:
+        return int(replication) // self.reps_per_draw
+
+    def values(self, replication: int) -> dict[str, float]:
+        """The drawn parameters of ``replication`` (name -> value)."""
+        key = self.draw_key(replication)
+        i = draw_index(self.posterior, self.seed, key)
+        out = dict(zip(self.posterior.names, map(float, self.posterior.draws[i]), strict=True))
+        out.update(assumption_draw(self.priors, self.seed, key))
+        return out
 
     def __call__(self, replication: int) -> ModelParameters:
         from .core import parameters_from_vector
 
-        i = draw_index(self.posterior, self.seed, int(replication))
-        if i not in self._cache:
-            self._cache[i] = parameters_from_vector(self.base, list(self.posterior.names), self.posterior.draws[i])
-        return self._cache[i]
+        key = self.draw_key(replication)
+        if key not in self._cache:
+            v = self.values(replication)
+            self._cache[key] = parameters_from_vector(self.base, list(v), list(v.values()))
+        return self._cache[key]
 
 
 def weighted_median(x: np.ndarray, w: np.ndarray) -> float:
