@@ -75,10 +75,11 @@ def test_assess_on_known_distributions(problem):
     rng = np.random.default_rng(5)
     se = np.where(np.isfinite(problem.se), problem.se, 1.0)
     x = problem.observed + rng.standard_normal((400, len(problem.ids))) * se
-    row, _ = assess(problem, x)
+    row, _, d = assess(problem, x)
+    assert d.shape == (400,)
     assert row["outside"] == 0 and row["p_joint"] > 0.2 and row["p_joint_scaled"] > 0.2
     assert row["median_distance"] == pytest.approx(1.0, abs=0.1)  # RMS of standard normal z
-    row, _ = assess(problem, x + 10 * se)
+    row, _, _ = assess(problem, x + 10 * se)
     assert row["outside"] == row["informative"] == int(problem.use.sum())
     assert row["p_joint"] == 0.0 and row["p_joint_scaled"] == 0.0
 
@@ -86,7 +87,7 @@ def test_assess_on_known_distributions(problem):
 def test_falsification_accepts_the_calibrated_point_and_rejects_dropout_x10(problem, pool):
     point = calibrated_point(problem, REPO / "calibration" / "calibrated.yaml")
     x10 = WrongSet("dropout_x10", "Consumer dropout x10", _scale("consumer_dropout_hazard_per_month", 10.0))
-    table, figs = falsification(problem, point, 40, seed=11, sets=(CALIBRATED, x10), pool=pool)
+    table, figs, dists = falsification(problem, point, 40, seed=11, sets=(CALIBRATED, x10), pool=pool)
     cal, wrong = table.iloc[0], table.iloc[1]
     assert cal["p_joint"] > 0.05 and cal["p_joint_scaled"] > 0.05
     assert cal["outside"] <= 2  # 18 figures at 95% each: 0.9 expected by chance
@@ -94,6 +95,7 @@ def test_falsification_accepts_the_calibrated_point_and_rejects_dropout_x10(prob
     assert {"retention.consumer.initial", "retention.consumer.later"} <= outside
     assert wrong["median_distance"] > cal["median_distance"] + 1
     assert wrong["p_joint_scaled"] < 0.05
+    assert dists.groupby("set")["distance"].median()["dropout_x10"] == pytest.approx(wrong["median_distance"])
     # the figures table holds the same decisions
     assert set(figs.loc[(figs["set"] == "dropout_x10") & ~figs["inside"], "target"]) == outside
 
@@ -137,7 +139,7 @@ def test_command_writes_all_files(tmp_path, capsys):
     out = tmp_path / "v"
     argv = ["--reps", "3", "--out", str(out), "--lowo-population", "3", "--lowo-budget", "8"]
     assert main([*argv, "--lowo-predictive", "4", "--workers", "1"]) == 0
-    for f in ("falsification.csv", "falsification_figures.csv", "lowo.csv", "section.md"):
+    for f in ("falsification.csv", "falsification_figures.csv", "falsification.png", "lowo.csv", "section.md"):
         assert (out / f).is_file(), f
     assert len(pd.read_csv(out / "falsification.csv")) == 1 + len(WRONG_SETS)
     text = (out / "section.md").read_text()

@@ -1,6 +1,7 @@
 """``python -m sim.calibration.validation [lowo] [--reps R] [--calibration-dir DIR] [--out DIR] ...``
 
-Without a subcommand: the falsification table (``falsification.csv``, ``falsification_figures.csv``),
+Without a subcommand: the falsification table (``falsification.csv``, ``falsification_figures.csv``,
+``falsification.png``),
 leave-one-wave-out (``lowo.csv``; ``--no-lowo`` keeps an earlier one) and ``section.md``. ``lowo``:
 leave-one-wave-out only (and ``section.md``). Outputs are built in a temporary folder and moved
 into ``--out`` (default: DIR/validation); only these files are written. Deterministic given ``--seed``.
@@ -18,11 +19,11 @@ from pathlib import Path
 import pandas as pd
 
 from ..core import CALIBRATION_DIR, Problem
-from .falsification import calibrated_point, falsification
+from .falsification import calibrated_point, falsification, plot_distances
 from .lowo import LowoSettings, lowo
 from .sections import section_from_files
 
-FILES = ("falsification.csv", "falsification_figures.csv", "lowo.csv", "section.md")
+FILES = ("falsification.csv", "falsification_figures.csv", "falsification.png", "lowo.csv", "section.md")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,9 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with ReplicationPool(workers=args.workers) as pool:
             if args.command == "all":
-                table, figs = falsification(problem, point, args.reps, args.seed, pool=pool, progress=True)
+                table, figs, dists = falsification(problem, point, args.reps, args.seed, pool=pool, progress=True)
                 table.to_csv(tmp / "falsification.csv", index=False, float_format="%.6g")
                 figs.to_csv(tmp / "falsification_figures.csv", index=False, float_format="%.6g")
+                plot_distances(table, dists, tmp / "falsification.png")
             if args.command == "lowo" or not args.no_lowo:
                 settings = LowoSettings(args.lowo_population, args.lowo_budget, args.lowo_predictive, seed=args.seed)
                 lowo(problem, settings, pool=pool, progress=True).to_csv(

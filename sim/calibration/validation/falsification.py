@@ -144,8 +144,9 @@ def centred_distance(problem: Problem, summaries: np.ndarray, centre: np.ndarray
     return moved.distance(summaries)
 
 
-def assess(problem: Problem, summaries: np.ndarray) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Per-figure intervals of one set's simulations and its joint test; (summary row, figure rows)."""
+def assess(problem: Problem, summaries: np.ndarray) -> tuple[dict[str, Any], pd.DataFrame, np.ndarray]:
+    """Per-figure intervals of one set's simulations and its joint test; (summary row, figure rows,
+    calibration distance of each simulated study)."""
     use = np.flatnonzero(problem.use)
     rows = []
     for j in use:
@@ -179,7 +180,7 @@ def assess(problem: Problem, summaries: np.ndarray) -> tuple[dict[str, Any], pd.
         "observed_discrepancy_scaled": obs_s,
         "p_joint_scaled": float(np.mean(sim_s >= obs_s - 1e-12)),
     }
-    return row, figs
+    return row, figs, dist
 
 
 def falsification(
@@ -191,9 +192,10 @@ def falsification(
     *,
     pool: Any = None,
     progress: bool = False,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One row per set (:func:`assess`) and the long table of figures per set; common random numbers."""
-    rows, figs = [], []
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One row per set (:func:`assess`), the long table of figures per set and the calibration
+    distance of every simulated study (set, replication, distance); common random numbers."""
+    rows, figs, dists = [], [], []
     for ws in sets:
         params, scen = ws.change(point, problem.scenario)
         if progress:
@@ -201,8 +203,34 @@ def falsification(
 
             print(f"falsification: {ws.label} ({reps} replications)", file=sys.stderr)
         x = simulate_set(problem, params, scen, reps, seed, pool=pool, progress=progress)
-        row, f = assess(problem, x)
+        row, f, d = assess(problem, x)
         rows.append({"set": ws.key, "label": ws.label, **row})
         figs.append(f.assign(set=ws.key))
+        dists.append(pd.DataFrame({"set": ws.key, "replication": np.arange(len(d)), "distance": d}))
     long = pd.concat(figs, ignore_index=True)[["set", "target", "observed", "lo", "median", "hi", "inside"]]
-    return pd.DataFrame(rows), long
+    return pd.DataFrame(rows), long, pd.concat(dists, ignore_index=True)
+
+
+def plot_distances(table: pd.DataFrame, distances: pd.DataFrame, path: Path) -> None:
+    """Box plot of the calibration distance per set, the calibrated point's median as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = list(table["set"])
+    data = [distances.loc[distances["set"] == k, "distance"].to_numpy() for k in keys]
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(keys) + 1.5))
+    ax.boxplot(data, orientation="horizontal", whis=(2.5, 97.5), showfliers=False)
+    ax.set_yticks(
+        range(1, len(keys) + 1),
+        [f"{lab} ({int(o)} outside)" for lab, o in zip(table["label"], table["outside"], strict=True)],
+    )
+    ax.axvline(float(np.median(data[0])), color="tab:blue", ls="--", lw=1, label=f"{table['label'].iloc[0]}: median")
+    ax.invert_yaxis()
+    ax.set_xlabel("calibration distance to the paper's figures (RMS z, informative figures)")
+    ax.set_title(f"Simulated studies per parameter set ({int(table['replications'].iloc[0]):,} each; whiskers 95%)")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, metadata={"Software": None})
+    plt.close(fig)

@@ -46,7 +46,7 @@ def counts_lines(fit: pd.DataFrame) -> list[str]:
     return [*lines, ""]
 
 
-def falsification_lines(table: pd.DataFrame, calibration_files: str = "") -> list[str]:
+def falsification_lines(table: pd.DataFrame, calibration_files: str = "", figure: str | None = None) -> list[str]:
     if table is None or table.empty:
         return ["### Falsification", "", "Not run.", ""]
     r = int(table["replications"].iloc[0])
@@ -76,6 +76,8 @@ def falsification_lines(table: pd.DataFrame, calibration_files: str = "") -> lis
             f"{_num(row.get('p_joint_scaled', math.nan), 3)} | "
             f"{_num(row['median_distance'])} ({_num(row['distance_lo'])}-{_num(row['distance_hi'])}) | {names} |"
         )
+    if figure:
+        lines += ["", f"![Calibration distance per parameter set]({figure})"]
     return [*lines, ""]
 
 
@@ -139,13 +141,15 @@ def validation_section(
     sobol: pd.DataFrame | None = None,
     sobol_labels: dict[str, str] | None = None,
     calibration_files: str = "",
+    figure: str | None = None,
 ) -> list[str]:
-    """The whole section: counts, falsification, leave-one-wave-out, Sobol drivers."""
+    """The whole section: counts, falsification (``figure``: path of ``falsification.png`` as the
+    report should link it), leave-one-wave-out, Sobol drivers."""
     return [
         "## Validation: informative figures, falsification, leave-one-wave-out, sensitivity",
         "",
         *counts_lines(fit),
-        *falsification_lines(falsification, calibration_files),
+        *falsification_lines(falsification, calibration_files, figure),
         *lowo_lines(lowo),
         *sobol_lines(sobol, sobol_labels),
     ]
@@ -164,6 +168,13 @@ def section_from_files(calibration_dir: Path, validation_dir: Path, sobol_csv: P
         outputs = _read(Path(sobol_csv).with_name("outputs.csv"))
         if outputs is not None and {"output", "label"} <= set(outputs.columns):
             labels = dict(zip(outputs["output"], outputs["label"], strict=False))
+    png = validation_dir / "falsification.png"
+    figure = None
+    if png.is_file():
+        try:
+            figure = png.resolve().relative_to(calibration_dir.resolve()).as_posix()
+        except ValueError:
+            figure = png.resolve().as_posix()
     return validation_section(
         pd.read_csv(calibration_dir / "fit.csv"),
         _read(validation_dir / "falsification.csv"),
@@ -171,4 +182,5 @@ def section_from_files(calibration_dir: Path, validation_dir: Path, sobol_csv: P
         sobol,
         labels,
         calibration_files=f"`{calibration_dir / 'calibrated.yaml'}`",
+        figure=figure,
     )
