@@ -14,6 +14,11 @@ posterior-predictive check of the distance itself (Gelman, Meng & Stern 1996): w
 simulated mean m of every figure, D(x) = distance of x from m (the calibration distance with m in
 place of the paper's figures); p = share of the R simulated studies with D(x_r) >= D(paper). A small
 p says the paper's figures are further from what the set predicts than the set's own studies are.
+``p_joint_scaled`` is the same test with each figure scaled by the set's own predictive SD instead
+of the paper's standard error (a chi-square-type discrepancy): a wrong set whose studies scatter
+widely (e.g. very high dropout leaves a handful of people to answer) widens the reference
+distribution of the first test on its own scale, which the second removes. A figure with no
+predictive variance scores NAN_Z for the paper and the simulations alike, as the distance does.
 The median calibration distance (simulated study vs the paper, what ABC-SMC minimises) is shown too.
 """
 
