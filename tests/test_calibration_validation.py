@@ -52,6 +52,14 @@ def test_counts_from_a_hand_made_fit_table():
     text = "\n".join(counts_lines(fit))
     assert "2 of 3 informative figures" in text and "3 of 4 checked-only figures" in text
     assert "`b`" in text and "`f`" in text and "`a`" not in text
+    fal = pd.DataFrame(
+        {"set": ["calibrated"], "label": ["Calibrated"], "replications": [10], "informative": [5], "outside": [1],
+         "outside_targets": ["b"], "median_distance": [1.2], "distance_lo": [0.8], "distance_hi": [2.0],
+         "p_joint": [0.4], "p_joint_scaled": [0.5]}
+    )  # fmt: skip
+    section = "\n".join(validation_section(fit, falsification=fal))
+    assert "| Calibrated | 1 of 5 | 0.400 | 0.500 | 1.20 (0.80-2.00) | `b` |" in section
+    assert "used 5 informative figures" in section and "has 3" in section  # stale calibration flagged
 
 
 def test_wrong_sets_change_what_they_say(problem):

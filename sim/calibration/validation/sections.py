@@ -145,10 +145,20 @@ def validation_section(
 ) -> list[str]:
     """The whole section: counts, falsification (``figure``: path of ``falsification.png`` as the
     report should link it), leave-one-wave-out, Sobol drivers."""
+    note = []
+    if falsification is not None and not falsification.empty:
+        n_fit, n_fal = fit_counts(fit)["informative"], int(falsification["informative"].iloc[0])
+        if n_fit != n_fal:
+            note = [
+                f"*Note: the falsification used {n_fal} informative figures (the current `calibration/priors.yaml` and "
+                f"`targets.yaml`) but `fit.csv` has {n_fit}: the calibration predates them; recalibrate.*",
+                "",
+            ]
     return [
         "## Validation: informative figures, falsification, leave-one-wave-out, sensitivity",
         "",
         *counts_lines(fit),
+        *note,
         *falsification_lines(falsification, calibration_files, figure),
         *lowo_lines(lowo),
         *sobol_lines(sobol, sobol_labels),
@@ -157,6 +167,16 @@ def validation_section(
 
 def _read(path: Path | None) -> pd.DataFrame | None:
     return pd.read_csv(path) if path is not None and Path(path).is_file() else None
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the repository when inside it."""
+    from ..core import ROOT
+
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def section_from_files(calibration_dir: Path, validation_dir: Path, sobol_csv: Path | None = None) -> list[str]:
@@ -181,6 +201,6 @@ def section_from_files(calibration_dir: Path, validation_dir: Path, sobol_csv: P
         _read(validation_dir / "lowo.csv"),
         sobol,
         labels,
-        calibration_files=f"`{calibration_dir / 'calibrated.yaml'}`",
+        calibration_files=f"`{_shown(calibration_dir / 'calibrated.yaml')}`",
         figure=figure,
     )
