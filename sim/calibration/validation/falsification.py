@@ -225,17 +225,16 @@ def plot_distances(table: pd.DataFrame, distances: pd.DataFrame, path: Path) -> 
 
     keys = list(table["set"])
     data = [distances.loc[distances["set"] == k, "distance"].to_numpy() for k in keys]
-    fig, ax = plt.subplots(figsize=(7, 0.5 * len(keys) + 1.5))
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(keys) + 1.5))
     ax.boxplot(data, orientation="horizontal", whis=(2.5, 97.5), showfliers=False)
     ax.set_yticks(
         range(1, len(keys) + 1),
         [f"{lab} ({int(o)} outside)" for lab, o in zip(table["label"], table["outside"], strict=True)],
     )
-    ax.axvline(float(np.median(data[0])), color="tab:blue", ls="--", lw=1, label=f"{table['label'].iloc[0]}: median")
+    ax.axvline(float(np.median(data[0])), color="tab:blue", ls="--", lw=1)
     ax.invert_yaxis()
-    ax.set_xlabel("calibration distance to the paper's figures (RMS z, informative figures)")
-    ax.set_title(f"Simulated studies per parameter set ({int(table['replications'].iloc[0]):,} each; whiskers 95%)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.set_xlabel("calibration distance to the paper's figures (RMS z); dashed: median at the first row")
+    ax.set_title(f"Distance per parameter set ({int(table['replications'].iloc[0]):,} studies; whiskers 95%)")
     fig.tight_layout()
     fig.savefig(path, dpi=120, metadata={"Software": None})
     plt.close(fig)
