@@ -23,6 +23,7 @@ from sim.calibration.validation.falsification import (
     assess,
     calibrated_point,
     falsification,
+    simulate_set,
 )
 from sim.calibration.validation.lowo import LowoSettings, coverage, lowo, names_wave, reduced_problem
 from sim.calibration.validation.sections import counts_lines, sobol_lines
@@ -165,3 +166,13 @@ def test_command_bad_input_one_line_exit_2(tmp_path):
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().count("\n") == 0 and "calibrated.yaml" in r.stderr
+
+
+def test_simulations_are_reproducible_whatever_the_workers(problem, pool):
+    point = calibrated_point(problem, REPO / "calibration" / "calibrated.yaml")
+    a = simulate_set(problem, point, problem.scenario, 4, seed=2, pool=pool)
+    with ReplicationPool(workers=1) as one:
+        b = simulate_set(problem, point, problem.scenario, 4, seed=2, pool=one)
+    np.testing.assert_array_equal(a, b)
+    c = simulate_set(problem, point.replace(attendance_mean=0.35), problem.scenario, 4, seed=2, pool=pool)
+    assert not np.allclose(a, c, equal_nan=True)  # same seeds, the change shows
