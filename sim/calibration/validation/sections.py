@@ -103,8 +103,20 @@ def lowo_lines(table: pd.DataFrame | None) -> list[str]:
         names = ", ".join(f"`{t}`" for t in sub["target"])
         lines.append(f"| {c['held_out']} | {int(c['figures'])} | {int(c['inside'])} | {c['coverage']:.0%} | {names} |")
     total = table["inside"].astype(bool)
-    lines += ["", f"Overall: {int(total.sum())} of {len(total)} held-out figures inside ({total.mean():.0%}).", ""]
-    return lines
+    lines += [
+        "",
+        f"Overall: {int(total.sum())} of {len(total)} held-out figures inside ({total.mean():.0%}). The intervals "
+        "say how sharp the prediction is:",
+        "",
+        "| Held-out figure | Observed | Predicted median (95% interval) | Fit: generations, simulations |",
+        "|---|---|---|---|",
+    ]
+    for _, r in table.iterrows():
+        lines.append(
+            f"| `{r['target']}` | {_num(r['observed'])} | {_num(r['median'])} ({_num(r['lo'])}-{_num(r['hi'])}) | "
+            f"{int(r['fit_generations'])}, {int(r['fit_simulations']):,} |"
+        )
+    return [*lines, ""]
 
 
 def sobol_lines(sobol: pd.DataFrame | None, labels: dict[str, str] | None = None) -> list[str]:
