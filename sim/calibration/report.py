@@ -514,6 +514,14 @@ def validation_text(d: Path) -> str:
             + ", ".join(f"{k} {v:.0%}" for k, v in per.items())
             + ")."
         )
+    vdir = d / "validation"
+    if (vdir / "falsification.csv").is_file():
+        # Falsification, leave-one-wave-out and Sobol tables written by `python -m sim.calibration.validation`
+        # (and `python cli.py sensitivity`, its sobol.csv copied into validation/).
+        from .validation.sections import section_from_files
+
+        sobol = vdir / "sobol.csv"
+        text += "\n\n" + "\n".join(section_from_files(d, vdir, sobol if sobol.is_file() else None))
     return text
 
 
