@@ -181,16 +181,6 @@ def _read(path: Path | None) -> pd.DataFrame | None:
     return pd.read_csv(path) if path is not None and Path(path).is_file() else None
 
 
-def _shown(path: Path) -> str:
-    """A path relative to the repository when inside it."""
-    from ..core import ROOT
-
-    try:
-        return path.resolve().relative_to(ROOT).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
 def section_from_files(calibration_dir: Path, validation_dir: Path, sobol_csv: Path | None = None) -> list[str]:
     """:func:`validation_section` from files (missing optional files: 'Not run')."""
     calibration_dir, validation_dir = Path(calibration_dir), Path(validation_dir)
@@ -213,6 +203,7 @@ def section_from_files(calibration_dir: Path, validation_dir: Path, sobol_csv: P
         _read(validation_dir / "lowo.csv"),
         sobol,
         labels,
-        calibration_files=f"`{_shown(calibration_dir / 'calibrated.yaml')}`",
+        # named from the folder that holds it, so the text does not depend on where the repository is
+        calibration_files=f"`{calibration_dir.resolve().name}/calibrated.yaml`",
         figure=figure,
     )
