@@ -313,29 +313,36 @@ def _parameters(data: dict[str, Any], path: Path | str, base_dir: Path | None) -
     return out
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file (``yaml.safe_load``; nothing in it is evaluated)."""
-    path = Path(path)
+def read_yaml_file(path: Path, error: type[ValueError], kind: str = "scenario") -> tuple[Any, bytes]:
+    """The parsed document and raw bytes of a YAML file (``yaml.safe_load``; nothing in it is evaluated);
+    every problem reading or parsing it is ``error`` with one line naming the file (used for scenarios and
+    for power design files)."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ScenarioError(f"{path}: file not found") from None
+        raise error(f"{path}: file not found") from None
     except IsADirectoryError:
-        raise ScenarioError(f"{path}: is a directory, not a scenario file") from None
+        raise error(f"{path}: is a directory, not a {kind} file") from None
     except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+        raise error(f"{path}: cannot read: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(raw)
+        return yaml.safe_load(raw), raw
     except RecursionError:
-        raise ScenarioError(f"{path}: (top level): malformed YAML: nested too deeply") from None
+        raise error(f"{path}: (top level): malformed YAML: nested too deeply") from None
     except yaml.reader.ReaderError as exc:  # binary or wrongly encoded bytes
-        raise ScenarioError(
+        raise error(
             f"{path}: not a YAML text file ({exc.reason} at byte {exc.position}); expected UTF-8 text"
         ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(top level)"
         problem = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise ScenarioError(f"{path}: {where}: malformed YAML: {problem}") from None
+        raise error(f"{path}: {where}: malformed YAML: {problem}") from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file (``yaml.safe_load``; nothing in it is evaluated)."""
+    path = Path(path)
+    data, raw = read_yaml_file(path, ScenarioError)
     scen = scenario_from_dict(data, path, base_dir=path.parent)
     return scen.model_copy(update={"source_path": str(path), "source_sha256": hashlib.sha256(raw).hexdigest()})

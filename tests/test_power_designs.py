@@ -341,3 +341,24 @@ def test_shipped_designs_are_valid():
     for f in sorted((REPO / "designs").glob("*.yaml")):
         d = load_design(f)
         assert d.name == f.stem
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x80\xff\x00binary", "not a YAML text file"),
+        (b"[" * 5000, "nested too deeply"),
+        (b"type: [unclosed", "malformed YAML"),
+    ],
+)
+def test_unreadable_design_files_are_one_line_errors(tmp_path, content, message):
+    """Design files are read by the scenario loader's reader: binary, deeply nested and malformed
+    YAML each raise DesignError with one line naming the file (a deeply nested file used to end in
+    a RecursionError traceback)."""
+    from sim.power.schema import DesignError, load_design
+
+    path = tmp_path / "design.yaml"
+    path.write_bytes(content)
+    with pytest.raises(DesignError, match=message) as info:
+        load_design(path)
+    assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)

@@ -13,10 +13,9 @@ import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..scenario import _one_line
+from ..scenario import _one_line, read_yaml_file
 from .common import MAX_CLUSTERS, OUTCOMES
 
 DesignType = Literal["parallel_cluster", "parallel_baseline", "stepped_wedge", "individual"]
@@ -236,19 +235,6 @@ def design_from_dict(data: Any, path: Path | str = "<design>") -> Design:
 def load_design(path: str | Path) -> Design:
     """Read and validate a design YAML file (``yaml.safe_load``; nothing in it is evaluated)."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DesignError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DesignError(f"{path}: is a directory, not a design file") from None
-    except OSError as exc:
-        raise DesignError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "(top level)"
-        raise DesignError(f"{path}: {where}: malformed YAML: {getattr(exc, 'problem', None) or 'malformed'}") from None
+    data, raw = read_yaml_file(path, DesignError, "design")
     d = design_from_dict(data, path)
     return d.model_copy(update={"source_path": str(path), "source_sha256": hashlib.sha256(raw).hexdigest()})
