@@ -104,31 +104,40 @@ class Caseload:
 
     def advance(self, now: float) -> None:
         """Bring the waiting list up to day ``now``: exits, referrals and starts in order of day."""
-        cons, heap, waiting = self.cons, self.exits, self.waiting
-        referred, exit_day = cons.referred_day, cons.exit_day
-        n = len(referred)
         # Recheck the places on resuming: providers may have been added since (staff pipeline).
-        t_places = self.t if waiting else math.inf
+        t_places = self.t if self.waiting else math.inf
         while True:
-            t_ref = referred[self.next_referral] if self.next_referral < n else math.inf
-            t_exit = heap[0][0] if heap else math.inf
-            t = min(t_ref, t_exit, t_places if waiting else math.inf)
+            t = self._next_day(t_places)
             if t > now:
                 break
-            while heap and heap[0][0] <= t:
-                day, k = heapq.heappop(heap)
-                if exit_day[k] == day:  # not superseded by an earlier exit
-                    self.enrolled -= 1
-            while self.next_referral < n and referred[self.next_referral] <= t:
-                waiting.append(self.next_referral)
-                self.next_referral += 1
-            if waiting:
-                places = self.places(t)
-                while waiting and self.enrolled < places:
-                    self._start(waiting.popleft(), t)
-                until = self.c.available_until()
-                t_places = until if until > t else math.inf
+            t_places = self._step(t)
         self.t = max(self.t, now)
+
+    def _next_day(self, t_places: float) -> float:
+        """The next day something can change: a referral, an exit, or (while someone waits) the places."""
+        referred, heap = self.cons.referred_day, self.exits
+        t_ref = referred[self.next_referral] if self.next_referral < len(referred) else math.inf
+        t_exit = heap[0][0] if heap else math.inf
+        return min(t_ref, t_exit, t_places if self.waiting else math.inf)
+
+    def _step(self, t: float) -> float:
+        """Day ``t``: exits, then referrals join the list, then the list fills the open places; returns
+        the next day the places may change (inf when nobody waits)."""
+        heap, waiting, exit_day, referred = self.exits, self.waiting, self.cons.exit_day, self.cons.referred_day
+        while heap and heap[0][0] <= t:
+            day, k = heapq.heappop(heap)
+            if exit_day[k] == day:  # not superseded by an earlier exit
+                self.enrolled -= 1
+        while self.next_referral < len(referred) and referred[self.next_referral] <= t:
+            waiting.append(self.next_referral)
+            self.next_referral += 1
+        if not waiting:
+            return math.inf
+        places = self.places(t)
+        while waiting and self.enrolled < places:
+            self._start(waiting.popleft(), t)
+        until = self.c.available_until()
+        return until if until > t else math.inf
 
     def _start(self, k: int, day: float) -> None:
         """Consumer ``k`` joins a group on ``day``: their graduation day, and whether they drop out in
@@ -166,18 +175,12 @@ class Caseload:
         """Consumer-table columns at the follow-up day ``now`` (``docs/data_dictionary.md``)."""
         self.advance(now)
         cons = self.cons
-        status = []
-        for ref, enr, ex, why in zip(
-            cons.referred_day, cons.enrolled_day, cons.exit_day, cons.exit_reason, strict=True
-        ):
-            if ref > now:
-                status.append("referred_after_follow_up")
-            elif enr > now:
-                status.append("waiting")
-            elif ex <= now:
-                status.append(why)
-            else:
-                status.append("active")
+        status = [
+            _status(ref, enr, ex, why, now)
+            for ref, enr, ex, why in zip(
+                cons.referred_day, cons.enrolled_day, cons.exit_day, cons.exit_reason, strict=True
+            )
+        ]
         left = [ex <= now for ex in cons.exit_day]
         return {
             "recruited_day": list(cons.referred_day),
@@ -189,6 +192,15 @@ class Caseload:
             "enrolled_day": [d if d <= now else None for d in cons.enrolled_day],
             "exit_reason": [why if gone else "" for why, gone in zip(cons.exit_reason, left, strict=True)],
         }
+
+
+def _status(referred: float, enrolled: float, exit_day: float, reason: str, now: float) -> str:
+    """A consumer's status on day ``now``."""
+    if referred > now:
+        return "referred_after_follow_up"
+    if enrolled > now:
+        return "waiting"
+    return reason if exit_day <= now else "active"
 
 
 def caseload_columns(replication: int, c: CommunityState) -> dict[str, list]:
