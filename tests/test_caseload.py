@@ -24,6 +24,7 @@ import pytest
 import yaml
 from scipy import stats
 
+from sim import instruments as ins
 from sim.datasets import to_frames, write_table
 from sim.model import RolloutModel, simulate_replication
 from sim.model.community import Provider
@@ -130,6 +131,27 @@ def test_waiting_consumers_are_never_invited_and_exits_end_invitations():
         assert (f.loc[f["status"] == "waiting", "sessions_invited"] == 0).all()
         assert (f.loc[f["status"] == "waiting", "evaluated"] == 0).all()
     assert checked > 100 and waited > 5
+
+
+def test_late_joiners_answer_from_their_own_shorter_exposure():
+    """The outcome chain uses each person's own exposure (docs/outcome_chain.md): consumers who joined
+    a group in the three months before follow-up attended fewer sessions and report the programme's
+    benefits less often than the founding cohort, evaluated at the same follow-up."""
+    sc = _scenario(
+        {"referrals_per_month": 1.5, "consumers_per_provider": 10, "graduation_months": None},
+        communities=[
+            {"name": "V", "wave": "w", "scheduling": "structured", "providers": 4, "consumers": 6, "copies": 4}
+        ],
+    )
+    cons = _frames(sc, reps=3)["consumers"]
+    ev = cons[cons["evaluated"] == 1]
+    late = ev[ev["enrolled_day"] > ev["follow_up_day"] - 3 * DAYS_PER_MONTH]
+    early = ev[ev["enrolled_day"] == ev["recruited_day"]]
+    early = early[early["referred_day"] == 0.0]
+    assert len(late) >= 15 and len(early) >= 40
+    assert late["sessions_attended"].mean() < 0.3 * early["sessions_attended"].mean()
+    benefit = list(ins.SELF_BENEFIT_COLUMNS)
+    assert late[benefit].to_numpy().mean() < early[benefit].to_numpy().mean() - 0.1
 
 
 # --- flow balance ----------------------------------------------------------------------------------
