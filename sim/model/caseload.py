@@ -28,7 +28,9 @@ follow-up, at the end): it needs no SimPy event of its own. :func:`caseload_colu
 
 from __future__ import annotations
 
+import bisect
 import heapq
+import itertools
 import math
 from collections import deque
 
@@ -205,54 +207,42 @@ def _status(referred: float, enrolled: float, exit_day: float, reason: str, now:
 
 def caseload_columns(replication: int, c: CommunityState) -> dict[str, list]:
     """The ``caseload`` table of one community: a row per month (whole months since day 0) from its
-    start month to its end month. Month-end counts are taken just before the month's last day ends
-    (the community's end day for its last month), so that, month by month, consumers referred so far
-    = enrolled + waiting + exits so far."""
+    start month to its end month. Month-end counts are taken at the end of the month (the community's
+    end day for its last month), so that, month by month, consumers referred so far = enrolled +
+    waiting + exits so far. Plain Python: a community has a few dozen consumers, and this runs for
+    every scenario (the closed cohort too)."""
     cons = c.consumers
     assert cons is not None
     if c.caseload is not None:
         c.caseload.advance(c.end)
     first = math.floor(c.start / DAYS_PER_MONTH + 1e-9)
-    last = max(first, math.ceil(c.end / DAYS_PER_MONTH - 1e-9) - 1)
-    months = np.arange(first, last + 1)
-    ends = np.minimum((months + 1) * DAYS_PER_MONTH, c.end)
-    ends[-1] = c.end
-    referred = np.sort(np.asarray(cons.referred_day, dtype=float))
-    enrolled = np.asarray(cons.enrolled_day, dtype=float)
-    exit_day = np.asarray(cons.exit_day, dtype=float)
-    if c.caseload is not None:
-        reason = np.asarray(cons.exit_reason, dtype=object)
-    else:  # the closed cohort's only exit is dropout (consumers.Dropout)
-        reason = np.where(exit_day < math.inf, "dropped_out", "")
-
-    def so_far(days: np.ndarray) -> np.ndarray:
-        """How many of ``days`` fall before each month's end."""
-        return np.searchsorted(np.sort(days), ends, side="left")
-
-    ref_n, enr_n = so_far(referred), so_far(enrolled)
-    exit_n = so_far(exit_day)
-    drop_n = so_far(exit_day[reason == "dropped_out"])
-    grad_n = so_far(exit_day[reason == "graduated"])
-    started_month = np.searchsorted(ends, enrolled, side="right")  # index of the month each one starts in
-    ok = enrolled < c.end
-    wait = np.bincount(started_month[ok], weights=(enrolled - np.asarray(cons.referred_day))[ok], minlength=len(ends))
-    count = np.bincount(started_month[ok], minlength=len(ends))
-    rows = len(months)
-
-    def monthly(cum: np.ndarray) -> list[int]:
-        return np.diff(cum, prepend=0).tolist()
-
+    rows = max(first + 1, math.ceil(c.end / DAYS_PER_MONTH - 1e-9)) - first
+    ends = [(first + i + 1) * DAYS_PER_MONTH for i in range(rows - 1)] + [c.end]
+    counts = {k: [0] * rows for k in ("referred", "started", "dropped_out", "graduated")}
+    wait = [0.0] * rows
+    closed = c.caseload is None
+    for ref, enr, ex, why in zip(cons.referred_day, cons.enrolled_day, cons.exit_day, cons.exit_reason, strict=True):
+        counts["referred"][bisect.bisect_right(ends, ref)] += 1
+        if enr < c.end:
+            i = bisect.bisect_right(ends, enr)
+            counts["started"][i] += 1
+            wait[i] += enr - ref
+        if ex < c.end:
+            counts["dropped_out" if closed else why][bisect.bisect_right(ends, ex)] += 1
+    referred = list(itertools.accumulate(counts["referred"]))
+    started = list(itertools.accumulate(counts["started"]))
+    left = list(itertools.accumulate(a + b for a, b in zip(counts["dropped_out"], counts["graduated"], strict=True)))
     return {
         "replication": [replication] * rows,
         "community": [c.name] * rows,
         "wave": [c.spec.wave] * rows,
         "setting": [c.spec.setting] * rows,
-        "month": months.tolist(),
-        "referred": monthly(ref_n),
-        "enrolled": (enr_n - exit_n).tolist(),
-        "waiting": (ref_n - enr_n).tolist(),
-        "started": monthly(enr_n),
-        "dropped_out": monthly(drop_n),
-        "graduated": monthly(grad_n),
-        "mean_wait_days": [round(w / k, 3) if k else None for w, k in zip(wait[:rows], count[:rows], strict=True)],
+        "month": list(range(first, first + rows)),
+        "referred": counts["referred"],
+        "enrolled": [a - b for a, b in zip(started, left, strict=True)],
+        "waiting": [a - b for a, b in zip(referred, started, strict=True)],
+        "started": counts["started"],
+        "dropped_out": counts["dropped_out"],
+        "graduated": counts["graduated"],
+        "mean_wait_days": [round(w / k, 3) if k else None for w, k in zip(wait, counts["started"], strict=True)],
     }
