@@ -121,7 +121,8 @@ class Consumers:
     baseline: dict[str, list]
     propensity: list[float]  # probability of attending a session they are invited to
     start: float = 0.0  # day the founding consumers are recruited and enrolled (the community's start)
-    exit_day: list[float] = field(init=False)  # dropout (or graduation) day; inf while in the programme
+    # the day they leave: dropout, or (open caseload) a graduation day fixed on starting; inf if none
+    exit_day: list[float] = field(init=False)
     exit_reason: list[str] = field(init=False)  # dropped_out | graduated, of exit_day ("" while none)
     referred_day: list[float] = field(init=False)  # the founding cohort: the community's start
     enrolled_day: list[float] = field(init=False)  # day they joined a group; inf while waiting
