@@ -18,6 +18,10 @@ single-module model:
 - DOCTOR: plan-review times (also by inversion) are drawn when a plan is registered, at the session's
   announcement, rather than when a doctor starts the review; supervision gaps by inversion.
 
+RECRUITMENT and RECRUIT (the staff pipeline, ``sim.model.training``) were added later, at the end:
+a stream's identity is its fixed integer id, so adding them changed no other stream's draws, and
+they are created only when a scenario has a ``staff_pipeline`` section.
+
 All other streams (COMMUNITY, BASELINE, PROVIDER_LEAVE, EVALUATION, CAREGIVER, STRESS) and, for
 structured scheduling, the session draws are unchanged: with supervision off and instant plan reviews
 a structured community gives the same sessions, byte for byte, as before.
@@ -45,6 +49,12 @@ class Stream(IntEnum):
     CAREGIVER = 9  # caregivers and their answers
     STRESS = 10  # provider stress state
     STAFFING = 11  # choice of lead and assistants
+    RECRUITMENT = 12  # staff pipeline: time to find a replacement provider (sim.model.training)
+    RECRUIT = 13  # staff pipeline: a replacement provider's baseline, interests and stress
+
+
+# Drawn only by the staff pipeline (``sim.model.training``), which creates them itself.
+PIPELINE_STREAMS = (Stream.RECRUITMENT, Stream.RECRUIT)
 
 
 def stream(seed: int, replication: int, source: Stream, community: int) -> np.random.Generator:
