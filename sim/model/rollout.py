@@ -34,6 +34,7 @@ class RolloutModel:
     def __init__(self, scenario: Scenario, replication: int, seed: int, parameters: ModelParameters):
         self.scenario, self.replication, self.seed, self.p = scenario, replication, seed, parameters
         self.env = simpy.Environment()
+        self.centre: TrainingCentre | None = None  # the staff pipeline's, once run
         pools = {name: Doctors(n) for name, n in scenario.doctor_pools.items()}
         self.communities: list[CommunityState] = [
             build_community(
@@ -51,9 +52,9 @@ class RolloutModel:
     def run(self) -> ReplicationResult:
         env, p = self.env, self.p
         pipeline = self.scenario.staff_pipeline
-        centre = None
+        centre = self.centre = None
         if pipeline is not None and pipeline.replacing:  # the staff pipeline (sim.model.training)
-            centre = TrainingCentre(env, pipeline, p, first_cohort=len(self.communities) + 1)
+            centre = self.centre = TrainingCentre(env, pipeline, p, first_cohort=len(self.communities) + 1)
         for c in self.communities:
             env.process(SessionDelivery(env, c, p).run())
             careers = ProviderCareer(env, c, p)

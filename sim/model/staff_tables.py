@@ -55,6 +55,8 @@ def month_ends(c: CommunityState) -> tuple[int, list[float]]:
 
 def _counts(days: list[float], ends: list[float]) -> list[int]:
     """How many of ``days`` fall at or before each month end."""
+    if not days:
+        return [0] * len(ends)
     days = sorted(days)
     return [bisect_right(days, t) for t in ends]
 
