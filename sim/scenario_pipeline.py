@@ -2,7 +2,7 @@
 
 Absent, a community keeps the providers it recruited at its start (the paper's study). Present, each
 community recruits replacements up to its target (its ``providers``) from people in stable recovery
-(Methods: the providers were people with severe mental illness themselves, 'in stable condition'),
+(Methods: providers had schizophrenia or bipolar disorder, 'stable at least 6 months'),
 and the district's trainers train them in cohorts (``sim.model.training``; README, "What is modelled").
 """
 

@@ -1,9 +1,10 @@
 """The staff pipeline (scenario ``staff_pipeline``, ``sim/scenario_pipeline.py``): replacing providers.
 
-The paper's providers were people with severe mental illness 'in stable condition', recommended by
-community doctors and trained by a psychiatrist and a clinical psychologist in 'five half-days'
-(Methods). Without a ``staff_pipeline`` section nobody replaces a provider who quits (the paper's
-study). With it:
+The paper's providers had schizophrenia or bipolar disorder, 'stable at least 6 months', were
+'recommended by community doctors' and trained by 'a psychiatrist and a clinical psychologist' in
+'five half-days'; no candidate was excluded during training (Methods), so every trainee joins.
+Without a ``staff_pipeline`` section nobody replaces a provider who quits (the paper's study).
+With it:
 
 - :class:`Recruitment` (one per community): a vacancy opens on the day a provider quits
   (``replace_quitters``) or starts a leave of at least ``long_leave_months`` (``cover_leave``), when the
