@@ -64,18 +64,8 @@ def _counts(days: list[float], ends: list[float]) -> list[int]:
 def staff_columns(replication: int, c: CommunityState, recruits: list[Recruit]) -> dict[str, list]:
     """The staff rows of one community; ``recruits``: its staff-pipeline vacancies (joined or not)."""
     first, ends = month_ends(c)
-    inf = math.inf
-    provs = c.providers
-    found_days = [r.provider.recruited_day if r.provider else inf for r in recruits]
-    start_days = [r.provider.training_start if r.provider and r.cohort is not None else inf for r in recruits]
-    trained = _counts([q.training_end for q in provs], ends)
-    started = _counts([q.training_start for q in provs[: c.spec.providers]] + start_days, ends)
-    quit_ = _counts([q.exit_day for q in provs if q.exit_day is not None], ends)
-    leave_from = _counts([a for q in provs for a, _ in q.leave_spells], ends)
-    leave_to = _counts([b for q in provs for _, b in q.leave_spells], ends)
-    opened = _counts([r.opened for r in recruits], ends)
-    found, rec_started = _counts(found_days, ends), _counts(start_days, ends)
     n = len(ends)
+    k = _cumulative(c, recruits, ends)
     s = c.spec
     return {
         "replication": [replication] * n,
@@ -83,14 +73,43 @@ def staff_columns(replication: int, c: CommunityState, recruits: list[Recruit]) 
         "wave": [s.wave] * n,
         "setting": [s.setting] * n,
         "month": list(range(first, first + n)),
-        "in_post": [a - b for a, b in zip(trained, quit_, strict=True)],
-        "on_leave": [a - b for a, b in zip(leave_from, leave_to, strict=True)],
-        "in_training": [a - b for a, b in zip(started, trained, strict=True)],
-        "awaiting_training": [a - b for a, b in zip(found, rec_started, strict=True)],
-        "recruiting": [a - b for a, b in zip(opened, found, strict=True)],
-        "quit": _diff(quit_),
-        "trained": _diff(trained),
+        "in_post": _minus(k["trained"], k["quit"]),
+        "on_leave": _minus(k["leave_from"], k["leave_to"]),
+        "in_training": _minus(k["started"], k["trained"]),
+        "awaiting_training": _minus(k["found"], k["rec_started"]),
+        "recruiting": _minus(k["opened"], k["found"]),
+        "quit": _diff(k["quit"]),
+        "trained": _diff(k["trained"]),
     }
+
+
+def _cumulative(c: CommunityState, recruits: list[Recruit], ends: list[float]) -> dict[str, list[int]]:
+    """For each kind of day, how many fall at or before each month end (a person counts in a state
+    between two of their days: trained to quit, recruited to training start, ...)."""
+    provs = c.providers
+    found, rec_started = _recruit_days(recruits)
+    days = {
+        "trained": [q.training_end for q in provs],
+        "started": [q.training_start for q in provs[: c.spec.providers]] + rec_started,
+        "quit": [q.exit_day for q in provs if q.exit_day is not None],
+        "leave_from": [a for q in provs for a, _ in q.leave_spells],
+        "leave_to": [b for q in provs for _, b in q.leave_spells],
+        "opened": [r.opened for r in recruits],
+        "found": found,
+        "rec_started": rec_started,
+    }
+    return {k: _counts(v, ends) for k, v in days.items()}
+
+
+def _recruit_days(recruits: list[Recruit]) -> tuple[list[float], list[float]]:
+    """Each vacancy's day a candidate was found and day training started (infinite: not yet)."""
+    found = [r.provider.recruited_day if r.provider else math.inf for r in recruits]
+    started = [r.provider.training_start if r.provider and r.cohort is not None else math.inf for r in recruits]
+    return found, started
+
+
+def _minus(a: list[int], b: list[int]) -> list[int]:
+    return [x - y for x, y in zip(a, b, strict=True)]
 
 
 def _diff(cum: list[int]) -> list[int]:
