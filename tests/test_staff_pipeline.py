@@ -243,3 +243,23 @@ def test_cli_refuses_bad_staff_pipeline_with_exit_2(tmp_path, run_cli):
         assert r.returncode == 2, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1 and f"{f}: {field}: " in r.stderr
         assert not (tmp_path / f"out{k}").exists()
+
+
+def test_recruits_of_a_community_whose_services_ended_are_not_trained():
+    data = {
+        "name": "ends",
+        "seed": 3,
+        "waves": {"short": {"follow_up_months": 6}, "long": {"follow_up_months": 30}},
+        "communities": [
+            {"name": "S", "wave": "short", "scheduling": "structured", "providers": 6, "consumers": 12, "copies": 3},
+            {"name": "L", "wave": "long", "scheduling": "structured", "providers": 6, "consumers": 12, "copies": 3},
+        ],
+        "parameters": {"provider_quit_hazard_per_month": 0.4},
+        "staff_pipeline": {"trainers": 1, "cohort_size": 2, "recruitment_months": 0.25},
+    }
+    model = _run(scenario_from_dict(data))
+    trained = [(h, r) for h in model.centre.cohorts for r in h.trainees]
+    assert all(h.start < r.community.end for h, r in trained)
+    short_end = 6 * DAYS_PER_MONTH
+    untrained = [r for r in model.centre.recruits if r.community.end == short_end and r.cohort is None]
+    assert untrained and any(h.end > short_end for h, _ in trained)  # the team kept training for the others

@@ -20,7 +20,9 @@ With it:
   it then waits for a free team and takes the recruits waiting at that moment (oldest first, at most
   ``cohort_size``). It trains for ``training_half_days`` at ``half_days_per_week``; when it ends, its
   trainees join their communities (appended to ``CommunityState.providers``, so sessions, staffing,
-  careers and supervision see them).
+  careers and supervision see them). A recruit whose community's services end before their cohort
+  starts is not trained. A provider back from a covered leave returns to their post, so a community
+  may stand above its target until its next quit.
 
 Training lead time (vacancy to joining) = recruitment + wait for a cohort and a team + training: an
 output of the simulation (``training.csv``, ``staff.csv``, ``docs/data_dictionary.md``). The founding
@@ -94,7 +96,7 @@ class TrainingCentre:
         env, spec = self.env, self.spec
         max_wait = spec.max_wait_weeks * WEEK
         while True:
-            while not self.waiting:
+            while not self._still_needed():
                 self._arrival = env.event()
                 yield self._arrival
             deadline = self.waiting[0].provider.recruited_day + max_wait
@@ -103,11 +105,20 @@ class TrainingCentre:
                 yield self._arrival | env.timeout(deadline - env.now)
             team = self.teams.request()
             yield team
+            if not self._still_needed():
+                self.teams.release(team)
+                continue
             trainees, self.waiting = self.waiting[: spec.cohort_size], self.waiting[spec.cohort_size :]
             cohort = Cohort(self.next_number, env.now, env.now + spec.training_days, trainees)
             self.next_number += 1
             self.cohorts.append(cohort)
             env.process(self.train(cohort, team))
+
+    def _still_needed(self) -> bool:
+        """Drop the waiting recruits whose community's services have ended; is anyone left?"""
+        now = self.env.now
+        self.waiting = [r for r in self.waiting if r.community.end > now]
+        return bool(self.waiting)
 
     def train(self, cohort: Cohort, team):
         for r in cohort.trainees:
