@@ -166,6 +166,14 @@ def test_no_session_is_staffed_before_its_providers_training_ends():
     assert staffed_by_recruits > 50  # replacements do staff sessions once trained
 
 
+def test_same_seed_same_staff_and_training_tables():
+    scen = _scenario({"trainers": 2, "cohort_size": 3, "cover_leave": True}, provider_leave_hazard_per_month=0.1)
+    a, b = (simulate_replication(scen, 1).columns for _ in range(2))
+    assert a["staff"] == b["staff"] and a["training"] == b["training"]
+    assert repr(a["providers"]) == repr(b["providers"])  # repr: unevaluated answers are NaN
+    assert len(a["training"]["cohort"]) > len(scen.communities[0].name)  # pipeline cohorts ran
+
+
 def test_nobody_replaced_without_the_section():
     model = _run(_scenario(None))
     assert not _recruits(model) and sum(model.result.columns["staff"]["quit"]) > 10
@@ -229,7 +237,11 @@ def test_zero_trainers_allowed_when_nothing_is_replaced():
 
 def test_cli_refuses_bad_staff_pipeline_with_exit_2(tmp_path, run_cli):
     for k, (pipeline, field) in enumerate(
-        [({"trainers": 0}, "staff_pipeline"), ({"half_days_per_week": -2}, "staff_pipeline.half_days_per_week")]
+        [
+            ({"trainers": 0}, "staff_pipeline"),
+            ({"half_days_per_week": -2}, "staff_pipeline.half_days_per_week"),
+            ({"cohort_sise": 4}, "staff_pipeline.cohort_sise"),
+        ]
     ):
         f = tmp_path / f"bad{k}.yaml"
         data = {
