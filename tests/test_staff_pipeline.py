@@ -275,3 +275,38 @@ def test_recruits_of_a_community_whose_services_ended_are_not_trained():
     short_end = 6 * DAYS_PER_MONTH
     untrained = [r for r in model.centre.recruits if r.community.end == short_end and r.cohort is None]
     assert untrained and any(h.end > short_end for h, _ in trained)  # the team kept training for the others
+
+
+# --- with an open caseload ---------------------------------------------------------------------------
+def test_waiting_list_built_by_quits_is_served_when_the_trained_replacements_arrive():
+    """Referrals exceed the places of the providers left after quits (3 places each, Methods' 1:3): a
+    waiting list builds; on the day a cohort of replacements joins, the consumers waiting just before
+    start at once, as many as the new places allow: min(waiting, places after - enrolled before)."""
+    pipe = {"trainers": 1, "cohort_size": 2, "max_wait_weeks": 1, "recruitment_months": 0.5}
+    scen = _scenario(pipe, communities=2, providers=3, quit_hazard=0.15, provider_leave_hazard_per_month=0.0)
+    caseload = {"referrals_per_month": 2, "consumers_per_provider": 3, "graduation_months": 3}
+    scen = scen.model_copy(update={"caseload": scenario_from_dict({**_caseload_base(), "caseload": caseload}).caseload})
+    arrivals = started_total = 0
+    for rep in range(4):
+        model = _run(scen, rep)
+        for c in model.communities:
+            cons = c.consumers
+            n = len(cons)
+            for t in sorted({q.training_end for q in c.providers[c.spec.providers :] if q.training_end < c.end}):
+                waiting = [k for k in range(n) if cons.referred_day[k] < t <= cons.enrolled_day[k]]
+                enrolled = sum(1 for k in range(n) if cons.enrolled_day[k] < t < cons.exit_day[k])
+                c.forget_available()
+                places = 3 * len(c.available_providers(t))
+                started = sum(1 for k in waiting if cons.enrolled_day[k] == t)
+                assert started == min(len(waiting), max(0, places - enrolled))
+                arrivals += bool(waiting)
+                started_total += started
+    assert arrivals >= 5 and started_total >= 5
+
+
+def _caseload_base() -> dict:
+    return {
+        "name": "caseload_base",
+        "waves": {"w": {"follow_up_months": 12}},
+        "communities": [{"name": "X", "wave": "w", "scheduling": "structured", "providers": 2, "consumers": 1}],
+    }
