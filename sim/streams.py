@@ -115,25 +115,28 @@ class Uniforms:
     only through the wrapper: a direct draw from ``rng`` would skip the values already fetched.
     """
 
-    __slots__ = ("block", "buf", "pos", "rng")
+    __slots__ = ("block", "buf", "pos", "rng", "size")
 
     def __init__(self, rng: np.random.Generator, block: int = 256):
         self.rng, self.block = rng, block
         self.buf: list[float] = []
-        self.pos = 0
+        self.pos = self.size = 0  # next value to hand out; values fetched
 
     def take(self, k: int) -> list[float]:
-        pos, end = self.pos, self.pos + k
-        if end > len(self.buf):
+        pos = self.pos
+        end = pos + k
+        if end > self.size:
             self.buf = self.buf[pos:] + self.rng.random(max(self.block, k)).tolist()
+            self.size = len(self.buf)
             pos, end = 0, k
         self.pos = end
         return self.buf[pos:end]
 
     def one(self) -> float:
         pos = self.pos
-        if pos >= len(self.buf):
+        if pos >= self.size:
             self.buf = self.rng.random(self.block).tolist()
+            self.size = len(self.buf)
             pos = 0
         self.pos = pos + 1
         return self.buf[pos]

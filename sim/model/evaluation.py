@@ -213,8 +213,12 @@ class _Stack:
         self.n_prov = [len(c.providers) for c in communities]
         self.n_con = [len(c.consumers or ()) for c in communities]
         self.n_people = [a + b for a, b in zip(self.n_prov, self.n_con, strict=True)]
-        self.prov_cut = np.cumsum([0, *self.n_prov])
-        self.con_cut = np.cumsum([0, *self.n_con])
+        # members (each community's providers, then its consumers) as positions in all the providers
+        # followed by all the consumers
+        prov_at, con_at = np.cumsum([0, *self.n_prov]), sum(self.n_prov) + np.cumsum([0, *self.n_con])
+        self.member_order = np.concatenate(
+            [np.r_[prov_at[i] : prov_at[i + 1], con_at[i] : con_at[i + 1]] for i in range(len(communities))]
+        ).astype(np.int64)
 
     def per(self, values: list, sizes: list[int]) -> np.ndarray:
         return np.repeat(np.asarray(values, dtype=float), sizes)
@@ -229,13 +233,7 @@ class _Stack:
         )
 
     def members(self, prov_values: np.ndarray, con_values: np.ndarray) -> np.ndarray:
-        pc, cc = self.prov_cut, self.con_cut
-        return np.concatenate(
-            [
-                np.concatenate([prov_values[pc[i] : pc[i + 1]], con_values[cc[i] : cc[i + 1]]])
-                for i in range(len(self.communities))
-            ]
-        )
+        return np.concatenate([prov_values, con_values])[self.member_order]
 
 
 def _column(snaps: list[Snapshot], table: str, key: str) -> np.ndarray:
