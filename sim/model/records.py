@@ -136,7 +136,8 @@ def session_columns(
         return cols | {col: [] for col in SESSION_COLUMNS[4:]}
     r = SessionRecord(*zip(*records, strict=True))  # the records' columns, as tuples
     held = [not reason for reason in r.cancel_reason]
-    staff = [[provider_ids[i] for i in s] for s in r.staff]
+    provider, consumer = provider_ids.__getitem__, consumer_ids.__getitem__
+    staff = [list(map(provider, s)) for s in r.staff]
     categories = ins.CONTENT_CATEGORIES
     cols["session_id"] = [f"{name}#{seq:04d}" for seq in r.seq]
     cols["announced_day"] = list(r.announced_day)
@@ -156,6 +157,6 @@ def session_columns(
     cols["n_providers"] = [len(s) for s in staff]
     cols["n_invited"] = [len(i) for i in r.invited]
     cols["n_attended"] = [len(a) for a in r.attended]
-    cols["attendees"] = [";".join([consumer_ids[i] for i in a]) for a in r.attended]
+    cols["attendees"] = [";".join(map(consumer, a)) for a in r.attended]
     cols["before_follow_up"] = [int(b) for b in r.before_follow_up]
     return cols
