@@ -135,28 +135,42 @@ def session_columns(
     if not n:
         return cols | {col: [] for col in SESSION_COLUMNS[4:]}
     r = SessionRecord(*zip(*records, strict=True))  # the records' columns, as tuples
-    held = [not reason for reason in r.cancel_reason]
-    provider, consumer = provider_ids.__getitem__, consumer_ids.__getitem__
-    staff = [list(map(provider, s)) for s in r.staff]
-    categories = ins.CONTENT_CATEGORIES
     cols["session_id"] = [f"{name}#{seq:04d}" for seq in r.seq]
     cols["announced_day"] = list(r.announced_day)
     cols["day"] = list(r.day)
-    cols["status"] = ["held" if h else "cancelled" for h in held]
-    cols["cancel_reason"] = list(r.cancel_reason)
-    cols["postponements"] = list(r.postponements)
-    cols["on_time"] = [int(h and k == 0) for h, k in zip(held, r.postponements, strict=True)]
-    cols["content"] = [categories[k] if h else "" for h, k in zip(held, r.content, strict=True)]
-    cols["format"] = [("group" if g else "individual") if h else "" for h, g in zip(held, r.group, strict=True)]
-    cols["venue"] = [
-        ("outdoor" if o else "rehabilitation_centre") if h else "" for h, o in zip(held, r.outdoor, strict=True)
-    ]
+    cols.update(_delivery_columns(r))
     cols["duration_min"] = list(r.duration_min)
-    cols["lead_provider"] = [s[0] if s else "" for s in staff]
-    cols["providers"] = [";".join(s) for s in staff]
-    cols["n_providers"] = [len(s) for s in staff]
-    cols["n_invited"] = [len(i) for i in r.invited]
-    cols["n_attended"] = [len(a) for a in r.attended]
-    cols["attendees"] = [";".join(map(consumer, a)) for a in r.attended]
+    cols.update(_people_columns(r, provider_ids, consumer_ids))
     cols["before_follow_up"] = [int(b) for b in r.before_follow_up]
-    return cols
+    return {col: cols[col] for col in SESSION_COLUMNS}
+
+
+def _delivery_columns(r: SessionRecord) -> dict[str, list]:
+    """status ... venue, from the records' columns ``r``; blank content, format and venue if cancelled."""
+    held = [not reason for reason in r.cancel_reason]
+    categories = ins.CONTENT_CATEGORIES
+    return {
+        "status": ["held" if h else "cancelled" for h in held],
+        "cancel_reason": list(r.cancel_reason),
+        "postponements": list(r.postponements),
+        "on_time": [int(h and k == 0) for h, k in zip(held, r.postponements, strict=True)],
+        "content": [categories[k] if h else "" for h, k in zip(held, r.content, strict=True)],
+        "format": [("group" if g else "individual") if h else "" for h, g in zip(held, r.group, strict=True)],
+        "venue": [
+            ("outdoor" if o else "rehabilitation_centre") if h else "" for h, o in zip(held, r.outdoor, strict=True)
+        ],
+    }
+
+
+def _people_columns(r: SessionRecord, provider_ids: list[str], consumer_ids: list[str]) -> dict[str, list]:
+    """lead_provider ... attendees, from the records' columns ``r``."""
+    provider, consumer = provider_ids.__getitem__, consumer_ids.__getitem__
+    staff = [list(map(provider, s)) for s in r.staff]
+    return {
+        "lead_provider": [s[0] if s else "" for s in staff],
+        "providers": [";".join(s) for s in staff],
+        "n_providers": [len(s) for s in staff],
+        "n_invited": [len(i) for i in r.invited],
+        "n_attended": [len(a) for a in r.attended],
+        "attendees": [";".join(map(consumer, a)) for a in r.attended],
+    }
