@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..parameters import ModelParameters
 from .community import CommunityState
+from .doctors import request_columns
 from .evaluation import concat_rows, interview
 from .records import session_columns
 
@@ -19,7 +20,18 @@ def collect(p: ModelParameters, replication: int, communities: list[CommunitySta
         ]
     )
     tables["communities"] = _communities(replication, communities)
+    tables["doctor_requests"] = _doctor_requests(replication, communities)  # last: it advances the queues
     return tables
+
+
+def _doctor_requests(replication: int, cs: list[CommunityState]) -> dict[str, list]:
+    """Each distinct doctor pool once (a shared pool serves several communities), in community order."""
+    pools: dict[int, tuple] = {}
+    for c in cs:
+        key = id(c.doctors.started)  # a shared pool's desks share one list of started requests
+        d, end = pools.get(key, (c.doctors, c.end))
+        pools[key] = (d, max(end, c.end))
+    return request_columns(replication, [d for d, _ in pools.values()], [e for _, e in pools.values()])
 
 
 def _communities(replication: int, cs: list[CommunityState]) -> dict[str, list]:

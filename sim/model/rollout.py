@@ -33,7 +33,7 @@ class RolloutModel:
     def __init__(self, scenario: Scenario, replication: int, seed: int, parameters: ModelParameters):
         self.scenario, self.replication, self.seed, self.p = scenario, replication, seed, parameters
         self.env = simpy.Environment()
-        pools = {name: Doctors(n) for name, n in scenario.doctor_pools.items()}
+        pools = {name: Doctors(n, pool=name) for name, n in scenario.doctor_pools.items()}
         self.communities: list[CommunityState] = [
             build_community(
                 scenario,
@@ -42,7 +42,9 @@ class RolloutModel:
                 replication,
                 i,
                 spec,
-                pools[spec.doctor_pool] if spec.doctor_pool is not None else Doctors(spec.doctors),
+                pools[spec.doctor_pool].desk(spec.name)
+                if spec.doctor_pool is not None
+                else Doctors(spec.doctors, spec.name),
             )
             for i, spec in enumerate(scenario.expanded_communities())
         ]
