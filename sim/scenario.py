@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .parameters import DEFAULT_PARAMETERS, ModelParameters, load_parameter_file
+from .planning.cost_spec import CostSpec
 
 DAYS_PER_MONTH = 365.25 / 12
 MAX_MONTHS = 600  # longest simulated period, months (50 years: far beyond any service plan)
@@ -110,6 +111,7 @@ class Scenario(_Strict):
     doctor_pools: dict[str, int] = Field(default_factory=dict)
     parameter_set: str | None = Field(None, description="YAML parameter file, relative to the scenario file")
     parameters: ModelParameters = DEFAULT_PARAMETERS
+    costs: CostSpec | None = Field(None, description="unit costs (sim/planning/cost_spec.py); omitted = illustrative")
     source_path: str | None = Field(None, exclude=True)
     source_sha256: str | None = Field(None, exclude=True)
 
@@ -203,7 +205,8 @@ def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | 
             model = ModelParameters
             continue
         ann = model.model_fields[part].annotation
-        model = next((m for m in (Community, Wave, CaregiverAvailability) if ann is m or m in _args(ann)), None)
+        known = (Community, Wave, CaregiverAvailability, CostSpec)
+        model = next((m for m in known if ann is m or m in _args(ann)), None)
     return model
 
 
