@@ -174,7 +174,7 @@ def _doctor_quantities(requests: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFra
             "month": _month_of(start),
             "doctor_requests_review": (r["kind"] == "plan_review").to_numpy(float),
             "doctor_requests_supervision": (r["kind"] == "supervision").to_numpy(float),
-            "wait_sum": start - r["arrival_day"].to_numpy(float),
+            "wait_sum": np.maximum(start - r["arrival_day"].to_numpy(float), 0.0),  # no rounding below zero
             "n": np.ones(len(r)),
         }
     )
@@ -360,7 +360,8 @@ def lost_by_cause(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return by.rename_axis("replication").reset_index()
 
 
-def _t_interval(x: np.ndarray) -> tuple[float, float, float, int]:
+def _t_interval(x: np.ndarray, upper: float = np.inf) -> tuple[float, float, float, int]:
+    """Mean and 95% t interval over replications, kept within [0, ``upper``] (counts and shares)."""
     x = x[np.isfinite(x)]
     n = len(x)
     if n == 0:
@@ -369,7 +370,7 @@ def _t_interval(x: np.ndarray) -> tuple[float, float, float, int]:
     if n < 2:
         return m, np.nan, np.nan, n
     h = float(stats.t.ppf(0.975, n - 1) * x.std(ddof=1) / np.sqrt(n))
-    return m, m - h, m + h, n
+    return m, max(m - h, 0.0), min(m + h, upper), n
 
 
 def bottlenecks(lost: pd.DataFrame | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -390,8 +391,8 @@ def bottlenecks(lost: pd.DataFrame | Mapping[str, pd.DataFrame]) -> pd.DataFrame
         x = lost[cause].to_numpy(float)
         m, lo, hi, n = _t_interval(x)
         with np.errstate(divide="ignore", invalid="ignore"):
-            sm, slo, shi, _ = _t_interval(np.where(total > 0, x / total, np.nan))
-            dm, dlo, dhi, _ = _t_interval(np.where(due > 0, x / due, np.nan))
+            sm, slo, shi, _ = _t_interval(np.where(total > 0, x / total, np.nan), 1.0)
+            dm, dlo, dhi, _ = _t_interval(np.where(due > 0, x / due, np.nan), 1.0)
         rows.append(
             {
                 "cause": cause,
