@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from operator import attrgetter
 
 
 class Request:
@@ -114,13 +115,12 @@ def request_columns(replication: int, pools: list[Doctors], until: list[float]) 
     cols: dict[str, list] = {k: [] for k in REQUEST_COLUMNS}
     for d, end in zip(pools, until, strict=True):
         d.advance(end)
-        for r in d.started:
-            assert r.end is not None
-            cols["community"].append(r.owner)
-            cols["kind"].append(r.kind)
-            cols["arrival_day"].append(r.arrival)
-            cols["start_day"].append(r.end - r.length)
-            cols["end_day"].append(r.end)
-        cols["doctor_pool"].extend([d.pool] * len(d.started))
+        started = d.started
+        cols["community"] += map(attrgetter("owner"), started)
+        cols["doctor_pool"] += [d.pool] * len(started)
+        cols["kind"] += map(attrgetter("kind"), started)
+        cols["arrival_day"] += map(attrgetter("arrival"), started)
+        cols["start_day"] += [r.end - r.length for r in started]  # type: ignore[operator]  # started: end set
+        cols["end_day"] += map(attrgetter("end"), started)
     cols["replication"] = [replication] * len(cols["kind"])
     return cols
