@@ -82,27 +82,60 @@ RESOURCE_COLUMNS = (
 )
 
 
+class _Rows:
+    """The rows of resources.csv (replication x community x month of services) and how to find an event's
+    row: community ``i`` of the communities table has months ``first[i]`` .. ``first[i] + count[i] - 1``
+    at rows ``offset[i]`` ..; an event outside them counts in the nearest of its community's months."""
+
+    def __init__(self, communities: pd.DataFrame):
+        c = communities
+        self.start, self.end = c["start_day"].to_numpy(float), c["end_day"].to_numpy(float)
+        self.first = _month_of(self.start)
+        last = np.maximum(np.ceil(self.end / DAYS_PER_MONTH).astype(np.int64) - 1, self.first)
+        self.count = last - self.first + 1
+        self.offset = np.cumsum(self.count) - self.count
+        self.n = int(self.count.sum())
+        self.community = np.repeat(np.arange(len(c)), self.count)  # the community of each row
+        self.month = self.first[self.community] + (np.arange(self.n) - self.offset[self.community])
+        lo = np.maximum(self.month * DAYS_PER_MONTH, self.start[self.community])
+        hi = np.minimum((self.month + 1) * DAYS_PER_MONTH, self.end[self.community])
+        self.service_days = np.clip(hi - lo, 0.0, None)
+        # (replication, community name) -> position in the communities table, by a sorted integer key
+        self._names = pd.Index(pd.unique(c["community"].to_numpy()))
+        key = c["replication"].to_numpy(np.int64) * len(self._names) + self._names.get_indexer(c["community"])
+        self._order = np.argsort(key, kind="stable")
+        self._keys = key[self._order]
+
+    def communities_of(self, table: pd.DataFrame) -> np.ndarray:
+        """Position in the communities table of each row of ``table`` (-1 if its community is unknown)."""
+        code = self._names.get_indexer(table["community"])
+        key = table["replication"].to_numpy(np.int64) * len(self._names) + code
+        pos = np.clip(np.searchsorted(self._keys, key), 0, max(len(self._keys) - 1, 0))
+        found = (code >= 0) & (len(self._keys) > 0) & (self._keys[pos] == key) if len(self._keys) else code < -1
+        return np.where(found, self._order[pos] if len(self._keys) else -1, -1)
+
+    def row_of(self, comm: np.ndarray, month: np.ndarray) -> np.ndarray:
+        """Row of community positions ``comm`` (all >= 0) in ``month`` (clipped into its months)."""
+        return self.offset[comm] + np.clip(month - self.first[comm], 0, self.count[comm] - 1)
+
+    def add(self, rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """``weights`` summed into their rows."""
+        return np.bincount(rows, weights=weights, minlength=self.n).astype(float)
+
+
 def community_months(communities: pd.DataFrame) -> pd.DataFrame:
     """One row per replication x community x month of services, with the days of the month in service."""
-    c = communities
-    first = np.floor(c["start_day"].to_numpy(float) / DAYS_PER_MONTH).astype(np.int64)
-    last = np.maximum(np.ceil(c["end_day"].to_numpy(float) / DAYS_PER_MONTH).astype(np.int64) - 1, first)
-    k = last - first + 1
-    idx = np.repeat(np.arange(len(c)), k)
-    month = first[idx] + (np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k))
-    lo = np.maximum(month * DAYS_PER_MONTH, c["start_day"].to_numpy(float)[idx])
-    hi = np.minimum((month + 1) * DAYS_PER_MONTH, c["end_day"].to_numpy(float)[idx])
-    out = pd.DataFrame(
+    ix, c = _Rows(communities), communities
+    return pd.DataFrame(
         {
-            "replication": c["replication"].to_numpy()[idx],
-            "community": c["community"].to_numpy()[idx],
-            "wave": c["wave"].to_numpy()[idx],
-            "setting": c["setting"].to_numpy()[idx],
-            "month": month,
-            "service_days": np.clip(hi - lo, 0.0, None),
+            "replication": c["replication"].to_numpy()[ix.community],
+            "community": c["community"].to_numpy()[ix.community],
+            "wave": c["wave"].to_numpy()[ix.community],
+            "setting": c["setting"].to_numpy()[ix.community],
+            "month": ix.month,
+            "service_days": ix.service_days,
         }
     )
-    return out
 
 
 def _month_of(day: pd.Series | np.ndarray) -> np.ndarray:
@@ -119,136 +152,92 @@ def _split_by_month(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.
     return idx, month, np.clip(days, 0.0, None)
 
 
-def _clip_to_rows(df: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
-    """``df``'s month clipped into its community's range of months (events on the last day of services
-    or before the first month count in the nearest month of the community)."""
-    rng = rows.groupby(["replication", "community"], sort=False)["month"].agg(["min", "max"])
-    b = rng.reindex(pd.MultiIndex.from_arrays([df["replication"], df["community"]])).to_numpy()
-    df = df.assign(month=np.clip(df["month"].to_numpy(), b[:, 0], b[:, 1]).astype(np.int64))
-    return df
-
-
-def _session_quantities(sessions: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
-    s = sessions
+def _session_quantities(ix: _Rows, s: pd.DataFrame) -> dict[str, np.ndarray]:
+    comm = ix.communities_of(s)
+    ok = comm >= 0
+    s = s[ok]
+    rows = ix.row_of(comm[ok], _month_of(s["day"]))
     held = (s["status"] == "held").to_numpy()
     reason = s["cancel_reason"].fillna("").astype(str).to_numpy()
-    n_prov = s["n_providers"].to_numpy(float)
+    n_prov = np.where(held, s["n_providers"].to_numpy(float), 0.0)
     hours = np.where(held, s["duration_min"].fillna(0).to_numpy(float) / 60.0, 0.0)
     indoor = held & (s["venue"].fillna("").astype(str).to_numpy() == "rehabilitation_centre")
-    q = {
-        "replication": s["replication"].to_numpy(),
-        "community": s["community"].to_numpy(),
-        "month": _month_of(s["day"]),
-        "sessions_due": np.ones(len(s)),
-        "sessions_held": held.astype(float),
-        **{col: (reason == cause).astype(float) for cause, col in LOST_COLUMNS.items()},
-        "lost_other": (~held & ~np.isin(reason, list(LOST_COLUMNS))).astype(float),
-        "provider_sessions": np.where(held, n_prov, 0.0),
-        "provider_hours": hours * np.where(held, n_prov, 0.0),
-        "venue_hours": np.where(indoor, hours, 0.0),
+    return {
+        "sessions_due": ix.add(rows, np.ones(len(s))),
+        "sessions_held": ix.add(rows, held),
+        **{col: ix.add(rows, reason == cause) for cause, col in LOST_COLUMNS.items()},
+        "lost_other": ix.add(rows, ~held & ~np.isin(reason, list(LOST_COLUMNS))),
+        "provider_sessions": ix.add(rows, n_prov),
+        "provider_hours": ix.add(rows, hours * n_prov),
+        "venue_hours": ix.add(rows, np.where(indoor, hours, 0.0)),
     }
-    df = _clip_to_rows(pd.DataFrame(q), rows)
-    return df.groupby(["replication", "community", "month"], sort=False).sum()
 
 
-def _doctor_quantities(requests: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
-    r = requests
+def _pools(ix: _Rows, communities: pd.DataFrame, r: pd.DataFrame, comm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each community's doctor pool: (pool number, shared within a replication; pool name or "")."""
+    name = np.full(len(communities), "", dtype=object)
+    pooled = (comm >= 0) & (r["doctor_pool"].fillna("").astype(str).to_numpy() != "")
+    name[comm[pooled]] = r["doctor_pool"].to_numpy()[pooled]
+    rep = communities["replication"].to_numpy()
+    label = np.where(name != "", name, "\0" + communities["community"].to_numpy().astype(str))  # own doctors
+    number = pd.factorize(pd.MultiIndex.from_arrays([rep, label]))[0]
+    return number, name
+
+
+def _doctor_quantities(ix: _Rows, communities: pd.DataFrame, r: pd.DataFrame) -> dict[str, np.ndarray]:
+    comm = ix.communities_of(r)
     start, end = r["start_day"].to_numpy(float), r["end_day"].to_numpy(float)
-    idx, month, days = _split_by_month(start, end)
-    kind = r["kind"].to_numpy()[idx]
-    hours = days * DOCTOR_HOURS_PER_BUSY_DAY
-    per = pd.DataFrame(
-        {
-            "replication": r["replication"].to_numpy()[idx],
-            "community": r["community"].to_numpy()[idx],
-            "month": month,
-            "doctor_hours_review": np.where(kind == "plan_review", hours, 0.0),
-            "doctor_hours_supervision": np.where(kind == "supervision", hours, 0.0),
-        }
-    )
-    out = _clip_to_rows(per, rows).groupby(["replication", "community", "month"], sort=False).sum()
-    started = pd.DataFrame(
-        {
-            "replication": r["replication"].to_numpy(),
-            "community": r["community"].to_numpy(),
-            "month": _month_of(start),
-            "doctor_requests_review": (r["kind"] == "plan_review").to_numpy(float),
-            "doctor_requests_supervision": (r["kind"] == "supervision").to_numpy(float),
-            "wait_sum": np.maximum(start - r["arrival_day"].to_numpy(float), 0.0),  # no rounding below zero
-            "n": np.ones(len(r)),
-        }
-    )
-    g = _clip_to_rows(started, rows).groupby(["replication", "community", "month"], sort=False).sum()
-    g["doctor_wait_days"] = g["wait_sum"] / g["n"]
-    return out.join(g.drop(columns=["wait_sum", "n"]), how="outer")
-
-
-def _pool_keys(communities: pd.DataFrame, requests: pd.DataFrame) -> pd.Series:
-    """Each community's doctor pool name (its own doctors: the community's name), by (replication, community)."""
-    c = communities.set_index(["replication", "community"])
-    pools = pd.Series(c.index.get_level_values("community"), index=c.index, dtype=object)
-    if len(requests):
-        named = requests.loc[requests["doctor_pool"].fillna("").astype(str) != "", ["replication", "community"]]
-        named = named.assign(pool=requests.loc[named.index, "doctor_pool"].astype(str)).drop_duplicates(
-            ["replication", "community"]
-        )
-        pools.loc[pd.MultiIndex.from_frame(named[["replication", "community"]])] = named["pool"].to_numpy()
-    return pools
-
-
-def _doctor_utilisation(rows: pd.DataFrame, communities: pd.DataFrame, requests: pd.DataFrame) -> np.ndarray:
-    """Occupied doctor-days / available doctor-days of each row's doctors (its own, or its pool's: then the
-    pool's days in service in that month are those of its busiest community, a member's service days)."""
-    pools = _pool_keys(communities, requests)
-    key = pd.MultiIndex.from_frame(rows[["replication", "community"]])
-    pool = pools.reindex(key).to_numpy()
-    n_doc = communities.set_index(["replication", "community"])["doctors"].reindex(key).to_numpy(float)
-    frame = pd.DataFrame({"replication": rows["replication"], "pool": pool, "month": rows["month"]})
-    frame["capacity"] = n_doc * rows["service_days"].to_numpy(float)
-    cap = frame.groupby(["replication", "pool", "month"], sort=False)["capacity"].max()
-    if len(requests):
-        idx, month, days = _split_by_month(requests["start_day"].to_numpy(float), requests["end_day"].to_numpy(float))
-        owner = pd.MultiIndex.from_arrays(
-            [requests["replication"].to_numpy()[idx], requests["community"].to_numpy()[idx]]
-        )
-        busy = (
-            pd.DataFrame(
-                {
-                    "replication": requests["replication"].to_numpy()[idx],
-                    "pool": pools.reindex(owner).to_numpy(),
-                    "month": month,
-                    "busy": days,
-                }
-            )
-            .groupby(["replication", "pool", "month"], sort=False)["busy"]
-            .sum()
-        )
-    else:
-        busy = pd.Series(dtype=float)
-    k = pd.MultiIndex.from_frame(frame[["replication", "pool", "month"]])
-    b = busy.reindex(k).fillna(0.0).to_numpy()
-    c = cap.reindex(k).to_numpy()
+    review = (r["kind"] == "plan_review").to_numpy()
+    ok = comm >= 0
+    first = ix.row_of(comm[ok], _month_of(start[ok]))
+    wait = np.maximum(start - r["arrival_day"].to_numpy(float), 0.0)[ok]  # no rounding below zero
+    n = ix.add(first, np.ones(len(first)))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(c > 0, b / c, np.nan)
+        out = {
+            "doctor_requests_review": ix.add(first, review[ok]),
+            "doctor_requests_supervision": ix.add(first, ~review[ok]),
+            "doctor_wait_days": np.where(n > 0, ix.add(first, wait) / n, np.nan),
+        }
+    idx, month, days = _split_by_month(start, end)  # doctor time split at month boundaries
+    keep = comm[idx] >= 0
+    idx, month, days = idx[keep], month[keep], days[keep]
+    rows = ix.row_of(comm[idx], month)
+    hours = days * DOCTOR_HOURS_PER_BUSY_DAY
+    out["doctor_hours_review"] = ix.add(rows, np.where(review[idx], hours, 0.0))
+    out["doctor_hours_supervision"] = ix.add(rows, np.where(review[idx], 0.0, hours))
+    # utilisation of each row's doctors (its own, or its pool's): occupied days within services over the
+    # doctors' days in service (for a pool: the days of its member longest in service that month)
+    number, name = _pools(ix, communities, r, comm)
+    m0 = int(min(ix.month.min(), month.min() if len(month) else 0))
+    span = int(max(ix.month.max(), month.max() if len(month) else 0)) - m0 + 1
+    row_key = number[ix.community] * span + (ix.month - m0)
+    c = comm[idx]  # the part of each request within its month and within its community's services
+    hi = np.minimum.reduce([end[idx], (month + 1) * DAYS_PER_MONTH, ix.end[c]])
+    busy_days = np.clip(hi - np.maximum.reduce([start[idx], month * DAYS_PER_MONTH, ix.start[c]]), 0.0, None)
+    busy_key = number[comm[idx]] * span + (month - m0)
+    keys, inv = np.unique(np.concatenate([row_key, busy_key]), return_inverse=True)
+    cap = np.zeros(len(keys))
+    np.maximum.at(cap, inv[: ix.n], communities["doctors"].to_numpy(float)[ix.community] * ix.service_days)
+    busy = np.bincount(inv[ix.n :], weights=busy_days, minlength=len(keys))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["doctor_utilisation"] = np.where(cap[inv[: ix.n]] > 0, busy[inv[: ix.n]] / cap[inv[: ix.n]], np.nan)
+    out["doctor_pool"] = name[ix.community]
+    return out
 
 
-def _training_quantities(training: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+def _training_quantities(ix: _Rows, training: pd.DataFrame) -> dict[str, np.ndarray]:
     t = training.assign(community=training["communities"].fillna("").astype(str).str.split(";"))
     t = t.explode("community")
     t = t[t["community"] != ""]
     share = 1.0 / t.groupby(["replication", "cohort"])["community"].transform("size").to_numpy(float)
-    half = t["trainer_half_days"].to_numpy(float)
-    df = pd.DataFrame(
-        {
-            "replication": t["replication"].to_numpy(),
-            "community": t["community"].to_numpy(),
-            "month": _month_of(t["start_day"]),
-            "trainer_half_days": half * share,
-            "provider_training_hours": t["trainees"].to_numpy(float) * half * HALF_DAY_HOURS * share,
-        }
-    )
-    df = df.merge(rows[["replication", "community"]].drop_duplicates(), on=["replication", "community"])
-    return _clip_to_rows(df, rows).groupby(["replication", "community", "month"], sort=False).sum()
+    comm = ix.communities_of(t)
+    ok = comm >= 0
+    rows = ix.row_of(comm[ok], _month_of(t["start_day"])[ok])
+    half = (t["trainer_half_days"].to_numpy(float) * share)[ok]
+    return {
+        "trainer_half_days": ix.add(rows, half),
+        "provider_training_hours": ix.add(rows, t["trainees"].to_numpy(float)[ok] * half * HALF_DAY_HOURS),
+    }
 
 
 def resource_use(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -256,45 +245,33 @@ def resource_use(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     :data:`RESOURCE_COLUMNS`, documented in docs/data_dictionary.md).
 
     ``frames`` needs ``communities`` and ``sessions``; ``doctor_requests`` and ``training`` are used
-    when present (their quantities are zero, and doctor utilisation blank, without them).
+    when present (their quantities are zero, and doctor utilisation blank, without them). Vectorised
+    over the chunk's replications (no grouping by name), so a chunk costs little beside simulating it.
     """
     comm = frames["communities"]
-    rows = community_months(comm)
-    key = ["replication", "community", "month"]
-    out = rows.set_index(key)
+    ix = _Rows(comm)
+    out = community_months(comm)
+    zeros = np.zeros(ix.n)
+    cols: dict[str, np.ndarray] = dict.fromkeys(RESOURCE_COLUMNS[6:], zeros)
+    cols["doctor_utilisation"] = cols["doctor_wait_days"] = np.full(ix.n, np.nan)
+    cols["doctor_pool"] = np.full(ix.n, "", dtype=object)
     sessions = frames.get("sessions")
-    parts = [_session_quantities(sessions, rows)] if sessions is not None and len(sessions) else []
+    if sessions is not None and len(sessions):
+        cols.update(_session_quantities(ix, sessions))
     requests = frames.get("doctor_requests")
     if requests is not None and len(requests):
-        parts.append(_doctor_quantities(requests, rows))
+        cols.update(_doctor_quantities(ix, comm, requests))
     training = frames.get("training")
     if training is not None and len(training):
-        parts.append(_training_quantities(training, rows))
-    for p in parts:
-        out = out.join(p, how="left")
-    out = out.reset_index()
-    for col in RESOURCE_COLUMNS:
-        if col not in out.columns:
-            out[col] = 0.0
+        cols.update(_training_quantities(ix, training))
     counts = ["sessions_due", "sessions_held", *LOST_COLUMNS.values(), "lost_other", "provider_sessions"]
     counts += ["doctor_requests_review", "doctor_requests_supervision"]
-    amounts = ["provider_hours", "provider_training_hours", "doctor_hours_review", "doctor_hours_supervision"]
-    amounts += ["venue_hours", "trainer_half_days"]
-    out[counts] = out[counts].fillna(0).astype(np.int64)
-    out[amounts] = out[amounts].fillna(0.0)
-    if requests is None:
-        requests = pd.DataFrame(columns=["replication", "community", "doctor_pool", "kind", "start_day", "end_day"])
-        out["doctor_utilisation"] = np.nan
-    else:
-        out["doctor_utilisation"] = _doctor_utilisation(out, comm, requests)
-    out["doctor_pool"] = (
-        _pool_keys(comm, requests).reindex(pd.MultiIndex.from_frame(out[["replication", "community"]])).to_numpy()
-    )
-    out.loc[out["doctor_pool"] == out["community"], "doctor_pool"] = ""
-    available = VENUE_HOURS_PER_WEEK * out["service_days"].to_numpy(float) / 7.0
+    for col in RESOURCE_COLUMNS[6:]:
+        out[col] = np.rint(cols[col]).astype(np.int64) if col in counts else cols[col]
+    available = VENUE_HOURS_PER_WEEK * ix.service_days / 7.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["venue_utilisation"] = np.where(available > 0, out["venue_hours"] / available, np.nan)
-    return out[list(RESOURCE_COLUMNS)].reset_index(drop=True)
+        out["venue_utilisation"] = np.where(available > 0, out["venue_hours"].to_numpy() / available, np.nan)
+    return out[list(RESOURCE_COLUMNS)]
 
 
 def trainer_utilisation(
