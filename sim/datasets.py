@@ -13,7 +13,7 @@ import pandas as pd
 
 from .model import CAREGIVER_ANSWER_COLUMNS, CONSUMER_ANSWER_COLUMNS, PROVIDER_ANSWER_COLUMNS, ReplicationResult
 
-TABLES = ("providers", "consumers", "caregivers", "sessions", "communities", "doctor_requests", "resources")
+TABLES = ("providers", "consumers", "caregivers", "sessions", "communities", "caseload", "doctor_requests", "resources")
 # Derived from the other tables of the same chunk, not by the model (``sim.planning.resources``).
 DERIVED_TABLES = ("resources",)
 
