@@ -183,12 +183,12 @@ FRAMES_FOR_FIGURES_MAX_REPS = 200  # up to this many replications, the analysis 
 
 
 def _analysis_hooks() -> tuple[Any, Any] | None:
-    """``(analyze_chunk, write_analysis)`` from ``sim.analysis`` when it provides them."""
+    """``(report_chunk, write_analysis)`` from ``sim.analysis`` when it provides them."""
     try:
         from . import analysis
     except ImportError:
         return None
-    chunk_fn = getattr(analysis, "analyze_chunk", None)
+    chunk_fn = getattr(analysis, "report_chunk", None)
     write_fn = getattr(analysis, "write_analysis", None)
     return (chunk_fn, write_fn) if callable(chunk_fn) and callable(write_fn) else None
 
