@@ -851,3 +851,8 @@ def web_app(
 from .calibration.cli import recovery as _recovery  # noqa: E402
 
 app.command("recovery")(_recovery)
+
+# --- validate: the calibration's validation (body in sim/calibration/validation/command.py) ---
+from .calibration.validation.command import validate as _validate  # noqa: E402
+
+app.command("validate")(_validate)
