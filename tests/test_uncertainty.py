@@ -107,7 +107,7 @@ def test_assumption_priors_are_documented_valid_and_not_calibrated():
     assert len(priors) >= 10
     for p in priors:
         assert p.name not in calibrated, p.name
-        assert p.why, p.name
+        assert p.source, p.name  # the rationale (the file's `why`)
         desc = ModelParameters.model_fields[p.name].description or ""
         assert "ASSUMPTION" in desc, p.name  # an unidentified assumption, stated as such
         for v in (p.low, p.high):
