@@ -194,7 +194,20 @@ class Scenario(_Strict):
                 raise ValueError(
                     f"community {c.name!r} is followed up at month {fu:g}, after horizon_months {self.horizon_months:g}"
                 )
+        self._trainers_for_referrals()
         return self
+
+    def _trainers_for_referrals(self) -> None:
+        """A staff pipeline with no trainers cannot grow the groups that referrals fill: refused rather
+        than a waiting list that only grows."""
+        if self.staff_pipeline is None or self.staff_pipeline.trainers > 0 or self.caseload is None:
+            return
+        rates = [self.caseload.referrals_per_month] + [c.referrals_per_month or 0.0 for c in self.communities]
+        if max(rates) > 0:
+            raise ValueError(
+                "staff_pipeline.trainers is 0 but caseload: refers consumers; with no training team no provider "
+                "can be trained for them (set trainers >= 1, or remove staff_pipeline:)"
+            )
 
     # --- Derived views used by the model ------------------------------------------------
     @property

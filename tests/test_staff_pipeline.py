@@ -249,6 +249,27 @@ def test_cli_refuses_bad_staff_pipeline_with_exit_2(tmp_path, run_cli):
         assert not (tmp_path / f"out{k}").exists()
 
 
+def test_cli_refuses_zero_trainers_with_referrals(tmp_path, run_cli):
+    """No training team and consumers referred: refused (one line, exit 2); the same pipeline without
+    referrals is accepted."""
+    base = {
+        "name": "zero_trainers",
+        "waves": {"w": {"follow_up_months": 6}},
+        "communities": [{"name": "A", "wave": "w", "scheduling": "structured", "providers": 2, "consumers": 4}],
+        "staff_pipeline": {"trainers": 0, "replace_quitters": False, "cover_leave": False},
+    }
+    for k, rate in enumerate((1.0, 0.0)):
+        f = tmp_path / f"z{k}.yaml"
+        f.write_text(yaml.safe_dump({**base, "caseload": {"referrals_per_month": rate}}))
+        r = run_cli("run", f, "--reps", "1", "--no-analysis", "--out", tmp_path / f"out{k}", "-q")
+        if rate > 0:
+            assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+            assert f"{f}: " in r.stderr and "staff_pipeline.trainers is 0" in r.stderr
+            assert not (tmp_path / f"out{k}").exists()
+        else:
+            assert r.returncode == 0, r.stderr
+
+
 def test_recruits_of_a_community_whose_services_ended_are_not_trained():
     data = {
         "name": "ends",
