@@ -139,7 +139,7 @@ def bottlenecks(table: pd.DataFrame) -> Figure:
     """Sessions lost per replication by cause, most first (mean, 95% CI): :func:`backend.bottleneck_table`."""
     t = table.fillna({"lost_ci_low": table["lost_mean"], "lost_ci_high": table["lost_mean"]})
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(t) + 1.3))
-    names = [f"{c.replace('_', ' ')} ({r})" for c, r in zip(t["cause"], t["resource"], strict=True)]
+    names = [_short(f"{c.replace('_', ' ')}: {r}", 56) for c, r in zip(t["cause"], t["resource"], strict=True)]
     _interval_bars(ax, names, t["lost_mean"], t["lost_ci_low"], t["lost_ci_high"], "tab:red", share=False)
     ax.set_xlabel("sessions lost per replication (mean, 95% CI)")
     ax.set_title("Bottlenecks: sessions lost by cause: the resource it points to", fontsize=10, loc="left")
