@@ -110,7 +110,7 @@ STAFF_LINES = {
 def _monthly_lines(df: pd.DataFrame, lines: dict[str, tuple[str, str]], ylabel: str, title: str) -> Figure:
     """Columns of a per-replication monthly table (summed over communities) at each month's end, each
     with both 95% bands."""
-    fig, ax = plt.subplots(figsize=(7, 3.4))
+    fig, ax = plt.subplots(figsize=(7, 4.2))
     for col, (label, colour) in lines.items():
         if col in df.columns and len(df):
             b = band(df, ["month"], col)
@@ -119,7 +119,7 @@ def _monthly_lines(df: pd.DataFrame, lines: dict[str, tuple[str, str]], ylabel: 
     ax.set_ylabel(ylabel)
     ax.set_ylim(bottom=0)
     ax.set_title(title, fontsize=10, loc="left")
-    ax.legend(fontsize=6, loc="upper left", ncol=len(lines))
+    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=len(lines))
     fig.tight_layout()
     return fig
 
@@ -142,7 +142,9 @@ def bottlenecks(table: pd.DataFrame) -> Figure:
     names = [_short(f"{c.replace('_', ' ')}: {r}", 56) for c, r in zip(t["cause"], t["resource"], strict=True)]
     _interval_bars(ax, names, t["lost_mean"], t["lost_ci_low"], t["lost_ci_high"], "tab:red", share=False)
     ax.set_xlabel("sessions lost per replication (mean, 95% CI)")
-    ax.set_title("Bottlenecks: sessions lost by cause: the resource it points to", fontsize=10, loc="left")
+    fig.suptitle(
+        "Bottlenecks: sessions lost by cause (cause: the resource it points to)", fontsize=10, x=0.02, ha="left"
+    )
     fig.tight_layout()
     return fig
 
