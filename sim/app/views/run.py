@@ -62,8 +62,10 @@ def _planning(state: dict, res: backend.RunResults) -> None:
         r = c.loc[measure]
         col.metric(
             f"{r['label']} ({spec.currency})",
-            f"{r['mean']:,.0f}" if r["mean"] == r["mean"] else "none served",
-            help=f"95% CI {r['ci_low']:,.0f} to {r['ci_high']:,.0f}",
+            f"{r['mean']:,.0f}" if r["mean"] == r["mean"] else "undefined (none)",
+            help=f"95% CI {r['ci_low']:,.0f} to {r['ci_high']:,.0f}"
+            if r["ci_low"] == r["ci_low"]
+            else "no interval (needs two or more replications, and someone served)",
         )
     left, right = st.columns(2)
     for j, (title, img) in enumerate(state["planning_figs"].items()):
