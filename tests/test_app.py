@@ -239,6 +239,7 @@ def test_planning_outputs_equal_the_datasets():
     ranking = backend.bottleneck_table(res).set_index("cause")
     for cause, mean in lost.items():
         assert ranking.loc[cause, "lost_mean"] == pytest.approx(mean)
+    assert (ranking.drop(index=list(lost.index))["lost_mean"] == 0).all()  # causes never seen lose nothing
     assert ranking["lost_mean"].is_monotonic_decreasing
     costs = backend.cost_table(res).set_index("measure")
     per_rep = cost_per_replication(frames, sc.costs)
