@@ -196,6 +196,91 @@ def test_app_run_equals_the_librarys_replications_and_draws_figures(later_wave):
         assert figures.png(fig)[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+PLANNING = {
+    "name": "planning_small",
+    "seed": 7,
+    "horizon_months": 15,
+    "waves": {"w": {"follow_up_months": 12}},
+    "communities": [
+        {"name": "A", "wave": "w", "scheduling": "structured", "providers": 4, "consumers": 8, "copies": 2}
+    ],
+    "caseload": {"referrals_per_month": 2.0, "consumers_per_provider": 3, "graduation_months": 10},
+    "staff_pipeline": {"trainers": 1, "cohort_size": 4},
+    "parameters": {"provider_quit_hazard_per_month": 0.08, "provider_leave_hazard_per_month": 0.05},
+    "costs": {"currency": "USD", "provider_session": 7.0, "coordinator_month": 100.0},
+}
+
+
+def _monthly_sum(frames, table, col):
+    return frames[table].groupby(["replication", "month"])[col].sum()
+
+
+def test_planning_outputs_equal_the_datasets():
+    """Caseload, staff, bottlenecks and costs of an app run are those of the replications' own tables
+    (same seed, replications run directly): sums over communities, lost sessions counted from
+    sessions.csv, costs from sim.planning.costs with the scenario's unit costs; the figures draw."""
+    from sim.planning.costs import cost_per_replication
+
+    sc = backend.validate(PLANNING, "planning")
+    res = backend.run(sc, 3)
+    frames = simulate_frames(sc, 3, workers=1)
+    cl = res.caseload.set_index(["replication", "month"])
+    for col in ("enrolled", "waiting", "referred"):
+        direct = _monthly_sum(frames, "caseload", col)
+        assert (cl.loc[direct.index, col] == direct).all(), col
+    assert cl["waiting"].max() > 0 and cl["referred"].sum() > 0  # the scenario exercises the waiting list
+    st_ = res.staff.set_index(["replication", "month"])
+    for col in ("in_post", "in_training", "on_leave"):
+        direct = _monthly_sum(frames, "staff", col)
+        assert (st_.loc[direct.index, col] == direct).all(), col
+    assert st_["in_training"].sum() > 0  # quitters replaced through training
+    ses = frames["sessions"]
+    lost = ses[ses["status"] != "held"].groupby("cancel_reason").size() / 3
+    ranking = backend.bottleneck_table(res).set_index("cause")
+    for cause, mean in lost.items():
+        assert ranking.loc[cause, "lost_mean"] == pytest.approx(mean)
+    assert (ranking.drop(index=list(lost.index))["lost_mean"] == 0).all()  # causes never seen lose nothing
+    assert ranking["lost_mean"].is_monotonic_decreasing
+    costs = backend.cost_table(res).set_index("measure")
+    per_rep = cost_per_replication(frames, sc.costs)
+    assert costs.loc["total_cost", "mean"] == pytest.approx(per_rep["total_cost"].mean())
+    cons = frames["consumers"]
+    served = (cons["sessions_attended"] >= 1).groupby(cons["replication"]).sum()
+    assert costs.loc["consumers_served", "mean"] == pytest.approx(served.mean())
+    assert costs.loc["cost_per_consumers_served", "mean"] == pytest.approx(per_rep["total_cost"].mean() / served.mean())
+    held = (ses["status"] == "held").groupby(ses["replication"]).sum()
+    assert res.costs["provider_stipends"].to_numpy() == pytest.approx(
+        7.0 * ses[ses["status"] == "held"].groupby("replication")["n_providers"].sum().to_numpy()
+    )
+    assert (held > 0).all() and res.cost_spec.currency == "USD"
+    assert costs.loc["total_cost", "ci_low"] < costs.loc["total_cost", "mean"] < costs.loc["total_cost", "ci_high"]
+    for fig in (
+        figures.caseload(res.caseload),
+        figures.staff(res.staff),
+        figures.bottlenecks(backend.bottleneck_table(res)),
+        figures.costs(res.costs, backend.cost_table(res), backend.cost_categories(), "USD"),
+    ):
+        assert figures.png(fig)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_all_sessions_cancelled_serves_nobody():
+    """No venue ever available and no outdoor sessions: every session is lost (most to the venue), nobody is
+    served, the cost per consumer served is undefined, and the figures still draw."""
+    data = {**PLANNING, "parameters": {**PLANNING["parameters"], "venue_unavailable_prob": 1.0, "outdoor_share": 0.0}}
+    res = backend.run(backend.validate(data, "cancelled"), 2)
+    assert (res.monthly["held"] == 0).all() and (res.key["sessions_held"] == 0).all()
+    costs = backend.cost_table(res).set_index("measure")
+    assert costs.loc["consumers_served", "mean"] == 0 and costs.loc["sessions_held", "mean"] == 0
+    assert np.isnan(costs.loc["cost_per_consumers_served", "mean"])
+    assert (res.costs["provider_stipends"] == 0).all()
+    top = backend.bottleneck_table(res).iloc[0]
+    assert top["cause"] == "venue_unavailable" and top["lost_mean"] > 0
+    lost = res.lost.drop(columns=["replication", "sessions_due"]).sum(axis=1)
+    assert (lost == res.lost["sessions_due"]).all()  # every session due was lost, to one cause or another
+    fig = figures.costs(res.costs, backend.cost_table(res), backend.cost_categories(), "USD")
+    assert figures.png(fig)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_concurrent_runs_share_the_pool_without_mixing_results(later_wave):
     """Two users' runs at once (the server's threads) on the shared pool: each gets its own numbers."""
     import threading
@@ -260,7 +345,7 @@ def _run_page():
     run.page()
 
 
-def test_run_page_shows_figures_and_the_planning_placeholders():
+def test_run_page_shows_figures_and_the_planning_outputs():
     at = streamlit_testing.AppTest.from_function(_run_page, default_timeout=120).run()
     assert not at.exception
     _by_label(at.number_input, "Replications (at most 500: PEER_SUPPORT_APP_MAX_REPS)").set_value(4).run()
@@ -268,9 +353,15 @@ def test_run_page_shows_figures_and_the_planning_placeholders():
     assert not at.exception
     assert any("Results: later_wave, 4 replications" in s.value for s in at.subheader)
     infos = " ".join(i.value for i in at.info)
-    for place in ("Caseloads", "Staff pipeline", "Resource use and utilisation", "Costs"):
-        assert f"**{place}**: not available yet" in infos
-    assert len(at.get("image")) == 4  # sessions per month, retention, completion and attendance, answers
+    assert "not available yet" not in infos
+    assert any(s.value == "Planning outputs" for s in at.subheader)
+    captions = [i.caption for el in at.get("image") for i in el.proto.imgs]
+    for place in ("Caseloads", "Staff pipeline", "Bottlenecks", "Costs"):
+        assert any(c.startswith(f"{place}: ") for c in captions), place
+    # sessions per month, retention, completion and attendance, answers; caseload, staff, bottlenecks, costs
+    assert len(captions) == 8
+    labels = [m.label for m in at.metric]
+    assert "Total cost (CNY)" in labels and "Cost per consumer served (CNY)" in labels
 
 
 def _compare_page():

@@ -257,11 +257,11 @@ class TestPlannerSession:
         button(d, "Run")
         wait(d, lambda x: images(x, decoded=True) >= 1, 60, "the first figure")
         wait_text(d, "Results: later_wave, 20 replications", 120)
-        wait(d, lambda x: images(x) >= 4, 30, "the four figures")
-        wait_text(d, "Costs: not available yet", 30)  # the labelled place for the planning outputs
+        wait(d, lambda x: images(x) >= 8, 30, "the eight figures")
+        wait_text(d, "Planning outputs", 30)
         idle(d)
         text = body_text(d)
-        for title in ("Sessions per month", "Retention", "Completion and attendance", "Answers at follow-up"):
+        for title in ("Sessions per month", "Retention", "Completion and attendance", "Answers at follow-up", "Costs:"):
             assert title in text
         shot(d, shots / "run.png")
 

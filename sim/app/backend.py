@@ -36,6 +36,9 @@ import yaml
 from .. import instruments as ins
 from ..compare import OUTPUTS, compare_scenarios, planner_outputs, summarise
 from ..parameters import DEFAULT_PARAMETERS, ModelParameters, load_parameter_file
+from ..planning import costs as planning_costs
+from ..planning import resources as planning_resources
+from ..planning.cost_spec import DEFAULT_COSTS, CostSpec
 from ..runner import ReplicationPool, RunnerError, map_chunks, run_to_directory
 from ..scenario import DAYS_PER_MONTH, Scenario, ScenarioError, scenario_from_dict
 from . import summaries
@@ -267,9 +270,14 @@ def discard_run_folder(path: Path | str | None) -> None:
 
 
 # --- run ------------------------------------------------------------------------------------------
+#: The per-replication tables of a run (RunResults fields), each built per chunk by :func:`_chunk_tables`.
+RUN_TABLES = ("key", "monthly", "enrolled", "answers", "caseload", "staff", "lost", "costs")
+
+
 @dataclass
 class RunResults:
-    """Per-replication planner tables of a run (all replications so far)."""
+    """Per-replication planner tables of a run (all replications so far); summaries only, never rows of
+    the datasets, so memory grows with replications x months, not with people or sessions."""
 
     scenario: str
     seed: int
@@ -281,15 +289,24 @@ class RunResults:
     done: int = 0
     wall_time: float = 0.0
     labels: dict[str, str] = field(default_factory=dict)
+    caseload: pd.DataFrame = field(default_factory=pd.DataFrame)  # caseload.csv over communities, by month
+    staff: pd.DataFrame = field(default_factory=pd.DataFrame)  # staff.csv over communities, by month
+    lost: pd.DataFrame = field(default_factory=pd.DataFrame)  # sim.planning.resources.lost_by_cause
+    costs: pd.DataFrame = field(default_factory=pd.DataFrame)  # sim.planning.costs.cost_per_replication
+    cost_spec: CostSpec = DEFAULT_COSTS  # the scenario's costs: (illustrative defaults when absent)
 
 
-def _chunk_tables(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Runs in the workers: a chunk's frames -> the app's per-replication tables."""
+def _chunk_tables(frames: dict[str, pd.DataFrame], cost_spec: CostSpec | None = None) -> dict[str, pd.DataFrame]:
+    """Runs in the workers: a chunk's frames -> the app's per-replication tables (:data:`RUN_TABLES`)."""
     return {
-        "key": planner_outputs(frames),
+        "key": planner_outputs(frames, cost_spec),
         "monthly": summaries.sessions_per_month(frames, DAYS_PER_MONTH),
         "enrolled": summaries.enrolled_per_month(frames, DAYS_PER_MONTH),
         "answers": summaries.answer_shares(frames, ANSWER_ITEMS),
+        "caseload": summaries.over_communities(frames, "caseload", summaries.CASELOAD_COLUMNS),
+        "staff": summaries.over_communities(frames, "staff", summaries.STAFF_COLUMNS),
+        "lost": planning_resources.lost_by_cause(frames),
+        "costs": planning_costs.cost_per_replication(frames, cost_spec),
     }
 
 
@@ -322,13 +339,16 @@ def run(
     pool = _pool()
     batch = max(2 * pool.workers, math.ceil(n / 10))
     chunk = max(1, math.ceil(batch / pool.workers))
-    parts: dict[str, list[pd.DataFrame]] = {"key": [], "monthly": [], "enrolled": [], "answers": []}
-    res = RunResults(scenario.name, s, n, *(pd.DataFrame() for _ in range(4)), labels=item_labels())
+    spec = scenario.costs or DEFAULT_COSTS
+    fn = functools.partial(_chunk_tables, cost_spec=spec)
+    parts: dict[str, list[pd.DataFrame]] = {k: [] for k in RUN_TABLES}
+    empty = {k: pd.DataFrame() for k in RUN_TABLES}
+    res = RunResults(scenario.name, s, n, **empty, labels=item_labels(), cost_spec=spec)
     t0 = time.perf_counter()
     for a in range(0, n, batch):
         reps = list(range(a, min(n, a + batch)))
         try:
-            chunks = map_chunks(_chunk_tables, scenario, reps, s, pool=pool, chunk_size=chunk)
+            chunks = map_chunks(fn, scenario, reps, s, pool=pool, chunk_size=chunk)
         except BrokenProcessPool:
             _reset_pool()
             raise AppInputError("run: a worker process failed; please run again") from None
@@ -341,14 +361,32 @@ def run(
             scenario.name,
             s,
             n,
-            *(pd.concat(parts[k], ignore_index=True) for k in ("key", "monthly", "enrolled", "answers")),
+            **{k: pd.concat(parts[k], ignore_index=True) for k in RUN_TABLES},
             done=reps[-1] + 1,
             wall_time=time.perf_counter() - t0,
             labels=res.labels,
+            cost_spec=spec,
         )
         if progress_cb is not None:
             progress_cb(res)
     return res
+
+
+def bottleneck_table(results: RunResults) -> pd.DataFrame:
+    """The bottleneck ranking of a run (:func:`sim.planning.resources.bottlenecks`): sessions lost per
+    cause per replication, most first, with 95% intervals over replications."""
+    return planning_resources.bottlenecks(results.lost)
+
+
+def cost_table(results: RunResults) -> pd.DataFrame:
+    """Costs of a run (:func:`sim.planning.costs.cost_summary`): each category, the total, the effects and
+    the cost per session held / consumer served / retained / reporting a benefit, with 95% intervals."""
+    return planning_costs.cost_summary(results.costs, results.cost_spec)
+
+
+def cost_categories() -> dict[str, str]:
+    """Cost categories: column of :func:`sim.planning.costs.cost_per_replication` -> label."""
+    return dict(planning_costs.CATEGORIES)
 
 
 def output_labels() -> dict[str, tuple[str, bool]]:

@@ -73,7 +73,7 @@ def retention(enrolled: pd.DataFrame) -> Figure:
     return fig
 
 
-def _interval_bars(ax, labels: list[str], m, lo, hi, colour: str) -> None:
+def _interval_bars(ax, labels: list[str], m, lo, hi, colour: str, share: bool = True) -> None:
     y = np.arange(len(labels))
     ax.barh(y, m, color=colour, alpha=0.6)
     ax.errorbar(
@@ -81,7 +81,10 @@ def _interval_bars(ax, labels: list[str], m, lo, hi, colour: str) -> None:
     )
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
-    ax.set_xlim(0, 1)
+    if share:
+        ax.set_xlim(0, 1)
+    else:
+        ax.set_xlim(left=0)
     ax.tick_params(labelsize=8)
 
 
@@ -92,6 +95,87 @@ def completion_attendance(key: pd.DataFrame) -> Figure:
     _interval_bars(ax, list(t["label"]), t["mean"], t["ci_low"], t["ci_high"], "tab:purple")
     ax.set_xlabel("share (mean over replications, 95% CI)")
     ax.set_title("Completion and attendance", fontsize=10, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+CASELOAD_LINES = {"enrolled": ("in the programme", "tab:blue"), "waiting": ("on the waiting list", "tab:red")}
+STAFF_LINES = {
+    "in_post": ("providers in post (incl. on leave)", "tab:orange"),
+    "in_training": ("in training", "tab:green"),
+    "on_leave": ("on leave", "tab:grey"),
+}
+
+
+def _monthly_lines(df: pd.DataFrame, lines: dict[str, tuple[str, str]], ylabel: str, title: str) -> Figure:
+    """Columns of a per-replication monthly table (summed over communities) at each month's end, each
+    with both 95% bands."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for col, (label, colour) in lines.items():
+        if col in df.columns and len(df):
+            b = band(df, ["month"], col)
+            _bands(ax, b["month"] + 1, b, colour, label)
+    ax.set_xlabel("end of month (months since the scenario's start)")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(bottom=0)
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=len(lines))
+    fig.tight_layout()
+    return fig
+
+
+def caseload(monthly: pd.DataFrame) -> Figure:
+    """Consumers in the programme and on the waiting list at each month's end, all communities together
+    (caseload.csv summed over communities; :func:`summaries.over_communities`)."""
+    return _monthly_lines(monthly, CASELOAD_LINES, "consumers (all communities)", "Caseload and waiting list")
+
+
+def staff(monthly: pd.DataFrame) -> Figure:
+    """Providers in post, in training and on leave at each month's end, all communities together (staff.csv)."""
+    return _monthly_lines(monthly, STAFF_LINES, "providers (all communities)", "Staff in post, in training, on leave")
+
+
+def bottlenecks(table: pd.DataFrame) -> Figure:
+    """Sessions lost per replication by cause, most first (mean, 95% CI): :func:`backend.bottleneck_table`."""
+    t = table.fillna({"lost_ci_low": table["lost_mean"], "lost_ci_high": table["lost_mean"]})
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(t) + 1.3))
+    names = [_short(f"{c.replace('_', ' ')}: {r}", 56) for c, r in zip(t["cause"], t["resource"], strict=True)]
+    _interval_bars(ax, names, t["lost_mean"], t["lost_ci_low"], t["lost_ci_high"], "tab:red", share=False)
+    ax.set_xlabel("sessions lost per replication (mean, 95% CI)")
+    fig.suptitle(
+        "Bottlenecks: sessions lost by cause (cause: the resource it points to)", fontsize=10, x=0.02, ha="left"
+    )
+    fig.tight_layout()
+    return fig
+
+
+def costs(per_rep: pd.DataFrame, summary: pd.DataFrame, categories: dict[str, str], currency: str) -> Figure:
+    """Left: cost per category and in total over the simulated period (mean, 95% CI of the mean, light
+    bar: 95% of replications). Right: cost per consumer served and retained (ratio of means, 95% CI)."""
+    cols = [*categories, "total_cost"]
+    long = per_rep.melt(id_vars="replication", value_vars=cols, var_name="measure", value_name="cost")
+    b = band(long, ["measure"], "cost").set_index("measure").loc[cols]
+    names = [*categories.values(), "Total"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6), gridspec_kw={"width_ratios": [3, 2]})
+    y = np.arange(len(cols))
+    left.hlines(y, b["p_low"], b["p_high"], color="tab:brown", alpha=0.3, lw=9, label="95% of replications")
+    _interval_bars(
+        left, names, b["mean"], b["ci_low"].fillna(b["mean"]), b["ci_high"].fillna(b["mean"]), "tab:brown", False
+    )
+    left.set_xlabel(f"{currency}, whole simulated period")
+    left.legend(fontsize=7, loc="lower right")
+    s = summary.set_index("measure").loc[["cost_per_consumers_served", "cost_per_consumers_retained"]]
+    _interval_bars(
+        right,
+        ["per consumer served", "per consumer retained"],
+        s["mean"].fillna(0),
+        s["ci_low"].fillna(s["mean"]).fillna(0),
+        s["ci_high"].fillna(s["mean"]).fillna(0),
+        "tab:olive",
+        False,
+    )
+    right.set_xlabel(f"{currency} per consumer (95% CI)")
+    fig.suptitle("Costs (ingredients: resource use x unit costs)", fontsize=10, x=0.02, ha="left")
     fig.tight_layout()
     return fig
 

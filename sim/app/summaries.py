@@ -116,3 +116,21 @@ def band(df: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
         return pd.Series({"mean": m, "ci_low": m - h, "ci_high": m + h, "p_low": lo, "p_high": hi, "n": n})
 
     return df.groupby(by, sort=True)[value].apply(one).unstack().reset_index()
+
+
+#: Columns of caseload.csv and staff.csv the Run page sums over communities (docs/data_dictionary.md).
+CASELOAD_COLUMNS = ["referred", "enrolled", "waiting", "started", "dropped_out", "graduated"]
+STAFF_COLUMNS = ["in_post", "on_leave", "in_training", "recruiting", "quit", "trained"]
+
+
+def over_communities(frames: dict[str, pd.DataFrame], table: str, columns: list[str]) -> pd.DataFrame:
+    """A per-community monthly table (``caseload``, ``staff``) summed over communities:
+    ``replication, month, *columns``, months 0 to the last month of the table (zeros where no community
+    is in service), one row per replication of the chunk's ``communities`` table."""
+    reps = np.unique(frames["communities"]["replication"].to_numpy())
+    df = frames.get(table)
+    if df is None or not len(df):
+        return pd.DataFrame(columns=["replication", "month", *columns])
+    g = df.groupby(["replication", "month"])[columns].sum()
+    full = pd.MultiIndex.from_product([reps, range(int(df["month"].max()) + 1)], names=["replication", "month"])
+    return g.reindex(full, fill_value=0).reset_index()

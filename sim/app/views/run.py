@@ -10,11 +10,12 @@ import streamlit as st
 from .. import backend, figures
 from . import common
 
+#: The planning outputs on the Run page: title -> what it answers (figures in sim/app/figures.py).
 PLANNING_PLACES = {
-    "Caseloads": "consumers per provider and per community doctor over time",
-    "Staff pipeline": "providers recruited, in training, active, on leave and leaving, month by month",
-    "Resource use and utilisation": "provider and doctor hours, venue use, doctors' time reviewing plans",
-    "Costs": "ingredient costs (staff time, training, supervision, venues) and cost per session or consumer",
+    "Caseloads": "consumers in the programme and on the waiting list, month by month",
+    "Staff pipeline": "providers in post, in training and on leave, month by month",
+    "Bottlenecks": "which constraint cancels most sessions",
+    "Costs": "ingredient costs in total and per consumer served or retained",
 }
 
 
@@ -27,6 +28,10 @@ def _csv_zip(res: backend.RunResults, key) -> bytes:
             ("sessions_per_month", res.monthly),
             ("enrolled_per_month", res.enrolled),
             ("answers", res.answers),
+            ("caseload_per_month", res.caseload),
+            ("staff_per_month", res.staff),
+            ("sessions_lost_by_cause", res.lost),
+            ("costs_per_replication", res.costs),
         ):
             z.writestr(f"{res.scenario}/{name}.csv", df.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     return buf.getvalue()
@@ -34,6 +39,44 @@ def _csv_zip(res: backend.RunResults, key) -> bytes:
 
 def _image(slot, fig) -> None:
     slot.image(figures.png(fig), width="stretch")
+
+
+def _planning(state: dict, res: backend.RunResults) -> None:
+    """Caseload, staff, bottlenecks and costs: a figure each (all communities together), and the tables."""
+    st.subheader("Planning outputs")
+    spec = res.cost_spec
+    costs = backend.cost_table(res)
+    ranking = backend.bottleneck_table(res)
+    if "planning_figs" not in state:
+        state["planning_figs"] = {
+            "Caseloads": figures.png(figures.caseload(res.caseload)),
+            "Staff pipeline": figures.png(figures.staff(res.staff)),
+            "Bottlenecks": figures.png(figures.bottlenecks(ranking)),
+            "Costs": figures.png(figures.costs(res.costs, costs, backend.cost_categories(), spec.currency)),
+        }
+    c = costs.set_index("measure")
+    cols = st.columns(3)
+    for col, measure in zip(
+        cols, ("total_cost", "cost_per_consumers_served", "cost_per_consumers_retained"), strict=True
+    ):
+        r = c.loc[measure]
+        col.metric(
+            f"{r['label']} ({spec.currency})",
+            f"{r['mean']:,.0f}" if r["mean"] == r["mean"] else "undefined (none)",
+            help=f"95% CI {r['ci_low']:,.0f} to {r['ci_high']:,.0f}"
+            if r["ci_low"] == r["ci_low"]
+            else "no interval (needs two or more replications, and someone served)",
+        )
+    left, right = st.columns(2)
+    for j, (title, img) in enumerate(state["planning_figs"].items()):
+        (left if j % 2 == 0 else right).image(img, caption=f"{title}: {PLANNING_PLACES[title]}", width="stretch")
+    st.markdown("**Bottleneck ranking** (sessions lost per replication, whole simulated period, 95% CI)")
+    st.dataframe(ranking, hide_index=True, width="stretch")
+    st.markdown(
+        f"**Costs** ({spec.currency}, {spec.price_year} prices; unit costs from the scenario's `costs:` section, "
+        "else illustrative defaults, sim/planning/cost_spec.py)"
+    )
+    st.dataframe(costs, hide_index=True, width="stretch")
 
 
 def _results(state: dict) -> None:
@@ -69,11 +112,7 @@ def _results(state: dict) -> None:
     st.markdown("**Key table** (mean over replications, 95% CI)")
     st.dataframe(key, hide_index=True, width="stretch")
 
-    st.subheader("Planning outputs")
-    st.caption("Not yet provided by the model library; each will appear here with its 95% band when it is.")
-    cols = st.columns(len(PLANNING_PLACES))
-    for col, (title, what) in zip(cols, PLANNING_PLACES.items(), strict=True):
-        col.info(f"**{title}**: not available yet ({what}).")
+    _planning(state, res)
 
     st.subheader("Download")
     a, b = st.columns(2)
