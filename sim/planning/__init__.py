@@ -1,0 +1,9 @@
+"""Planning a scale-up: statistics a district planner reads (no presentation code).
+
+- :mod:`sim.planning.paper`: is a scenario the paper's study (or one of its waves)?
+- :mod:`sim.planning.summary`: per-replication monthly series aggregated by wave and setting, and
+  per-replication totals, computed chunk by chunk; :class:`sim.planning.summary.PlanningAccumulator`
+  gives their means and 95% intervals over replications in memory flat in the replications.
+
+The planner's report built on them is :mod:`sim.reporting.planning`.
+"""

@@ -1,0 +1,408 @@
+"""The planner's figures per replication, and their means and 95% intervals over replications.
+
+Statistics only (the report is :mod:`sim.reporting.planning`). Two tables per chunk of replications,
+both computed in the worker from the chunk's datasets (``docs/data_dictionary.md``) by
+:func:`planning_chunk`:
+
+- ``planning_monthly``: one row per (replication, scope, group, month), ``scope`` being ``district``
+  (group ``all``), ``wave`` (group = the wave) or ``setting`` (``urban`` / ``rural``); a month is a
+  whole month since the scenario's day 0 (``sim.scenario.DAYS_PER_MONTH`` days). Every month from 0 to
+  the last community's end appears for every group (zeros where nothing happened), so means over
+  replications are over all of them. Columns: :data:`MONTHLY_COLUMNS` (those whose table is absent
+  are left out). Its size does not grow with the communities: 200 communities in three waves give as
+  many rows as three.
+- ``planning_totals``: one row per replication: flows over the whole run (sessions, losses by cause,
+  referrals, exits, training), stocks at the end and at their peak, people served, retained and
+  reporting a benefit, and the training cohorts (``training.csv``).
+
+:class:`PlanningAccumulator` adds the chunks one at a time: sums and sums of squares over all
+replications (means and the 95% confidence interval of each mean), the 2.5-97.5% percentiles of each
+monthly figure over the first :data:`PERCENTILE_REPS_MAX` replications (so memory stays flat however
+many replications run), and the per-replication totals (one small row each). The result is the same
+whether the replications come in one chunk or many (``tests/test_planning.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..scenario import DAYS_PER_MONTH
+
+PERCENTILE_REPS_MAX = 1_000  # monthly percentiles use the replications with index below this
+KEYS = ["scope", "group", "month"]
+CANCEL_REASONS = ("no_providers", "plan_not_reviewed", "venue_unavailable", "rescheduled")
+SESSION_COLUMNS = (
+    "sessions_due",  # sessions held or cancelled in the month
+    "sessions_held",
+    "sessions_cancelled",
+    *(f"lost_{r}" for r in CANCEL_REASONS),
+    "lost_other",  # a cancel reason this version does not know
+    "attendances",  # consumers attending held sessions
+    "provider_sessions",  # providers staffing held sessions (the unit of a per-session stipend)
+    "session_hours",  # hours of held sessions (duration_min / 60)
+)
+CASELOAD_COLUMNS = ("referred", "enrolled", "waiting", "started", "dropped_out", "graduated", "wait_days_total")
+STAFF_COLUMNS = ("in_post", "on_leave", "in_training", "recruiting", "quit", "trained")
+RESOURCE_COLUMNS = (
+    "provider_hours",
+    "doctor_hours_review",
+    "doctor_hours_supervision",
+    "venue_hours",
+    "trainer_half_days",
+    "doctor_utilisation_sum",  # sum over the communities of doctor_utilisation (mean = / resource_rows)
+    "resource_rows",
+)
+MONTHLY_COLUMNS = ("communities_in_service", *SESSION_COLUMNS, *CASELOAD_COLUMNS, *STAFF_COLUMNS, *RESOURCE_COLUMNS)
+STOCKS = ("enrolled", "waiting", "in_post", "on_leave", "in_training", "recruiting", "communities_in_service")
+# The stock columns are month-end counts: a run's total is not their sum (see replication_totals).
+
+
+def month_of(day: Any) -> np.ndarray:
+    """Whole months since day 0 (``floor(day / DAYS_PER_MONTH)``)."""
+    return np.floor(np.asarray(day, dtype=float) / DAYS_PER_MONTH).astype(np.int64)
+
+
+def _num(df: pd.DataFrame, col: str) -> pd.Series:
+    if col not in df.columns:
+        return pd.Series(0.0, index=df.index)
+    return pd.to_numeric(df[col], errors="coerce").fillna(0).astype(float)
+
+
+def _groups(communities: pd.DataFrame) -> pd.DataFrame:
+    """community -> wave, setting (the same in every replication of a scenario)."""
+    c = communities[["community", "wave"]].copy()
+    c["setting"] = communities["setting"] if "setting" in communities.columns else "urban"
+    return c.drop_duplicates("community").astype(str)
+
+
+def _grid(communities: pd.DataFrame) -> pd.MultiIndex:
+    """Every (scope, group, month) from month 0 to the last community's end, groups in order of appearance."""
+    end = pd.to_numeric(communities["end_day"], errors="coerce").max() if len(communities) else 0.0
+    last = int(np.ceil(float(end) / DAYS_PER_MONTH - 1e-9)) - 1 if end and end > 0 else 0
+    months = range(max(last, 0) + 1)
+    g = _groups(communities)
+    pairs = [("district", "all")]
+    pairs += [("wave", w) for w in dict.fromkeys(g["wave"])]
+    pairs += [("setting", s) for s in dict.fromkeys(g["setting"])]
+    return pd.MultiIndex.from_tuples([(s, gr, m) for s, gr in pairs for m in months], names=KEYS)
+
+
+def _by_scope(rows: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Sum ``columns`` of ``rows`` (replication, wave, setting, month, ...) per replication and
+    (scope, group, month), for the district, each wave and each setting."""
+    parts = []
+    for scope, col in (("district", None), ("wave", "wave"), ("setting", "setting")):
+        group = pd.Series("all", index=rows.index) if col is None else rows[col].astype(str)
+        key = pd.DataFrame({"replication": rows["replication"].to_numpy(), "scope": scope, "group": group.to_numpy()})
+        key["month"] = rows["month"].to_numpy()
+        s = pd.concat([key, rows[columns].reset_index(drop=True).set_axis(key.index)], axis=1)
+        parts.append(s.groupby(["replication", *KEYS], sort=False)[columns].sum())
+    return pd.concat(parts)
+
+
+def _session_rows(ses: pd.DataFrame) -> pd.DataFrame:
+    reason = ses["cancel_reason"].fillna("").astype(str) if "cancel_reason" in ses.columns else ""
+    held = (ses["status"].astype(str) == "held").to_numpy()
+    out = pd.DataFrame({"sessions_due": 1, "sessions_held": held.astype(int)}, index=ses.index)
+    out["sessions_cancelled"] = 1 - out["sessions_held"]
+    known = np.zeros(len(ses), dtype=bool)
+    for r in CANCEL_REASONS:
+        hit = (~held) & (np.asarray(reason) == r)
+        out[f"lost_{r}"] = hit.astype(int)
+        known |= hit
+    out["lost_other"] = ((~held) & ~known).astype(int)
+    out["attendances"] = np.where(held, _num(ses, "n_attended"), 0.0)
+    out["provider_sessions"] = np.where(held, _num(ses, "n_providers"), 0.0)
+    out["session_hours"] = np.where(held, _num(ses, "duration_min") / 60.0, 0.0)
+    out["month"] = month_of(ses["day"])
+    return out
+
+
+def _table_rows(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """The per-community monthly columns of ``caseload``, ``staff`` or ``resources`` (PLAN schema)."""
+    if table == "caseload":
+        out = pd.DataFrame({c: _num(df, c) for c in CASELOAD_COLUMNS[:-1]}, index=df.index)
+        out["wait_days_total"] = _num(df, "mean_wait_days") * out["started"]
+    elif table == "staff":
+        out = pd.DataFrame({c: _num(df, c) for c in STAFF_COLUMNS}, index=df.index)
+    else:
+        out = pd.DataFrame({c: _num(df, c) for c in RESOURCE_COLUMNS[:-2]}, index=df.index)
+        out["doctor_utilisation_sum"] = _num(df, "doctor_utilisation")
+        out["resource_rows"] = 1.0
+    out["month"] = pd.to_numeric(df["month"], errors="coerce").fillna(0).astype(np.int64).to_numpy()
+    return out
+
+
+def _in_service(communities: pd.DataFrame, months: int) -> pd.DataFrame:
+    """Per community and month: 1 while the community's services run (start_day to end_day)."""
+    start = month_of(communities["start_day"])
+    end = np.ceil(pd.to_numeric(communities["end_day"], errors="coerce").to_numpy(float) / DAYS_PER_MONTH - 1e-9)
+    m = np.arange(months)
+    live = (m[None, :] >= start[:, None]) & (m[None, :] < end[:, None])
+    r, k = np.nonzero(live)
+    base = communities.iloc[r]
+    return pd.DataFrame(
+        {
+            "replication": base["replication"].to_numpy(),
+            "community": base["community"].astype(str).to_numpy(),
+            "month": m[k],
+            "communities_in_service": 1.0,
+        }
+    )
+
+
+def monthly_chunk(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """``planning_monthly`` of a chunk: one row per (replication, scope, group, month), see the module
+    docstring. Tables the chunk lacks (e.g. ``caseload`` before open caseloads exist) leave their
+    columns out."""
+    com = frames.get("communities")
+    if com is None or not len(com):
+        return pd.DataFrame(columns=["replication", *KEYS])
+    groups = _groups(com)
+    grid = _grid(com)
+    n_months = int(grid.get_level_values("month").max()) + 1
+    pieces: list[tuple[pd.DataFrame, list[str]]] = [(_in_service(com, n_months), ["communities_in_service"])]
+    ses = frames.get("sessions")
+    if ses is not None and len(ses.columns):
+        s = _session_rows(ses)
+        s["replication"], s["community"] = ses["replication"].to_numpy(), ses["community"].astype(str).to_numpy()
+        pieces.append((s, list(SESSION_COLUMNS)))
+    for table, cols in (("caseload", CASELOAD_COLUMNS), ("staff", STAFF_COLUMNS), ("resources", RESOURCE_COLUMNS)):
+        df = frames.get(table)
+        if df is not None and "month" in df.columns:
+            t = _table_rows(df, table)
+            t["replication"], t["community"] = df["replication"].to_numpy(), df["community"].astype(str).to_numpy()
+            pieces.append((t, list(cols)))
+    reps = np.sort(pd.unique(com["replication"]))
+    index = pd.MultiIndex.from_tuples([(r, *k) for r in reps for k in grid], names=["replication", *KEYS])
+    out = pd.DataFrame(index=index)
+    for rows, cols in pieces:
+        rows = rows.merge(groups, on="community", how="left")
+        rows = rows[(rows["month"] >= 0) & (rows["month"] < n_months)]
+        summed = _by_scope(rows, cols)
+        out = out.join(summed.reindex(index, fill_value=0.0))
+    return out.fillna(0.0).astype(float).reset_index()
+
+
+def replication_totals(frames: dict[str, pd.DataFrame], monthly: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``planning_totals`` of a chunk: one row per replication (see the module docstring)."""
+    m = monthly_chunk(frames) if monthly is None else monthly
+    d = m[m["scope"] == "district"]
+    if not len(d):
+        return pd.DataFrame(columns=["replication"])
+    cols = [c for c in MONTHLY_COLUMNS if c in d.columns]
+    flows = [c for c in cols if c not in STOCKS]
+    g = d.groupby("replication", sort=True)
+    out = g[flows].sum()
+    last = d.sort_values("month", kind="stable").groupby("replication", sort=True).tail(1).set_index("replication")
+    for c in (c for c in cols if c in STOCKS):
+        out[f"{c}_end"] = last[c]
+        out[f"{c}_peak"] = g[c].max()
+    out["community_months"] = g["communities_in_service"].sum()
+    out = out.join(_people(frames), how="left").join(_training(frames), how="left")
+    return out.fillna(0.0).astype(float).reset_index()
+
+
+def _people(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per replication: providers recruited; consumers served (enrolled at some time), retained (still
+    in the programme at its end, or graduated), evaluated and reporting at least one of Table 3's
+    self-perceived benefits (``ben_*``)."""
+    parts = {}
+    pro = frames.get("providers")
+    if pro is not None and len(pro):
+        parts["providers_recruited"] = pro.groupby("replication").size().astype(float)
+    con = frames.get("consumers")
+    if con is not None and len(con):
+        served = (
+            pd.to_numeric(con["enrolled_day"], errors="coerce").notna()
+            if "enrolled_day" in con.columns
+            else pd.Series(True, index=con.index)
+        )
+        exit_reason = con["exit_reason"].fillna("").astype(str) if "exit_reason" in con.columns else ""
+        retained = (_num(con, "retained") > 0) | (np.asarray(exit_reason) == "graduated")
+        evaluated = _num(con, "evaluated") > 0
+        ben = [c for c in con.columns if c.startswith("ben_")]
+        benefit = evaluated & (con[ben].fillna(0).astype(float).max(axis=1) > 0) if ben else evaluated & False
+        f = pd.DataFrame(
+            {
+                "consumers_served": served.astype(float),
+                "consumers_retained": (retained & served).astype(float),
+                "consumers_evaluated": evaluated.astype(float),
+                "consumers_benefit": benefit.astype(float),
+            }
+        )
+        f["replication"] = con["replication"].to_numpy()
+        for c, s in f.groupby("replication").sum().items():
+            parts[c] = s
+    return pd.DataFrame(parts)
+
+
+def _training(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per replication from ``training.csv``: cohorts, trainees, trainer half-days, the mean wait of a
+    trainee between recruitment and training, and the mean training lead time (wait + course), days."""
+    tr = frames.get("training")
+    if tr is None or not len(tr) or "trainees" not in tr.columns:
+        return pd.DataFrame()
+    n = _num(tr, "trainees")
+    course = _num(tr, "end_day") - _num(tr, "start_day")
+    f = pd.DataFrame(
+        {
+            "replication": tr["replication"].to_numpy(),
+            "cohorts": 1.0,
+            "trainees": n.to_numpy(),
+            "training_trainer_half_days": _num(tr, "trainer_half_days").to_numpy(),
+            "_wait": (_num(tr, "queue_wait_days") * n).to_numpy(),
+            "_lead": ((_num(tr, "queue_wait_days") + course) * n).to_numpy(),
+        }
+    )
+    s = f.groupby("replication").sum()
+    per = s["trainees"].where(s["trainees"] > 0)
+    s["training_wait_days"] = s.pop("_wait") / per
+    s["training_lead_days"] = s.pop("_lead") / per
+    return s
+
+
+def planning_chunk(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The two planning tables of a chunk (the runner's per-chunk hook stores them beside the analysis)."""
+    m = monthly_chunk(frames)
+    return {"planning_monthly": m, "planning_totals": replication_totals(frames, m)}
+
+
+@dataclass
+class PlanningSummary:
+    """The planner's figures over replications.
+
+    ``monthly``: per (scope, group, month) and column: ``mean``, ``ci_low``/``ci_high`` (95% CI of the
+    mean, normal approximation), ``q025``/``q975`` (2.5-97.5% percentiles over replications: 95% of
+    replications fall within) in long form (columns scope, group, month, column, mean, ...).
+    ``totals``: one row per replication. ``replications``: how many; ``percentile_reps``: how many the
+    monthly percentiles use."""
+
+    monthly: pd.DataFrame
+    totals: pd.DataFrame
+    replications: int
+    percentile_reps: int
+
+    def series(self, column: str, scope: str = "district") -> pd.DataFrame:
+        """Rows of ``monthly`` for one column and scope (group, month, mean, q025, q975, ...)."""
+        m = self.monthly
+        return m[(m["column"] == column) & (m["scope"] == scope)].reset_index(drop=True)
+
+    def has(self, column: str) -> bool:
+        return bool((self.monthly["column"] == column).any())
+
+    def groups(self, scope: str) -> list[str]:
+        return list(dict.fromkeys(self.monthly.loc[self.monthly["scope"] == scope, "group"]))
+
+
+class PlanningAccumulator:
+    """Adds ``planning_monthly`` / ``planning_totals`` chunks (any chunking, replications in any order
+    within the run) and summarises them; memory is flat in the replications beyond
+    :data:`PERCENTILE_REPS_MAX` (only sums, sums of squares and one small row per replication grow)."""
+
+    def __init__(self, percentile_reps_max: int = PERCENTILE_REPS_MAX):
+        self.cap = percentile_reps_max
+        self.sum: pd.DataFrame | None = None
+        self.sumsq: pd.DataFrame | None = None
+        self.n = 0
+        self.kept: list[pd.DataFrame] = []
+        self.totals: list[pd.DataFrame] = []
+
+    def add(self, monthly: pd.DataFrame | None, totals: pd.DataFrame | None = None) -> None:
+        if monthly is not None and len(monthly):
+            m = monthly.set_index(["replication", *KEYS])
+            s, q = m.groupby(level=KEYS, sort=False).sum(), (m**2).groupby(level=KEYS, sort=False).sum()
+            self.sum = s if self.sum is None else self.sum.add(s, fill_value=0.0)
+            self.sumsq = q if self.sumsq is None else self.sumsq.add(q, fill_value=0.0)
+            self.n += int(m.index.get_level_values("replication").nunique())
+            keep = m[m.index.get_level_values("replication") < self.cap]
+            if len(keep):
+                self.kept.append(keep.astype(np.float32))
+        if totals is not None and len(totals):
+            self.totals.append(totals)
+
+    def add_chunks(self, monthly: Iterable[pd.DataFrame], totals: Iterable[pd.DataFrame] = ()) -> None:
+        for m in monthly:
+            self.add(m)
+        for t in totals:
+            self.add(None, t)
+
+    def result(self) -> PlanningSummary:
+        totals = (
+            pd.concat(self.totals, ignore_index=True).sort_values("replication", kind="stable").reset_index(drop=True)
+            if self.totals
+            else pd.DataFrame(columns=["replication"])
+        )
+        if self.sum is None or self.n == 0:
+            empty = pd.DataFrame(columns=[*KEYS, "column", "mean", "ci_low", "ci_high", "q025", "q975"])
+            return PlanningSummary(empty, totals, len(totals), 0)
+        keys = self.sum.index
+        mean = self.sum / self.n
+        var = (self.sumsq / self.n - mean**2).clip(lower=0.0) * (self.n / max(self.n - 1, 1))
+        half = 1.96 * np.sqrt(var / self.n)
+        kept = pd.concat(self.kept) if self.kept else None
+        lo, hi, k = _percentiles(kept, keys, list(self.sum.columns))
+        long = {
+            "mean": mean,
+            "ci_low": mean - half,
+            "ci_high": mean + half,
+            "q025": lo,
+            "q975": hi,
+        }
+        parts = [df.stack(future_stack=True).rename(name) for name, df in long.items()]
+        out = pd.concat(parts, axis=1)
+        out.index = out.index.set_names([*KEYS, "column"])
+        out = out.reset_index()
+        out["month"] = out["month"].astype(np.int64)
+        out = out.sort_values(["column", "scope", "group", "month"], kind="stable").reset_index(drop=True)
+        return PlanningSummary(out, totals, self.n, k)
+
+
+def _percentiles(kept: pd.DataFrame | None, keys: pd.MultiIndex, cols: list[str]) -> tuple[Any, Any, int]:
+    """2.5% and 97.5% percentiles per key and column over the kept replications (missing rows are 0)."""
+    if kept is None or not len(kept):
+        nan = pd.DataFrame(np.nan, index=keys, columns=cols)
+        return nan, nan, 0
+    reps = np.sort(kept.index.get_level_values("replication").unique())
+    full = pd.MultiIndex.from_tuples([(r, *k) for r in reps for k in keys], names=["replication", *KEYS])
+    arr = kept.reindex(columns=cols).reindex(full, fill_value=0.0).fillna(0.0).to_numpy(np.float64)
+    arr = arr.reshape(len(reps), len(keys), len(cols))
+    lo, hi = np.quantile(arr, [0.025, 0.975], axis=0)
+    return pd.DataFrame(lo, index=keys, columns=cols), pd.DataFrame(hi, index=keys, columns=cols), len(reps)
+
+
+def summarise(monthly: Iterable[pd.DataFrame], totals: Iterable[pd.DataFrame] = ()) -> PlanningSummary:
+    """:class:`PlanningSummary` of the chunks (each a DataFrame; one DataFrame is one chunk)."""
+    acc = PlanningAccumulator()
+    acc.add_chunks(
+        [monthly] if isinstance(monthly, pd.DataFrame) else monthly,
+        [totals] if isinstance(totals, pd.DataFrame) else totals,
+    )
+    return acc.result()
+
+
+def total_summary(totals: pd.DataFrame) -> pd.DataFrame:
+    """Per column of ``planning_totals``: mean, 95% CI of the mean and 2.5-97.5% percentiles over replications."""
+    t = totals.drop(columns=["replication"], errors="ignore").astype(float)
+    n = t.notna().sum()
+    mean, sd = t.mean(), t.std(ddof=1)
+    half = 1.96 * sd / np.sqrt(n.where(n > 0))
+    return (
+        pd.DataFrame(
+            {
+                "mean": mean,
+                "ci_low": mean - half,
+                "ci_high": mean + half,
+                "q025": t.quantile(0.025),
+                "q975": t.quantile(0.975),
+                "reps": n,
+            }
+        )
+        .rename_axis("column")
+        .reset_index()
+    )
