@@ -237,20 +237,26 @@ def _table(title: str, columns: tuple[str, ...], left: tuple[str, ...]) -> Any:
     return t
 
 
+def _paper_column(columns: tuple[str, ...], paper_study: bool) -> tuple[str, ...]:
+    """The console table's columns: the last, "paper", only beside the paper's own study."""
+    return columns if paper_study else columns[:-1]
+
+
 def _sessions_table(rows: list[dict[str, Any]], scenario: Any) -> Any:
     from . import instruments as ins
-
-    t = _table(
-        "Sessions delivered before follow-up (mean per replication, 95% of replications within)",
-        ("wave", "held", "range", "cancelled", "paper"),
-        ("wave",),
-    )
     from .planning.paper import is_paper_study
 
-    paper_waves = is_paper_study(scenario) and set(scenario.waves) == {"initial", "later"}
+    paper_study = is_paper_study(scenario)
+    t = _table(
+        "Sessions delivered before follow-up (mean per replication, 95% of replications within)",
+        _paper_column(("wave", "held", "range", "cancelled", "paper"), paper_study),
+        ("wave",),
+    )
+    paper_waves = paper_study and set(scenario.waves) == {"initial", "later"}
     for r in rows:
         paper = str(ins.PAPER_SESSIONS_TOTAL) if r["wave"] == "total" and paper_waves else ""
-        t.add_row(r["wave"], f"{r['mean']:.1f}", f"{r['lo']:.0f}-{r['hi']:.0f}", f"{r['cancelled']:.1f}", paper)
+        cells = (r["wave"], f"{r['mean']:.1f}", f"{r['lo']:.0f}-{r['hi']:.0f}", f"{r['cancelled']:.1f}", paper)
+        t.add_row(*_paper_column(cells, paper_study))
     return t
 
 
@@ -259,26 +265,30 @@ def _retention_table(rows: list[dict[str, Any]], paper_study: bool = True) -> An
 
     t = _table(
         "Retention: completed the follow-up evaluation (mean per replication)",
-        ("role", "wave", "still enrolled", "evaluated", "share", "paper"),
+        _paper_column(("role", "wave", "still enrolled", "evaluated", "share", "paper"), paper_study),
         ("role", "wave"),
     )
     for r in rows:
         p = ins.PAPER_RETENTION.get((r["role"], r["wave"])) if paper_study else None
         paper = f"{p[0]}/{p[1]} ({p[0] / p[1]:.0%})" if p else ""
         evaluated = f"{r['evaluated']:.1f}/{r['recruited']:.0f}"
-        t.add_row(r["role"], r["wave"], f"{r['retained']:.1f}", evaluated, f"{r['share']:.0%}", paper)
+        cells = (r["role"], r["wave"], f"{r['retained']:.1f}", evaluated, f"{r['share']:.0%}", paper)
+        t.add_row(*_paper_column(cells, paper_study))
     return t
 
 
 def _satisfaction_table(rows: list[dict[str, Any]], paper_study: bool = True) -> Any:
     t = _table(
-        "Satisfaction headline (share of those evaluated)", ("role", "item", "simulated", "paper"), ("role", "item")
+        "Satisfaction headline (share of those evaluated)",
+        _paper_column(("role", "item", "simulated", "paper"), paper_study),
+        ("role", "item"),
     )
     paper_items = _paper_headline() if paper_study else {}
     for r in rows:
         p = paper_items.get((r["role"], r["item"]))
         paper = f"{p[0]}/{p[1]} ({p[0] / p[1]:.1%})" if p else ""
-        t.add_row(r["role"], r["item"], f"{r['share']:.1%} of {r['evaluated']:.1f}", paper)
+        cells = (r["role"], r["item"], f"{r['share']:.1%} of {r['evaluated']:.1f}", paper)
+        t.add_row(*_paper_column(cells, paper_study))
     return t
 
 

@@ -433,7 +433,7 @@ def planning_markdown(s: PlanningSummary, scenario: Any, figs: dict[str, str | N
 
 def appendix(analysis_md: str) -> str:
     """The paper-style analysis as an appendix: its title replaced, its headings one level down."""
-    out = [f"<a id=\"appendix\"></a>\n\n## {APPENDIX_TITLE}\n"]
+    out = [f'<a id="appendix"></a>\n\n## {APPENDIX_TITLE}\n']
     lines = analysis_md.splitlines()
     if lines and lines[0].startswith("# "):
         lines = lines[1:]
