@@ -15,7 +15,7 @@ both computed in the worker from the chunk's datasets (``docs/data_dictionary.md
   referrals, exits, training), stocks at the end and at their peak, people served, retained and
   reporting a benefit, and the training cohorts (``training.csv``).
 
-:class:`PlanningAccumulator` adds the chunks one at a time: sums and sums of squares over all
+:class:`PlanningAccumulator` adds the chunks one at a time: running means and squared deviations over all
 replications (means and the 95% confidence interval of each mean), the 2.5-97.5% percentiles of each
 monthly figure over the first :data:`PERCENTILE_REPS_MAX` replications (so memory stays flat however
 many replications run), and the per-replication totals (one small row each). The result is the same
@@ -303,12 +303,12 @@ class PlanningSummary:
 class PlanningAccumulator:
     """Adds ``planning_monthly`` / ``planning_totals`` chunks (any chunking, replications in any order
     within the run) and summarises them; memory is flat in the replications beyond
-    :data:`PERCENTILE_REPS_MAX` (only sums, sums of squares and one small row per replication grow)."""
+    :data:`PERCENTILE_REPS_MAX` (only the running means and M2 and one small row per replication are kept)."""
 
     def __init__(self, percentile_reps_max: int = PERCENTILE_REPS_MAX):
         self.cap = percentile_reps_max
-        self.sum: pd.DataFrame | None = None
-        self.sumsq: pd.DataFrame | None = None
+        self.mean: pd.DataFrame | None = None  # running mean and sum of squared deviations (Chan et al.'s
+        self.m2: pd.DataFrame | None = None  # pairwise update: no cancellation for near-constant columns)
         self.n = 0
         self.kept: list[pd.DataFrame] = []
         self.totals: list[pd.DataFrame] = []
@@ -316,15 +316,31 @@ class PlanningAccumulator:
     def add(self, monthly: pd.DataFrame | None, totals: pd.DataFrame | None = None) -> None:
         if monthly is not None and len(monthly):
             m = monthly.set_index(["replication", *KEYS])
-            s, q = m.groupby(level=KEYS, sort=False).sum(), (m**2).groupby(level=KEYS, sort=False).sum()
-            self.sum = s if self.sum is None else self.sum.add(s, fill_value=0.0)
-            self.sumsq = q if self.sumsq is None else self.sumsq.add(q, fill_value=0.0)
-            self.n += int(m.index.get_level_values("replication").nunique())
+            self._merge(m)
             keep = m[m.index.get_level_values("replication") < self.cap]
             if len(keep):
                 self.kept.append(keep.astype(np.float32))
         if totals is not None and len(totals):
             self.totals.append(totals)
+
+    def _merge(self, m: pd.DataFrame) -> None:
+        """Merge a chunk's per-key mean and M2 into the running ones (a key missing on one side is 0 there:
+        the monthly grid holds zeros, not gaps)."""
+        nb = int(m.index.get_level_values("replication").nunique())
+        g = m.groupby(level=KEYS, sort=False)
+        mean_b, m2_b = g.mean(), g.var(ddof=0) * nb
+        if self.mean is None or self.m2 is None:
+            self.mean, self.m2, self.n = mean_b, m2_b, nb
+            return
+        keys = self.mean.index.union(mean_b.index, sort=False)
+        cols = list(dict.fromkeys([*self.mean.columns, *mean_b.columns]))
+        ma, m2a = (x.reindex(index=keys, columns=cols, fill_value=0.0) for x in (self.mean, self.m2))
+        mb, m2b = (x.reindex(index=keys, columns=cols, fill_value=0.0) for x in (mean_b, m2_b))
+        na, n = self.n, self.n + nb
+        delta = mb - ma
+        self.mean = ma + delta * (nb / n)
+        self.m2 = m2a + m2b + delta**2 * (na * nb / n)
+        self.n = n
 
     def add_chunks(self, monthly: Iterable[pd.DataFrame], totals: Iterable[pd.DataFrame] = ()) -> None:
         for m in monthly:
@@ -338,15 +354,14 @@ class PlanningAccumulator:
             if self.totals
             else pd.DataFrame(columns=["replication"])
         )
-        if self.sum is None or self.n == 0:
+        if self.mean is None or self.m2 is None or self.n == 0:
             empty = pd.DataFrame(columns=[*KEYS, "column", "mean", "ci_low", "ci_high", "q025", "q975"])
             return PlanningSummary(empty, totals, len(totals), 0)
-        keys = self.sum.index
-        mean = self.sum / self.n
-        var = (self.sumsq / self.n - mean**2).clip(lower=0.0) * (self.n / max(self.n - 1, 1))
+        keys, mean = self.mean.index, self.mean
+        var = self.m2.clip(lower=0.0) / max(self.n - 1, 1)
         half = 1.96 * np.sqrt(var / self.n)
         kept = pd.concat(self.kept) if self.kept else None
-        lo, hi, k = _percentiles(kept, keys, list(self.sum.columns))
+        lo, hi, k = _percentiles(kept, keys, list(mean.columns))
         long = {
             "mean": mean,
             "ci_low": mean - half,
