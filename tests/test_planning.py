@@ -34,24 +34,62 @@ def _frames(reps: list[int], scale: int = 1) -> dict[str, pd.DataFrame]:
     com, ses, case, staff, res, tr = [], [], [], [], [], []
     for r in reps:
         for name, wave, setting, start in COMMUNITIES:
-            com.append(dict(replication=r, community=name, wave=wave, setting=setting, start_day=start, end_day=4 * M))
-            first = int(round(start / M))
+            com.append(
+                {
+                    "replication": r,
+                    "community": name,
+                    "wave": wave,
+                    "setting": setting,
+                    "start_day": start,
+                    "end_day": 4 * M,
+                }
+            )
+            first = round(start / M)
             for m in range(first, 4):
                 case.append(
-                    dict(replication=r, community=name, wave=wave, setting=setting, month=m, referred=2 * scale,
-                         enrolled=10 + r, waiting=m + r, started=1, dropped_out=0, graduated=0,
-                         mean_wait_days=30.0)
-                )  # fmt: skip
+                    {
+                        "replication": r,
+                        "community": name,
+                        "wave": wave,
+                        "setting": setting,
+                        "month": m,
+                        "referred": 2 * scale,
+                        "enrolled": 10 + r,
+                        "waiting": m + r,
+                        "started": 1,
+                        "dropped_out": 0,
+                        "graduated": 0,
+                        "mean_wait_days": 30.0,
+                    }
+                )
                 staff.append(
-                    dict(replication=r, community=name, wave=wave, setting=setting, month=m, in_post=3,
-                         on_leave=1 if name == "B" else 0, in_training=2 if m == first else 0, recruiting=0,
-                         quit=1 if (m == 3 and name == "A") else 0, trained=0)
-                )  # fmt: skip
+                    {
+                        "replication": r,
+                        "community": name,
+                        "wave": wave,
+                        "setting": setting,
+                        "month": m,
+                        "in_post": 3,
+                        "on_leave": 1 if name == "B" else 0,
+                        "in_training": 2 if m == first else 0,
+                        "recruiting": 0,
+                        "quit": 1 if (m == 3 and name == "A") else 0,
+                        "trained": 0,
+                    }
+                )
                 res.append(
-                    dict(replication=r, community=name, month=m, provider_hours=4.0, doctor_hours_review=1.0,
-                         doctor_hours_supervision=0.5, venue_hours=2.0, trainer_half_days=0.0,
-                         doctor_utilisation=0.25 if setting == "rural" else 0.05)
-                )  # fmt: skip
+                    {
+                        "replication": r,
+                        "community": name,
+                        "month": m,
+                        "provider_hours": 4.0,
+                        "doctor_hours_review": 1.0,
+                        "doctor_hours_supervision": 0.5,
+                        "venue_hours": 2.0,
+                        "trainer_half_days": 0.0,
+                        "doctor_utilisation": 0.25 if setting == "rural" else 0.05,
+                    }
+                )
         # Sessions: A holds one per month 0..3; B holds in months 0 and 1, then loses one in month 2 (no
         # providers) and one in month 3 (plan not reviewed); C holds one in month 2 and loses r in month 3.
         rows = [("A", m, "held", "") for m in range(4)]
@@ -61,18 +99,43 @@ def _frames(reps: list[int], scale: int = 1) -> dict[str, pd.DataFrame]:
         for k, (name, m, status, reason) in enumerate(rows):
             held = status == "held"
             ses.append(
-                dict(replication=r, community=name, wave="w1" if name != "C" else "w2", session_id=f"{name}#{k}",
-                     day=m * M + 3.0, status=status, cancel_reason=reason, n_providers=2 if held else 0,
-                     n_attended=4 if held else 0, duration_min=90.0 if held else np.nan)
-            )  # fmt: skip
+                {
+                    "replication": r,
+                    "community": name,
+                    "wave": "w1" if name != "C" else "w2",
+                    "session_id": f"{name}#{k}",
+                    "day": m * M + 3.0,
+                    "status": status,
+                    "cancel_reason": reason,
+                    "n_providers": 2 if held else 0,
+                    "n_attended": 4 if held else 0,
+                    "duration_min": 90.0 if held else np.nan,
+                }
+            )
         tr.append(
-            dict(replication=r, cohort=0, start_day=0.0, end_day=17.0, trainees=4, communities="A;B",
-                 trainer_half_days=5, queue_wait_days=10.0)
-        )  # fmt: skip
+            {
+                "replication": r,
+                "cohort": 0,
+                "start_day": 0.0,
+                "end_day": 17.0,
+                "trainees": 4,
+                "communities": "A;B",
+                "trainer_half_days": 5,
+                "queue_wait_days": 10.0,
+            }
+        )
         tr.append(
-            dict(replication=r, cohort=1, start_day=2 * M - 17, end_day=2 * M, trainees=2, communities="C",
-                 trainer_half_days=5, queue_wait_days=4.0 + r)
-        )  # fmt: skip
+            {
+                "replication": r,
+                "cohort": 1,
+                "start_day": 2 * M - 17,
+                "end_day": 2 * M,
+                "trainees": 2,
+                "communities": "C",
+                "trainer_half_days": 5,
+                "queue_wait_days": 4.0 + r,
+            }
+        )
     return {
         "communities": pd.DataFrame(com),
         "sessions": pd.DataFrame(ses),
