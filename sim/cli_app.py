@@ -458,7 +458,8 @@ def _report_writer(sc: Any, write_analysis: Callable[..., None]) -> Callable[[Pa
             from .reporting.planning import write_planning
 
             monthly, totals = (lambda: ex.iter("planning_monthly")), (lambda: ex.iter("planning_totals"))
-            write_planning(tmp_out, sc, monthly, totals, paper)
+            costs = (lambda: ex.iter("planning_costs")) if "planning_costs" in ex.names else ()
+            write_planning(tmp_out, sc, monthly, totals, paper, costs)
 
     return write_report
 

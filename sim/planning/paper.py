@@ -35,16 +35,15 @@ def is_paper_study(scenario: Any) -> bool:
     if any(getattr(scenario, s, None) is not None for s in PLANNING_SECTIONS):
         return False
     communities = scenario.expanded_communities()
-    for name, (months, n, scheduling) in PAPER_WAVES.items():
-        if name not in waves:
-            continue
-        cs = [c for c in communities if c.wave == name]
-        if abs(float(waves[name].follow_up_months) - months) > 1e-9 or len(cs) != n:
-            return False
-        if any(c.scheduling != scheduling for c in cs):
-            return False
-        if sum(c.providers for c in cs) != ins.PAPER_RETENTION[("provider", name)][1]:
-            return False
-        if sum(c.consumers for c in cs) != ins.PAPER_RETENTION[("consumer", name)][1]:
-            return False
-    return True
+    return all(_wave_is_the_papers(name, waves[name], [c for c in communities if c.wave == name]) for name in waves)
+
+
+def _wave_is_the_papers(name: str, wave: Any, communities: list[Any]) -> bool:
+    """The wave ``name`` has the paper's follow-up, communities, scheduling and recruits."""
+    months, n, scheduling = PAPER_WAVES[name]
+    if abs(float(wave.follow_up_months) - months) > 1e-9 or len(communities) != n:
+        return False
+    if any(c.scheduling != scheduling for c in communities):
+        return False
+    providers, consumers = (ins.PAPER_RETENTION[(role, name)][1] for role in ("provider", "consumer"))
+    return sum(c.providers for c in communities) == providers and sum(c.consumers for c in communities) == consumers

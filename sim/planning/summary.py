@@ -49,13 +49,14 @@ SESSION_COLUMNS = (
 CASELOAD_COLUMNS = ("referred", "enrolled", "waiting", "started", "dropped_out", "graduated", "wait_days_total")
 STAFF_COLUMNS = ("in_post", "on_leave", "in_training", "recruiting", "quit", "trained")
 RESOURCE_COLUMNS = (
+    "service_days",  # days of service in the month, summed over communities (coordination is paid by them)
     "provider_hours",
     "doctor_hours_review",
     "doctor_hours_supervision",
     "venue_hours",
     "trainer_half_days",
-    "doctor_utilisation_sum",  # sum over the communities of doctor_utilisation (mean = / resource_rows)
-    "resource_rows",
+    "doctor_busy_days",  # doctor_utilisation x service_days, summed (utilisation = / doctor_service_days)
+    "doctor_service_days",  # service days of the rows with a doctor utilisation
 )
 MONTHLY_COLUMNS = ("communities_in_service", *SESSION_COLUMNS, *CASELOAD_COLUMNS, *STAFF_COLUMNS, *RESOURCE_COLUMNS)
 STOCKS = ("enrolled", "waiting", "in_post", "on_leave", "in_training", "recruiting", "communities_in_service")
@@ -132,8 +133,13 @@ def _table_rows(df: pd.DataFrame, table: str) -> pd.DataFrame:
         out = pd.DataFrame({c: _num(df, c) for c in STAFF_COLUMNS}, index=df.index)
     else:
         out = pd.DataFrame({c: _num(df, c) for c in RESOURCE_COLUMNS[:-2]}, index=df.index)
-        out["doctor_utilisation_sum"] = _num(df, "doctor_utilisation")
-        out["resource_rows"] = 1.0
+        util = pd.to_numeric(df["doctor_utilisation"], errors="coerce") if "doctor_utilisation" in df else None
+        # Utilisation weighted by service days, as sim.planning.resources.utilisation weighs it (one
+        # row per community-month: weight 1 when the table gives no service days).
+        w = out["service_days"] if "service_days" in df.columns else pd.Series(1.0, index=df.index)
+        ok = util.notna() if util is not None else pd.Series(False, index=df.index)
+        out["doctor_busy_days"] = (util.fillna(0.0) * w).where(ok, 0.0) if util is not None else 0.0
+        out["doctor_service_days"] = w.where(ok, 0.0)
     out["month"] = pd.to_numeric(df["month"], errors="coerce").fillna(0).astype(np.int64).to_numpy()
     return out
 
@@ -267,10 +273,76 @@ def _training(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return s
 
 
+def cost_quantities(frames: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
+    """Per replication, the quantity behind each cost category and the effects costs are divided by:
+    :func:`sim.planning.costs.cost_per_replication` at unit costs of 1, so each category column is its
+    quantity (provider sessions, doctor hours, trainer half-days, venue hours, coordinator months). Costs
+    are linear in the unit costs, so the parent multiplies by the scenario's prices
+    (:func:`priced`) without the worker knowing them. None when this version computes no costs."""
+    try:
+        from .cost_spec import CostSpec
+        from .costs import cost_per_replication
+    except ImportError:
+        return None
+    unit = CostSpec(provider_session=1.0, doctor_hour=1.0, trainer_half_day=1.0, venue_hour=1.0, coordinator_month=1.0)
+    return cost_per_replication(frames, unit)
+
+
+# cost category (sim.planning.costs.CATEGORIES) -> its unit cost in the scenario's costs: section
+UNIT_COST_OF = {
+    "provider_stipends": "provider_session",
+    "doctor_time": "doctor_hour",
+    "training": "trainer_half_day",
+    "venue": "venue_hour",
+    "coordination": "coordinator_month",
+}
+# monthly quantity (MONTHLY_COLUMNS) behind each cost category, and its factor to the unit
+MONTHLY_QUANTITY_OF = {
+    "provider_stipends": (("provider_sessions",), 1.0),
+    "doctor_time": (("doctor_hours_review", "doctor_hours_supervision"), 1.0),
+    "training": (("trainer_half_days",), 1.0),
+    "venue": (("venue_hours",), 1.0),
+    "coordination": (("service_days",), 1.0 / DAYS_PER_MONTH),
+}
+
+
+def priced(quantities: pd.DataFrame, spec: Any) -> pd.DataFrame:
+    """:func:`cost_quantities` rows at the unit costs of ``spec`` (a ``CostSpec``): each category's cost,
+    ``total_cost`` and ``cost_per_<effect>`` (blank where the effect is zero)."""
+    out = quantities.copy()
+    cats = [c for c in UNIT_COST_OF if c in out.columns]
+    for c in cats:
+        out[c] = out[c].astype(float) * float(getattr(spec, UNIT_COST_OF[c]))
+    out["total_cost"] = out[cats].sum(axis=1)
+    for col in [c for c in out.columns if c.startswith("cost_per_")]:
+        n = out[col[len("cost_per_") :]].astype(float)
+        out[col] = (out["total_cost"] / n.where(n > 0)).astype(float)
+    return out
+
+
+def monthly_costs(summary: PlanningSummary, spec: Any, scope: str = "district") -> pd.DataFrame:
+    """Mean cost per month by category (columns) for each group of ``scope``: the monthly mean quantities
+    times the unit costs (exact for means: costs are linear in the quantities). Empty when the run has
+    no resource table."""
+    rows = {}
+    for cat, (cols, factor) in MONTHLY_QUANTITY_OF.items():
+        if not all(summary.has(c) for c in cols):
+            continue
+        q = sum(summary.series(c, scope).set_index(["group", "month"])["mean"] for c in cols)
+        rows[cat] = q * factor * float(getattr(spec, UNIT_COST_OF[cat]))
+    return pd.DataFrame(rows).reset_index() if rows else pd.DataFrame()
+
+
 def planning_chunk(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """The two planning tables of a chunk (the runner's per-chunk hook stores them beside the analysis)."""
+    """The planning tables of a chunk (the runner's per-chunk hook stores them beside the analysis):
+    ``planning_monthly``, ``planning_totals`` and, when this version computes costs, ``planning_costs``
+    (:func:`cost_quantities`)."""
     m = monthly_chunk(frames)
-    return {"planning_monthly": m, "planning_totals": replication_totals(frames, m)}
+    out = {"planning_monthly": m, "planning_totals": replication_totals(frames, m)}
+    q = cost_quantities(frames)
+    if q is not None:
+        out["planning_costs"] = q
+    return out
 
 
 @dataclass
@@ -287,6 +359,7 @@ class PlanningSummary:
     totals: pd.DataFrame
     replications: int
     percentile_reps: int
+    cost_quantities: pd.DataFrame | None = None  # cost_quantities rows of every replication (None: no costs)
 
     def series(self, column: str, scope: str = "district") -> pd.DataFrame:
         """Rows of ``monthly`` for one column and scope (group, month, mean, q025, q975, ...)."""
@@ -312,8 +385,11 @@ class PlanningAccumulator:
         self.n = 0
         self.kept: list[pd.DataFrame] = []
         self.totals: list[pd.DataFrame] = []
+        self.costs: list[pd.DataFrame] = []
 
-    def add(self, monthly: pd.DataFrame | None, totals: pd.DataFrame | None = None) -> None:
+    def add(
+        self, monthly: pd.DataFrame | None, totals: pd.DataFrame | None = None, costs: pd.DataFrame | None = None
+    ) -> None:
         if monthly is not None and len(monthly):
             m = monthly.set_index(["replication", *KEYS])
             self._merge(m)
@@ -322,6 +398,8 @@ class PlanningAccumulator:
                 self.kept.append(keep.astype(np.float32))
         if totals is not None and len(totals):
             self.totals.append(totals)
+        if costs is not None and len(costs):
+            self.costs.append(costs)
 
     def _merge(self, m: pd.DataFrame) -> None:
         """Merge a chunk's per-key mean and M2 into the running ones (a key missing on one side is 0 there:
@@ -342,11 +420,15 @@ class PlanningAccumulator:
         self.m2 = m2a + m2b + delta**2 * (na * nb / n)
         self.n = n
 
-    def add_chunks(self, monthly: Iterable[pd.DataFrame], totals: Iterable[pd.DataFrame] = ()) -> None:
+    def add_chunks(
+        self, monthly: Iterable[pd.DataFrame], totals: Iterable[pd.DataFrame] = (), costs: Iterable[pd.DataFrame] = ()
+    ) -> None:
         for m in monthly:
             self.add(m)
         for t in totals:
             self.add(None, t)
+        for c in costs:
+            self.add(None, None, c)
 
     def result(self) -> PlanningSummary:
         totals = (
@@ -354,9 +436,14 @@ class PlanningAccumulator:
             if self.totals
             else pd.DataFrame(columns=["replication"])
         )
+        costs = (
+            pd.concat(self.costs, ignore_index=True).sort_values("replication", kind="stable").reset_index(drop=True)
+            if self.costs
+            else None
+        )
         if self.mean is None or self.m2 is None or self.n == 0:
             empty = pd.DataFrame(columns=[*KEYS, "column", "mean", "ci_low", "ci_high", "q025", "q975"])
-            return PlanningSummary(empty, totals, len(totals), 0)
+            return PlanningSummary(empty, totals, len(totals), 0, costs)
         keys, mean = self.mean.index, self.mean
         var = self.m2.clip(lower=0.0) / max(self.n - 1, 1)
         half = 1.96 * np.sqrt(var / self.n)
@@ -375,7 +462,7 @@ class PlanningAccumulator:
         out = out.reset_index()
         out["month"] = out["month"].astype(np.int64)
         out = out.sort_values(["column", "scope", "group", "month"], kind="stable").reset_index(drop=True)
-        return PlanningSummary(out, totals, self.n, k)
+        return PlanningSummary(out, totals, self.n, k, costs)
 
 
 def _percentiles(kept: pd.DataFrame | None, keys: pd.MultiIndex, cols: list[str]) -> tuple[Any, Any, int]:

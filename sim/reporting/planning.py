@@ -225,10 +225,10 @@ def _bottlenecks(s: PlanningSummary) -> list[str]:
 def _utilisation(s: PlanningSummary, scenario: Any) -> list[str]:
     L = ["### Utilisation of the capacity-limited resources\n"]
     rows = []
-    if s.has("doctor_utilisation_sum"):
+    if s.has("doctor_busy_days"):
         for scope in ("district", "setting"):
             for g in s.groups(scope):
-                u = _mean_ratio(s, "doctor_utilisation_sum", "resource_rows", scope, g)
+                u = _mean_ratio(s, "doctor_busy_days", "doctor_service_days", scope, g)
                 if u is not None:
                     rows.append([f"Community doctors ({g if scope != 'district' else 'district'})", f"{100 * u:.1f}%"])
     trainer = _trainer_utilisation(s, scenario)
@@ -356,14 +356,14 @@ def _figure_bottlenecks(d: Path, s: PlanningSummary) -> str | None:
 
 
 def _figure_utilisation(d: Path, s: PlanningSummary) -> str | None:
-    if not s.has("doctor_utilisation_sum"):
+    if not s.has("doctor_busy_days"):
         return None
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for scope, groups in (("district", ["all"]), ("setting", s.groups("setting"))):
         for g in groups:
-            a = s.series("doctor_utilisation_sum", scope)
-            b = s.series("resource_rows", scope)
+            a = s.series("doctor_busy_days", scope)
+            b = s.series("doctor_service_days", scope)
             a, b = a[a["group"] == g], b[b["group"] == g]
             u = a["mean"].to_numpy() / np.where(b["mean"].to_numpy() > 0, b["mean"].to_numpy(), np.nan)
             ax.plot(
@@ -392,22 +392,108 @@ def _img(figs: dict[str, str | None], key: str, missing: str) -> str:
 
 
 # --- costs ---------------------------------------------------------------------------------------
-def _costs(s: PlanningSummary, scenario: Any) -> tuple[list[str], list[list[str]]]:
-    """The costs section and the cost rows of the at-a-glance table. Costs come from
-    ``sim.planning.costs`` (ingredients: resource use times the scenario's ``costs:`` unit costs)."""
+def _cost_spec(scenario: Any) -> tuple[Any, bool] | None:
+    """The scenario's unit costs and whether they are its own (else the illustrative defaults); None
+    when this version computes no costs."""
     try:
-        from ..planning import costs as C  # noqa: F401
+        from ..planning.cost_spec import DEFAULT_COSTS
     except ImportError:
-        return ["### Costs\n", "Not available: this version computes no costs (no `sim/planning/costs.py`).\n"], []
-    if getattr(scenario, "costs", None) is None:
-        return ["### Costs\n", "Not available: the scenario has no `costs:` section.\n"], []
-    return ["### Costs\n", "Not available: costs are not wired into this report yet.\n"], []
+        return None
+    spec = getattr(scenario, "costs", None)
+    return (spec, True) if spec is not None else (DEFAULT_COSTS, False)
+
+
+def _costs(s: PlanningSummary, scenario: Any) -> tuple[list[str], list[list[str]], Any]:
+    """The costs section, the cost rows of the at-a-glance table, and the priced per-replication costs
+    (``sim.planning.costs``: resource use times the scenario's ``costs:`` unit costs)."""
+    found = _cost_spec(scenario)
+    if found is None or s.cost_quantities is None:
+        return ["### Costs\n", "Not available: this version computes no costs (`sim/planning/costs.py`).\n"], [], None
+    from ..planning.costs import cost_summary
+    from ..planning.summary import priced
+
+    spec, own = found
+    per_rep = priced(s.cost_quantities, spec)
+    table = cost_summary(per_rep, spec)
+    cur = spec.currency
+
+    def money(m: float, lo: float, hi: float) -> str:
+        one = s.replications == 1 or not np.isfinite(lo)
+        return f"{_plain(m)} {cur}" if one else f"{_plain(m)} [{_plain(lo)}–{_plain(hi)}] {cur}"
+
+    rows = []
+    for _measure, label, m, lo, hi, c in table.itertuples(index=False):
+        value = money(m, lo, hi) if c else _cell((m, lo, hi), 0, s.replications == 1)
+        rows.append([label, value])
+    where = (
+        "the scenario's `costs:` section"
+        if own
+        else "the illustrative default unit costs (ASSUMPTION: the scenario has no `costs:` section; "
+        "`sim/planning/cost_spec.py`)"
+    )
+    prices = ", ".join(f"{k.replace('_', ' ')} {_plain(float(getattr(spec, k)), 0)}" for k in _PRICE_FIELDS)
+    text = [
+        "### Costs\n",
+        f"Ingredients: resource use simulated here times unit costs from {where}, in {cur} "
+        f"({getattr(spec, 'price_year', '')} prices): {prices}. Over the whole run; mean [95% CI of the mean]; "
+        "the cost per unit of effect is the ratio of the means.\n",
+        md_table(["Cost", "Value"], rows),
+    ]
+    glance = [
+        [f"Total cost ({cur})", _money_row(table, "total_cost", s)],
+        [f"Cost per consumer served ({cur})", _money_row(table, "cost_per_consumers_served", s)],
+        [f"Cost per consumer retained ({cur})", _money_row(table, "cost_per_consumers_retained", s)],
+    ]
+    return text, glance, spec
+
+
+_PRICE_FIELDS = ("provider_session", "doctor_hour", "trainer_half_day", "venue_hour", "coordinator_month")
+
+
+def _money_row(table: pd.DataFrame, measure: str, s: PlanningSummary) -> str:
+    r = table[table["measure"] == measure]
+    if not len(r):
+        return "not available"
+    m, lo, hi = (float(r.iloc[0][k]) for k in ("mean", "ci_low", "ci_high"))
+    return _plain(m) if s.replications == 1 or not np.isfinite(lo) else f"{_plain(m)} [{_plain(lo)}–{_plain(hi)}]"
+
+
+def _figure_costs(d: Path, s: PlanningSummary, spec: Any) -> str | None:
+    from ..planning.summary import monthly_costs
+
+    if spec is None:
+        return None
+    mc = monthly_costs(s, spec)
+    if not len(mc):
+        return None
+    cats = [c for c in mc.columns if c not in ("group", "month")]
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    axes[0].stackplot(mc["month"], *[mc[c] for c in cats], labels=[c.replace("_", " ") for c in cats], alpha=0.8)
+    axes[0].set_title(f"Cost per month by category (mean, {spec.currency})")
+    axes[0].set_xlabel("month")
+    axes[0].legend(fontsize=7, loc="upper left")
+    by_wave = monthly_costs(s, spec, "wave")
+    if len(by_wave):
+        by_wave["total"] = by_wave[cats].sum(axis=1)
+        for g in dict.fromkeys(by_wave["group"]):
+            x = by_wave[by_wave["group"] == g]
+            axes[1].plot(x["month"], x["total"].cumsum(), label=f"wave {g}")
+        tot = mc[cats].sum(axis=1).cumsum()
+        axes[1].plot(mc["month"], tot, color="black", lw=2, label="district")
+    axes[1].set_title(f"Cumulative cost (mean, {spec.currency})")
+    axes[1].set_xlabel("month")
+    axes[1].legend(fontsize=7)
+    for ax in axes:
+        ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:,.0f}")
+    fig.tight_layout()
+    return save_figure(fig, d / "planning_costs.png")
 
 
 # --- the report ------------------------------------------------------------------------------------
 def planning_markdown(s: PlanningSummary, scenario: Any, figs: dict[str, str | None]) -> str:
     """The planning summary (markdown) of a non-paper scenario."""
-    cost_text, cost_rows = _costs(s, scenario)
+    cost_text, cost_rows, _ = _costs(s, scenario)
     blocks = [
         *_intro(s, scenario),
         *_glance(s, cost_rows),
@@ -420,13 +506,16 @@ def planning_markdown(s: PlanningSummary, scenario: Any, figs: dict[str, str | N
         _img(figs, "staff", "this run has no staff table (`staff.csv`)"),
         *_utilisation(s, scenario),
         _img(figs, "utilisation", "no doctor utilisation in this run (`resources.csv`)")
-        if s.has("doctor_utilisation_sum")
+        if s.has("doctor_busy_days")
         else "",
         *_bottlenecks(s),
         _img(figs, "bottlenecks", "no session was lost"),
         *cost_text,
+        _img(figs, "costs", "no costs in this run") if s.cost_quantities is not None else "",
         "Tables behind this summary: `planning/monthly.csv` (per scope, group, month and figure: mean, 95% CI "
-        "of the mean, 2.5–97.5% of replications) and `planning/totals.csv` (one row per replication).\n",
+        "of the mean, 2.5–97.5% of replications), `planning/totals.csv` (one row per replication) and, with "
+        "costs, `planning/costs.csv` (one row per replication: cost by category, total, effects, cost per "
+        "effect).\n",
     ]
     return join_blocks(blocks)
 
@@ -447,22 +536,33 @@ def write_planning(
     monthly: Iterable[pd.DataFrame] | Callable[[], Iterable[pd.DataFrame]],
     totals: Iterable[pd.DataFrame] | Callable[[], Iterable[pd.DataFrame]],
     paper: bool,
+    costs: Iterable[pd.DataFrame] | Callable[[], Iterable[pd.DataFrame]] = (),
 ) -> PlanningSummary:
     """Accumulate the planning chunks (streamed), write ``planning/monthly.csv`` and ``planning/totals.csv``;
     for a non-paper scenario also the planning figures and ``report.md`` = planning summary + the
     existing (paper-style) ``report.md`` as an appendix."""
     out = Path(out_dir)
     acc = PlanningAccumulator()
-    acc.add_chunks(monthly() if callable(monthly) else monthly, totals() if callable(totals) else totals)
+    acc.add_chunks(
+        monthly() if callable(monthly) else monthly,
+        totals() if callable(totals) else totals,
+        costs() if callable(costs) else costs,
+    )
     s = acc.result()
     pdir = out / "planning"
     pdir.mkdir(parents=True, exist_ok=True)
     write_csv(s.monthly, pdir / "monthly.csv", "%.6g")
     write_csv(s.totals, pdir / "totals.csv", "%.6g")
+    found = _cost_spec(scenario)
+    if s.cost_quantities is not None and found is not None:
+        from ..planning.summary import priced
+
+        write_csv(priced(s.cost_quantities, found[0]), pdir / "costs.csv", "%.6g")
     if paper:
         return s
     d = figure_dir(out)
     figs = {k: f(d, s) for k, f in FIGURES.items()}
+    figs["costs"] = _figure_costs(d, s, found[0] if found is not None and s.cost_quantities is not None else None)
     report = out / "report.md"
     analysis = report.read_text(encoding="utf-8") if report.exists() else ""
     text = planning_markdown(s, scenario, figs) + ("\n" + appendix(analysis) if analysis else "")
