@@ -7,6 +7,8 @@ documented command line on small scenarios.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,7 +19,9 @@ from sim.planning.summary import (
     PlanningAccumulator,
     month_of,
     monthly_chunk,
+    monthly_costs,
     planning_chunk,
+    priced,
     replication_totals,
     summarise,
 )
@@ -235,6 +239,45 @@ def test_percentiles_use_the_first_replications_only_beyond_the_cap():
     w = s.series("waiting").set_index("month")
     assert w.loc[3, "q975"] == pytest.approx(np.quantile([9, 12, 15], 0.975))  # reps 0-2 only
     assert w.loc[3, "mean"] == pytest.approx(np.mean([9, 12, 15, 18, 21]))  # all five
+
+
+PRICES = SimpleNamespace(
+    provider_session=50, doctor_hour=80, trainer_half_day=1200, venue_hour=30, coordinator_month=1000
+)
+
+
+def test_costs_are_quantities_times_unit_costs():
+    q = pd.DataFrame(
+        {
+            "replication": [0, 1],
+            "provider_stipends": [10.0, 0.0],  # provider sessions
+            "doctor_time": [2.5, 1.0],  # hours
+            "training": [5.0, 0.0],  # trainer half-days
+            "venue": [4.0, 2.0],  # hours
+            "coordination": [3.0, 3.0],  # community-months
+            "consumers_served": [20, 0],
+            "cost_per_consumers_served": [np.nan, np.nan],
+        }
+    )
+    p = priced(q, PRICES).set_index("replication")
+    assert p.loc[0, "provider_stipends"] == 500 and p.loc[0, "doctor_time"] == 200 and p.loc[0, "training"] == 6000
+    assert p.loc[0, "total_cost"] == 500 + 200 + 6000 + 120 + 3000
+    assert p.loc[0, "cost_per_consumers_served"] == pytest.approx(9820 / 20)
+    assert np.isnan(p.loc[1, "cost_per_consumers_served"])  # nobody served: no cost per consumer
+    assert p.loc[1, "total_cost"] == 80 + 60 + 3000
+
+
+def test_monthly_costs_price_the_monthly_mean_quantities():
+    f = _frames([0, 1])
+    f["resources"]["service_days"] = M  # every community serves the whole month
+    s = summarise(**dict(zip(("monthly", "totals"), planning_chunk(f).values(), strict=False)))
+    mc = monthly_costs(s, PRICES).set_index("month")
+    # Month 0: A and B in service, each holding one session with two providers.
+    assert mc.loc[0, "provider_stipends"] == pytest.approx(2 * 2 * 50)
+    assert mc.loc[0, "doctor_time"] == pytest.approx(2 * 1.5 * 80)
+    assert mc.loc[0, "venue"] == pytest.approx(2 * 2.0 * 30)
+    assert mc.loc[0, "coordination"] == pytest.approx(2 * 1000)
+    assert mc.loc[2, "coordination"] == pytest.approx(3 * 1000)
 
 
 # --- which scenario is the paper's study ------------------------------------------------------------
