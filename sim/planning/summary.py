@@ -215,9 +215,10 @@ def replication_totals(frames: dict[str, pd.DataFrame], monthly: pd.DataFrame | 
 
 
 def _people(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per replication: providers recruited; consumers served (enrolled at some time), retained (still
-    in the programme at its end, or graduated), evaluated and reporting at least one of Table 3's
-    self-perceived benefits (``ben_*``)."""
+    """Per replication: providers recruited; consumers enrolled (at some time), served (attended at
+    least one session), retained (``retained``: still in the programme at follow-up), evaluated, and
+    reporting a benefit (evaluated and answering yes to Table 3's mood item, ``ben_mood``, the item
+    most consumers named; the definitions of ``sim.planning.costs.cost_per_replication``)."""
     parts = {}
     pro = frames.get("providers")
     if pro is not None and len(pro):
@@ -229,15 +230,15 @@ def _people(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
             if "enrolled_day" in con.columns
             else pd.Series(True, index=con.index)
         )
-        exit_reason = con["exit_reason"].fillna("").astype(str) if "exit_reason" in con.columns else ""
-        retained = (_num(con, "retained") > 0) | (np.asarray(exit_reason) == "graduated")
+        attended = _num(con, "sessions_attended") >= 1 if "sessions_attended" in con.columns else served
+        retained = _num(con, "retained") > 0
         evaluated = _num(con, "evaluated") > 0
-        ben = [c for c in con.columns if c.startswith("ben_")]
-        benefit = evaluated & (con[ben].fillna(0).astype(float).max(axis=1) > 0) if ben else evaluated & False
+        benefit = evaluated & (_num(con, "ben_mood") > 0)
         f = pd.DataFrame(
             {
-                "consumers_served": served.astype(float),
-                "consumers_retained": (retained & served).astype(float),
+                "consumers_enrolled": served.astype(float),
+                "consumers_served": attended.astype(float),
+                "consumers_retained": retained.astype(float),
                 "consumers_evaluated": evaluated.astype(float),
                 "consumers_benefit": benefit.astype(float),
             }
@@ -461,7 +462,8 @@ class PlanningAccumulator:
         out.index = out.index.set_names([*KEYS, "column"])
         out = out.reset_index()
         out["month"] = out["month"].astype(np.int64)
-        out = out.sort_values(["column", "scope", "group", "month"], kind="stable").reset_index(drop=True)
+        # by figure; within it, the district, then the waves in the scenario's order, then the settings
+        out = out.sort_values("column", kind="stable").reset_index(drop=True)
         return PlanningSummary(out, totals, self.n, k, costs)
 
 

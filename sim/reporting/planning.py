@@ -124,9 +124,10 @@ def _glance(s: PlanningSummary, cost_rows: list[list[str]]) -> list[str]:
         row("Sessions cancelled", "sessions_cancelled"),
         ["Share of sessions cancelled", _pct(_ratio(t, "sessions_cancelled", "sessions_due"), one)],
         row("Attendances (consumer visits to held sessions)", "attendances"),
-        row("Consumers served (enrolled at some time)", "consumers_served"),
-        row("Consumers retained (still in the programme at its end, or graduated)", "consumers_retained"),
-        row("Consumers evaluated who report at least one benefit (Table 3)", "consumers_benefit"),
+        row("Consumers enrolled (at some time)", "consumers_enrolled"),
+        row("Consumers served (attended at least one session)", "consumers_served"),
+        row("Consumers retained at follow-up (still in the programme)", "consumers_retained"),
+        row("Consumers reporting a benefit at follow-up (better mood, Table 3)", "consumers_benefit"),
     ]
     optional = [
         ("Consumers referred", "referred", 0),
