@@ -136,7 +136,7 @@ def _glance(s: PlanningSummary, cost_rows: list[list[str]]) -> list[str]:
         ("Consumers graduated", "graduated", 0),
         ("Consumers dropped out", "dropped_out", 0),
         ("Providers recruited", "providers_recruited", 0),
-        ("Providers trained", "trained", 0),
+        ("Providers trained (founding providers and replacements)", "trained", 0),
         ("Providers who quit", "quit", 0),
         ("Providers in post at the end", "in_post_end", 0),
         ("Training cohorts", "cohorts", 0),
@@ -250,13 +250,15 @@ def _mean_ratio(s: PlanningSummary, num: str, den: str, scope: str, group: str) 
 
 
 def _trainer_utilisation(s: PlanningSummary, scenario: Any) -> float | None:
+    """Trainer half-days used over the run (``training.csv``) / half-days the scenario's training teams
+    offer over the scenario's months (``trainers`` x ``half_days_per_week``)."""
     sp = getattr(scenario, "staff_pipeline", None)
-    if sp is None or not s.has("trainer_half_days"):
+    if sp is None or "training_trainer_half_days" not in s.totals.columns:
         return None
     cap = float(getattr(sp, "trainers", 0)) * float(getattr(sp, "half_days_per_week", 0)) * WEEKS_PER_MONTH
-    x = s.series("trainer_half_days")
-    months = int(x["month"].max()) + 1 if len(x) else 0
-    return float(x["mean"].sum() / (cap * months)) if cap > 0 and months else None
+    months = float(scenario.horizon)
+    used = float(s.totals["training_trainer_half_days"].mean())
+    return used / (cap * months) if cap > 0 and months > 0 else None
 
 
 def _places_filled(s: PlanningSummary, scenario: Any) -> float | None:
