@@ -124,8 +124,12 @@ def _glance(s: PlanningSummary, cost_rows: list[list[str]]) -> list[str]:
         row("Sessions cancelled", "sessions_cancelled"),
         ["Share of sessions cancelled", _pct(_ratio(t, "sessions_cancelled", "sessions_due"), one)],
         row("Attendances (consumer visits to held sessions)", "attendances"),
-        row("Consumers enrolled (at some time)", "consumers_enrolled"),
-        row("Consumers served (attended at least one session)", "consumers_served"),
+        # with an open caseload, joining is counted over the whole run (caseload.csv); the people tables
+        # describe each community's people at its follow-up evaluation
+        row("Consumers who joined a group (over the run)", "started")
+        if "started" in t.columns
+        else row("Consumers enrolled", "consumers_enrolled"),
+        row("Consumers served by follow-up (attended at least one session)", "consumers_served"),
         row("Consumers retained at follow-up (still in the programme)", "consumers_retained"),
         row("Consumers reporting a benefit at follow-up (better mood, Table 3)", "consumers_benefit"),
     ]
