@@ -446,10 +446,11 @@ def _costs(s: PlanningSummary, scenario: Any) -> tuple[list[str], list[list[str]
         "the cost per unit of effect is the ratio of the means.\n",
         md_table(["Cost", "Value"], rows),
     ]
+    ci = "" if s.replications == 1 else ", mean [95% CI of the mean]"
     glance = [
-        [f"Total cost ({cur})", _money_row(table, "total_cost", s)],
-        [f"Cost per consumer served ({cur})", _money_row(table, "cost_per_consumers_served", s)],
-        [f"Cost per consumer retained ({cur})", _money_row(table, "cost_per_consumers_retained", s)],
+        [f"Total cost ({cur}{ci})", _money_row(table, "total_cost", s)],
+        [f"Cost per consumer served ({cur}{ci})", _money_row(table, "cost_per_consumers_served", s)],
+        [f"Cost per consumer retained ({cur}{ci})", _money_row(table, "cost_per_consumers_retained", s)],
     ]
     return text, glance, spec
 
