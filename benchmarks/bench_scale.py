@@ -21,7 +21,10 @@ Measured per size:
 - with ``--cli-reps R``: ``cli_wall_s`` / ``cli_cpu_s``, the documented command (``python cli.py run ...
   --reps R``) in a subprocess, start-up, report and figures included (CPU of the whole process tree);
 - ``linearity``: the per-community-month cost of each size over that of the smallest (1.0 = linear;
-  below 1 = cheaper per community-month at scale, above = worse than linear).
+  below 1 = cheaper per community-month at scale, above = worse than linear);
+- ``fit``: a least-squares line, cost per replication = fixed + slope x community-months, and its worst
+  relative error over the sizes (small = linear; ``fixed`` is what a replication costs whatever the size,
+  e.g. the study-level analysis).
 
 ``--chaoyang-reps``: ``python cli.py run scenarios/chaoyang_district.yaml --reps N`` for each N, with
 its wall time and peak memory (PSS of the process tree, sampled every 0.2 s); flat memory means the
@@ -164,6 +167,13 @@ def scale(sizes: list[int], model_reps: int, cli_reps: int, workers: int | None)
                 )
                 shutil.rmtree(Path(tmp) / f"out_{n}", ignore_errors=True)
             out["sizes"][str(n)] = row
+    out["fit"] = {
+        k: _line(
+            [v["community_months"] for v in out["sizes"].values()],
+            [v[f"{k}_cpu_s_per_rep"] for v in out["sizes"].values()],
+        )
+        for k in ("model", "run")
+    }
     base = out["sizes"][str(sizes[0])]
     out["linearity"] = {
         str(n): {
@@ -173,6 +183,23 @@ def scale(sizes: list[int], model_reps: int, cli_reps: int, workers: int | None)
         for n, v in out["sizes"].items()
     }
     return out
+
+
+def _line(x: list[float], y: list[float]) -> dict:
+    """Least-squares ``y = fixed + per_community_month * x``: a cost linear in community-months has a
+    constant slope; ``fixed`` is the part of a replication's cost that does not grow with the district."""
+    import numpy as np
+
+    if len(x) < 2:
+        return {}
+    slope, fixed = np.polyfit(np.asarray(x, float), np.asarray(y, float), 1)
+    pred = fixed + slope * np.asarray(x, float)
+    worst = float(np.max(np.abs(pred - np.asarray(y, float)) / np.asarray(y, float)))
+    return {
+        "fixed_s_per_rep": round(float(fixed), 4),
+        "ms_per_community_month": round(1000 * float(slope), 4),
+        "worst_relative_error": round(worst, 3),
+    }
 
 
 def chaoyang(reps_list: list[int], workers: int | None) -> dict:
