@@ -33,7 +33,8 @@ import pandas as pd
 
 from ..scenario import DAYS_PER_MONTH
 
-PERCENTILE_REPS_MAX = 1_000  # monthly percentiles use the replications with index below this
+PERCENTILE_REPS_MAX = 200  # monthly percentiles use the replications with index below this (a 2.5% tail
+# of 200 is 5 replications: enough for a band on a figure; keeps a 1,000-replication run as small as 250)
 KEYS = ["scope", "group", "month"]
 CANCEL_REASONS = ("no_providers", "plan_not_reviewed", "venue_unavailable", "rescheduled")
 SESSION_COLUMNS = (
@@ -474,7 +475,7 @@ def _percentiles(kept: pd.DataFrame | None, keys: pd.MultiIndex, cols: list[str]
         return nan, nan, 0
     reps = np.sort(kept.index.get_level_values("replication").unique())
     full = pd.MultiIndex.from_tuples([(r, *k) for r in reps for k in keys], names=["replication", *KEYS])
-    arr = kept.reindex(columns=cols).reindex(full, fill_value=0.0).fillna(0.0).to_numpy(np.float64)
+    arr = kept.reindex(columns=cols).reindex(full, fill_value=0.0).fillna(0.0).to_numpy(np.float32)
     arr = arr.reshape(len(reps), len(keys), len(cols))
     lo, hi = np.quantile(arr, [0.025, 0.975], axis=0)
     return pd.DataFrame(lo, index=keys, columns=cols), pd.DataFrame(hi, index=keys, columns=cols), len(reps)
