@@ -59,6 +59,36 @@ class Wave(_Strict):
     )
 
 
+class Caseload(_Strict):
+    """An open caseload (scenario ``caseload:``): consumers referred over time, a waiting list when the
+    groups are full, and exits by dropout or graduation (``sim.model.caseload``). Absent: the closed
+    cohort of the paper's study (every consumer recruited at the start)."""
+
+    referrals_per_month: float = Field(
+        0.8,
+        ge=0,
+        le=1000,
+        description="consumers referred per community per month (Poisson), by community doctors (Methods: "
+        "providers 'recommended by community doctors'; posters for consumers); ASSUMPTION: the paper reports "
+        "no referral rate; per community overridable",
+    )
+    consumers_per_provider: float = Field(
+        5.0,
+        ge=1,
+        le=50,
+        description="group places per available provider (Methods: 'ratio of peer service providers to "
+        "consumers was between 1:3 and 1:5'); places = floor(available providers x this)",
+    )
+    graduation_months: float | None = Field(
+        24.0,
+        gt=0,
+        le=MAX_MONTHS,
+        description="mean months in the programme before graduating (recovery), exponential; ASSUMPTION "
+        "(the paper follows consumers for 12-18 months and reports no graduation; prior Uniform(12, 60)); "
+        "null = nobody graduates",
+    )
+
+
 class Community(_Strict):
     """One community's programme: who is recruited, when it starts and how sessions are scheduled."""
 
@@ -78,6 +108,9 @@ class Community(_Strict):
     setting: Literal["urban", "rural"] = "urban"
     caregiver_availability: CaregiverAvailability = CaregiverAvailability()
     copies: int = Field(1, ge=1, le=1000, description="run this many identical communities, named NAME-1..NAME-k")
+    referrals_per_month: float | None = Field(
+        None, ge=0, le=1000, description="open caseload only: this community's referral rate (scenario caseload:)"
+    )
 
     @model_validator(mode="after")
     def _timetable_only_structured(self) -> Community:
@@ -108,6 +141,7 @@ class Scenario(_Strict):
     waves: dict[str, Wave] = Field(min_length=1)
     communities: list[Community] = Field(min_length=1)
     doctor_pools: dict[str, int] = Field(default_factory=dict)
+    caseload: Caseload | None = Field(None, description="open caseload; omitted = closed cohort (the paper's)")
     parameter_set: str | None = Field(None, description="YAML parameter file, relative to the scenario file")
     parameters: ModelParameters = DEFAULT_PARAMETERS
     source_path: str | None = Field(None, exclude=True)
@@ -140,6 +174,8 @@ class Scenario(_Strict):
         for c in self.communities:
             if c.wave not in self.waves:
                 raise ValueError(f"community {c.name!r} names unknown wave {c.wave!r} (known: {sorted(self.waves)})")
+            if c.referrals_per_month is not None and self.caseload is None:
+                raise ValueError(f"community {c.name!r} sets referrals_per_month without a caseload: section")
             if c.doctor_pool is not None and c.doctor_pool not in self.doctor_pools:
                 raise ValueError(f"community {c.name!r} names unknown doctor_pool {c.doctor_pool!r}")
             fu = c.start_month + self.waves[c.wave].follow_up_months
@@ -169,6 +205,13 @@ class Scenario(_Strict):
     def end_month(self, community: Community) -> float:
         """Study month at which a community's simulated services stop."""
         return self.horizon_months if self.horizon_months is not None else self.follow_up_month(community)
+
+    def referrals_per_month(self, community: Community) -> float:
+        """A community's referral rate (its own, else the scenario's ``caseload:``; 0 without one)."""
+        if self.caseload is None:
+            return 0.0
+        own = community.referrals_per_month
+        return self.caseload.referrals_per_month if own is None else own
 
     def expanded_communities(self) -> list[Community]:
         """Communities with ``copies`` expanded into distinct, numbered communities."""
@@ -203,7 +246,9 @@ def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | 
             model = ModelParameters
             continue
         ann = model.model_fields[part].annotation
-        model = next((m for m in (Community, Wave, CaregiverAvailability) if ann is m or m in _args(ann)), None)
+        model = next(
+            (m for m in (Community, Wave, CaregiverAvailability, Caseload) if ann is m or m in _args(ann)), None
+        )
     return model
 
 

@@ -18,6 +18,10 @@ single-module model:
 - DOCTOR: plan-review times (also by inversion) are drawn when a plan is registered, at the session's
   announcement, rather than when a doctor starts the review; supervision gaps by inversion.
 
+REFERRAL, REFERRED and CASELOAD (open caseloads, ``sim.model.caseload``) were added later, at the
+end: a stream's identity is its fixed integer id, so adding them changed no other stream's draws, and
+they are created only when a scenario has a ``caseload`` section.
+
 All other streams (COMMUNITY, BASELINE, PROVIDER_LEAVE, EVALUATION, CAREGIVER, STRESS) and, for
 structured scheduling, the session draws are unchanged: with supervision off and instant plan reviews
 a structured community gives the same sessions, byte for byte, as before.
@@ -45,6 +49,14 @@ class Stream(IntEnum):
     CAREGIVER = 9  # caregivers and their answers
     STRESS = 10  # provider stress state
     STAFFING = 11  # choice of lead and assistants
+    # 12 and 13 are kept for the staff pipeline's streams (sim.model.training).
+    REFERRAL = 14  # open caseload: referral counts and days (sim.model.caseload)
+    REFERRED = 15  # open caseload: referred consumers' baselines and attendance propensities
+    CASELOAD = 16  # open caseload: graduation times, dropout in the month a consumer starts
+
+
+# Drawn only with an open caseload (``sim.model.caseload``), which creates them itself.
+CASELOAD_STREAMS = (Stream.REFERRAL, Stream.REFERRED, Stream.CASELOAD)
 
 
 def stream(seed: int, replication: int, source: Stream, community: int) -> np.random.Generator:

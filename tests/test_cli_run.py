@@ -15,11 +15,11 @@ import pytest
 from helpers import fakemodel as fm
 from helpers.cli import run_cli
 
+from sim.datasets import TABLES
 from sim.runner import run_to_directory, work_dir_for
 from sim.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
-TABLES = ("providers", "consumers", "caregivers", "sessions", "communities")
 
 
 def cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -12,9 +12,8 @@ import pytest
 from helpers import fakemodel as fm
 
 from sim.analysis import read_directory
+from sim.datasets import TABLES
 from sim.runner import ResumeError, WriteError, loop, run_to_directory, work_dir_for
-
-TABLES = ("providers", "consumers", "caregivers", "sessions", "communities")
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,16 @@
-"""Result collection: the five tables of one replication (``docs/data_dictionary.md``), as columns."""
+"""Result collection: the six tables of one replication (``docs/data_dictionary.md``), as columns."""
 
 from __future__ import annotations
 
 from ..parameters import ModelParameters
+from .caseload import caseload_columns
 from .community import CommunityState
 from .evaluation import concat_rows, interview
 from .records import session_columns
 
 
 def collect(p: ModelParameters, replication: int, communities: list[CommunityState]) -> dict[str, dict[str, list]]:
-    """providers, consumers, caregivers (with answers), sessions and communities."""
+    """providers, consumers, caregivers (with answers), sessions, communities and caseload."""
     tables = interview(p, replication, communities)
     tables["sessions"] = concat_rows(
         [
@@ -19,6 +20,7 @@ def collect(p: ModelParameters, replication: int, communities: list[CommunitySta
         ]
     )
     tables["communities"] = _communities(replication, communities)
+    tables["caseload"] = concat_rows([caseload_columns(replication, c) for c in communities])
     return tables
 
 
@@ -52,5 +54,5 @@ def _community_outcomes(cs: list[CommunityState]) -> dict[str, list]:
         "sessions_cancelled": [before(c, False) for c in cs],
         # Methods: 'The ratio of peer service providers to consumers was between 1:3 and 1:5'.
         "providers_active_at_follow_up": [sum(s == "active" for s in snap.providers["status"]) for snap in snaps],
-        "consumers_enrolled_at_follow_up": [sum(snap.consumers["retained"]) for snap in snaps],
+        "consumers_enrolled_at_follow_up": [sum(s == "active" for s in snap.consumers["status"]) for snap in snaps],
     }

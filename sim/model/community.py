@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import expit, logit
@@ -17,9 +18,12 @@ from ..baseline import draw_baseline
 from ..follow_up import CommunityContext
 from ..parameters import ModelParameters
 from ..scenario import DAYS_PER_MONTH, Community, Scenario
-from ..streams import Stream, Uniforms, stream
+from ..streams import CASELOAD_STREAMS, Stream, Uniforms, stream
 from .doctors import Doctors, Request
 from .records import SessionRecord
+
+if TYPE_CHECKING:
+    from .caseload import Caseload
 
 N_CATEGORIES = len(ins.CONTENT_CATEGORIES)
 RUN_STREAMS = (
@@ -110,23 +114,46 @@ class Consumers:
     """The community's consumers, one list entry per consumer (index = consumer number - 1).
 
     Plain lists rather than arrays: a community has a few dozen consumers, and per-session updates
-    of Python lists that size cost less than NumPy calls."""
+    of Python lists that size cost less than NumPy calls. With an open caseload
+    (``sim.model.caseload``) the list also holds everyone referred later, in order of referral."""
 
     pids: list[str]
     baseline: dict[str, list]
     propensity: list[float]  # probability of attending a session they are invited to
-    exit_day: list[float] = field(init=False)  # dropout day; inf while in the programme
+    start: float = 0.0  # day the founding consumers are recruited and enrolled (the community's start)
+    # the day they leave: dropout, or (open caseload) a graduation day fixed on starting; inf if none
+    exit_day: list[float] = field(init=False)
+    exit_reason: list[str] = field(init=False)  # dropped_out | graduated, of exit_day ("" while none)
+    referred_day: list[float] = field(init=False)  # the founding cohort: the community's start
+    enrolled_day: list[float] = field(init=False)  # day they joined a group; inf while waiting
     month_invited: list[int] = field(init=False)  # sessions invited to since the last dropout review
     month_attended: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
         n = len(self.pids)
         self.exit_day = [math.inf] * n
+        self.exit_reason = [""] * n
+        self.referred_day = [self.start] * n
+        self.enrolled_day = [self.start] * n
         self.month_invited = [0] * n
         self.month_attended = [0] * n
 
     def __len__(self) -> int:
         return len(self.pids)
+
+    def refer(self, pids: list[str], baseline: dict[str, list], propensity: list[float], days: list[float]) -> None:
+        """Add consumers referred on ``days`` (ascending); they wait until a group place opens."""
+        m = len(pids)
+        self.pids += pids
+        for k, v in baseline.items():
+            self.baseline[k] = list(self.baseline[k]) + list(v)
+        self.propensity += propensity
+        self.exit_day += [math.inf] * m
+        self.exit_reason += [""] * m
+        self.referred_day += days
+        self.enrolled_day += [math.inf] * m
+        self.month_invited += [0] * m
+        self.month_attended += [0] * m
 
 
 @dataclass
@@ -153,6 +180,7 @@ class CommunityState:
     month_sessions: int = 0  # sessions due since the last month boundary ('how well sessions run')
     month_disrupted: int = 0  # ... of which postponed or cancelled
     snapshot: dict | None = None  # taken at follow-up (sim.model.evaluation.FollowUp)
+    caseload: Caseload | None = None  # open caseload (scenario caseload:); None = closed cohort
     _available: list[Provider] = field(default_factory=list)
     _available_on: tuple[float, float] = (math.inf, -math.inf)  # days the cached list holds
 
@@ -170,6 +198,11 @@ class CommunityState:
                     until = day
         self._available, self._available_on = avail, (now, until)
         return avail
+
+    def available_until(self) -> float:
+        """The first day after the day of the last :meth:`available_providers` call on which a
+        provider's state changes (inf if none is known)."""
+        return self._available_on[1]
 
     def forget_available(self) -> None:
         self._available_on = (math.inf, -math.inf)
@@ -213,7 +246,7 @@ def build_community(
     scenario: Scenario, p: ModelParameters, seed: int, replication: int, index: int, spec: Community, doctors: Doctors
 ) -> CommunityState:
     """Draw one community: effect and timetable, then its providers and consumers (Table 1)."""
-    rng = {s: stream(seed, replication, s, index) for s in Stream}
+    rng = {s: stream(seed, replication, s, index) for s in Stream if s not in CASELOAD_STREAMS}
     r = rng[Stream.COMMUNITY]
     effect = p.community_effect_sd * float(r.standard_normal())
     weekly_u = float(r.random())
@@ -264,11 +297,19 @@ def _draw_providers(c: CommunityState, p: ModelParameters) -> list[Provider]:
 
 
 def _draw_consumers(c: CommunityState, p: ModelParameters) -> Consumers:
-    """Baseline (Table 1) and attendance propensity: Beta around ``attendance_mean``, shifted on the
-    logit scale by the community effect and a rural setting."""
+    """The founding cohort (Table 1 baselines and attendance propensities, :func:`draw_consumers`)."""
     n = c.spec.consumers
-    base = draw_baseline("consumer", n, c.rng[Stream.BASELINE])
+    base, prop = draw_consumers(c, p, n, c.rng[Stream.BASELINE], c.rng[Stream.ATTENDANCE])
+    return Consumers([f"{c.name}/C{i + 1:02d}" for i in range(n)], base, prop, c.start)
+
+
+def draw_consumers(
+    c: CommunityState, p: ModelParameters, n: int, base_rng: np.random.Generator, att_rng: np.random.Generator
+) -> tuple[dict[str, list], list[float]]:
+    """Baseline (Table 1) and attendance propensity of ``n`` consumers: Beta around ``attendance_mean``,
+    shifted on the logit scale by the community effect and a rural setting."""
+    base = draw_baseline("consumer", n, base_rng)
     a, b = p.attendance_mean * p.attendance_concentration, (1 - p.attendance_mean) * p.attendance_concentration
-    raw = np.clip(c.rng[Stream.ATTENDANCE].beta(a, b, n), 1e-6, 1 - 1e-6)
+    raw = np.clip(att_rng.beta(a, b, n), 1e-6, 1 - 1e-6)
     shift = p.attendance_community_loading * c.effect + (p.rural_attendance_logit if c.rural else 0.0)
-    return Consumers([f"{c.name}/C{i + 1:02d}" for i in range(n)], base, expit(logit(raw) + shift).tolist())
+    return base, expit(logit(raw) + shift).tolist()

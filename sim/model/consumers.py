@@ -11,6 +11,10 @@
   one review per month is all the events the hazard needs (about 70 of a paper_study replication's
   events); within the month a consumer drops out with probability ``1 - exp(-h * window)``, on a day
   uniform within it, and sessions after that day never see them.
+
+With an open caseload (``sim.model.caseload``) only consumers in a group are invited and at risk:
+those on the waiting list are neither, and a consumer who starts within a month is at risk for the
+rest of it at that month's hazard (``Caseload._start``).
 """
 
 from __future__ import annotations
@@ -31,12 +35,17 @@ class Attendance:
     def __init__(self, c: CommunityState):
         assert c.consumers is not None
         self.consumers = c.consumers
+        self.caseload = c.caseload
         self.u = c.uniforms[Stream.ATTENDANCE]
 
     def session(self, now: float, group: bool, u_pick: float) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """(invited, attended) consumer indices of a session held at ``now``."""
         cons = self.consumers
-        invited = [k for k, day in enumerate(cons.exit_day) if day > now]
+        if self.caseload is None:
+            invited = [k for k, day in enumerate(cons.exit_day) if day > now]
+        else:  # those in a group; nobody on the waiting list
+            self.caseload.advance(now)
+            invited = self.caseload.in_groups(now)
         if not group and invited:
             invited = [invited[int(u_pick * len(invited))]]
         u = self.u.take(len(cons))
@@ -79,6 +88,9 @@ class Dropout:
 
     def review(self, now: float, window: float, log_h: float) -> None:
         """Decide who drops out in [now, now + window) at log hazard ``log_h`` plus their attendance shift."""
+        if self.c.caseload is not None:
+            self._review_open(now, window, log_h)
+            return
         cons = self.consumers
         n = len(cons)
         u, when = self.u.take(n), self.u.take(n)
@@ -90,6 +102,26 @@ class Dropout:
             lh = log_h + beta * (attended[k] / invited[k] - 0.5) if invited[k] else log_h
             if u[k] < -math.expm1(-math.exp(lh) * window / DAYS_PER_MONTH):
                 exit_day[k] = now + when[k] * window
+        cons.month_invited = [0] * n
+        cons.month_attended = [0] * n
+
+    def _review_open(self, now: float, window: float, log_h: float) -> None:
+        """:meth:`review` with an open caseload: those in a group on ``now`` are at risk (whoever starts
+        later in the month is decided on starting, at ``log_h``); an exit may be graduation first."""
+        caseload = self.c.caseload
+        assert caseload is not None
+        caseload.advance(now)
+        caseload.month = (now, now + window, log_h)
+        cons = self.consumers
+        n = len(cons)
+        u, when = self.u.take(n), self.u.take(n)
+        beta = self.p.dropout_attendance_log_hr
+        invited, attended = cons.month_invited, cons.month_attended
+        caseload.prune(now)
+        for k in caseload.members:
+            lh = log_h + beta * (attended[k] / invited[k] - 0.5) if invited[k] else log_h
+            if u[k] < -math.expm1(-math.exp(lh) * window / DAYS_PER_MONTH):
+                caseload.exit(k, now + when[k] * window, "dropped_out")
         cons.month_invited = [0] * n
         cons.month_attended = [0] * n
 

@@ -162,6 +162,8 @@ def _consumer_rows(c: CommunityState, ex: Exposure, replication: int, now: float
     rows["meets_attendance_requirement"] = [int(i > 0 and a / i > 0.4) for a, i in zip(att, inv, strict=True)]
     rows["categories_met"] = ex.con_categories.sum(axis=1).tolist()
     rows["on_time_share"] = _shares(ex.con_on_time, att)
+    if c.caseload is not None:  # open caseload: who waits, who left and why (sim.model.caseload)
+        rows.update(c.caseload.follow_up_columns(now))
     return rows
 
 

@@ -9,6 +9,7 @@ import simpy
 
 from ..parameters import ModelParameters
 from ..scenario import DAYS_PER_MONTH, Scenario
+from .caseload import Caseload
 from .collect import collect
 from .community import CommunityState, build_community
 from .consumers import Dropout
@@ -46,6 +47,10 @@ class RolloutModel:
             )
             for i, spec in enumerate(scenario.expanded_communities())
         ]
+        if scenario.caseload is not None:
+            for c in self.communities:
+                rate = scenario.referrals_per_month(c.spec)
+                c.caseload = Caseload(c, parameters, scenario.caseload, rate, self.seed, replication)
 
     def run(self) -> ReplicationResult:
         env, p = self.env, self.p
