@@ -376,7 +376,7 @@ def run(
     ] = False,
     quiet: Quiet = False,
 ) -> None:
-    """Run a scenario's replications; write providers/consumers/caregivers/sessions/communities CSVs and
+    """Run a scenario's replications; write providers/consumers/caregivers/sessions/communities/staff/training CSVs and
     manifest.json."""
     from .outputs import DestinationError, check_destination, destination_lock
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .model import CAREGIVER_ANSWER_COLUMNS, CONSUMER_ANSWER_COLUMNS, PROVIDER_ANSWER_COLUMNS, ReplicationResult
 
-TABLES = ("providers", "consumers", "caregivers", "sessions", "communities", "caseload")
+TABLES = ("providers", "consumers", "caregivers", "sessions", "communities", "caseload", "staff", "training")
 
 # Integer columns that may hold missing values: written as whole numbers with blank cells.
 NULLABLE_INT_COLUMNS = frozenset(

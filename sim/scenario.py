@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .parameters import DEFAULT_PARAMETERS, ModelParameters, load_parameter_file
+from .scenario_pipeline import StaffPipeline
 
 DAYS_PER_MONTH = 365.25 / 12
 MAX_MONTHS = 600  # longest simulated period, months (50 years: far beyond any service plan)
@@ -144,6 +145,9 @@ class Scenario(_Strict):
     caseload: Caseload | None = Field(None, description="open caseload; omitted = closed cohort (the paper's)")
     parameter_set: str | None = Field(None, description="YAML parameter file, relative to the scenario file")
     parameters: ModelParameters = DEFAULT_PARAMETERS
+    staff_pipeline: StaffPipeline | None = Field(
+        None, description="recruit and train replacement providers (sim/scenario_pipeline.py); absent = none"
+    )
     source_path: str | None = Field(None, exclude=True)
     source_sha256: str | None = Field(None, exclude=True)
 
@@ -234,6 +238,10 @@ def _loc(err: dict[str, Any]) -> str:
     return "".join(parts) or "(top level)"
 
 
+# Sections whose keys get "did you mean" suggestions (see _model_at).
+_SECTION_MODELS = (Community, Wave, CaregiverAvailability, Caseload, StaffPipeline)
+
+
 def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | None:
     """The pydantic model whose field ``loc`` (an error location, last part the key) names."""
     model: Any = root
@@ -247,7 +255,8 @@ def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | 
             continue
         ann = model.model_fields[part].annotation
         model = next(
-            (m for m in (Community, Wave, CaregiverAvailability, Caseload) if ann is m or m in _args(ann)), None
+            (m for m in _SECTION_MODELS if ann is m or m in _args(ann)),
+            None,
         )
     return model
 

@@ -18,9 +18,10 @@ single-module model:
 - DOCTOR: plan-review times (also by inversion) are drawn when a plan is registered, at the session's
   announcement, rather than when a doctor starts the review; supervision gaps by inversion.
 
-REFERRAL, REFERRED and CASELOAD (open caseloads, ``sim.model.caseload``) were added later, at the
-end: a stream's identity is its fixed integer id, so adding them changed no other stream's draws, and
-they are created only when a scenario has a ``caseload`` section.
+RECRUITMENT and RECRUIT (the staff pipeline, ``sim.model.training``) and REFERRAL, REFERRED and CASELOAD
+(open caseloads, ``sim.model.caseload``) were added later, at the end: a stream's identity is its fixed
+integer id, so adding them changed no other stream's draws, and they are created only when a scenario
+has a ``staff_pipeline`` or ``caseload`` section.
 
 All other streams (COMMUNITY, BASELINE, PROVIDER_LEAVE, EVALUATION, CAREGIVER, STRESS) and, for
 structured scheduling, the session draws are unchanged: with supervision off and instant plan reviews
@@ -49,12 +50,15 @@ class Stream(IntEnum):
     CAREGIVER = 9  # caregivers and their answers
     STRESS = 10  # provider stress state
     STAFFING = 11  # choice of lead and assistants
-    # 12 and 13 are kept for the staff pipeline's streams (sim.model.training).
+    RECRUITMENT = 12  # staff pipeline: time to find a replacement provider (sim.model.training)
+    RECRUIT = 13  # staff pipeline: a replacement provider's baseline, interests and stress
     REFERRAL = 14  # open caseload: referral counts and days (sim.model.caseload)
     REFERRED = 15  # open caseload: referred consumers' baselines and attendance propensities
     CASELOAD = 16  # open caseload: graduation times, dropout in the month a consumer starts
 
 
+# Drawn only by the staff pipeline (``sim.model.training``), which creates them itself.
+PIPELINE_STREAMS = (Stream.RECRUITMENT, Stream.RECRUIT)
 # Drawn only with an open caseload (``sim.model.caseload``), which creates them itself.
 CASELOAD_STREAMS = (Stream.REFERRAL, Stream.REFERRED, Stream.CASELOAD)
 

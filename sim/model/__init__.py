@@ -10,11 +10,13 @@ Each mechanism of the paper's Methods (Fan et al. 2019) is one class; ``RolloutM
 - ``staffing.Staffing``: at least two providers, the least-used leads, the lead picks the content;
 - ``plan_review.PlanReview`` and ``doctors.Doctors``: the community doctor's Service Plan Form review;
 - ``providers.ProviderCareer`` (leave, return, quitting) and ``providers.Supervision``;
+- ``training.Recruitment`` and ``training.TrainingCentre``: replacing providers who quit (scenario
+  ``staff_pipeline``), recruited and trained in cohorts by the district's trainers;
 - ``consumers.Attendance`` and ``consumers.Dropout``; ``caseload.Caseload`` (open caseloads: referrals,
   the waiting list, graduation);
 - ``evaluation.FollowUp`` and ``evaluation.interview``: the follow-up evaluation (``sim.follow_up``);
 - ``records.SessionRecord`` / ``records.exposure``: what happened, and each person's exposure;
-- ``collect.collect``: the six tables of ``docs/data_dictionary.md``.
+- ``collect.collect``: the tables of ``docs/data_dictionary.md`` (``staff_tables``: staff and training).
 
 Time is in days from the start of the study; months are 365.25/12 days.
 """

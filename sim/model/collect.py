@@ -1,4 +1,4 @@
-"""Result collection: the six tables of one replication (``docs/data_dictionary.md``), as columns."""
+"""Result collection: the tables of one replication (``docs/data_dictionary.md``), as columns."""
 
 from __future__ import annotations
 
@@ -7,11 +7,17 @@ from .caseload import caseload_columns
 from .community import CommunityState
 from .evaluation import concat_rows, interview
 from .records import session_columns
+from .staff_tables import provider_pipeline_columns, staff_columns, training_columns
+from .training import Recruit, TrainingCentre
 
 
-def collect(p: ModelParameters, replication: int, communities: list[CommunityState]) -> dict[str, dict[str, list]]:
-    """providers, consumers, caregivers (with answers), sessions, communities and caseload."""
+def collect(
+    p: ModelParameters, replication: int, communities: list[CommunityState], centre: TrainingCentre | None = None
+) -> dict[str, dict[str, list]]:
+    """providers, consumers, caregivers (with answers), sessions, communities and caseload; staff and training
+    (``centre``: the staff pipeline, ``sim.model.training``, if the scenario has one)."""
     tables = interview(p, replication, communities)
+    tables["providers"].update(provider_pipeline_columns(communities))
     tables["sessions"] = concat_rows(
         [
             session_columns(c.records, replication, c.spec, [q.pid for q in c.providers], c.consumers.pids)
@@ -21,6 +27,11 @@ def collect(p: ModelParameters, replication: int, communities: list[CommunitySta
     )
     tables["communities"] = _communities(replication, communities)
     tables["caseload"] = concat_rows([caseload_columns(replication, c) for c in communities])
+    recruits: dict[int, list[Recruit]] = {}
+    for r in centre.recruits if centre is not None else ():
+        recruits.setdefault(r.community.index, []).append(r)
+    tables["staff"] = concat_rows([staff_columns(replication, c, recruits.get(c.index, [])) for c in communities])
+    tables["training"] = training_columns(replication, communities, centre)
     return tables
 
 

@@ -18,7 +18,7 @@ from ..baseline import draw_baseline
 from ..follow_up import CommunityContext
 from ..parameters import ModelParameters
 from ..scenario import DAYS_PER_MONTH, Community, Scenario
-from ..streams import CASELOAD_STREAMS, Stream, Uniforms, stream
+from ..streams import CASELOAD_STREAMS, PIPELINE_STREAMS, Stream, Uniforms, stream
 from .doctors import Doctors, Request
 from .records import SessionRecord
 
@@ -41,7 +41,10 @@ class Provider:
     """A peer service provider: baseline, content menu, stress, career and supervision received.
 
     Leave and quitting are decided a month ahead (``sim.model.providers.ProviderCareer``), so the
-    provider's state on a day follows from ``exit_day`` and ``leave_spells``."""
+    provider's state on a day follows from ``exit_day`` and ``leave_spells``. A founding provider is
+    recruited and starts training on the community's start day; a replacement (``sim.model.training``)
+    is recruited for the vacancy ``replaces`` left, waits for a cohort, and joins the community's
+    list (``index``) when its training ends."""
 
     __slots__ = (
         "baseline",
@@ -52,10 +55,13 @@ class Provider:
         "menu",
         "month_staffed",
         "pid",
+        "recruited_day",
+        "replaces",
         "stressed",
         "stressed_months",
         "supervision",
         "training_end",
+        "training_start",
     )
 
     def __init__(
@@ -67,11 +73,16 @@ class Provider:
         stressed: bool,
         interest: np.ndarray,
         breadth: int,
+        recruited_day: float = 0.0,
+        replaces: str = "",
     ):
         self.index = index  # position in the community's provider list
         self.pid = pid
         self.baseline = baseline
+        self.recruited_day = recruited_day
+        self.training_start = recruited_day  # a replacement's is set when its cohort starts
         self.training_end = training_end
+        self.replaces = replaces  # person_id of the provider whose leaving opened the vacancy ('' = founding)
         self.stressed = stressed  # current stress state, updated monthly (sim.model.providers)
         self.stressed_months = 0  # months spent stressed before follow-up
         self.month_staffed = 0  # sessions staffed since the last monthly review
@@ -246,7 +257,8 @@ def build_community(
     scenario: Scenario, p: ModelParameters, seed: int, replication: int, index: int, spec: Community, doctors: Doctors
 ) -> CommunityState:
     """Draw one community: effect and timetable, then its providers and consumers (Table 1)."""
-    rng = {s: stream(seed, replication, s, index) for s in Stream if s not in CASELOAD_STREAMS}
+    lazy = CASELOAD_STREAMS + PIPELINE_STREAMS  # created by their own mechanisms, only when used
+    rng = {s: stream(seed, replication, s, index) for s in Stream if s not in lazy}
     r = rng[Stream.COMMUNITY]
     effect = p.community_effect_sd * float(r.standard_normal())
     weekly_u = float(r.random())
@@ -277,9 +289,8 @@ def _draw_providers(c: CommunityState, p: ModelParameters) -> list[Provider]:
     """Baseline (Table 1), interests (Methods: 'according to their own interest'), stress."""
     n = c.spec.providers
     base = draw_baseline("provider", n, c.rng[Stream.BASELINE])
-    weights = np.array([p.content_interest_weights[k] for k in ins.CONTENT_CATEGORIES])
-    interests = c.rng[Stream.CONTENT].dirichlet(p.content_interest_concentration * weights / weights.sum(), n)
-    p_stress = float(expit(logit(p.stress_base_prob) + p.stress_structured_logit * c.c_struct))
+    interests = c.rng[Stream.CONTENT].dirichlet(_interest_alpha(p), n)
+    p_stress = _stress_prob(c, p)
     stress_u = c.rng[Stream.STRESS].random(n)
     breadth = N_CATEGORIES if c.structured else p.unstructured_content_breadth
     return [
@@ -291,9 +302,33 @@ def _draw_providers(c: CommunityState, p: ModelParameters) -> list[Provider]:
             bool(stress_u[i] < p_stress),
             interests[i],
             breadth,
+            c.start,
         )
         for i in range(n)
     ]
+
+
+def _interest_alpha(p: ModelParameters) -> np.ndarray:
+    weights = np.array([p.content_interest_weights[k] for k in ins.CONTENT_CATEGORIES])
+    return p.content_interest_concentration * weights / weights.sum()
+
+
+def _stress_prob(c: CommunityState, p: ModelParameters) -> float:
+    return float(expit(logit(p.stress_base_prob) + p.stress_structured_logit * c.c_struct))
+
+
+def draw_replacement(
+    c: CommunityState, p: ModelParameters, rng: np.random.Generator, number: int, day: float, replaces: str
+) -> Provider:
+    """A replacement provider recruited on ``day`` (``sim.model.training``): baseline, interests and stress
+    drawn as for the founding providers (:func:`_draw_providers`), from the community's RECRUIT stream;
+    ``number`` continues the community's numbering (``COMMUNITY/P09`` after eight founders)."""
+    base = draw_baseline("provider", 1, rng)
+    interest = rng.dirichlet(_interest_alpha(p))
+    stressed = bool(rng.random() < _stress_prob(c, p))
+    breadth = N_CATEGORIES if c.structured else p.unstructured_content_breadth
+    baseline = {k: v[0] for k, v in base.items()}
+    return Provider(-1, f"{c.name}/P{number:02d}", baseline, math.inf, stressed, interest, breadth, day, replaces)
 
 
 def _draw_consumers(c: CommunityState, p: ModelParameters) -> Consumers:

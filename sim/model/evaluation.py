@@ -119,6 +119,7 @@ def _provider_rows(c: CommunityState, ex: Exposure, replication: int, now: float
     provs = c.providers
     baseline = {col: [q.baseline[col] for q in provs] for col in BASELINE_COLUMNS}
     rows = _common_rows(c, replication, [q.pid for q in provs], baseline, "provider", now)
+    rows["recruited_day"] = [q.recruited_day for q in provs]  # a replacement's own (sim.model.training)
     rows.update(_career_rows(c, now))
     rows["sessions_led"] = ex.prov_led.tolist()
     rows["sessions_assisted"] = ex.prov_assisted.tolist()
@@ -202,7 +203,8 @@ class _Stack:
 
     def __init__(self, communities: list[CommunityState]):
         self.communities = communities
-        self.n_prov = [len(c.providers) for c in communities]
+        # the providers at follow-up (replacements may join later, sim.model.training)
+        self.n_prov = [len(c.snapshot.providers["person_id"]) if c.snapshot else len(c.providers) for c in communities]
         self.n_con = [len(c.consumers or ()) for c in communities]
         self.n_people = [a + b for a, b in zip(self.n_prov, self.n_con, strict=True)]
         self.prov_cut = np.cumsum([0, *self.n_prov])

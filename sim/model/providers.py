@@ -17,7 +17,9 @@
      the event falls on a day uniform in the month; a leave lasts an exponential time with mean
      ``provider_leave_mean_months``, then the provider is active again.
 
-  A community left with fewer than two active providers holds no session (``sim.model.staffing``).
+  A community left with fewer than two active providers holds no session (``sim.model.staffing``),
+  unless the scenario's ``staff_pipeline`` replaces those who quit (``sim.model.training``), which
+  ``ProviderCareer`` tells of each quit and leave as it decides them.
 - :class:`Supervision`: "non-scheduled supervision depending on peer service providers' needs"
   (Methods): an active provider asks for supervision at ``supervision_rate_per_month`` (times
   ``supervision_stress_multiplier`` while stressed, times ``experienced_supervision_multiplier`` in a
@@ -52,6 +54,9 @@ class ProviderCareer:
         self.stress_lp0 = float(logit(p.stress_base_prob)) + p.stress_structured_logit * c.c_struct
         self.k_work, self.k_cancel = p.stress_workload_logit, p.stress_cancellation_logit
         self.k_sup, self.k_pers = p.supervision_stress_logit, p.stress_persistence_logit
+        # The community's recruitment of replacements (scenario staff_pipeline, sim.model.training), told
+        # of every quit and leave as it is decided; None: nobody is replaced (the paper's study).
+        self.recruitment = None
 
     def run(self):
         """Alone: one review a month from the end of training (``sim.model.rollout`` runs it with
@@ -115,9 +120,13 @@ class ProviderCareer:
         day = now - math.log1p(-u_day * p_event) / total * window
         if u_which * (quit_rate + self.leave_rate) < quit_rate:
             q.exit_day = day
+            if self.recruitment is not None:
+                self.recruitment.quit(q, day)
         else:
             length = -math.log1p(-u_len) * p.provider_leave_mean_months * DAYS_PER_MONTH
             q.leave_spells.append([day, day + length])
+            if self.recruitment is not None:
+                self.recruitment.leave(q, day, length)
 
 
 class Supervision:

@@ -17,6 +17,7 @@ from .doctors import Doctors
 from .evaluation import FollowUp
 from .providers import ProviderCareer, Supervision
 from .sessions import SessionDelivery
+from .training import Recruitment, TrainingCentre
 
 
 @dataclass
@@ -34,6 +35,7 @@ class RolloutModel:
     def __init__(self, scenario: Scenario, replication: int, seed: int, parameters: ModelParameters):
         self.scenario, self.replication, self.seed, self.p = scenario, replication, seed, parameters
         self.env = simpy.Environment()
+        self.centre: TrainingCentre | None = None  # the staff pipeline's, once run
         pools = {name: Doctors(n) for name, n in scenario.doctor_pools.items()}
         self.communities: list[CommunityState] = [
             build_community(
@@ -54,16 +56,23 @@ class RolloutModel:
 
     def run(self) -> ReplicationResult:
         env, p = self.env, self.p
+        pipeline = self.scenario.staff_pipeline
+        centre = self.centre = None
+        if pipeline is not None and pipeline.replacing:  # the staff pipeline (sim.model.training)
+            centre = self.centre = TrainingCentre(env, pipeline, p, first_cohort=len(self.communities) + 1)
         for c in self.communities:
             env.process(SessionDelivery(env, c, p).run())
-            env.process(monthly_reviews(env, c, Dropout(env, c, p), ProviderCareer(env, c, p)))
+            careers = ProviderCareer(env, c, p)
+            if centre is not None:
+                careers.recruitment = Recruitment(env, c, centre, p, self.seed, self.replication)
+            env.process(monthly_reviews(env, c, Dropout(env, c, p), careers))
             env.process(FollowUp(env, c, self.replication).run())
             for prov in c.providers:
                 if p.supervision_rate_per_month > 0:
                     env.process(Supervision(env, c, prov, p).run())
         horizon = max(c.end for c in self.communities)
         env.run(until=horizon + 1.0)
-        tables = collect(p, self.replication, self.communities)
+        tables = collect(p, self.replication, self.communities, centre)
         return ReplicationResult(self.replication, _events_scheduled(env), tables)
 
 

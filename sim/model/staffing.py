@@ -24,13 +24,13 @@ class Staffing:
         self.u_staff = c.uniforms[Stream.STAFFING]
         self.u_content = c.uniforms[Stream.CONTENT]
         self.max_staff = p.max_providers_per_session
-        self.menus = [q.menu for q in c.providers]
+        self.providers = c.providers  # the community's list itself: replacements join it (sim.model.training)
 
     def pick(self, available: list[Provider]) -> tuple[tuple[int, ...], int]:
         """(provider indices, lead first; content category index) for a session about to be held."""
         keys = self.u_staff.take(len(available))
         ranked = sorted(zip([q.led for q in available], keys, [q.index for q in available], strict=True))
         staff = tuple([r[2] for r in ranked[: self.max_staff]])
-        cats, cum = self.menus[staff[0]]
+        cats, cum = self.providers[staff[0]].menu
         content = cats[min(bisect.bisect_right(cum, self.u_content.one()), len(cats) - 1)]
         return staff, content
