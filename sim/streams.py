@@ -1,15 +1,23 @@
 """Random-number streams: one independent stream per (replication, source of randomness, community).
 
-Replication ``r`` of a run with root seed ``S`` draws source ``k`` of community ``c`` from
-``SeedSequence(S, spawn_key=(r, k, c))`` (NumPy's documented way to derive independent streams: the
-r-th child of ``SeedSequence(S)`` by an explicit key). The key holds no scenario and no worker
-information, so results never depend on chunking, worker count or backend, and two scenarios run with
-the same seed share random numbers per source and community (common random numbers) wherever their
-communities line up.
+Replication ``r`` of a run with root seed ``S`` seeds the streams of community ``c`` from
+``SeedSequence(S, spawn_key=(r, c))`` (NumPy's documented way to derive independent seeds: the child
+of ``SeedSequence(S)`` with an explicit key): source ``k`` is a PCG64 generator seeded with words
+``4k .. 4k+3`` of that sequence's ``generate_state`` (each word a hash of the whole key, so the
+sources' seeds are as independent as separately hashed keys would be; a new source added at the end
+of :class:`Stream` takes new words and leaves the others unchanged). A community's streams are made
+on first use (:class:`CommunityStreams`): hashing one key per community instead of one per source
+costs a fifth of the time. The key holds no scenario and no worker information, so results never
+depend on chunking, worker count or backend, and two scenarios run with the same seed share random
+numbers per source and community (common random numbers) wherever their communities line up.
 
-How the streams are drawn changed once, with the model package (``sim/model/``), outputs being
-statistically equivalent (``tests/test_model_equivalence.py``) but not identical to the earlier
-single-module model:
+How the streams are drawn changed twice, outputs being statistically equivalent
+(``tests/test_model_equivalence.py``) but not identical to the earlier versions:
+
+- with the per-community key above (before: one ``SeedSequence(S, spawn_key=(r, k, c))`` per source;
+  every stream gives other values, with the same distributions);
+
+and earlier, with the model package (``sim/model/``), against the single-module model:
 
 - SESSION_TIMING, STAFFING, CONTENT, ATTENDANCE, DROPOUT and DOCTOR are drawn during the run through
   :class:`Uniforms` (the same uniforms, fetched in blocks);
@@ -18,21 +26,23 @@ single-module model:
 - DOCTOR: plan-review times (also by inversion) are drawn when a plan is registered, at the session's
   announcement, rather than when a doctor starts the review; supervision gaps by inversion.
 
-RECRUITMENT and RECRUIT (the staff pipeline, ``sim.model.training``) and REFERRAL, REFERRED and CASELOAD
-(open caseloads, ``sim.model.caseload``) were added later, at the end: a stream's identity is its fixed
-integer id, so adding them changed no other stream's draws, and they are created only when a scenario
-has a ``staff_pipeline`` or ``caseload`` section.
+the other streams (COMMUNITY, BASELINE, PROVIDER_LEAVE, EVALUATION, CAREGIVER, STRESS) and, for
+structured scheduling, the session draws were unchanged by that first change.
 
-All other streams (COMMUNITY, BASELINE, PROVIDER_LEAVE, EVALUATION, CAREGIVER, STRESS) and, for
-structured scheduling, the session draws are unchanged: with supervision off and instant plan reviews
-a structured community gives the same sessions, byte for byte, as before.
+RECRUITMENT and RECRUIT (the staff pipeline, ``sim.model.training``) and REFERRAL, REFERRED and CASELOAD
+(open caseloads, ``sim.model.caseload``) were added at the end of :class:`Stream`: a stream's seed words
+are taken from its fixed integer id (and a SeedSequence's first words do not depend on how many are
+asked for), so adding them changed no other stream's draws; they are drawn only when a scenario has a
+``staff_pipeline`` or ``caseload`` section.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
 
 import numpy as np
+from numpy.random.bit_generator import ISeedSequence
 
 
 class Stream(IntEnum):
@@ -63,11 +73,54 @@ PIPELINE_STREAMS = (Stream.RECRUITMENT, Stream.RECRUIT)
 CASELOAD_STREAMS = (Stream.REFERRAL, Stream.REFERRED, Stream.CASELOAD)
 
 
+WORDS_PER_STREAM = 4  # 64-bit words of seed per PCG64 generator (what PCG64 asks a SeedSequence for)
+
+
+class _Seed(ISeedSequence):
+    """Seed words already drawn from a SeedSequence, handed to one bit generator."""
+
+    __slots__ = ("words",)
+
+    def __init__(self, words: np.ndarray):
+        self.words = words
+
+    def generate_state(self, n_words: int, dtype=np.uint32) -> np.ndarray:
+        if n_words != WORDS_PER_STREAM or np.dtype(dtype) != np.uint64:
+            raise ValueError("a stream seed holds four 64-bit words")
+        return self.words
+
+
+class CommunityStreams(Mapping):
+    """The generators of one community in one replication, by :class:`Stream`, made on first use."""
+
+    __slots__ = ("_made", "_words", "community", "replication", "seed")
+
+    def __init__(self, seed: int, replication: int, community: int):
+        self.seed, self.replication, self.community = seed, replication, community
+        self._words: np.ndarray | None = None
+        self._made: dict[Stream, np.random.Generator] = {}
+
+    def __getitem__(self, source: Stream) -> np.random.Generator:
+        gen = self._made.get(source)
+        if gen is None:
+            if self._words is None:
+                seq = np.random.SeedSequence(self.seed, spawn_key=(self.replication, self.community))
+                self._words = seq.generate_state(WORDS_PER_STREAM * len(Stream), np.uint64)
+            k = WORDS_PER_STREAM * int(source)
+            seed = _Seed(self._words[k : k + WORDS_PER_STREAM])
+            gen = self._made[source] = np.random.Generator(np.random.PCG64(seed))
+        return gen
+
+    def __iter__(self):
+        return iter(Stream)
+
+    def __len__(self) -> int:
+        return len(Stream)
+
+
 def stream(seed: int, replication: int, source: Stream, community: int) -> np.random.Generator:
     """The generator of one source of randomness for one community in one replication."""
-    return np.random.Generator(
-        np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(replication, int(source), community)))
-    )
+    return CommunityStreams(seed, replication, community)[source]
 
 
 class Uniforms:
@@ -79,25 +132,28 @@ class Uniforms:
     only through the wrapper: a direct draw from ``rng`` would skip the values already fetched.
     """
 
-    __slots__ = ("block", "buf", "pos", "rng")
+    __slots__ = ("block", "buf", "pos", "rng", "size")
 
     def __init__(self, rng: np.random.Generator, block: int = 256):
         self.rng, self.block = rng, block
         self.buf: list[float] = []
-        self.pos = 0
+        self.pos = self.size = 0  # next value to hand out; values fetched
 
     def take(self, k: int) -> list[float]:
-        pos, end = self.pos, self.pos + k
-        if end > len(self.buf):
+        pos = self.pos
+        end = pos + k
+        if end > self.size:
             self.buf = self.buf[pos:] + self.rng.random(max(self.block, k)).tolist()
+            self.size = len(self.buf)
             pos, end = 0, k
         self.pos = end
         return self.buf[pos:end]
 
     def one(self) -> float:
         pos = self.pos
-        if pos >= len(self.buf):
+        if pos >= self.size:
             self.buf = self.rng.random(self.block).tolist()
+            self.size = len(self.buf)
             pos = 0
         self.pos = pos + 1
         return self.buf[pos]

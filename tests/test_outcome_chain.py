@@ -143,4 +143,6 @@ def test_losing_providers_stops_sessions_and_answers_fall_to_the_no_programme_le
     rate_gone = c_gone[CONSUMER_BENEFITS].to_numpy().mean()
     rate_stay = c_stay[CONSUMER_BENEFITS].to_numpy().mean()
     assert abs(rate_gone - p0) < 4 * np.sqrt(p0 * (1 - p0) / len(c_gone))
-    assert rate_stay > rate_gone + 0.2
+    # The gap is about 0.20 on the defaults (0.18-0.22 over seeds 3-8, 10 replications each), so the
+    # bound sits well below it and still fails when exposure stops mattering (gap about 0).
+    assert rate_stay > rate_gone + 0.15

@@ -52,17 +52,14 @@ def _communities(replication: int, cs: list[CommunityState]) -> dict[str, list]:
 
 
 def _community_outcomes(cs: list[CommunityState]) -> dict[str, list]:
-    def before(c: CommunityState, held: bool) -> int:
-        return sum(1 for r in c.records if r.before_follow_up and r.held == held)
-
     snaps = [c.snapshot for c in cs]
     assert all(s is not None for s in snaps)
     return {
         "providers_recruited": [len(c.providers) for c in cs],
         "consumers_recruited": [len(c.consumers or ()) for c in cs],
         "community_effect": [round(c.effect, 6) for c in cs],
-        "sessions_held": [before(c, True) for c in cs],
-        "sessions_cancelled": [before(c, False) for c in cs],
+        "sessions_held": [snap.sessions_held for snap in snaps],
+        "sessions_cancelled": [snap.sessions_cancelled for snap in snaps],
         # Methods: 'The ratio of peer service providers to consumers was between 1:3 and 1:5'.
         "providers_active_at_follow_up": [sum(s == "active" for s in snap.providers["status"]) for snap in snaps],
         "consumers_enrolled_at_follow_up": [sum(s == "active" for s in snap.consumers["status"]) for snap in snaps],

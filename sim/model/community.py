@@ -18,7 +18,7 @@ from ..baseline import draw_baseline
 from ..follow_up import CommunityContext
 from ..parameters import ModelParameters
 from ..scenario import DAYS_PER_MONTH, Community, Scenario
-from ..streams import CASELOAD_STREAMS, PIPELINE_STREAMS, Stream, Uniforms, stream
+from ..streams import CommunityStreams, Stream, Uniforms
 from .doctors import Doctors, Request
 from .records import SessionRecord
 
@@ -181,7 +181,7 @@ class CommunityState:
     c_exp: float  # +0.5 in a wave flagged experienced, -0.5 otherwise
     timetable_weeks: int | None  # structured: 1 or 2; unstructured: None
     doctors: Doctors
-    rng: dict[Stream, np.random.Generator]
+    rng: CommunityStreams  # the community's generators by Stream, made on first use
     # Streams drawn during the run, as uniforms fetched in blocks (sim.streams.Uniforms); once the
     # people are drawn these streams are used only through these wrappers.
     uniforms: dict[Stream, Uniforms] = field(default_factory=dict)
@@ -257,8 +257,7 @@ def build_community(
     scenario: Scenario, p: ModelParameters, seed: int, replication: int, index: int, spec: Community, doctors: Doctors
 ) -> CommunityState:
     """Draw one community: effect and timetable, then its providers and consumers (Table 1)."""
-    lazy = CASELOAD_STREAMS + PIPELINE_STREAMS  # created by their own mechanisms, only when used
-    rng = {s: stream(seed, replication, s, index) for s in Stream if s not in lazy}
+    rng = CommunityStreams(seed, replication, index)
     r = rng[Stream.COMMUNITY]
     effect = p.community_effect_sd * float(r.standard_normal())
     weekly_u = float(r.random())

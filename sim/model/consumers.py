@@ -20,6 +20,8 @@ rest of it at that month's hazard (``Caseload._start``).
 from __future__ import annotations
 
 import math
+from itertools import compress
+from operator import add, and_, lt
 
 import simpy
 
@@ -41,22 +43,22 @@ class Attendance:
     def session(self, now: float, group: bool, u_pick: float) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """(invited, attended) consumer indices of a session held at ``now``."""
         cons = self.consumers
+        n = len(cons.pids)
         if self.caseload is None:
-            invited = [k for k, day in enumerate(cons.exit_day) if day > now]
+            invited = [day > now for day in cons.exit_day]  # one flag per consumer (the rest element-wise, in C)
         else:  # those in a group; nobody on the waiting list
             self.caseload.advance(now)
-            invited = self.caseload.in_groups(now)
-        if not group and invited:
-            invited = [invited[int(u_pick * len(invited))]]
-        u = self.u.take(len(cons))
-        prop = cons.propensity
-        attended = [k for k in invited if u[k] < prop[k]]
-        month_invited, month_attended = cons.month_invited, cons.month_attended
-        for k in invited:
-            month_invited[k] += 1
-        for k in attended:
-            month_attended[k] += 1
-        return tuple(invited), tuple(attended)
+            invited = [False] * n
+            for k in self.caseload.in_groups(now):
+                invited[k] = True
+        if not group and any(invited):
+            pick = list(compress(range(n), invited))[int(u_pick * sum(invited))]
+            invited = [False] * n
+            invited[pick] = True
+        attended = list(map(and_, invited, map(lt, self.u.take(n), cons.propensity)))
+        cons.month_invited = list(map(add, cons.month_invited, invited))
+        cons.month_attended = list(map(add, cons.month_attended, attended))
+        return tuple(compress(range(n), invited)), tuple(compress(range(n), attended))
 
 
 class Dropout:

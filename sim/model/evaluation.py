@@ -58,6 +58,8 @@ class Snapshot:
     con_sessions: np.ndarray  # sessions attended before follow-up
     prov_on_time: np.ndarray  # on-time share of staffed sessions (the reference share if none)
     con_on_time: np.ndarray  # on-time share of attended sessions (the reference share if none)
+    sessions_held: int  # sessions held before follow-up
+    sessions_cancelled: int  # sessions due before follow-up and cancelled
     held_share: float  # share of the community's sessions due before follow-up that were held
 
 
@@ -77,7 +79,13 @@ def take_snapshot(c: CommunityState, replication: int, now: float) -> Snapshot:
     ex = exposure(c.records, len(c.providers), len(c.consumers))
     c.doctors.advance(now)
     staffed = ex.prov_led + ex.prov_assisted
-    due = [r for r in c.records if r.before_follow_up]
+    held = cancelled = 0
+    for r in c.records:
+        if r.before_follow_up:
+            if r.cancel_reason:
+                cancelled += 1
+            else:
+                held += 1
     return Snapshot(
         day=now,
         providers=_provider_rows(c, ex, replication, now),
@@ -87,7 +95,9 @@ def take_snapshot(c: CommunityState, replication: int, now: float) -> Snapshot:
         con_sessions=ex.con_attended,
         prov_on_time=_share_or(ex.prov_on_time, staffed, REFERENCE_ON_TIME_SHARE),
         con_on_time=_share_or(ex.con_on_time, ex.con_attended, REFERENCE_ON_TIME_SHARE),
-        held_share=sum(r.held for r in due) / len(due) if due else 0.0,
+        sessions_held=held,
+        sessions_cancelled=cancelled,
+        held_share=held / (held + cancelled) if held + cancelled else 0.0,
     )
 
 
@@ -207,8 +217,12 @@ class _Stack:
         self.n_prov = [len(c.snapshot.providers["person_id"]) if c.snapshot else len(c.providers) for c in communities]
         self.n_con = [len(c.consumers or ()) for c in communities]
         self.n_people = [a + b for a, b in zip(self.n_prov, self.n_con, strict=True)]
-        self.prov_cut = np.cumsum([0, *self.n_prov])
-        self.con_cut = np.cumsum([0, *self.n_con])
+        # members (each community's providers, then its consumers) as positions in all the providers
+        # followed by all the consumers
+        prov_at, con_at = np.cumsum([0, *self.n_prov]), sum(self.n_prov) + np.cumsum([0, *self.n_con])
+        self.member_order = np.concatenate(
+            [np.r_[prov_at[i] : prov_at[i + 1], con_at[i] : con_at[i + 1]] for i in range(len(communities))]
+        ).astype(np.int64)
 
     def per(self, values: list, sizes: list[int]) -> np.ndarray:
         return np.repeat(np.asarray(values, dtype=float), sizes)
@@ -223,13 +237,7 @@ class _Stack:
         )
 
     def members(self, prov_values: np.ndarray, con_values: np.ndarray) -> np.ndarray:
-        pc, cc = self.prov_cut, self.con_cut
-        return np.concatenate(
-            [
-                np.concatenate([prov_values[pc[i] : pc[i + 1]], con_values[cc[i] : cc[i + 1]]])
-                for i in range(len(self.communities))
-            ]
-        )
+        return np.concatenate([prov_values, con_values])[self.member_order]
 
 
 def _column(snaps: list[Snapshot], table: str, key: str) -> np.ndarray:

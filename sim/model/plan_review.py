@@ -38,4 +38,5 @@ class PlanReview:
 
     def reviewed(self, plan: Request, now: float) -> bool:
         """Whether the plan's review is complete on day ``now``."""
-        return self.doctors.end_of(plan, now) <= now
+        end = plan.end  # set once a doctor has started it (sim.model.doctors)
+        return (end if end is not None else self.doctors.end_of(plan, now)) <= now

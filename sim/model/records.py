@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import chain
+from typing import NamedTuple
 
 import numpy as np
 
@@ -19,9 +20,11 @@ from .. import instruments as ins
 N_CATEGORIES = len(ins.CONTENT_CATEGORIES)
 
 
-@dataclass(slots=True)
-class SessionRecord:
-    """One session as it ended: held (``cancel_reason == ""``) or cancelled."""
+class SessionRecord(NamedTuple):
+    """One session as it ended: held (``cancel_reason == ""``) or cancelled.
+
+    A named tuple: made once per session and read column by column (``zip(*records)``) when the
+    tables are built, which costs less than an object with attributes set one by one."""
 
     seq: int  # the community's session number, from 1
     announced_day: float
@@ -44,7 +47,7 @@ class SessionRecord:
     @property
     def on_time(self) -> bool:
         """Held on its announced day (not postponed)."""
-        return self.held and self.postponements == 0
+        return not self.cancel_reason and self.postponements == 0
 
 
 @dataclass
@@ -63,9 +66,9 @@ class Exposure:
 
 def exposure(records: list[SessionRecord], n_providers: int, n_consumers: int) -> Exposure:
     """Sum the held sessions before follow-up into each person's exposure."""
-    held = [r for r in records if r.before_follow_up and r.held]
+    held = [r for r in records if r.before_follow_up and not r.cancel_reason]
     content = np.array([r.content for r in held], dtype=np.int64)
-    on_time = np.array([r.on_time for r in held], dtype=np.int64)
+    on_time = np.array([r.postponements == 0 for r in held], dtype=np.int64)
     n_att = [len(r.attended) for r in held]
     n_staff = [len(r.staff) for r in held]
     attended = np.fromiter(chain.from_iterable(r.attended for r in held), np.int64, sum(n_att))
@@ -122,45 +125,52 @@ def session_columns(
     records: list[SessionRecord], replication: int, community, provider_ids: list[str], consumer_ids: list[str]
 ) -> dict[str, list]:
     """The ``sessions`` table of one community (``community``: its scenario spec), in SESSION_COLUMNS order."""
-    n = len(records)
+    n, name = len(records), community.name
     cols: dict[str, list] = {
         "replication": [replication] * n,
-        "community": [community.name] * n,
+        "community": [name] * n,
         "wave": [community.wave] * n,
         "scheduling": [community.scheduling] * n,
     }
-    rows = [_session_row(r, community.name, provider_ids, consumer_ids) for r in records]
-    for k, col in enumerate(SESSION_COLUMNS[4:]):
-        cols[col] = [row[k] for row in rows]
-    return cols
+    if not n:
+        return cols | {col: [] for col in SESSION_COLUMNS[4:]}
+    r = SessionRecord(*zip(*records, strict=True))  # the records' columns, as tuples
+    cols["session_id"] = [f"{name}#{seq:04d}" for seq in r.seq]
+    cols["announced_day"] = list(r.announced_day)
+    cols["day"] = list(r.day)
+    cols.update(_delivery_columns(r))
+    cols["duration_min"] = list(r.duration_min)
+    cols.update(_people_columns(r, provider_ids, consumer_ids))
+    cols["before_follow_up"] = [int(b) for b in r.before_follow_up]
+    return {col: cols[col] for col in SESSION_COLUMNS}
 
 
-def _session_row(r: SessionRecord, name: str, provider_ids: list[str], consumer_ids: list[str]) -> tuple:
-    """One record's values for SESSION_COLUMNS[4:] (session_id ... before_follow_up)."""
-    staff = [provider_ids[i] for i in r.staff]
-    if r.held:
-        status, content = "held", ins.CONTENT_CATEGORIES[r.content]
-        fmt = "group" if r.group else "individual"
-        venue = "outdoor" if r.outdoor else "rehabilitation_centre"
-    else:
-        status, content, fmt, venue = "cancelled", "", "", ""
-    return (
-        f"{name}#{r.seq:04d}",
-        r.announced_day,
-        r.day,
-        status,
-        r.cancel_reason,
-        r.postponements,
-        int(r.on_time),
-        content,
-        fmt,
-        venue,
-        r.duration_min,
-        staff[0] if staff else "",
-        ";".join(staff),
-        len(staff),
-        len(r.invited),
-        len(r.attended),
-        ";".join([consumer_ids[i] for i in r.attended]),
-        int(r.before_follow_up),
-    )
+def _delivery_columns(r: SessionRecord) -> dict[str, list]:
+    """status ... venue, from the records' columns ``r``; blank content, format and venue if cancelled."""
+    held = [not reason for reason in r.cancel_reason]
+    categories = ins.CONTENT_CATEGORIES
+    return {
+        "status": ["held" if h else "cancelled" for h in held],
+        "cancel_reason": list(r.cancel_reason),
+        "postponements": list(r.postponements),
+        "on_time": [int(h and k == 0) for h, k in zip(held, r.postponements, strict=True)],
+        "content": [categories[k] if h else "" for h, k in zip(held, r.content, strict=True)],
+        "format": [("group" if g else "individual") if h else "" for h, g in zip(held, r.group, strict=True)],
+        "venue": [
+            ("outdoor" if o else "rehabilitation_centre") if h else "" for h, o in zip(held, r.outdoor, strict=True)
+        ],
+    }
+
+
+def _people_columns(r: SessionRecord, provider_ids: list[str], consumer_ids: list[str]) -> dict[str, list]:
+    """lead_provider ... attendees, from the records' columns ``r``."""
+    provider, consumer = provider_ids.__getitem__, consumer_ids.__getitem__
+    staff = [list(map(provider, s)) for s in r.staff]
+    return {
+        "lead_provider": [s[0] if s else "" for s in staff],
+        "providers": [";".join(s) for s in staff],
+        "n_providers": [len(s) for s in staff],
+        "n_invited": [len(i) for i in r.invited],
+        "n_attended": [len(a) for a in r.attended],
+        "attendees": [";".join(map(consumer, a)) for a in r.attended],
+    }

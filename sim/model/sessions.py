@@ -89,17 +89,20 @@ class SessionDelivery:
         # A wave that inherits the programme's experience has coordinators who keep announced dates
         # (experienced_disruption_factor, sim.parameters); venue availability is the scenario's fact.
         factor = p.experienced_disruption_factor if c.experienced else 1.0
-        self.reschedule = p.unstructured_reschedule_prob * factor
+        self.reschedule = 0.0 if c.structured else p.unstructured_reschedule_prob * factor
+        self.durations = (p.duration_min_minutes, p.duration_mode_minutes, p.duration_max_minutes)
 
     def run(self):
         env, c = self.env, self.c
         yield env.timeout(c.training_end - env.now)
+        lead_days = self.p.plan_lead_days
         for seq in itertools.count(1):
-            announced = self.schedule.next(env.now)
+            now = env.now
+            announced = self.schedule.next(now)
             if announced >= c.end:
                 return
-            plan = self.review.submit(max(env.now, announced - self.p.plan_lead_days))
-            yield env.timeout(announced - env.now)
+            plan = self.review.submit(max(now, announced - lead_days))
+            yield env.timeout(announced - now)
             yield from self._attempts(seq, announced, plan)
 
     def _attempts(self, seq: int, announced: float, plan: Request):
@@ -107,28 +110,33 @@ class SessionDelivery:
         env, c, p = self.env, self.c, self.p
         postponements = 0
         while True:
-            reason, available, outdoor = self._obstacle(postponements, plan)
+            now = env.now
+            # one attempt's uniforms: venue, outdoor, rescheduled; format, duration, individual's pick
+            u = self.u.take(6)
+            reason, available, outdoor = self._obstacle(now, postponements, plan, u)
             if not reason:
-                self._hold(seq, announced, postponements, available, outdoor)
+                self._hold(now, seq, announced, postponements, available, outdoor, u)
                 return
-            retry = env.now + p.postpone_days
+            retry = now + p.postpone_days
             if postponements >= p.max_postponements or retry >= c.end or retry >= self.schedule.deadline:
                 # A plan the doctor is reviewing: the session waits for it if it can still be held
                 # before the next slot, rather than waste the doctor's time (docs/outcome_chain.md).
                 done = plan.end
                 if reason == "plan_not_reviewed" and done is not None and done < min(c.end, self.schedule.deadline):
                     postponements += 1
-                    yield env.timeout(done - env.now)
+                    yield env.timeout(done - now)
                     continue
-                self._cancel(seq, announced, postponements, reason, plan)
+                self._cancel(now, seq, announced, postponements, reason, plan)
                 return
             postponements += 1
             yield env.timeout(p.postpone_days)
 
-    def _obstacle(self, postponements: int, plan: Request) -> tuple[str, list[Provider], bool]:
+    def _obstacle(
+        self, now: float, postponements: int, plan: Request, u: list[float]
+    ) -> tuple[str, list[Provider], bool]:
         """Why the session cannot go ahead now ('' if it can), the available providers, outdoor or not."""
-        p, now = self.p, self.env.now
-        u_venue, u_outdoor, u_resched = self.u.take(3)
+        p = self.p
+        u_venue, u_outdoor, u_resched = u[0], u[1], u[2]
         outdoor = u_outdoor < p.outdoor_share
         available = self.c.available_providers(now)
         if len(available) < MIN_PROVIDERS_PER_SESSION:
@@ -137,14 +145,23 @@ class SessionDelivery:
             return "plan_not_reviewed", available, outdoor
         if not outdoor and u_venue < p.venue_unavailable_prob:
             return "venue_unavailable", available, outdoor
-        if not self.c.structured and postponements == 0 and u_resched < self.reschedule:
+        if postponements == 0 and u_resched < self.reschedule:  # unstructured scheduling only (0 otherwise)
             return "rescheduled", available, outdoor
         return "", available, outdoor
 
-    def _hold(self, seq: int, announced: float, postponements: int, available: list[Provider], outdoor: bool) -> None:
-        c, p, now = self.c, self.p, self.env.now
+    def _hold(
+        self,
+        now: float,
+        seq: int,
+        announced: float,
+        postponements: int,
+        available: list[Provider],
+        outdoor: bool,
+        u: list[float],
+    ) -> None:
+        c, p = self.c, self.p
         staff, content = self.staffing.pick(available)
-        u_format, u_dur, u_pick = self.u.take(3)
+        u_format, u_dur, u_pick = u[3], u[4], u[5]
         group = u_format < p.group_share
         invited, attended = self.attendance.session(now, group, u_pick)
         before = now < c.follow_up
@@ -155,7 +172,7 @@ class SessionDelivery:
             provs[i].month_staffed += 1
         c.month_sessions += 1
         c.month_disrupted += postponements > 0
-        duration = triangular(u_dur, p.duration_min_minutes, p.duration_mode_minutes, p.duration_max_minutes)
+        duration = round(triangular(u_dur, *self.durations), 1)
         c.records.append(
             SessionRecord(
                 seq,
@@ -163,22 +180,23 @@ class SessionDelivery:
                 now,
                 postponements,
                 before,
-                content=content,
-                group=group,
-                outdoor=outdoor,
-                duration_min=round(duration, 1),
-                staff=staff,
-                invited=invited,
-                attended=attended,
+                "",
+                content,
+                group,
+                outdoor,
+                duration,
+                staff,
+                invited,
+                attended,
             )
         )
 
-    def _cancel(self, seq: int, announced: float, postponements: int, reason: str, plan: Request) -> None:
-        c, now = self.c, self.env.now
+    def _cancel(self, now: float, seq: int, announced: float, postponements: int, reason: str, plan: Request) -> None:
+        c = self.c
         self.review.withdraw(plan, now)
         c.month_sessions += 1
         c.month_disrupted += 1
-        c.records.append(SessionRecord(seq, announced, now, postponements, now < c.follow_up, cancel_reason=reason))
+        c.records.append(SessionRecord(seq, announced, now, postponements, now < c.follow_up, reason))
 
 
 def triangular(u: float, lo: float, mode: float, hi: float) -> float:
