@@ -712,14 +712,30 @@ def compare(
             "--reps-per-draw", help="--parameter-uncertainty: replications per parameter draw (--reps / K draws)"
         ),
     ] = 4,
+    effect: Annotated[
+        str,
+        typer.Option(
+            "--effect",
+            help="effect of the cost-effectiveness section: consumers_retained, consumers_served, "
+            "consumers_benefit (better mood at follow-up) or sessions_held",
+        ),
+    ] = "consumers_retained",
+    wtp_max: Annotated[
+        float | None,
+        typer.Option("--wtp-max", help="top of the willingness-to-pay axis per unit of effect (default: 3x baseline)"),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or table")] = False,
 ) -> None:
     """Compare scale-up scenarios with common random numbers: paired differences from the first
     scenario with 95% CIs; write comparison.csv, per_replication.csv, report.md and comparison.png
     (with --parameter-uncertainty also the parameter/chance split and uncertainty.png)."""
-    from .compare import compare_scenarios, write_comparison
+    from .compare import EFFECTS, compare_scenarios, currency_of, write_comparison
     from .outputs import claim, write_folder
 
+    if effect not in EFFECTS:
+        raise fail(f"--effect: expected one of {', '.join(EFFECTS)}, got {effect!r}")
+    if wtp_max is not None and not (0 < wtp_max < 1e15):
+        raise fail(f"--wtp-max: expected a positive number, got {wtp_max:g}")
     if len(scenarios) < 2:
         raise fail("compare: give at least two scenario files (the first is the baseline)")
     _replications(reps, least=2)
@@ -729,15 +745,29 @@ def compare(
     names = [s.name for s in loaded]
     if len(set(names)) != len(names):
         raise fail(f"compare: scenario names must differ (the 'name' field), got {names}")
+    try:
+        currency_of(loaded)
+    except ValueError as exc:
+        raise fail(f"{scenarios[-1]}: {exc}") from None
     out_dir = out if out is not None else Path("outputs") / ("compare_" + "_vs_".join(p.stem for p in scenarios))
     root = loaded[0].seed if seed is None else seed
     draws = [_posterior_draws(sc, root, reps_per_draw) for sc in loaded] if parameter_uncertainty else None
     with claim(out_dir, force=force):
         if draws is None:
-            comp = compare_scenarios(loaded, reps, seed, workers=workers, scheduler=scheduler, progress=not quiet)
+            comp = compare_scenarios(
+                loaded,
+                reps,
+                seed,
+                workers=workers,
+                scheduler=scheduler,
+                progress=not quiet,
+                effect=effect,
+                wtp_max=wtp_max,
+            )
             write_folder(out_dir, lambda tmp: write_comparison(comp, tmp), force=force, command=_command_line())
         else:
-            comp = _compare_uncertain(loaded, draws, reps, root, out_dir, force, workers, scheduler, quiet)
+            ce_options = {"effect": effect, "wtp_max": wtp_max}
+            comp = _compare_uncertain(loaded, draws, reps, root, out_dir, force, ce_options, workers, scheduler, quiet)
     if not quiet:
         _print_comparison(comp, names, reps, out_dir)
 
@@ -748,7 +778,14 @@ def _check_reps_per_draw(reps: int, k: int) -> None:
 
 
 def _compare_uncertain(
-    loaded: list[Any], draws: list[Any], reps: int, root: int, out_dir: Path, force: bool, *run: Any
+    loaded: list[Any],
+    draws: list[Any],
+    reps: int,
+    root: int,
+    out_dir: Path,
+    force: bool,
+    ce_options: dict[str, Any],
+    *run: Any,
 ) -> Any:
     """``compare --parameter-uncertainty``: the nested design and its split (:mod:`sim.uncertainty`),
     written beside the usual comparison files. ``run`` is (workers, scheduler, quiet)."""
@@ -758,7 +795,7 @@ def _compare_uncertain(
 
     workers, scheduler, quiet = run
     comp = compare_with_parameter_uncertainty(
-        loaded, draws, reps, root, workers=workers, scheduler=scheduler, progress=not quiet
+        loaded, draws, reps, root, workers=workers, scheduler=scheduler, progress=not quiet, **ce_options
     )
 
     def write(tmp: Path) -> None:
@@ -773,7 +810,7 @@ def _print_comparison(comp: Any, names: list[str], reps: int, out_dir: Path) -> 
     from rich.console import Console
     from rich.table import Table
 
-    from .compare import OUTPUTS
+    from .compare import OUTPUTS, difference_text
 
     t = Table(title=f"Difference from {names[0]} (mean over {reps} paired replications, 95% CI)")
     t.add_column("output")
@@ -785,9 +822,7 @@ def _print_comparison(comp: Any, names: list[str], reps: int, out_dir: Path) -> 
         for n in names[1:]:
             r = tab[(tab["scenario"] == n) & (tab["output"] == col)].iloc[0]
             colour = {"better": "green", "worse": "red"}.get(r["verdict"], "white")
-            cells.append(
-                f"[{colour}]{r['difference']:+.3g} [{r['diff_ci_low']:+.3g}, {r['diff_ci_high']:+.3g}][/{colour}]"
-            )
+            cells.append(f"[{colour}]{difference_text(r)}[/{colour}]")
         t.add_row(label, *cells)
     Console().print(t)
     if "share_parameter" in tab.columns:
@@ -800,6 +835,10 @@ def _print_comparison(comp: Any, names: list[str], reps: int, out_dir: Path) -> 
             shares = [r["share_parameter"] for r in rows]
             u.add_row(label, *(f"{x:.0%}" if x == x else "-" for x in shares))
         Console().print(u)
+    from .compare import cost_effectiveness_sentences
+
+    for line in cost_effectiveness_sentences(comp):
+        Console().print(line, highlight=False)
     Console().print(f"written to {out_dir}")
 
 

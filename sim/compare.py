@@ -9,8 +9,9 @@ wherever the scenarios' communities line up. A client of :mod:`sim.runner`; no m
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,28 +19,89 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .planning import cost_effectiveness as ce
+from .planning.cost_spec import DEFAULT_COSTS, CostSpec
+from .planning.costs import CATEGORIES, cost_per_replication
 from .reporting import md_table, pyplot, save_figure, write_csv
 from .runner import ReplicationPool, map_replications
 
-#: Planner outputs per replication: name -> (label, higher is better).
-OUTPUTS: dict[str, tuple[str, bool]] = {
+#: Planner outputs per replication: name -> (label, direction). Direction True: higher is better;
+#: False: lower is better; None: no direction (a count set by the design, such as consumers recruited,
+#: or a cost, which only the cost-effectiveness section weighs against the effects).
+OUTPUTS: dict[str, tuple[str, bool | None]] = {
     "sessions_held": ("Sessions held before follow-up", True),
     "sessions_cancelled_share": ("Share of scheduled sessions cancelled", False),
-    "consumers_recruited": ("Consumers recruited", True),
+    "consumers_recruited": ("Consumers recruited", None),
+    "consumers_served": ("Consumers served (attended at least one session)", True),
+    "consumers_retained": ("Consumers retained at follow-up", True),
     "consumer_completion": ("Consumers completing follow-up (share of recruited)", True),
     "provider_completion": ("Providers completing follow-up (share of recruited)", True),
+    "consumer_sessions_attended": ("Sessions attended per consumer recruited", True),
     "consumer_attendance": ("Consumers' mean attendance rate", True),
     "consumer_meets_40pct": ("Consumers attending > 40% of sessions (share)", True),
     "consumer_satisfied": ("Evaluated consumers satisfied overall (share)", True),
     "consumer_mood_benefit": ("Evaluated consumers reporting better mood (share)", True),
+    "consumers_benefit": ("Consumers reporting better mood at follow-up", True),
     "consumer_willing": ("Evaluated consumers willing to continue (share)", True),
     "provider_stressed": ("Evaluated providers finding the role stressful (share)", False),
     "plan_not_reviewed": ("Sessions cancelled for want of a doctor's plan review", False),
+    "total_cost": ("Total cost (whole simulated period)", None),
 }
+#: Rates per session held: with fewer sessions held (or more cancelled), a higher rate is not a better
+#: service (fewer sessions attended), so these get no "better" verdict when delivery fell; the planner's
+#: measure of delivery and attendance together is ``consumer_sessions_attended``.
+PER_SESSION_RATES = frozenset({"consumer_attendance", "consumer_meets_40pct"})
+#: Effects the cost-effectiveness section can use (``--effect``); the default is consumers retained.
+EFFECTS: dict[str, str] = {
+    "consumers_retained": "consumer retained at follow-up",
+    "consumers_served": "consumer served",
+    "consumers_benefit": "consumer reporting better mood",
+    "sessions_held": "session held before follow-up",
+}
+DEFAULT_EFFECT = "consumers_retained"
+COST_COLUMNS = [f"cost_{c}" for c in CATEGORIES]
 
 
-def planner_outputs(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per replication of :data:`OUTPUTS`, from one chunk's tables (runs in the workers)."""
+def _digits(scale: float) -> int:
+    """Decimals for numbers of this size: 0 from 100, 1 from 10, 2 from 1, else 3."""
+    return 0 if scale >= 100 else 1 if scale >= 10 else 2 if scale >= 1 else 3
+
+
+def plain(x: Any, signed: bool = False, scale: float | None = None) -> str:
+    """A number as a person writes it: thousands separators, no exponent, decimals by magnitude
+    (``1,234``, ``56.7``, ``0.123``; by ``scale`` when given, so an estimate and its interval share their
+    decimals); ``-`` for a missing value, ``0`` for a value that rounds to zero."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "-"
+    if not np.isfinite(v):
+        return "-"
+    digits = _digits(abs(v) if scale is None else scale)
+    text = f"{v:{'+' if signed else ''},.{digits}f}"
+    if float(text.replace(",", "")) == 0:
+        return "0"
+    return text
+
+
+def plain_interval(m: Any, lo: Any, hi: Any, signed: bool = True) -> str:
+    """``+12.3 [+4.5, +20.1]``: an estimate and its 95% interval in plain numbers with one number of
+    decimals (set by the largest of the three)."""
+    vals = [abs(float(v)) for v in (m, lo, hi) if v is not None and np.isfinite(float(v))]
+    scale = max(vals) if vals else 0.0
+    return f"{plain(m, signed, scale)} [{plain(lo, signed, scale)}, {plain(hi, signed, scale)}]"
+
+
+def csv_number(x: float) -> str:
+    """A CSV cell: six significant digits, never an exponent (``2000``, not ``2e+03``)."""
+    return np.format_float_positional(x, precision=6, unique=False, fractional=False, trim="-")
+
+
+def planner_outputs(
+    frames: dict[str, pd.DataFrame], cost_spec: CostSpec | None = None, benefit: str = "ben_mood"
+) -> pd.DataFrame:
+    """One row per replication of :data:`OUTPUTS` and the cost by category (``cost_<category>``), from one
+    chunk's tables (runs in the workers). Costs use ``cost_spec`` (the scenario's ``costs:``)."""
     cons, prov, ses = frames["consumers"], frames["providers"], frames["sessions"]
     reps = np.unique(np.concatenate([cons["replication"].to_numpy(), prov["replication"].to_numpy()]))
     out = pd.DataFrame(index=pd.Index(reps, name="replication"))
@@ -50,6 +112,7 @@ def planner_outputs(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     g = cons.groupby("replication")
     out["consumers_recruited"] = g.size()
     out["consumer_completion"] = g["evaluated"].mean()
+    out["consumer_sessions_attended"] = g["sessions_attended"].mean()
     out["consumer_attendance"] = g["attendance_rate"].mean()
     out["consumer_meets_40pct"] = g["meets_attendance_requirement"].mean()
     ev = cons[cons["evaluated"] == 1].groupby("replication")
@@ -58,17 +121,42 @@ def planner_outputs(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     out["consumer_willing"] = ev["willing_continue"].mean()
     out["provider_completion"] = prov.groupby("replication")["evaluated"].mean()
     out["provider_stressed"] = prov[prov["evaluated"] == 1].groupby("replication")["stressful"].mean()
+    cost = cost_per_replication(frames, cost_spec, benefit).set_index("replication")
+    for col in ("consumers_served", "consumers_retained", "consumers_benefit", "total_cost"):
+        out[col] = cost[col]
+    for cat in CATEGORIES:
+        out[f"cost_{cat}"] = cost[cat]
     out = out.fillna({"sessions_held": 0, "plan_not_reviewed": 0}).astype(float)
-    return out.reset_index()[["replication", *OUTPUTS]]
+    return out.reset_index()[["replication", *OUTPUTS, *COST_COLUMNS]]
+
+
+def outputs_for(scenario: Any) -> Callable[[dict[str, pd.DataFrame]], pd.DataFrame]:
+    """:func:`planner_outputs` with the scenario's unit costs (picklable, for the runner's workers)."""
+    return functools.partial(planner_outputs, cost_spec=getattr(scenario, "costs", None))
 
 
 @dataclass
 class Comparison:
-    """Per-replication outputs of each scenario and the summary table of paired differences."""
+    """Per-replication outputs of each scenario and the summary table of paired differences, with the
+    cost-effectiveness of each scenario against the first (:func:`cost_effectiveness`)."""
 
     names: list[str]
     per_replication: pd.DataFrame  # scenario, replication, outputs...
     table: pd.DataFrame  # one row per scenario x output
+    effect: str = DEFAULT_EFFECT
+    currency: str = DEFAULT_COSTS.currency
+    reps_per_draw: int = 1
+    wtp_max: float | None = None
+    ce_table: pd.DataFrame | None = field(default=None, repr=False)
+    ceac_table: pd.DataFrame | None = field(default=None, repr=False)
+
+    def cost_effectiveness(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(incremental table, CEAC table), computed once (:func:`cost_effectiveness`)."""
+        if self.ce_table is None or self.ceac_table is None:
+            self.ce_table, self.ceac_table = cost_effectiveness(
+                self.names, self.per_replication, self.effect, self.wtp_max, self.reps_per_draw
+            )
+        return self.ce_table, self.ceac_table
 
 
 def _interval(x: np.ndarray) -> tuple[float, float, float, int]:
@@ -83,25 +171,112 @@ def _interval(x: np.ndarray) -> tuple[float, float, float, int]:
     return m, m - h, m + h, n
 
 
+def _clear(lo: Any, hi: Any) -> int:
+    """+1 / -1 when a difference's 95% interval lies above / below zero, else 0."""
+    lo, hi = float(lo), float(hi)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return 0
+    return 1 if lo > 0 else -1 if hi < 0 else 0
+
+
+def verdicts(table: pd.DataFrame) -> pd.Series:
+    """The verdict of each non-baseline row of a comparison table (scenario, output, diff_ci_low,
+    diff_ci_high): "better" / "worse" for outputs with a direction whose interval excludes zero,
+    "higher" / "lower" for outputs without one (:data:`OUTPUTS`), "no clear difference" otherwise; a
+    per-session rate (:data:`PER_SESSION_RATES`) that rose while delivery clearly fell (fewer sessions
+    held or a larger share cancelled) reads "higher, but fewer sessions held" rather than "better"."""
+    out = pd.Series(np.nan, index=table.index, dtype=object)
+    has = table["diff_ci_low"].notna() | table["diff_ci_high"].notna() if "diff_ci_low" in table else None
+    if has is None:
+        return out
+    fell: dict[str, bool] = {}
+    for name, t in table[has].groupby("scenario"):
+        by = t.set_index("output")
+        held = _clear(*by.loc["sessions_held", ["diff_ci_low", "diff_ci_high"]]) if "sessions_held" in by.index else 0
+        cancelled = (
+            _clear(*by.loc["sessions_cancelled_share", ["diff_ci_low", "diff_ci_high"]])
+            if "sessions_cancelled_share" in by.index
+            else 0
+        )
+        fell[name] = held < 0 or cancelled > 0
+    for i in table.index[has]:
+        row = table.loc[i]
+        direction = OUTPUTS.get(row["output"], ("", None))[1]
+        sign = _clear(row["diff_ci_low"], row["diff_ci_high"])
+        if sign == 0:
+            out[i] = "no clear difference"
+        elif direction is None:
+            out[i] = "higher" if sign > 0 else "lower"
+        elif row["output"] in PER_SESSION_RATES and sign > 0 and fell.get(row["scenario"], False):
+            out[i] = "higher, but fewer sessions held"
+        else:
+            out[i] = "better" if (sign > 0) == direction else "worse"
+    return out
+
+
 def summarise(names: Sequence[str], per_rep: pd.DataFrame) -> pd.DataFrame:
-    """Mean and 95% CI of each output per scenario, and the paired difference from the first."""
+    """Mean and 95% CI of each output per scenario, the paired difference from the first and its verdict
+    (:func:`verdicts`)."""
     rows: list[dict[str, Any]] = []
     base = per_rep[per_rep["scenario"] == names[0]].set_index("replication").sort_index()
     for name in names:
         cur = per_rep[per_rep["scenario"] == name].set_index("replication").sort_index()
-        for col, (label, higher_better) in OUTPUTS.items():
+        for col, (label, _) in OUTPUTS.items():
             m, lo, hi, n = _interval(cur[col].to_numpy(dtype=float))
             row = {"scenario": name, "output": col, "label": label, "mean": m, "ci_low": lo, "ci_high": hi, "n": n}
             if name != names[0]:
                 d = (cur[col] - base[col]).to_numpy(dtype=float)
                 dm, dlo, dhi, _ = _interval(d)
                 row.update(difference=dm, diff_ci_low=dlo, diff_ci_high=dhi)
-                if np.isfinite(dlo) and np.isfinite(dhi) and (dlo > 0 or dhi < 0):
-                    row["verdict"] = "better" if (dm > 0) == higher_better else "worse"
-                else:
-                    row["verdict"] = "no clear difference"
             rows.append(row)
-    return pd.DataFrame(rows)
+    t = pd.DataFrame(rows)
+    if "difference" not in t.columns:
+        return t
+    t["verdict"] = verdicts(t)
+    return t
+
+
+def cost_effectiveness(
+    names: Sequence[str],
+    per_rep: pd.DataFrame,
+    effect: str = DEFAULT_EFFECT,
+    wtp_max: float | None = None,
+    reps_per_draw: int = 1,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each scenario against the first: incremental cost and effect (paired 95% intervals; with
+    ``reps_per_draw`` > 1, over the means of consecutive groups of replications that share a parameter
+    draw), the ICER or dominance (:mod:`sim.planning.cost_effectiveness`), and the CEAC over a
+    willingness to pay from 0 to ``wtp_max`` per unit of effect (default: three times the baseline's
+    cost per unit of effect, rounded up). Returns (table, ceac)."""
+    if effect not in EFFECTS:
+        raise ValueError(f"effect: expected one of {', '.join(EFFECTS)}, got {effect!r}")
+    base = per_rep[per_rep["scenario"] == names[0]].sort_values("replication", kind="stable")
+    if wtp_max is None:
+        e = float(base[effect].mean())
+        wtp_max = 3 * float(base["total_cost"].mean()) / e if e > 0 else float(base["total_cost"].mean())
+    wtp = ce.wtp_grid(wtp_max)
+    rows, curves = [], []
+    for name in names[1:]:
+        cur = per_rep[per_rep["scenario"] == name].sort_values("replication", kind="stable")
+        pair = cur.merge(base, on="replication", suffixes=("", "_base"))
+        dc = (pair["total_cost"] - pair["total_cost_base"]).to_numpy(float)
+        de = (pair[effect] - pair[effect + "_base"]).to_numpy(float)
+        groups = pair["replication"].to_numpy() // max(int(reps_per_draw), 1)
+        gc = pd.Series(dc).groupby(groups).mean().to_numpy()
+        ge = pd.Series(de).groupby(groups).mean().to_numpy()
+        inc = ce.incremental(gc, ge, np.zeros_like(gc), np.zeros_like(ge))
+        inc["replications"] = len(dc)
+        rows.append({"scenario": name, "baseline": names[0], "effect": effect, **inc})
+        curves.append(pd.DataFrame({"scenario": name, "wtp": wtp, "prob_cost_effective": ce.ceac(dc, de, wtp)}))
+    return pd.DataFrame(rows), pd.concat(curves, ignore_index=True)
+
+
+def currency_of(scenarios: Sequence[Any]) -> str:
+    """The one currency of the scenarios' unit costs (costs in different currencies cannot be compared)."""
+    cur = {(getattr(s, "costs", None) or DEFAULT_COSTS).currency for s in scenarios}
+    if len(cur) != 1:
+        raise ValueError(f"costs.currency must be the same in every scenario to compare costs, got {sorted(cur)}")
+    return cur.pop()
 
 
 def compare_scenarios(
@@ -112,39 +287,57 @@ def compare_scenarios(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = False,
+    effect: str = DEFAULT_EFFECT,
+    wtp_max: float | None = None,
 ) -> Comparison:
     """Run ``replications`` of every scenario with one seed (common random numbers) and compare.
 
-    The first scenario is the baseline. ``seed`` defaults to the baseline scenario's seed.
+    The first scenario is the baseline. ``seed`` defaults to the baseline scenario's seed. ``effect``
+    (one of :data:`EFFECTS`) and ``wtp_max`` set the cost-effectiveness section.
     """
     if len(scenarios) < 2:
         raise ValueError("compare needs at least two scenarios")
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
         raise ValueError(f"scenario names must differ to be compared: {names}")
+    if effect not in EFFECTS:
+        raise ValueError(f"effect: expected one of {', '.join(EFFECTS)}, got {effect!r}")
+    currency = currency_of(scenarios)
     seed = scenarios[0].seed if seed is None else seed
     parts = []
     with ReplicationPool(workers=workers, scheduler=scheduler) as pool:
         for sc in scenarios:
-            df = map_replications(planner_outputs, sc, replications, seed=seed, pool=pool, progress=progress)
+            df = map_replications(outputs_for(sc), sc, replications, seed=seed, pool=pool, progress=progress)
             df = df.sort_values("replication", kind="stable").reset_index(drop=True)
             df.insert(0, "scenario", sc.name)
             parts.append(df)
     per_rep = pd.concat(parts, ignore_index=True)
-    return Comparison(names, per_rep, summarise(names, per_rep))
+    return Comparison(names, per_rep, summarise(names, per_rep), effect, currency, wtp_max=wtp_max)
 
 
 def write_comparison(comp: Comparison, out_dir: Path) -> None:
-    """``comparison.csv`` (summary), ``per_replication.csv``, ``report.md`` and ``comparison.png``."""
+    """``comparison.csv`` (summary), ``per_replication.csv``, ``report.md`` and ``comparison.png``; the
+    cost-effectiveness files ``cost_effectiveness.csv``, ``ceac.csv``, ``ce_plane.png`` and ``ceac.png``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_csv(comp.table, out_dir / "comparison.csv")
-    write_csv(comp.per_replication, out_dir / "per_replication.csv")
+    table, curve = comp.cost_effectiveness()
+    write_csv(comp.table, out_dir / "comparison.csv", float_format=csv_number)
+    write_csv(comp.per_replication, out_dir / "per_replication.csv", float_format=csv_number)
+    write_csv(table, out_dir / "cost_effectiveness.csv", float_format=csv_number)
+    write_csv(curve, out_dir / "ceac.csv", float_format=csv_number)
     (out_dir / "report.md").write_text(comparison_markdown(comp), encoding="utf-8")
     comparison_figure(comp, out_dir / "comparison.png")
+    ce_plane_figure(comp, out_dir / "ce_plane.png")
+    ceac_figure(comp, out_dir / "ceac.png")
+
+
+def difference_text(r: Any) -> str:
+    """``+12.3 [+4.5, +20.1]`` in plain numbers (:func:`plain_interval`)."""
+    return plain_interval(r["difference"], r["diff_ci_low"], r["diff_ci_high"])
 
 
 def comparison_markdown(comp: Comparison) -> str:
-    """The text of ``report.md``: per scenario, each output against the baseline with its paired difference."""
+    """The text of ``report.md``: per scenario, each output against the baseline with its paired difference,
+    then the cost-effectiveness section."""
     base = comp.names[0]
     lines = [
         f"# Scenario comparison (baseline: {base})",
@@ -153,6 +346,10 @@ def comparison_markdown(comp: Comparison) -> str:
         "replication r of every scenario shares its random numbers per community (common random numbers), "
         "so differences are paired by replication. Intervals are 95% t intervals over replications.",
         "",
+        "Verdicts: better / worse only for outputs with a direction; counts set by the design (consumers "
+        "recruited) and costs read higher / lower. A per-session rate (attendance) that rose while fewer "
+        "sessions were held reads 'higher, but fewer sessions held': compare sessions attended per consumer.",
+        "",
     ]
     t = comp.table
     for name in comp.names[1:]:
@@ -160,11 +357,83 @@ def comparison_markdown(comp: Comparison) -> str:
         for col, (label, _) in OUTPUTS.items():
             b = t[(t["scenario"] == base) & (t["output"] == col)].iloc[0]
             r = t[(t["scenario"] == name) & (t["output"] == col)].iloc[0]
-            diff = f"{r['difference']:+.3g} [{r['diff_ci_low']:+.3g}, {r['diff_ci_high']:+.3g}]"
-            rows.append([label, f"{b['mean']:.3g}", f"{r['mean']:.3g}", diff, r["verdict"]])
+            rows.append([label, plain(b["mean"]), plain(r["mean"]), difference_text(r), r["verdict"]])
         table = md_table(["output", base, name, "difference [95% CI]", "verdict"], rows)
         lines += [f"## {name} vs {base}", "", *table.rstrip("\n").split("\n"), ""]
-    return "\n".join(lines)
+    return "\n".join(lines + cost_effectiveness_markdown(comp))
+
+
+def _status_text(r: Any, currency: str, unit: str) -> str:
+    status = r["status"]
+    if status == ce.STATUS_ICER:
+        return f"{plain(r['icer'])} {currency} per extra {unit}"
+    if status == ce.STATUS_SW:
+        return f"saves {plain(r['icer'])} {currency} per {unit} given up"
+    return {
+        "dominates": "dominates (at least as effective, no dearer)",
+        "dominated": "dominated (no more effective, no cheaper)",
+    }.get(status, status)
+
+
+def cost_effectiveness_sentences(comp: Comparison) -> list[str]:
+    """One plain sentence per scenario: incremental cost and effect with their intervals, and the ICER or
+    dominance (printed by ``cli.py compare``)."""
+    table, _ = comp.cost_effectiveness()
+    unit, cur = EFFECTS[comp.effect], comp.currency
+    return [
+        f"{r['scenario']} vs {r['baseline']}: incremental cost "
+        f"{plain_interval(r['delta_cost'], r['delta_cost_ci_low'], r['delta_cost_ci_high'])} {cur}, "
+        f"incremental effect {plain_interval(r['delta_effect'], r['delta_effect_ci_low'], r['delta_effect_ci_high'])}"
+        f" ({comp.effect}): {_status_text(r, cur, unit)}"
+        for _, r in table.iterrows()
+    ]
+
+
+def cost_effectiveness_markdown(comp: Comparison) -> list[str]:
+    """The cost-effectiveness section of ``report.md``."""
+    table, curve = comp.cost_effectiveness()
+    unit = EFFECTS[comp.effect]
+    cur = comp.currency
+    lines = [
+        "## Cost-effectiveness",
+        "",
+        f"Incremental cost (whole simulated period, {cur}) and incremental effect ({comp.effect}: per {unit}) "
+        f"of each scenario against {comp.names[0]}, paired by replication, with 95% intervals. The ICER "
+        "(incremental cost per unit of effect) is given only where both differences are clear; otherwise the "
+        "scenario dominates, is dominated, or shows no clear difference (a ratio whose denominator may be "
+        "zero means nothing). Unit costs: the scenario's `costs:` section (illustrative defaults when absent). "
+        "Plane: `ce_plane.png`; acceptability curve: `ceac.png`, `ceac.csv` (the share of paired "
+        "replications in which the scenario is cost-effective at each willingness to pay).",
+        "",
+    ]
+    rows = []
+    for _, r in table.iterrows():
+        c = curve[curve["scenario"] == r["scenario"]]
+        half = c.loc[c["prob_cost_effective"] >= 0.5, "wtp"]
+        rows.append(
+            [
+                r["scenario"],
+                plain_interval(r["delta_cost"], r["delta_cost_ci_low"], r["delta_cost_ci_high"]),
+                plain_interval(r["delta_effect"], r["delta_effect_ci_low"], r["delta_effect_ci_high"]),
+                _status_text(r, cur, unit),
+                plain(half.iloc[0]) if len(half) else f"above {plain(c['wtp'].max())}",
+            ]
+        )
+    lines += (
+        md_table(
+            [
+                "scenario",
+                f"incremental cost ({cur})",
+                "incremental effect",
+                "ICER or dominance",
+                f"lowest WTP with P(cost-effective) >= 0.5 ({cur} per {unit})",
+            ],
+            rows,
+        )
+        .rstrip("\n")
+        .split("\n")
+    )
+    return [*lines, ""]
 
 
 def comparison_figure(comp: Comparison, path: Path) -> str:
@@ -186,5 +455,73 @@ def comparison_figure(comp: Comparison, path: Path) -> str:
         ax.set_yticks(y, t["scenario"])
         ax.set_title(label + f" (difference from {base})", fontsize=8, loc="left")
         ax.tick_params(labelsize=7)
+        _plain_axis(ax.xaxis)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=110)
+
+
+def _plain_axis(axis: Any) -> None:
+    """Tick labels in plain numbers (no offset or exponent)."""
+    from matplotlib.ticker import FuncFormatter
+
+    def fmt(v: float, _pos: Any) -> str:
+        lo, hi = axis.get_view_interval()
+        return plain(v, scale=max(abs(lo), abs(hi)))
+
+    axis.set_major_formatter(FuncFormatter(fmt))
+
+
+def ce_plane_figure(comp: Comparison, path: Path) -> str:
+    """The cost-effectiveness plane: each paired replication's (incremental effect, incremental cost) per
+    scenario, its mean (large marker) and the willingness-to-pay line at the middle of the CEAC's range."""
+    plt = pyplot()
+    _, curve = comp.cost_effectiveness()
+    per = comp.per_replication
+    base = per[per["scenario"] == comp.names[0]].set_index("replication")
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    for i, name in enumerate(comp.names[1:]):
+        cur = per[per["scenario"] == name].set_index("replication")
+        de, dc = cur[comp.effect] - base[comp.effect], cur["total_cost"] - base["total_cost"]
+        colour = f"C{i}"
+        ax.scatter(de, dc, s=8, alpha=0.35, color=colour)
+        ax.scatter([de.mean()], [dc.mean()], s=80, color=colour, edgecolor="k", zorder=3, label=name)
+    ax.axhline(0, color="k", lw=0.7)
+    ax.axvline(0, color="k", lw=0.7)
+    wtp = float(curve["wtp"].max()) / 2 if len(curve) else 0.0
+    if wtp > 0:
+        x = np.array(ax.get_xlim())
+        ax.plot(
+            x,
+            wtp * x,
+            ls="--",
+            color="grey",
+            lw=0.8,
+            label=f"WTP {plain(wtp)} {comp.currency} per {EFFECTS[comp.effect]}",
+        )
+        ax.set_xlim(*x)
+    ax.set_xlabel(f"incremental effect ({comp.effect})")
+    ax.set_ylabel(f"incremental cost ({comp.currency})")
+    ax.set_title(f"Cost-effectiveness plane against {comp.names[0]} (one dot per paired replication)", fontsize=9)
+    _plain_axis(ax.xaxis)
+    _plain_axis(ax.yaxis)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=110)
+
+
+def ceac_figure(comp: Comparison, path: Path) -> str:
+    """The cost-effectiveness acceptability curve of each scenario against the baseline."""
+    plt = pyplot()
+    _, curve = comp.cost_effectiveness()
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, c in curve.groupby("scenario", sort=False):
+        ax.plot(c["wtp"], c["prob_cost_effective"], label=str(name))
+    ax.axhline(0.5, color="grey", lw=0.6, ls=":")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(f"willingness to pay ({comp.currency} per {EFFECTS[comp.effect]})")
+    ax.set_ylabel("probability cost-effective")
+    ax.set_title(f"Cost-effectiveness acceptability against {comp.names[0]}", fontsize=9)
+    _plain_axis(ax.xaxis)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return save_figure(fig, path, dpi=110)

@@ -13,7 +13,20 @@ import pandas as pd
 
 from .model import CAREGIVER_ANSWER_COLUMNS, CONSUMER_ANSWER_COLUMNS, PROVIDER_ANSWER_COLUMNS, ReplicationResult
 
-TABLES = ("providers", "consumers", "caregivers", "sessions", "communities", "caseload", "staff", "training")
+TABLES = (
+    "providers",
+    "consumers",
+    "caregivers",
+    "sessions",
+    "communities",
+    "caseload",
+    "staff",
+    "training",
+    "doctor_requests",
+    "resources",
+)
+# Derived from the other tables of the same chunk, not by the model (``sim.planning.resources``).
+DERIVED_TABLES = ("resources",)
 
 # Integer columns that may hold missing values: written as whole numbers with blank cells.
 NULLABLE_INT_COLUMNS = frozenset(
@@ -26,7 +39,7 @@ def to_frames(results: Sequence[ReplicationResult]) -> dict[str, pd.DataFrame]:
     """Concatenate replications into one DataFrame per table, rows in replication order."""
     ordered = sorted(results, key=lambda r: r.replication)
     frames: dict[str, pd.DataFrame] = {}
-    for table in TABLES:
+    for table in (t for t in TABLES if t not in DERIVED_TABLES):
         cols: dict[str, list] = {}
         for res in ordered:
             part = res.columns.get(table)
@@ -40,6 +53,10 @@ def to_frames(results: Sequence[ReplicationResult]) -> dict[str, pd.DataFrame]:
         for col in df.columns.intersection(list(NULLABLE_INT_COLUMNS)):
             df[col] = df[col].astype("Int64")
         frames[table] = df
+    if "resources" in TABLES:
+        from .planning.resources import resource_use
+
+        frames["resources"] = resource_use(frames)
     return frames
 
 

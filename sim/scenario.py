@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .parameters import DEFAULT_PARAMETERS, ModelParameters, load_parameter_file
+from .planning.cost_spec import CostSpec
 from .scenario_pipeline import StaffPipeline
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -148,6 +149,7 @@ class Scenario(_Strict):
     staff_pipeline: StaffPipeline | None = Field(
         None, description="recruit and train replacement providers (sim/scenario_pipeline.py); absent = none"
     )
+    costs: CostSpec | None = Field(None, description="unit costs (sim/planning/cost_spec.py); omitted = illustrative")
     source_path: str | None = Field(None, exclude=True)
     source_sha256: str | None = Field(None, exclude=True)
 
@@ -239,7 +241,7 @@ def _loc(err: dict[str, Any]) -> str:
 
 
 # Sections whose keys get "did you mean" suggestions (see _model_at).
-_SECTION_MODELS = (Community, Wave, CaregiverAvailability, Caseload, StaffPipeline)
+_SECTION_MODELS = (Community, Wave, CaregiverAvailability, Caseload, StaffPipeline, CostSpec)
 
 
 def _model_at(loc: tuple[Any, ...], root: type[BaseModel]) -> type[BaseModel] | None:

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .compare import OUTPUTS, Comparison, planner_outputs, summarise
+from .compare import DEFAULT_EFFECT, OUTPUTS, Comparison, currency_of, outputs_for, summarise, verdicts
 from .reporting import pyplot, save_figure
 from .runner import ReplicationPool, map_replications
 
@@ -112,11 +112,8 @@ def with_decomposition(comp: Comparison, reps_per_draw: int) -> Comparison:
     for k in ("diff_ci_low", "diff_ci_high"):
         t.loc[has, k] = t.loc[has, k + "_draws"]
     t = t.drop(columns=["diff_ci_low_draws", "diff_ci_high_draws"])
-    higher = t["output"].map(lambda o: OUTPUTS[o][1])
-    clear = (t["diff_ci_low"] > 0) | (t["diff_ci_high"] < 0)
-    better = (t["difference"] > 0) == higher
-    t.loc[has, "verdict"] = np.where(clear, np.where(better, "better", "worse"), "no clear difference")[has]
-    return Comparison(comp.names, comp.per_replication, t)
+    t.loc[has, "verdict"] = verdicts(t)[has]
+    return Comparison(comp.names, comp.per_replication, t, comp.effect, comp.currency, reps_per_draw, comp.wtp_max)
 
 
 def compare_with_parameter_uncertainty(
@@ -128,11 +125,14 @@ def compare_with_parameter_uncertainty(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = False,
+    effect: str = DEFAULT_EFFECT,
+    wtp_max: float | None = None,
 ) -> Comparison:
     """:func:`sim.compare.compare_scenarios` with parameter uncertainty: ``draws[i]`` (a
     :class:`sim.calibration.posterior.PosteriorDraws` for scenario ``i``, all with root ``seed`` and
     one ``reps_per_draw``) gives replication ``r`` its parameter set; the replications are the same
     in every scenario. Returns the comparison with the decomposition (:func:`with_decomposition`)."""
+    currency = currency_of(scenarios)
     k = {int(d.reps_per_draw) for d in draws}
     if len(k) != 1:
         raise ValueError(f"every scenario's draws must share one reps_per_draw, got {sorted(k)}")
@@ -147,14 +147,15 @@ def compare_with_parameter_uncertainty(
         for sc, dr in zip(scenarios, draws, strict=True):
             per = [dr(r) for r in range(replications)]
             df = map_replications(
-                planner_outputs, sc, replications, seed=seed, parameters_per_rep=per, pool=pool, progress=progress
+                outputs_for(sc), sc, replications, seed=seed, parameters_per_rep=per, pool=pool, progress=progress
             )
             df = df.sort_values("replication", kind="stable").reset_index(drop=True)
             df.insert(0, "scenario", sc.name)
             parts.append(df)
     per_rep = pd.concat(parts, ignore_index=True)
     names = [s.name for s in scenarios]
-    return with_decomposition(Comparison(names, per_rep, summarise(names, per_rep)), reps_per_draw)
+    comp = Comparison(names, per_rep, summarise(names, per_rep), effect, currency, wtp_max=wtp_max)
+    return with_decomposition(comp, reps_per_draw)
 
 
 # ---------------------------------------------------------------------------------------------

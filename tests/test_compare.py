@@ -3,10 +3,25 @@ and a timetable's interval shows in the sessions held as theory says."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+import pandas as pd
 import pytest
 
-from sim.compare import OUTPUTS, compare_scenarios, write_comparison
+from sim.compare import (
+    COST_COLUMNS,
+    OUTPUTS,
+    Comparison,
+    compare_scenarios,
+    comparison_markdown,
+    cost_effectiveness_sentences,
+    csv_number,
+    plain,
+    plain_interval,
+    summarise,
+    write_comparison,
+)
 from sim.scenario import scenario_from_dict
 
 
@@ -104,7 +119,13 @@ def test_cli_compare_writes_report_and_refuses_bad_input(tmp_path):
     )
     assert ok.returncode == 0, ok.stderr
     assert (out / "comparison.csv").exists() and (out / "report.md").exists()
+    assert {"cost_effectiveness.csv", "ceac.csv", "ce_plane.png", "ceac.png"} <= {p.name for p in out.iterdir()}
+    assert not re.search(r"\de[+-]\d", ok.stdout + (out / "report.md").read_text())
+    other["costs"] = {"currency": "EUR"}
+    b.write_text(yaml.safe_dump(other))
     for args in (
+        ["scenarios/later_wave.yaml", str(b)],  # costs in another currency cannot be compared
+        ["scenarios/later_wave.yaml", "scenarios/initial_wave.yaml", "--effect", "happiness"],
         ["scenarios/later_wave.yaml"],
         ["scenarios/later_wave.yaml", str(tmp_path / "missing.yaml")],
         ["scenarios/later_wave.yaml", "scenarios/later_wave.yaml"],
@@ -116,3 +137,71 @@ def test_cli_compare_writes_report_and_refuses_bad_input(tmp_path):
         )
         assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
         assert not (tmp_path / "never").exists()
+
+
+# --- plain numbers, verdicts with a direction, cost-effectiveness ---------------------------------
+def test_numbers_are_plain_never_scientific():
+    assert plain(2000, signed=True) == "+2,000"
+    assert plain(1_234_567.4) == "1,234,567"
+    assert plain(-0.0004) == "0" and plain(0.1234) == "0.123" and plain(12.345) == "12.3"
+    assert plain(float("nan")) == "-"
+    assert plain_interval(9.5, 8.9, 10.1) == "+9.5 [+8.9, +10.1]"  # one number of decimals per interval
+    assert csv_number(2000.0) == "2000" and csv_number(1.5e-5) == "0.000015" and csv_number(123456789.0) == "123457000"
+
+
+def _synthetic(diff: dict[str, float], n: int = 12, seed: int = 0) -> pd.DataFrame:
+    """Paired per-replication outputs of a baseline and a variant: the variant adds ``diff`` (plus a
+    little noise) to each output; everything else equal."""
+    rng = np.random.default_rng(seed)
+    base = {col: rng.uniform(0.2, 0.8, n) * 1000 for col in [*OUTPUTS, *COST_COLUMNS]}
+    rows = []
+    for name, shift in (("base", {}), ("variant", diff)):
+        d = pd.DataFrame({"scenario": name, "replication": np.arange(n)})
+        for col, v in base.items():
+            d[col] = v + shift.get(col, 0.0) + (rng.normal(0, abs(shift.get(col, 0.0)) * 0.05, n) if shift else 0)
+        rows.append(d)
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_verdicts_only_for_outputs_with_a_direction():
+    per = _synthetic(
+        {
+            "consumers_recruited": 494.0,  # a count set by the design: no better or worse
+            "total_cost": 2000.0,
+            "sessions_held": -40.0,  # delivery fell ...
+            "sessions_cancelled_share": 0.3,
+            "consumer_attendance": 0.1,  # ... so a higher attendance rate is not better
+            "consumer_sessions_attended": -5.0,
+            "provider_stressed": -0.2,
+        }
+    )
+    t = summarise(["base", "variant"], per).set_index(["scenario", "output"]).loc["variant", "verdict"]
+    assert t["consumers_recruited"] == "higher" and t["total_cost"] == "higher"
+    assert t["sessions_held"] == "worse" and t["sessions_cancelled_share"] == "worse"
+    assert t["consumer_attendance"] == "higher, but fewer sessions held"
+    assert t["consumer_sessions_attended"] == "worse" and t["provider_stressed"] == "better"
+    assert t["consumer_satisfied"] == "no clear difference"
+    per = _synthetic({"consumer_attendance": 0.1})  # the same rise with delivery unchanged is better
+    t = summarise(["base", "variant"], per).set_index(["scenario", "output"]).loc["variant", "verdict"]
+    assert t["consumer_attendance"] == "better"
+
+
+def test_comparison_report_has_plain_numbers_and_the_cost_effectiveness(tmp_path):
+    per = _synthetic({"total_cost": 2_500_000.0, "consumers_retained": 50.0, "sessions_held": 3000.0})
+    comp = Comparison(["base", "variant"], per, summarise(["base", "variant"], per))
+    table, curve = comp.cost_effectiveness()
+    row = table.iloc[0]
+    assert row["status"] == "icer" and row["icer"] == pytest.approx(row["delta_cost"] / row["delta_effect"])
+    assert row["icer"] == pytest.approx(50_000, rel=0.05)
+    assert curve["prob_cost_effective"].is_monotonic_increasing  # dE > 0 in every replication
+    text = comparison_markdown(comp) + "\n".join(cost_effectiveness_sentences(comp))
+    assert not re.search(r"\de[+-]?\d", text), "scientific notation in the report"
+    assert re.search(r"\| \+2,\d{3},\d{3} \[\+2,\d{3},\d{3}, \+2,\d{3},\d{3}\] \| higher \|", text)
+    assert "CNY per extra consumer retained" in text
+    write_comparison(comp, tmp_path)
+    for name in ("comparison.csv", "per_replication.csv", "cost_effectiveness.csv", "ceac.csv"):
+        assert not re.search(r"\de[+-]\d", (tmp_path / name).read_text()), name
+    dominated = _synthetic({"total_cost": 1000.0, "consumers_retained": -5.0})
+    comp = Comparison(["base", "variant"], dominated, summarise(["base", "variant"], dominated))
+    assert comp.cost_effectiveness()[0].iloc[0]["status"] == "dominated"
+    assert "dominated" in comparison_markdown(comp) and "per extra" not in comparison_markdown(comp)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..parameters import ModelParameters
 from .caseload import caseload_columns
 from .community import CommunityState
+from .doctors import request_columns
 from .evaluation import concat_rows, interview
 from .records import session_columns
 from .staff_tables import provider_pipeline_columns, staff_columns, training_columns
@@ -32,7 +33,18 @@ def collect(
         recruits.setdefault(r.community.index, []).append(r)
     tables["staff"] = concat_rows([staff_columns(replication, c, recruits.get(c.index, [])) for c in communities])
     tables["training"] = training_columns(replication, communities, centre)
+    tables["doctor_requests"] = _doctor_requests(replication, communities)  # last: it advances the queues
     return tables
+
+
+def _doctor_requests(replication: int, cs: list[CommunityState]) -> dict[str, list]:
+    """Each distinct doctor pool once (a shared pool serves several communities), in community order."""
+    pools: dict[int, tuple] = {}
+    for c in cs:
+        key = id(c.doctors.started)  # a shared pool's desks share one list of started requests
+        d, end = pools.get(key, (c.doctors, c.end))
+        pools[key] = (d, max(end, c.end))
+    return request_columns(replication, [d for d, _ in pools.values()], [e for _, e in pools.values()])
 
 
 def _communities(replication: int, cs: list[CommunityState]) -> dict[str, list]:

@@ -18,36 +18,50 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from operator import attrgetter
 
 
 class Request:
     """One request for a doctor's time; ``end`` is set once it is served."""
 
-    __slots__ = ("arrival", "end", "kind", "length", "withdrawn")
+    __slots__ = ("arrival", "end", "kind", "length", "owner", "withdrawn")
 
-    def __init__(self, arrival: float, length: float, kind: str):
-        self.arrival, self.length, self.kind = arrival, length, kind
+    def __init__(self, arrival: float, length: float, kind: str, owner: str = ""):
+        self.arrival, self.length, self.kind, self.owner = arrival, length, kind, owner
         self.end: float | None = None  # set when a doctor starts it
         self.withdrawn = False
 
 
 class Doctors:
-    """``n`` doctors serving requests first come, first served (shared by a ``doctor_pool``)."""
+    """``n`` doctors serving requests first come, first served (shared by a ``doctor_pool``).
 
-    __slots__ = ("_order", "free_at", "n", "started", "waiting")
+    ``owner`` (a community's name) tags the requests registered here, so each request's doctor time
+    can be attributed to the community that asked (``sim.planning.resources``); a shared pool gives
+    each community a :meth:`desk`.
+    """
 
-    def __init__(self, n: int):
+    __slots__ = ("_order", "free_at", "n", "owner", "pool", "started", "waiting")
+
+    def __init__(self, n: int, owner: str = "", pool: str = ""):
         if n < 1:
             raise ValueError("a doctor pool needs at least one doctor")
-        self.n = n
+        self.n, self.owner, self.pool = n, owner, pool
         self.free_at = [0.0] * n  # a heap: the day each doctor next becomes free
         self.waiting: list[tuple[float, int, Request]] = []  # a heap by arrival, then registration
         self._order = itertools.count()
         self.started: list[Request] = []  # requests a doctor has started, in order (see served, busy_days)
 
+    def desk(self, owner: str) -> Doctors:
+        """The same doctors and queue (shared lists, no copy) registering requests for ``owner``: one
+        community's access to a shared pool."""
+        d = Doctors.__new__(Doctors)
+        d.n, d.owner, d.pool = self.n, owner, self.pool
+        d.free_at, d.waiting, d._order, d.started = self.free_at, self.waiting, self._order, self.started
+        return d
+
     def register(self, arrival: float, length: float, kind: str = "plan_review") -> Request:
         """A request for ``length`` days of a doctor, arriving on day ``arrival``."""
-        req = Request(arrival, length, kind)
+        req = Request(arrival, length, kind, self.owner)
         heapq.heappush(self.waiting, (arrival, next(self._order), req))
         return req
 
@@ -88,3 +102,25 @@ class Doctors:
         self.advance(now)
         if req.end is None:
             req.withdrawn = True
+
+
+REQUEST_COLUMNS = ("replication", "community", "doctor_pool", "kind", "arrival_day", "start_day", "end_day")
+
+
+def request_columns(replication: int, pools: list[Doctors], until: list[float]) -> dict[str, list]:
+    """The ``doctor_requests`` table (docs/data_dictionary.md): every request a doctor started, one row
+    each, pool by pool in the order they started. Each pool's queue is first advanced to its ``until``
+    day (its communities' last day of services), so requests waiting then are served as they would be;
+    call this after the other tables are collected (it moves the queue on)."""
+    cols: dict[str, list] = {k: [] for k in REQUEST_COLUMNS}
+    for d, end in zip(pools, until, strict=True):
+        d.advance(end)
+        started = d.started
+        cols["community"] += map(attrgetter("owner"), started)
+        cols["doctor_pool"] += [d.pool] * len(started)
+        cols["kind"] += map(attrgetter("kind"), started)
+        cols["arrival_day"] += map(attrgetter("arrival"), started)
+        cols["start_day"] += [r.end - r.length for r in started]  # type: ignore[operator]  # started: end set
+        cols["end_day"] += map(attrgetter("end"), started)
+    cols["replication"] = [replication] * len(cols["kind"])
+    return cols

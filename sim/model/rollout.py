@@ -36,7 +36,7 @@ class RolloutModel:
         self.scenario, self.replication, self.seed, self.p = scenario, replication, seed, parameters
         self.env = simpy.Environment()
         self.centre: TrainingCentre | None = None  # the staff pipeline's, once run
-        pools = {name: Doctors(n) for name, n in scenario.doctor_pools.items()}
+        pools = {name: Doctors(n, pool=name) for name, n in scenario.doctor_pools.items()}
         self.communities: list[CommunityState] = [
             build_community(
                 scenario,
@@ -45,7 +45,9 @@ class RolloutModel:
                 replication,
                 i,
                 spec,
-                pools[spec.doctor_pool] if spec.doctor_pool is not None else Doctors(spec.doctors),
+                pools[spec.doctor_pool].desk(spec.name)
+                if spec.doctor_pool is not None
+                else Doctors(spec.doctors, spec.name),
             )
             for i, spec in enumerate(scenario.expanded_communities())
         ]

@@ -1,5 +1,9 @@
 """Planning a scale-up: statistics a district planner reads (no presentation code).
 
+- :mod:`sim.planning.resources`: ``resource_use(frames)`` (resources.csv), ``utilisation``,
+  ``trainer_utilisation``, ``lost_by_cause`` and ``bottlenecks``;
+- :mod:`sim.planning.costs`: ``CostSpec`` (the scenario's ``costs:`` section), ``costs(frames, spec)``,
+  ``cost_by_month``, ``cost_per_replication`` and ``cost_summary``;
 - :mod:`sim.planning.paper`: is a scenario the paper's study (or one of its waves)?
 - :mod:`sim.planning.summary`: per-replication monthly series aggregated by wave and setting, and
   per-replication totals, computed chunk by chunk; :class:`sim.planning.summary.PlanningAccumulator`
