@@ -251,19 +251,24 @@ def _people(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def _training(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per replication from ``training.csv``: cohorts, trainees, trainer half-days, the mean wait of a
-    trainee between recruitment and training, and the mean training lead time (wait + course), days."""
+    """Per replication from ``training.csv``: cohorts (all, and the staff pipeline's), trainees, trainer
+    half-days (all, and the pipeline's), the mean wait of a trainee between recruitment and training,
+    and the mean training lead time (wait + course), days."""
     tr = frames.get("training")
     if tr is None or not len(tr) or "trainees" not in tr.columns:
         return pd.DataFrame()
     n = _num(tr, "trainees")
     course = _num(tr, "end_day") - _num(tr, "start_day")
+    # the staff pipeline's cohorts (the founding trainings are given by the rollout's own team)
+    pipeline = (tr["kind"].astype(str) == "pipeline").to_numpy() if "kind" in tr.columns else np.ones(len(tr), bool)
     f = pd.DataFrame(
         {
             "replication": tr["replication"].to_numpy(),
             "cohorts": 1.0,
+            "pipeline_cohorts": pipeline.astype(float),
             "trainees": n.to_numpy(),
             "training_trainer_half_days": _num(tr, "trainer_half_days").to_numpy(),
+            "pipeline_trainer_half_days": np.where(pipeline, _num(tr, "trainer_half_days").to_numpy(), 0.0),
             "_wait": (_num(tr, "queue_wait_days") * n).to_numpy(),
             "_lead": ((_num(tr, "queue_wait_days") + course) * n).to_numpy(),
         }

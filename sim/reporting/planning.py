@@ -143,7 +143,7 @@ def _glance(s: PlanningSummary, cost_rows: list[list[str]]) -> list[str]:
         ("Providers trained (founding providers and replacements)", "trained", 0),
         ("Providers who quit", "quit", 0),
         ("Providers in post at the end", "in_post_end", 0),
-        ("Training cohorts", "cohorts", 0),
+        ("Training cohorts of replacements (staff pipeline)", "pipeline_cohorts", 0),
         ("Mean training lead time of a trainee (wait + course), days", "training_lead_days", 1),
     ]
     rows += [row(label, col, nd) for label, col, nd in optional if col in t.columns]
@@ -254,14 +254,15 @@ def _mean_ratio(s: PlanningSummary, num: str, den: str, scope: str, group: str) 
 
 
 def _trainer_utilisation(s: PlanningSummary, scenario: Any) -> float | None:
-    """Trainer half-days used over the run (``training.csv``) / half-days the scenario's training teams
-    offer over the scenario's months (``trainers`` x ``half_days_per_week``)."""
+    """Trainer half-days the staff pipeline's cohorts used over the run (``training.csv``, kind
+    ``pipeline``) / half-days the scenario's training teams offer over its months (``trainers`` x
+    ``half_days_per_week``)."""
     sp = getattr(scenario, "staff_pipeline", None)
-    if sp is None or "training_trainer_half_days" not in s.totals.columns:
+    if sp is None or "pipeline_trainer_half_days" not in s.totals.columns:
         return None
     cap = float(getattr(sp, "trainers", 0)) * float(getattr(sp, "half_days_per_week", 0)) * WEEKS_PER_MONTH
     months = float(scenario.horizon)
-    used = float(s.totals["training_trainer_half_days"].mean())
+    used = float(s.totals["pipeline_trainer_half_days"].mean())
     return used / (cap * months) if cap > 0 and months > 0 else None
 
 
