@@ -368,15 +368,15 @@ def _figure_utilisation(d: Path, s: PlanningSummary) -> str | None:
         return None
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
-    for scope, groups in (("district", ["all"]), ("setting", s.groups("setting"))):
+    settings = s.groups("setting")  # one line per setting only when there are two
+    for scope, groups in (("setting", settings if len(settings) > 1 else []), ("district", ["all"])):
         for g in groups:
             a = s.series("doctor_busy_days", scope)
             b = s.series("doctor_service_days", scope)
             a, b = a[a["group"] == g], b[b["group"] == g]
             u = a["mean"].to_numpy() / np.where(b["mean"].to_numpy() > 0, b["mean"].to_numpy(), np.nan)
-            ax.plot(
-                a["month"], 100 * u, label="district" if scope == "district" else g, lw=2 if scope == "district" else 1
-            )
+            style = {"color": "black", "lw": 2} if scope == "district" else {"lw": 1}
+            ax.plot(a["month"], 100 * u, label="district" if scope == "district" else g, **style)
     ax.set_ylabel("% of doctor hours busy")
     ax.set_xlabel("month")
     ax.set_title("Community doctor utilisation (mean over communities in service)")
