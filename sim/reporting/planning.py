@@ -303,7 +303,8 @@ def _figure_sessions(d: Path, s: PlanningSummary) -> str | None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     _by_wave_panel(axes[0], s, "sessions_held", "Sessions held per month")
     _band(axes[1], s, "sessions_cancelled", "district", "all", "district: cancelled", color="tab:red")
-    for g in s.groups("setting"):
+    settings = s.groups("setting")
+    for g in settings if len(settings) > 1 else []:
         _band(axes[1], s, "sessions_cancelled", "setting", g, f"{g}: cancelled", ls="--")
     axes[1].set_title("Sessions cancelled per month")
     axes[1].set_xlabel("month")
