@@ -216,7 +216,8 @@ def test_replication_totals_sum_flows_and_take_stocks_at_the_end_and_peak():
 
 def test_chunked_aggregation_equals_all_at_once():
     reps = list(range(7))
-    whole = summarise(**dict(zip(("monthly", "totals"), planning_chunk(_frames(reps)).values(), strict=True)))
+    p = planning_chunk(_frames(reps))
+    whole = summarise(p["planning_monthly"], p["planning_totals"])
     acc = PlanningAccumulator()
     for chunk in ([0, 1, 2], [3], [4, 5, 6]):
         p = planning_chunk(_frames(chunk))
@@ -270,7 +271,8 @@ def test_costs_are_quantities_times_unit_costs():
 def test_monthly_costs_price_the_monthly_mean_quantities():
     f = _frames([0, 1])
     f["resources"]["service_days"] = M  # every community serves the whole month
-    s = summarise(**dict(zip(("monthly", "totals"), planning_chunk(f).values(), strict=False)))
+    p = planning_chunk(f)
+    s = summarise(p["planning_monthly"], p["planning_totals"])
     mc = monthly_costs(s, PRICES).set_index("month")
     # Month 0: A and B in service, each holding one session with two providers.
     assert mc.loc[0, "provider_stipends"] == pytest.approx(2 * 2 * 50)
