@@ -8,10 +8,12 @@ alternating within each round (the machine may be shared: both variants see the 
 fresh process writing into a temporary folder. Prints the median wall time of each variant,
 ``ratio`` = the median over rounds of (with analysis / without) in the same round (target <= 1.3; a
 round's two runs are adjacent, so they see about the same load), ``ratio_of_medians``, and every
-round's times. Also ``worker_analysis_share``: in this process, for ``--chunks`` chunks of 63 fresh
-replications, the time of ``sim.analysis.analyze_chunk`` over the time of what a worker does
-without it (simulate, ``to_frames``, write the CSVs): the analysis's cost in the workers, little
-affected by other load on the machine.
+round's times; ``cpu_ratio``, the same for CPU time (user + sys of the run and its workers: the work
+done, little affected by other load on a shared machine, whereas the wall ratio also shows how much of
+the analysis overlaps the simulation). Also ``worker_analysis_share``: in this process, for ``--chunks``
+chunks of 63 fresh replications, the time of ``sim.analysis.report_chunk`` (the run's per-chunk hook)
+over the time of what a worker does without it (simulate, ``to_frames``, write the CSVs): the analysis's
+cost in the workers, little affected by other load on the machine.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,31 +34,33 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def timed_run(scenario: str, reps: int, analysis: bool, workers: int | None) -> float:
-    """Wall seconds of one ``cli.py run`` in a fresh process (outputs into a temporary folder)."""
+def timed_run(scenario: str, reps: int, analysis: bool, workers: int | None) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + sys of the process and its workers) of one ``cli.py run`` in
+    a fresh process (outputs into a temporary folder)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-analysis-"))
     try:
         cmd = [sys.executable, str(REPO / "cli.py"), "run", scenario, "--reps", str(reps), "--out", str(tmp / "o")]
         cmd += ["-q"] + ([] if analysis else ["--no-analysis"])
         if workers:
             cmd += ["--workers", str(workers)]
-        t = time.perf_counter()
+        t, r0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
-        return time.perf_counter() - t
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.perf_counter() - t, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def worker_analysis_share(scenario: str, chunks: int, size: int = 63) -> float:
-    """Seconds of analyze_chunk / seconds of simulate + to_frames + CSVs, summed over ``chunks``."""
+    """Seconds of report_chunk / seconds of simulate + to_frames + CSVs, summed over ``chunks``."""
     sys.path.insert(0, str(REPO))
-    from sim.analysis import analyze_chunk
+    from sim.analysis import report_chunk
     from sim.datasets import to_frames, write_table
     from sim.model import simulate_replication
     from sim.scenario import load_scenario
 
     sc = load_scenario(REPO / scenario)
-    analyze_chunk(to_frames([simulate_replication(sc, 10**6, seed=sc.seed)]))  # imports, not timed
+    report_chunk(to_frames([simulate_replication(sc, 10**6, seed=sc.seed)]))  # imports, not timed
     t_sim = t_ana = 0.0
     for k in range(chunks):
         t = time.perf_counter()
@@ -65,7 +70,7 @@ def worker_analysis_share(scenario: str, chunks: int, size: int = 63) -> float:
                 write_table(df, os.path.join(d, f"{name}.csv"))
         t_sim += time.perf_counter() - t
         t = time.perf_counter()
-        analyze_chunk(frames)
+        report_chunk(frames)
         t_ana += time.perf_counter() - t
     return t_ana / t_sim
 
@@ -81,10 +86,14 @@ def main() -> None:
     share = worker_analysis_share(a.scenario, a.chunks) if a.chunks else None
     with_a: list[float] = []
     without: list[float] = []
+    cpu_with: list[float] = []
+    cpu_without: list[float] = []
     for k in range(a.rounds):
         order = (True, False) if k % 2 == 0 else (False, True)  # alternate which variant goes first
         for analysis in order:
-            (with_a if analysis else without).append(timed_run(a.scenario, a.reps, analysis, a.workers))
+            wall, cpu = timed_run(a.scenario, a.reps, analysis, a.workers)
+            (with_a if analysis else without).append(wall)
+            (cpu_with if analysis else cpu_without).append(cpu)
     out: dict = {
         "scenario": a.scenario,
         "reps": a.reps,
@@ -103,6 +112,9 @@ def main() -> None:
                 "ratio_of_medians": round(w / wo, 3),
                 "rounds_with_analysis": [round(x, 2) for x in with_a],
                 "rounds_no_analysis": [round(x, 2) for x in without],
+                "cpu_s_with_analysis": round(statistics.median(cpu_with), 2),
+                "cpu_s_no_analysis": round(statistics.median(cpu_without), 2),
+                "cpu_ratio": round(statistics.median(cpu_with) / statistics.median(cpu_without), 3),
             }
         )
     print(json.dumps(out))

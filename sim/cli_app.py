@@ -136,9 +136,12 @@ def _command_line() -> str:
 
 
 # --- shared options ---------------------------------------------------------------------------
-Workers = Annotated[
-    int | None, typer.Option("--workers", min=1, help="local worker processes (default: all cores; 1 = in-process)")
-]
+def _workers_option(help_text: str) -> Any:
+    """``--workers`` (at least 1; typer's usage error otherwise), with the command's own help text."""
+    return Annotated[int | None, typer.Option("--workers", min=1, help=help_text)]
+
+
+Workers = _workers_option("local worker processes (default: all cores; 1 = in-process)")
 Scheduler = Annotated[
     str | None, typer.Option("--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786")
 ]
@@ -180,14 +183,14 @@ FRAMES_FOR_FIGURES_MAX_REPS = 200  # up to this many replications, the analysis 
 
 
 def _analysis_hooks() -> tuple[Any, Any] | None:
-    """``(per-chunk hook, write_analysis)``: the hook is ``sim.analysis.analyze_chunk`` plus the planner's
+    """``(per-chunk hook, write_analysis)``: the hook is ``sim.analysis.report_chunk`` plus the planner's
     tables (:func:`sim.planning.hooks.analysis_and_planning`), when ``sim.analysis`` provides them."""
     try:
         from . import analysis
         from .planning.hooks import analysis_and_planning
     except ImportError:
         return None
-    chunk_fn = getattr(analysis, "analyze_chunk", None)
+    chunk_fn = getattr(analysis, "report_chunk", None)
     write_fn = getattr(analysis, "write_analysis", None)
     return (analysis_and_planning, write_fn) if callable(chunk_fn) and callable(write_fn) else None
 
@@ -898,17 +901,16 @@ def sensitivity(
 def web_app(
     port: int = typer.Option(8501, "--port", help="port to listen on"),
     host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (default: this machine only)"),
-    max_reps: int | None = typer.Option(None, "--max-reps", help="replications allowed per request (default 500)"),
-    workers: int | None = typer.Option(None, "--workers", help="worker processes shared by all users (default 2)"),
+    max_reps: int | None = typer.Option(
+        None, "--max-reps", min=1, help="replications allowed per request (default 500)"
+    ),
+    workers: _workers_option("worker processes shared by all users (default 2)") = None,
 ) -> None:
     """Start the planners' web app (Streamlit) and print its address; Ctrl-C stops it."""
     from .app.launch import serve
 
     if not 0 < port < 65536:
         raise fail(f"--port: expected 1-65535, got {port}")
-    for name, v in (("--max-reps", max_reps), ("--workers", workers)):
-        if v is not None and v < 1:
-            raise fail(f"{name}: must be at least 1, got {v}")
     raise typer.Exit(serve(port, host, max_reps, workers))
 
 
@@ -916,3 +918,8 @@ def web_app(
 from .calibration.cli import recovery as _recovery  # noqa: E402
 
 app.command("recovery")(_recovery)
+
+# --- validate: the calibration's validation (body in sim/calibration/validation/command.py) ---
+from .calibration.validation.command import validate as _validate  # noqa: E402
+
+app.command("validate")(_validate)

@@ -5,10 +5,13 @@ Tables and columns are documented in ``docs/data_dictionary.md``.
 
 from __future__ import annotations
 
+import csv
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .model import CAREGIVER_ANSWER_COLUMNS, CONSUMER_ANSWER_COLUMNS, PROVIDER_ANSWER_COLUMNS, ReplicationResult
@@ -60,9 +63,41 @@ def to_frames(results: Sequence[ReplicationResult]) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def write_table(df: pd.DataFrame, path: Path | str, header: bool = True, mode: str = "w") -> None:
-    """Write one table as CSV with fixed formatting, so equal data gives equal bytes."""
-    df.to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n", header=header, mode=mode)
+def write_table(df: pd.DataFrame, path: Path | str | Any, header: bool = True, mode: str = "w") -> None:
+    """Write one table as CSV with fixed formatting, so equal data gives equal bytes.
+
+    The bytes are those of ``df.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\\n")``
+    (same ``csv`` writer and quoting), with each column turned into text in one pass: pandas formats
+    value by value through several calls, which made writing cost as much as simulating for large
+    scenarios."""
+    if df.columns.empty:
+        df.to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n", header=header, mode=mode)
+        return
+    cols = [_csv_text(df[col]) for col in df.columns]
+    if isinstance(path, (str, os.PathLike)):
+        with open(path, mode, newline="", encoding="utf-8") as fh:
+            _write_rows(fh, df.columns, cols, header)
+    else:  # an open text file (or buffer)
+        _write_rows(path, df.columns, cols, header)
+
+
+def _write_rows(fh: Any, names: pd.Index, cols: list[list[str]], header: bool) -> None:
+    writer = csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    if header:
+        writer.writerow([str(col) for col in names])
+    writer.writerows(zip(*cols, strict=True))
+
+
+def _csv_text(s: pd.Series) -> list[str]:
+    """One column's cells as ``to_csv`` writes them: floats in ``FLOAT_FORMAT``, other values as ``str``,
+    missing values blank."""
+    values = s.tolist()
+    if s.dtype.kind == "f" and isinstance(s.dtype, np.dtype):
+        fmt = FLOAT_FORMAT
+        return [fmt % x if x == x else "" for x in values]
+    if s.dtype.kind in "iub" and isinstance(s.dtype, np.dtype):  # NumPy integers and booleans: never missing
+        return [str(x) for x in values]
+    return ["" if missing else str(x) for x, missing in zip(values, s.isna().tolist(), strict=True)]
 
 
 # Parquet (``run --format parquet``): the same tables, typed and compressed, for large runs.

@@ -38,6 +38,7 @@ import yaml
 from .compare import OUTPUTS as PLANNER_OUTPUTS
 from .compare import planner_outputs
 from .parameters import DEFAULT_PARAMETERS, ModelParameters
+from .priors import ParameterPrior
 from .runner import key_outputs, replication_summary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,23 +75,7 @@ class SpecError(ValueError):
 # ---------------------------------------------------------------------------------------------
 # Spec: parameters with distributions, and the outputs to analyse
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Factor:
-    """One varied parameter: ``dist`` is ``uniform`` (on [low, high]) or ``normal`` (mean, sd,
-    truncated to [low, high]); ``source`` says where the range comes from (for the report)."""
-
-    name: str
-    dist: str
-    low: float
-    high: float
-    mean: float | None = None
-    sd: float | None = None
-    source: str = ""
-
-    def describe(self) -> str:
-        if self.dist == "normal":
-            return f"N({self.mean:g}, {self.sd:g}) on [{self.low:g}, {self.high:g}]"
-        return f"U({self.low:g}, {self.high:g})"
+Factor = ParameterPrior  # one varied parameter (``source``: where its range comes from, for the report)
 
 
 @dataclass(frozen=True)
@@ -110,7 +95,7 @@ class Spec:
             d: dict[str, Any] = {"dist": f.dist}
             if f.dist == "normal":
                 d.update(mean=f.mean, sd=f.sd)
-            d.update(low=f.low, high=f.high)
+            d.update(low=f.low, high=f.high)  # this key order: the spec files written so far
             if f.source:
                 d["source"] = f.source
             params[f.name] = d

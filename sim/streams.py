@@ -130,11 +130,15 @@ class Uniforms:
     of uniforms one 64-bit draw after another, so a block split in pieces equals the pieces drawn one
     by one), at a fraction of the cost of a NumPy call per draw. Once a stream is wrapped, draw from it
     only through the wrapper: a direct draw from ``rng`` would skip the values already fetched.
+    The block doubles at each fetch (up to ``MAX_BLOCK``): a stream used a few times fetches little,
+    a busy one (attendance in a community of 150 consumers) calls NumPy rarely.
     """
 
     __slots__ = ("block", "buf", "pos", "rng", "size")
 
-    def __init__(self, rng: np.random.Generator, block: int = 256):
+    MAX_BLOCK = 8192
+
+    def __init__(self, rng: np.random.Generator, block: int = 64):
         self.rng, self.block = rng, block
         self.buf: list[float] = []
         self.pos = self.size = 0  # next value to hand out; values fetched
@@ -145,6 +149,7 @@ class Uniforms:
         if end > self.size:
             self.buf = self.buf[pos:] + self.rng.random(max(self.block, k)).tolist()
             self.size = len(self.buf)
+            self.block = min(2 * self.block, self.MAX_BLOCK)
             pos, end = 0, k
         self.pos = end
         return self.buf[pos:end]
@@ -154,6 +159,7 @@ class Uniforms:
         if pos >= self.size:
             self.buf = self.rng.random(self.block).tolist()
             self.size = len(self.buf)
+            self.block = min(2 * self.block, self.MAX_BLOCK)
             pos = 0
         self.pos = pos + 1
         return self.buf[pos]

@@ -330,3 +330,16 @@ def test_outputs_zip_is_a_cli_run_in_its_own_temporary_folder(later_wave):
     assert not folder.exists()
     backend.discard_run_folder(backend.REPO_ROOT)  # refuses anything it did not make
     assert backend.REPO_ROOT.exists()
+
+
+@pytest.mark.parametrize("args", [["--workers", "0"], ["--max-reps", "0"], ["--port", "0"]])
+def test_app_command_refuses_bad_options_in_one_line(capsys, args):
+    """``cli.py app`` checks its options through the CLI's shared path (one line naming the flag, exit 2)
+    before starting any server."""
+    from sim.cli_app import app
+
+    with pytest.raises(SystemExit) as e:
+        app(["app", *args], prog_name="cli.py")
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2
+    assert err.startswith(f"error: {args[0]}") and "\n" not in err

@@ -176,3 +176,16 @@ def test_simulations_are_reproducible_whatever_the_workers(problem, pool):
     np.testing.assert_array_equal(a, b)
     c = simulate_set(problem, point.replace(attendance_mean=0.35), problem.scenario, 4, seed=2, pool=pool)
     assert not np.allclose(a, c, equal_nan=True)  # same seeds, the change shows
+
+
+def test_cli_validate_is_the_same_command(tmp_path):
+    """``python cli.py validate`` is the module's command: same checks, one line, exit 2."""
+    from helpers.cli import run_cli
+
+    r = run_cli("validate", "--calibration-dir", tmp_path / "none")
+    assert (
+        r.returncode == 2
+        and r.stderr.strip() == f"error: {tmp_path / 'none' / 'calibrated.yaml'}: file not found (--calibration-dir)"
+    )
+    r = run_cli("validate", "lowo", "--lowo-budget", "5", "--lowo-population", "9")
+    assert r.returncode == 2 and "--lowo-budget: 5 is below --lowo-population 9" in r.stderr

@@ -22,9 +22,9 @@ from sim.scenario import load_scenario
 REPO = Path(__file__).resolve().parents[1]
 
 
-def cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``python cli.py run ARGS`` in a subprocess (tests/helpers/cli.py)."""
-    return run_cli("run", *args, cwd=cwd, timeout=timeout)
+def cli(*args: str, cwd: Path, timeout: float = 300, process: bool = False) -> subprocess.CompletedProcess:
+    """``python cli.py run ARGS`` (in this process unless ``process``: tests/helpers/cli.py)."""
+    return run_cli("run", *args, cwd=cwd, timeout=timeout, process=process)
 
 
 def small_yaml(path: Path, **changes) -> Path:
@@ -92,7 +92,7 @@ def _hashes(d: Path) -> dict[str, str]:
 
 def test_run_writes_datasets_and_manifest_same_bytes_any_backend(tmp_path):
     f = small_yaml(tmp_path / "small.yaml", replications=4)
-    r1 = cli(str(f), "--workers", "1", cwd=tmp_path)  # one chunk of 4
+    r1 = cli(str(f), "--workers", "1", cwd=tmp_path, process=True)  # one chunk of 4, a real `python cli.py`
     assert r1.returncode == 0, r1.stderr
     out = tmp_path / "outputs" / "small"
     for t in TABLES:

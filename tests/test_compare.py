@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.cli import run_cli
 
 from sim.compare import (
     COST_COLUMNS,
@@ -83,8 +84,6 @@ def test_compare_needs_two_distinct_scenarios():
 
 
 def test_cli_compare_writes_report_and_refuses_bad_input(tmp_path):
-    import subprocess
-    import sys
     from pathlib import Path
 
     import yaml
@@ -99,10 +98,8 @@ def test_cli_compare_writes_report_and_refuses_bad_input(tmp_path):
     b = tmp_path / "fortnightly.yaml"
     b.write_text(yaml.safe_dump(other))
     out = tmp_path / "cmp"
-    ok = subprocess.run(
-        [
-            sys.executable,
-            "cli.py",
+    ok = run_cli(
+        *[
             "compare",
             "scenarios/later_wave.yaml",
             str(b),
@@ -114,8 +111,7 @@ def test_cli_compare_writes_report_and_refuses_bad_input(tmp_path):
             str(out),
             "-q",
         ],
-        capture_output=True,
-        text=True,
+        process=True,  # one real `python cli.py compare`
     )
     assert ok.returncode == 0, ok.stderr
     assert (out / "comparison.csv").exists() and (out / "report.md").exists()
@@ -130,11 +126,7 @@ def test_cli_compare_writes_report_and_refuses_bad_input(tmp_path):
         ["scenarios/later_wave.yaml", str(tmp_path / "missing.yaml")],
         ["scenarios/later_wave.yaml", "scenarios/later_wave.yaml"],
     ):
-        bad = subprocess.run(
-            [sys.executable, "cli.py", "compare", *args, "--out", str(tmp_path / "never")],
-            capture_output=True,
-            text=True,
-        )
+        bad = run_cli("compare", *args, "--out", str(tmp_path / "never"))
         assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
         assert not (tmp_path / "never").exists()
 

@@ -16,14 +16,13 @@ not stored outputs:
 from __future__ import annotations
 
 import itertools
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.cli import run_cli
 from scipy import stats as sps
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import power_proportions_2indep, proportion_effectsize
@@ -319,16 +318,9 @@ def test_model_icc_near_zero_without_community_effect_and_larger_with_one():
 
 
 # --- CLI --------------------------------------------------------------------------------------
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, str(REPO / "cli.py"), "power", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def _cli(*args: str, cwd: Path, process: bool = False) -> subprocess.CompletedProcess:
+    """``python cli.py power ARGS`` (in this process unless ``process``: tests/helpers/cli.py)."""
+    return run_cli("power", *args, cwd=cwd, timeout=120, process=process)
 
 
 @pytest.mark.parametrize(

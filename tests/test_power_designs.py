@@ -14,14 +14,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.cli import run_cli
 from statsmodels.stats.multitest import multipletests
 
 from sim.power import analytic, evaluate, fits, process, search, stepped, trials
@@ -269,10 +268,8 @@ def test_bad_design_is_one_line_naming_the_field(kw, field):
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, str(REPO / "cli.py"), "power", *args], cwd=cwd, env=env, capture_output=True, text=True
-    )
+    """``python cli.py power ARGS`` (in this process: tests/helpers/cli.py)."""
+    return run_cli("power", *args, cwd=cwd)
 
 
 def test_cli_design_bad_input_and_a_small_run(tmp_path):

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from helpers.cli import run_cli
 from scipy import stats
 
 from sim.calibration.posterior import (
@@ -31,7 +31,8 @@ needs_calibration = pytest.mark.skipif(not CALIBRATED_FILE.exists(), reason="no 
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "cli.py", *args], capture_output=True, text=True, cwd=ROOT)
+    """``python cli.py ARGS`` from the repository root (in this process: tests/helpers/cli.py)."""
+    return run_cli(*args, cwd=ROOT)
 
 
 # --- the ANOVA split against theory -------------------------------------------------------------
@@ -106,7 +107,7 @@ def test_assumption_priors_are_documented_valid_and_not_calibrated():
     assert len(priors) >= 10
     for p in priors:
         assert p.name not in calibrated, p.name
-        assert p.why, p.name
+        assert p.source, p.name  # the rationale (the file's `why`)
         desc = ModelParameters.model_fields[p.name].description or ""
         assert "ASSUMPTION" in desc, p.name  # an unidentified assumption, stated as such
         for v in (p.low, p.high):

@@ -2,7 +2,8 @@
 
 Library entry points (the CLI's ``run`` and ``analyze`` sit on top of them):
 
-- :func:`analyze_chunk` (frames -> {"tests", "cells", "summaries"}) for one chunk of replications;
+- :func:`analyze_chunk` (frames -> {"tests", "cells", "summaries"}) for one chunk of replications
+  (:func:`report_chunk`: the same without "summaries", the per-chunk hook of ``run``);
 - :func:`write_analysis` (out_dir, tests, cells, frames, scenario_name) writes the outputs;
 - :func:`analyze_directory` (in_dir, out_dir) for a folder of CSVs (``cli.py analyze DIR``);
 - :func:`sim.analysis.summaries.paper_summaries` for calibration (one row per replication).
@@ -29,6 +30,7 @@ __all__ = [
     "analyze_directory",
     "paper_summaries",
     "read_directory",
+    "report_chunk",
     "write_analysis",
 ]
 
@@ -48,10 +50,20 @@ def analyze_chunk(frames: dict[str, pd.DataFrame], method: stats.ContinuousMetho
     (:class:`sim.analysis.accumulators.ChunkCells`).
     """
     pr = prep.prepare(frames)
+    return {**_report_tables(pr, method), "summaries": paper_summaries(pr).reset_index()}
+
+
+def report_chunk(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """:func:`analyze_chunk` without ``summaries``: what :func:`write_analysis` reads (``tests`` and
+    ``cells``), the per-chunk hook of ``cli.py run`` and the app (the per-replication summaries are
+    for calibration, which calls :func:`paper_summaries` itself)."""
+    return _report_tables(prep.prepare(frames), "t")
+
+
+def _report_tables(pr: prep.Prepared, method: stats.ContinuousMethod) -> dict[str, pd.DataFrame]:
     return {
         "tests": csvrows.attach(compare.run_tests(pr, method=method)),
         "cells": ChunkCells.carry(tables.table_cells(pr)),
-        "summaries": paper_summaries(pr).reset_index(),
     }
 
 

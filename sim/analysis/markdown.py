@@ -308,48 +308,45 @@ def _participants(ri: ReportInputs, c: CellText) -> list[str]:
         ),
         "\nRetention, initial vs later:\n\n",
         ri.tests_for("retention."),
-        f"\n### {TABLE_TITLES['table1']}\n\n",
-        groups_table(c, ri.agg, "table1", ["provider", "consumer"]),
-        "\nCompleters vs dropouts on baseline variables, within each wave:\n\n",
-        ri.tests_for("dropout."),
-        f"\n### {TABLE_TITLES['tableS1']}\n\n",
-        groups_table(c, ri.agg, "tableS1", ri.role_waves(), with_paper=False),
-        "\n",
-        ri.tests_for("S1."),
+        *_table_section(
+            ri,
+            c,
+            "table1",
+            ["provider", "consumer"],
+            "dropout.",
+            "\nCompleters vs dropouts on baseline variables, within each wave:\n\n",
+        ),
+        *_table_section(ri, c, "tableS1", ri.role_waves(), "S1.", with_paper=False),
     ]
+
+
+def _table_section(
+    ri: ReportInputs, c: CellText, table: str, groups: list[str], tests: str = "", lead: str = "\n", **kw: bool
+) -> list[str]:
+    """One table of the paper as a ``###`` section beside the paper's figures, then (``tests``: a family
+    prefix) its tests after ``lead``."""
+    out = [f"\n### {TABLE_TITLES[table]}\n\n", groups_table(c, ri.agg, table, groups, **kw)]
+    return [*out, lead, ri.tests_for(tests)] if tests else out
 
 
 def _providers(ri: ReportInputs, c: CellText) -> list[str]:
     return [
         "\n## Peer service providers\n",
-        f"\n### {TABLE_TITLES['table2']}\n\n",
-        groups_table(c, ri.agg, "table2", ["all"]),
-        f"\n### {TABLE_TITLES['stress_reasons']}\n\n",
-        groups_table(c, ri.agg, "stress_reasons", ["all"]),
-        f"\n### {TABLE_TITLES['tableS2']}\n\n",
-        groups_table(c, ri.agg, "tableS2", list(ri.waves)),
-        "\n",
-        ri.tests_for("S2."),
-        f"\n### {TABLE_TITLES['table3']}\n\n",
-        groups_table(c, ri.agg, "table3", ["provider", "consumer"]),
-        "\nProviders vs consumers on each benefit item:\n\n",
-        ri.tests_for("T3."),
-        f"\n### {TABLE_TITLES['tableS3']}\n\n",
-        groups_table(c, ri.agg, "tableS3", ri.role_waves()),
-        "\n",
-        ri.tests_for("S3."),
+        *_table_section(ri, c, "table2", ["all"]),
+        *_table_section(ri, c, "stress_reasons", ["all"]),
+        *_table_section(ri, c, "tableS2", list(ri.waves), "S2."),
+        *_table_section(
+            ri, c, "table3", ["provider", "consumer"], "T3.", "\nProviders vs consumers on each benefit item:\n\n"
+        ),
+        *_table_section(ri, c, "tableS3", ri.role_waves(), "S3."),
     ]
 
 
 def _consumers(ri: ReportInputs, c: CellText) -> list[str]:
     return [
         "\n## Consumers\n",
-        f"\n### {TABLE_TITLES['table4']}\n\n",
-        groups_table(c, ri.agg, "table4", ["all"]),
-        f"\n### {TABLE_TITLES['tableS4']}\n\n",
-        groups_table(c, ri.agg, "tableS4", list(ri.waves)),
-        "\n",
-        ri.tests_for("S4."),
+        *_table_section(ri, c, "table4", ["all"]),
+        *_table_section(ri, c, "tableS4", list(ri.waves), "S4."),
     ]
 
 

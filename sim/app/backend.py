@@ -377,7 +377,7 @@ def outputs_zip(scenario: Scenario, replications: int, seed: int | None, folder:
     """The full outputs of ``cli.py run`` (datasets, manifest, analysis, report, figures) written by
     :func:`sim.runner.run_to_directory` into ``folder`` (a :func:`new_run_folder`), zipped; returns
     the zip's path."""
-    from ..analysis import analyze_chunk
+    from ..analysis import report_chunk
 
     n = check_replications(replications)
     out = Path(folder) / scenario.name
@@ -388,7 +388,7 @@ def outputs_zip(scenario: Scenario, replications: int, seed: int | None, folder:
             replications=n,
             seed=seed,
             pool=_pool(),
-            post=analyze_chunk,
+            post=report_chunk,
             finalize=lambda tmp, r: _write_report(tmp, r, scenario.name),
             command="python cli.py app",
         )

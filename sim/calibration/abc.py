@@ -40,7 +40,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr, ndtri
+
+from ..priors import Prior
 
 CANDIDATES_PER_GENERATION = 10_000_000
 PROPOSAL_TAG = 0xABC5_0C
@@ -49,61 +50,6 @@ PROPOSAL_TRIES = 10_000
 # simulate(thetas (B, d), replications (B,)) -> summaries (B, k); distance(summaries) -> (B,)
 Simulate = Callable[[np.ndarray, np.ndarray], np.ndarray]
 Distance = Callable[[np.ndarray], np.ndarray]
-
-
-class Prior:
-    """Independent priors per parameter: ``uniform(low, high)`` or a ``normal(mean, sd)`` truncated
-    to ``[low, high]``; the support is always the box ``[low, high]``."""
-
-    def __init__(self, specs: dict[str, dict]):
-        self.names = list(specs)
-        self.specs = specs
-        self.low = np.array([float(s["low"]) for s in specs.values()])
-        self.high = np.array([float(s["high"]) for s in specs.values()])
-        if np.any(self.high <= self.low):
-            raise ValueError("every prior needs low < high")
-        from scipy import stats
-
-        self._dists = []
-        for s, lo, hi in zip(specs.values(), self.low, self.high, strict=False):
-            if s["dist"] == "uniform":
-                self._dists.append(stats.uniform(loc=lo, scale=hi - lo))
-            elif s["dist"] == "normal":
-                m, sd = float(s["mean"]), float(s["sd"])
-                self._dists.append(stats.truncnorm((lo - m) / sd, (hi - m) / sd, loc=m, scale=sd))
-            else:
-                raise ValueError(f"unknown prior distribution {s['dist']!r}")
-        # fast vectorised forms (scipy's frozen ppf/pdf cost ~50 us per call, per candidate and dimension)
-        self._is_norm = np.array([s["dist"] == "normal" for s in specs.values()])
-        self._m = np.array([float(s.get("mean", 0.0)) for s in specs.values()])
-        self._sd = np.array([float(s.get("sd", 1.0)) for s in specs.values()])
-        self._ca = ndtr((self.low - self._m) / self._sd)
-        self._cb = ndtr((self.high - self._m) / self._sd)
-
-    @property
-    def dim(self) -> int:
-        return len(self.names)
-
-    def ppf(self, u: np.ndarray) -> np.ndarray:
-        u = np.atleast_2d(u)
-        uni = self.low + u * (self.high - self.low)
-        tn = self._m + self._sd * ndtri(self._ca + u * (self._cb - self._ca))
-        return np.where(self._is_norm, np.clip(tn, self.low, self.high), uni)
-
-    def sample(self, rng: np.random.Generator) -> np.ndarray:
-        return self.ppf(rng.random(self.dim))[0]
-
-    def inside(self, theta: np.ndarray) -> bool:
-        return bool(np.all(theta >= self.low) and np.all(theta <= self.high))
-
-    def pdf(self, thetas: np.ndarray) -> np.ndarray:
-        x = np.atleast_2d(thetas)
-        uni = 1.0 / (self.high - self.low)
-        z = (x - self._m) / self._sd
-        tn = np.exp(-0.5 * z * z) / (np.sqrt(2 * np.pi) * self._sd * (self._cb - self._ca))
-        dens = np.where(self._is_norm, tn, uni)
-        dens = np.where((x >= self.low) & (x <= self.high), dens, 0.0)
-        return np.prod(dens, axis=1)
 
 
 @dataclass

@@ -32,6 +32,7 @@ import numpy as np
 import yaml
 
 from ..parameters import ModelParameters
+from ..priors import ParameterPrior
 
 CALIBRATED_FILE = Path(__file__).resolve().parents[2] / "calibration" / "calibrated.yaml"
 ASSUMPTION_PRIORS_FILE = CALIBRATED_FILE.parent / "assumption_priors.yaml"
@@ -62,38 +63,7 @@ def load_posterior(path: Path | str = CALIBRATED_FILE) -> Posterior:
     return Posterior(names, w / w.sum(), x, dict(doc.get("parameters", {})))
 
 
-@dataclass(frozen=True)
-class AssumptionPrior:
-    """The prior of one unidentified assumption: ``uniform`` on [low, high], or ``normal`` (mean, sd)
-    truncated to [low, high]."""
-
-    name: str
-    dist: str
-    low: float
-    high: float
-    mean: float | None = None
-    sd: float | None = None
-    why: str = ""
-
-    def ppf(self, u: np.ndarray | float) -> np.ndarray:
-        """Inverse CDF of the prior at ``u`` in [0, 1)."""
-        u = np.asarray(u, dtype=float)
-        if self.dist == "uniform":
-            return self.low + (self.high - self.low) * u
-        from scipy import stats
-
-        a, b = (self.low - self.mean) / self.sd, (self.high - self.mean) / self.sd
-        return stats.truncnorm.ppf(u, a, b, loc=self.mean, scale=self.sd)
-
-    def cdf(self, x: np.ndarray | float) -> np.ndarray:
-        """CDF of the prior (for checks such as a Kolmogorov-Smirnov test of the draws)."""
-        x = np.asarray(x, dtype=float)
-        if self.dist == "uniform":
-            return np.clip((x - self.low) / (self.high - self.low), 0.0, 1.0)
-        from scipy import stats
-
-        a, b = (self.low - self.mean) / self.sd, (self.high - self.mean) / self.sd
-        return stats.truncnorm.cdf(x, a, b, loc=self.mean, scale=self.sd)
+AssumptionPrior = ParameterPrior  # an unidentified assumption's prior (``source``: its rationale, "why")
 
 
 def _prior_number(raw: dict[str, Any], key: str, where: str) -> float:

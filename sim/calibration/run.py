@@ -232,6 +232,7 @@ MODEL_SOURCES = (
     "sim/analysis/summaries.py",
     "sim/analysis/prep.py",
     "sim/calibration/*.py",
+    "sim/priors.py",  # the ABC sampler's prior
     "scenarios/paper_study.yaml",
     "calibration/targets.yaml",
     "calibration/priors.yaml",

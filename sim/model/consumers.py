@@ -20,8 +20,6 @@ rest of it at that month's hazard (``Caseload._start``).
 from __future__ import annotations
 
 import math
-from itertools import compress
-from operator import add, and_, lt
 
 import simpy
 
@@ -41,24 +39,27 @@ class Attendance:
         self.u = c.uniforms[Stream.ATTENDANCE]
 
     def session(self, now: float, group: bool, u_pick: float) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """(invited, attended) consumer indices of a session held at ``now``."""
+        """(invited, attended) consumer indices of a session held at ``now``, in index order. One
+        attendance uniform is drawn per consumer of the community (invited or not), so the draws of
+        a session do not depend on who is invited; the work is over those invited only."""
         cons = self.consumers
         n = len(cons.pids)
         if self.caseload is None:
-            invited = [day > now for day in cons.exit_day]  # one flag per consumer (the rest element-wise, in C)
+            exit_day = cons.exit_day
+            invited = [k for k in range(n) if exit_day[k] > now]
         else:  # those in a group; nobody on the waiting list
             self.caseload.advance(now)
-            invited = [False] * n
-            for k in self.caseload.in_groups(now):
-                invited[k] = True
-        if not group and any(invited):
-            pick = list(compress(range(n), invited))[int(u_pick * sum(invited))]
-            invited = [False] * n
-            invited[pick] = True
-        attended = list(map(and_, invited, map(lt, self.u.take(n), cons.propensity)))
-        cons.month_invited = list(map(add, cons.month_invited, invited))
-        cons.month_attended = list(map(add, cons.month_attended, attended))
-        return tuple(compress(range(n), invited)), tuple(compress(range(n), attended))
+            invited = self.caseload.in_groups(now)
+        if not group and invited:
+            invited = [invited[int(u_pick * len(invited))]]
+        u, propensity = self.u.take(n), cons.propensity
+        attended = [k for k in invited if u[k] < propensity[k]]
+        month_invited, month_attended = cons.month_invited, cons.month_attended
+        for k in invited:
+            month_invited[k] += 1
+        for k in attended:
+            month_attended[k] += 1
+        return tuple(invited), tuple(attended)
 
 
 class Dropout:

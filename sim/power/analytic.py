@@ -57,7 +57,7 @@ def design_effect_unweighted(m: Any, icc: Any, cv: Any = 0.0) -> np.ndarray:
     return 1 + (m - 1) * icc + cv**2 * (1 - icc)
 
 
-def _check(  # one guard per input, each a one-line message: flat, not complex
+def _check(
     kind: str,
     control: float,
     intervention: float,
@@ -68,17 +68,26 @@ def _check(  # one guard per input, each a one-line message: flat, not complex
     cv: float,
     alpha: float,
 ) -> None:
+    """One guard per input, each a one-line :class:`PowerError`."""
+    _check_outcome(kind, control, intervention, sd)
+    _check_design(m, completion, icc, cv, alpha)
+
+
+def _check_outcome(kind: str, control: float, intervention: float, sd: float | None) -> None:
     if kind not in ("binary", "continuous"):
         raise PowerError(f"kind must be 'binary' or 'continuous', got {kind!r}")
     if kind == "binary":
         for name, p in (("control rate", control), ("intervention rate", intervention)):
             if not (np.isfinite(p) and 0 < p < 1):
                 raise PowerError(f"{name} must be strictly between 0 and 1, got {p}")
-    else:
-        if not (np.isfinite(control) and np.isfinite(intervention)):
-            raise PowerError(f"control and intervention means must be finite, got {control}, {intervention}")
-        if sd is None or not (np.isfinite(sd) and sd > 0):
-            raise PowerError(f"a continuous outcome needs a positive SD, got {sd}")
+        return
+    if not (np.isfinite(control) and np.isfinite(intervention)):
+        raise PowerError(f"control and intervention means must be finite, got {control}, {intervention}")
+    if sd is None or not (np.isfinite(sd) and sd > 0):
+        raise PowerError(f"a continuous outcome needs a positive SD, got {sd}")
+
+
+def _check_design(m: float, completion: float, icc: float, cv: float, alpha: float) -> None:
     if not (np.isfinite(m) and m > 0):
         raise PowerError(f"cluster size m must be positive, got {m}")
     if not (np.isfinite(completion) and 0 < completion <= 1):

@@ -175,9 +175,7 @@ def _cv(x: np.ndarray) -> float:
     return float(np.std(x) / m) if m > 0 else np.nan
 
 
-def reduce_design(  # one straight pass per outcome; the branches are NaN guards for empty data
-    rows: pd.DataFrame, scenario: str = "", seed: int | None = None
-) -> DesignInputs:
+def reduce_design(rows: pd.DataFrame, scenario: str = "", seed: int | None = None) -> DesignInputs:
     """Reduce :func:`design_chunk` rows (any number of chunks, any order) to :class:`DesignInputs`.
 
     Rows are sorted by (outcome, replication, community) first, so the float sums do not depend
@@ -197,60 +195,72 @@ def reduce_design(  # one straight pass per outcome; the branches are NaN guards
     out = []
     for o, (label, kind) in OUTCOMES.items():
         d = rows[rows["outcome"] == o]
-        if d.empty:
-            continue
-        rec, ev, n = (d[c].to_numpy(dtype=float) for c in ("recruited", "evaluated", "answered"))
-        s = d["total"].to_numpy(dtype=float)
-        per_rep = d.groupby("replication", sort=True).agg(
-            icc=("icc", "first"),
-            note=("icc_note", "first"),
-            n=("answered", "sum"),
-            s=("total", "sum"),
-            ss=("total_sq", "sum"),
-            k=("community", "size"),
-        )
-        R = len(per_rep)
-        icc_r = per_rep["icc"].to_numpy(dtype=float)
-        ok = np.isfinite(icc_r)
-        notes = per_rep.loc[~ok, "note"].value_counts().sort_index()
-        note = "; ".join(f"ICC not computable in {c} of {R} replications ({why})" for why, c in notes.items())
-        icc_raw = float(icc_r[ok].mean()) if ok.any() else np.nan
-        icc_se = float(icc_r[ok].std(ddof=1) / np.sqrt(ok.sum())) if ok.sum() > 1 else np.nan
-        if not ok.any():
-            note = note or "ICC not computable"
-        N = n.sum()
-        mean = float(s.sum() / N) if N > 0 else np.nan
-        rn, rs, rss = (per_rep[c].to_numpy(dtype=float) for c in ("n", "s", "ss"))
-        within = rss - np.divide(rs**2, rn, out=np.zeros_like(rs), where=rn > 0)
-        dof = np.clip(rn - 1, 0, None).sum()
-        sd = float(np.sqrt(max(within.sum(), 0.0) / dof)) if dof > 0 else np.nan
-        if not N > 0:
-            note = "; ".join(x for x in (note, "no answers") if x)
-        out.append(
-            {
-                "outcome": o,
-                "label": label,
-                "kind": kind,
-                "replications": R,
-                "communities": float(per_rep["k"].mean()),
-                "m": float(rec.mean()),
-                "cv_recruited": _cv(rec),
-                "completion": float(ev.sum() / rec.sum()) if rec.sum() > 0 else np.nan,
-                "answered_share": float(N / ev.sum()) if ev.sum() > 0 else np.nan,
-                "evaluated_per_community": float(ev.mean()),
-                "analysed_per_community": float(n.mean()),
-                "cv": _cv(n),
-                "mean": mean,
-                "sd": sd,
-                "icc": max(icc_raw, 0.0) if np.isfinite(icc_raw) else np.nan,
-                "icc_raw": icc_raw,
-                "icc_mc_se": icc_se,
-                "icc_replications": int(ok.sum()),
-                "note": note,
-            }
-        )
+        if not d.empty:
+            out.append({"outcome": o, "label": label, "kind": kind, **_outcome_inputs(d)})
     comm = rows.drop(columns=["icc", "icc_note"])
     return DesignInputs(pd.DataFrame(out), comm, scenario, seed)
+
+
+def _outcome_inputs(d: pd.DataFrame) -> dict[str, Any]:
+    """One outcome's row of :func:`reduce_design` (``d``: its sorted rows)."""
+    rec, ev, n = (d[c].to_numpy(dtype=float) for c in ("recruited", "evaluated", "answered"))
+    per_rep = d.groupby("replication", sort=True).agg(
+        icc=("icc", "first"),
+        note=("icc_note", "first"),
+        n=("answered", "sum"),
+        s=("total", "sum"),
+        ss=("total_sq", "sum"),
+        k=("community", "size"),
+    )
+    icc = _icc_summary(per_rep)
+    N = n.sum()
+    note = icc.pop("note")
+    if not N > 0:
+        note = "; ".join(x for x in (note, "no answers") if x)
+    return {
+        "replications": len(per_rep),
+        "communities": float(per_rep["k"].mean()),
+        "m": float(rec.mean()),
+        "cv_recruited": _cv(rec),
+        "completion": float(ev.sum() / rec.sum()) if rec.sum() > 0 else np.nan,
+        "answered_share": float(N / ev.sum()) if ev.sum() > 0 else np.nan,
+        "evaluated_per_community": float(ev.mean()),
+        "analysed_per_community": float(n.mean()),
+        "cv": _cv(n),
+        "mean": float(d["total"].to_numpy(dtype=float).sum() / N) if N > 0 else np.nan,
+        "sd": _pooled_within_sd(per_rep),
+        **icc,
+        "note": note,
+    }
+
+
+def _icc_summary(per_rep: pd.DataFrame) -> dict[str, Any]:
+    """icc (= max(raw, 0)), icc_raw (mean of the computable per-replication ICCs), icc_mc_se,
+    icc_replications and a note on the replications where it was not computable."""
+    R = len(per_rep)
+    icc_r = per_rep["icc"].to_numpy(dtype=float)
+    ok = np.isfinite(icc_r)
+    notes = per_rep.loc[~ok, "note"].value_counts().sort_index()
+    note = "; ".join(f"ICC not computable in {c} of {R} replications ({why})" for why, c in notes.items())
+    icc_raw = float(icc_r[ok].mean()) if ok.any() else np.nan
+    icc_se = float(icc_r[ok].std(ddof=1) / np.sqrt(ok.sum())) if ok.sum() > 1 else np.nan
+    if not ok.any():
+        note = note or "ICC not computable"
+    return {
+        "icc": max(icc_raw, 0.0) if np.isfinite(icc_raw) else np.nan,
+        "icc_raw": icc_raw,
+        "icc_mc_se": icc_se,
+        "icc_replications": int(ok.sum()),
+        "note": note,
+    }
+
+
+def _pooled_within_sd(per_rep: pd.DataFrame) -> float:
+    """Pooled within-replication SD of the answers (ddof 1 per replication), from per-replication sums."""
+    rn, rs, rss = (per_rep[c].to_numpy(dtype=float) for c in ("n", "s", "ss"))
+    within = rss - np.divide(rs**2, rn, out=np.zeros_like(rs), where=rn > 0)
+    dof = np.clip(rn - 1, 0, None).sum()
+    return float(np.sqrt(max(within.sum(), 0.0) / dof)) if dof > 0 else np.nan
 
 
 def design_inputs(
