@@ -183,14 +183,16 @@ FRAMES_FOR_FIGURES_MAX_REPS = 200  # up to this many replications, the analysis 
 
 
 def _analysis_hooks() -> tuple[Any, Any] | None:
-    """``(report_chunk, write_analysis)`` from ``sim.analysis`` when it provides them."""
+    """``(per-chunk hook, write_analysis)``: the hook is ``sim.analysis.report_chunk`` plus the planner's
+    tables (:func:`sim.planning.hooks.analysis_and_planning`), when ``sim.analysis`` provides them."""
     try:
         from . import analysis
+        from .planning.hooks import analysis_and_planning
     except ImportError:
         return None
     chunk_fn = getattr(analysis, "report_chunk", None)
     write_fn = getattr(analysis, "write_analysis", None)
-    return (chunk_fn, write_fn) if callable(chunk_fn) and callable(write_fn) else None
+    return (analysis_and_planning, write_fn) if callable(chunk_fn) and callable(write_fn) else None
 
 
 def _print_run_summary(result: Any, scenario: Any, out_dir: Path) -> None:
@@ -204,8 +206,11 @@ def _print_run_summary(result: Any, scenario: Any, out_dir: Path) -> None:
     con.print(_summary_headline(result, scenario))
     rows = run_summary_rows(result.summary)
     con.print(_sessions_table(rows["sessions"], scenario))
-    con.print(_retention_table(rows["retention"]))
-    con.print(_satisfaction_table(rows["satisfaction"]))
+    from .planning.paper import is_paper_study
+
+    paper = is_paper_study(scenario)  # the paper's figures only beside the paper's own study
+    con.print(_retention_table(rows["retention"], paper))
+    con.print(_satisfaction_table(rows["satisfaction"], paper))
     ev = sum(result.events)
     n = max(result.replications, 1)
     con.print(
@@ -235,46 +240,58 @@ def _table(title: str, columns: tuple[str, ...], left: tuple[str, ...]) -> Any:
     return t
 
 
+def _paper_column(columns: tuple[str, ...], paper_study: bool) -> tuple[str, ...]:
+    """The console table's columns: the last, "paper", only beside the paper's own study."""
+    return columns if paper_study else columns[:-1]
+
+
 def _sessions_table(rows: list[dict[str, Any]], scenario: Any) -> Any:
     from . import instruments as ins
+    from .planning.paper import is_paper_study
 
+    paper_study = is_paper_study(scenario)
     t = _table(
         "Sessions delivered before follow-up (mean per replication, 95% of replications within)",
-        ("wave", "held", "range", "cancelled", "paper"),
+        _paper_column(("wave", "held", "range", "cancelled", "paper"), paper_study),
         ("wave",),
     )
-    paper_waves = set(scenario.waves) == {"initial", "later"}
+    paper_waves = paper_study and set(scenario.waves) == {"initial", "later"}
     for r in rows:
         paper = str(ins.PAPER_SESSIONS_TOTAL) if r["wave"] == "total" and paper_waves else ""
-        t.add_row(r["wave"], f"{r['mean']:.1f}", f"{r['lo']:.0f}-{r['hi']:.0f}", f"{r['cancelled']:.1f}", paper)
+        cells = (r["wave"], f"{r['mean']:.1f}", f"{r['lo']:.0f}-{r['hi']:.0f}", f"{r['cancelled']:.1f}", paper)
+        t.add_row(*_paper_column(cells, paper_study))
     return t
 
 
-def _retention_table(rows: list[dict[str, Any]]) -> Any:
+def _retention_table(rows: list[dict[str, Any]], paper_study: bool = True) -> Any:
     from . import instruments as ins
 
     t = _table(
         "Retention: completed the follow-up evaluation (mean per replication)",
-        ("role", "wave", "still enrolled", "evaluated", "share", "paper"),
+        _paper_column(("role", "wave", "still enrolled", "evaluated", "share", "paper"), paper_study),
         ("role", "wave"),
     )
     for r in rows:
-        p = ins.PAPER_RETENTION.get((r["role"], r["wave"]))
+        p = ins.PAPER_RETENTION.get((r["role"], r["wave"])) if paper_study else None
         paper = f"{p[0]}/{p[1]} ({p[0] / p[1]:.0%})" if p else ""
         evaluated = f"{r['evaluated']:.1f}/{r['recruited']:.0f}"
-        t.add_row(r["role"], r["wave"], f"{r['retained']:.1f}", evaluated, f"{r['share']:.0%}", paper)
+        cells = (r["role"], r["wave"], f"{r['retained']:.1f}", evaluated, f"{r['share']:.0%}", paper)
+        t.add_row(*_paper_column(cells, paper_study))
     return t
 
 
-def _satisfaction_table(rows: list[dict[str, Any]]) -> Any:
+def _satisfaction_table(rows: list[dict[str, Any]], paper_study: bool = True) -> Any:
     t = _table(
-        "Satisfaction headline (share of those evaluated)", ("role", "item", "simulated", "paper"), ("role", "item")
+        "Satisfaction headline (share of those evaluated)",
+        _paper_column(("role", "item", "simulated", "paper"), paper_study),
+        ("role", "item"),
     )
-    paper_items = _paper_headline()
+    paper_items = _paper_headline() if paper_study else {}
     for r in rows:
         p = paper_items.get((r["role"], r["item"]))
         paper = f"{p[0]}/{p[1]} ({p[0] / p[1]:.1%})" if p else ""
-        t.add_row(r["role"], r["item"], f"{r['share']:.1%} of {r['evaluated']:.1f}", paper)
+        cells = (r["role"], r["item"], f"{r['share']:.1%} of {r['evaluated']:.1f}", paper)
+        t.add_row(*_paper_column(cells, paper_study))
     return t
 
 
@@ -423,7 +440,12 @@ def run(
 
 
 def _report_writer(sc: Any, write_analysis: Callable[..., None]) -> Callable[[Path, Any], None]:
-    """``finalize`` for the runner: the analysis report from the per-chunk tables (streamed)."""
+    """``finalize`` for the runner: the analysis report from the per-chunk tables (streamed); for a scenario
+    that is not the paper's study, report.md opens with the planning summary (:mod:`sim.reporting.planning`)
+    and the paper-style analysis, without the paper's figures, becomes its appendix."""
+    from .planning.paper import is_paper_study
+
+    paper = is_paper_study(sc)
 
     def write_report(tmp_out: Path, result: Any) -> None:
         frames = None
@@ -434,7 +456,13 @@ def _report_writer(sc: Any, write_analysis: Callable[..., None]) -> Callable[[Pa
         ex = result.extras  # per-chunk tables, streamed by write_analysis (memory flat in the replications)
         tests = (lambda: ex.iter("tests")) if "tests" in ex.names else None
         cells = (lambda: ex.iter("cells")) if "cells" in ex.names else None
-        write_analysis(tmp_out, tests, cells, frames, sc.name)
+        write_analysis(tmp_out, tests, cells, frames, sc.name, with_paper=paper)
+        if "planning_monthly" in ex.names:
+            from .reporting.planning import write_planning
+
+            monthly, totals = (lambda: ex.iter("planning_monthly")), (lambda: ex.iter("planning_totals"))
+            costs = (lambda: ex.iter("planning_costs")) if "planning_costs" in ex.names else ()
+            write_planning(tmp_out, sc, monthly, totals, paper, costs)
 
     return write_report
 

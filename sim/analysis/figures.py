@@ -40,6 +40,7 @@ class FigureData:
     summary: pd.DataFrame
     waves: list[str]
     single: bool
+    with_paper: bool = True  # False: no paper markers (the scenario is not the paper's study)
 
     def __post_init__(self) -> None:
         self.cells = {
@@ -48,7 +49,8 @@ class FigureData:
                 index=False
             )
         }
-        self.paper = {(t, r, c): v for t, r, c, v in paper_cells().itertuples(index=False)}
+        pc = paper_cells() if self.with_paper else paper_cells().iloc[:0]
+        self.paper = {(t, r, c): v for t, r, c, v in pc.itertuples(index=False)}
 
     def val(self, t: str, r: str, c: str) -> tuple[float, float, float]:
         return self.cells.get((t, r, c), (np.nan, np.nan, np.nan))
@@ -155,8 +157,9 @@ def benefits_figure(fd: FigureData, fig_dir: Path) -> str:
         _bars_with_intervals(
             ax, x, v, fd.single, {"lw": 0.8}, width=0.38, color=colr, alpha=0.8, label=f"{role}s (simulated)"
         )
-        pv = [fd.paper.get(("table3", c, f"{role}_pct"), np.nan) for c in items]
-        ax.plot(x, pv, "k*", ms=7, label="paper" if k == 0 else None)
+        if fd.with_paper:
+            pv = [fd.paper.get(("table3", c, f"{role}_pct"), np.nan) for c in items]
+            ax.plot(x, pv, "k*", ms=7, label="paper" if k == 0 else None)
     ax.set_xticks(
         range(len(items)), [textwrap.fill(P.label(c), 24) for c in items], rotation=60, ha="right", fontsize=7
     )
@@ -190,24 +193,32 @@ def content_figure(fd: FigureData, fig_dir: Path) -> str:
     v = fd.vals("sessions", [f"content={c}" for c in cats], "all_value")
     fig, ax = plt.subplots(figsize=(8, 3.5))
     _bars_with_intervals(ax, range(len(cats)), v, fd.single, {}, color="#8172b3", alpha=0.85, label="simulated")
-    pv = [ins.PAPER_TOP_CONTENT_SHARES.get(c, np.nan) for c in cats]
-    ax.plot(range(len(cats)), pv, "k*", ms=9, label="paper")
+    if fd.with_paper:
+        pv = [ins.PAPER_TOP_CONTENT_SHARES.get(c, np.nan) for c in cats]
+        ax.plot(range(len(cats)), pv, "k*", ms=9, label="paper")
     ax.set_xticks(range(len(cats)), [c.replace("_", " ") for c in cats], rotation=40, ha="right", fontsize=7)
     ax.set_ylabel("share of sessions held")
     ax.legend(fontsize=7)
-    ax.set_title("Session content (Methods: top three 19%, 16%, 15%)")
+    ax.set_title("Session content" + (" (Methods: top three 19%, 16%, 15%)" if fd.with_paper else ""))
     fig.tight_layout()
     return save_figure(fig, fig_dir / "session_content.png")
 
 
 def write_figures(
-    out_dir: Path, agg: pd.DataFrame, summary: pd.DataFrame, frames: dict | None, waves: list[str], single: bool
+    out_dir: Path,
+    agg: pd.DataFrame,
+    summary: pd.DataFrame,
+    frames: dict | None,
+    waves: list[str],
+    single: bool,
+    with_paper: bool = True,
 ) -> list[str]:
     """Write the figures into ``out_dir/figures``; returns the file names written. ``frames`` (the
-    datasets, optional) give the answer distributions; without them the satisfaction figure shows means."""
+    datasets, optional) give the answer distributions; without them the satisfaction figure shows means.
+    ``with_paper=False`` (a scenario that is not the paper's study): no paper markers."""
     plt = pyplot()
     plt.rcParams.update({"svg.hashsalt": "peer-support-sim", "font.size": 9})
-    fd = FigureData(agg, summary, waves, single)
+    fd = FigureData(agg, summary, waves, single, with_paper)
     fig_dir = figure_dir(out_dir)
     written: list[Any] = [retention_figure(fd, fig_dir)]
     if frames is not None:

@@ -23,13 +23,14 @@ from .tables import paper_cells
 class CellText:
     """Aggregated and paper cells by (table, row, column), formatted for the report's tables."""
 
-    def __init__(self, agg: pd.DataFrame, single: bool):
+    def __init__(self, agg: pd.DataFrame, single: bool, with_paper: bool = True):
         self.single = single
+        self.with_paper = with_paper
         self.a = {
             (t, r, c): (m, lo, hi)
             for t, r, c, m, lo, hi in agg[["table", "row", "column", "mean", "q025", "q975"]].itertuples(index=False)
         }
-        pc = paper_cells()
+        pc = paper_cells() if with_paper else paper_cells().iloc[:0]
         self.p = {(t, r, c): v for t, r, c, v in pc.itertuples(index=False)}
 
     def get(self, t, r, c):
@@ -85,6 +86,7 @@ def rows_of(agg: pd.DataFrame, table: str) -> list[str]:
 
 def groups_table(c: CellText, agg: pd.DataFrame, table: str, groups: list[str], with_paper: bool = True) -> str:
     header = ["Item"]
+    with_paper = with_paper and c.with_paper
     for g in groups:
         header += [f"{g} (simulated)"] + ([f"{g} (paper)"] if with_paper else [])
     rows = []
@@ -140,6 +142,21 @@ MANY_TEST_COLUMNS = [
 ]
 
 
+def _without_paper(table: str) -> str:
+    """A markdown table without its "Paper" column (a scenario that is not the paper's study)."""
+    lines = table.splitlines()
+    if not lines:
+        return table
+    cells = [ln.split(" | ") for ln in lines]
+    head = [c.strip("| ") for c in cells[0]]
+    if "Paper" not in head:
+        return table
+    k = head.index("Paper")
+    header = [h for i, h in enumerate(head) if i != k]
+    rows = [[c.strip("| ") for i, c in enumerate(r) if i != k] for r in cells[2:]]
+    return md_table(header, rows)
+
+
 def _single_tests_table(tests: pd.DataFrame, prefix: tuple[str, ...]) -> str:
     """One replication: each test with its statistic, p and verdict."""
     t = tests[tests["family"].str.startswith(prefix)]
@@ -162,7 +179,7 @@ def _single_tests_table(tests: pd.DataFrame, prefix: tuple[str, ...]) -> str:
     return md_table(SINGLE_TEST_HEADER, rows)
 
 
-def _many_tests_table(sel: pd.DataFrame, prefix: tuple[str, ...]) -> str:
+def _many_tests_table(sel: pd.DataFrame, prefix: tuple[str, ...], notes: bool = True) -> str:
     """Many replications: per test, the share significant and the paper's printed test."""
     rows = [
         [
@@ -182,15 +199,20 @@ def _many_tests_table(sel: pd.DataFrame, prefix: tuple[str, ...]) -> str:
     fam_notes = sorted(
         {txt for pre, txt in PAPER_FAMILY_TEXT.items() if any(pre.startswith(x) or x.startswith(pre) for x in prefix)}
     )
-    notes = "".join(f"Paper: {t}.\n\n" for t in fam_notes)
-    return notes + md_table(MANY_TEST_HEADER, rows)
+    text = "".join(f"Paper: {t}.\n\n" for t in fam_notes) if notes else ""
+    return text + md_table(MANY_TEST_HEADER, rows)
 
 
-def tests_section(tests: pd.DataFrame, summary: pd.DataFrame, single: bool, prefix: tuple[str, ...]) -> str:
+def tests_section(
+    tests: pd.DataFrame, summary: pd.DataFrame, single: bool, prefix: tuple[str, ...], with_paper: bool
+) -> str:
     """The tests of the families starting with ``prefix``."""
     sel = summary[summary["family"].str.startswith(prefix)]
     if sel.empty:
         return "_No tests (this comparison needs two groups)._\n"
+    if not with_paper:
+        text = _single_tests_table(tests, prefix) if single else _many_tests_table(sel, prefix, notes=False)
+        return _without_paper(text)
     return _single_tests_table(tests, prefix) if single else _many_tests_table(sel, prefix)
 
 
@@ -208,13 +230,14 @@ class ReportInputs:
     figures: list[str]
     partial: bool = False
     median_reps_max: int = 10_000
+    with_paper: bool = True  # False: the scenario is not the paper's study (no paper column)
 
     @property
     def single(self) -> bool:
         return self.n_reps == 1
 
     def tests_for(self, *prefix: str) -> str:
-        return tests_section(self.tests, self.summary, self.single, prefix)
+        return tests_section(self.tests, self.summary, self.single, prefix, self.with_paper)
 
     def role_waves(self) -> list[str]:
         return [f"{r}_{w}" for r in ("provider", "consumer") for w in self.waves]
@@ -228,7 +251,8 @@ def _introduction(ri: ReportInputs) -> list[str]:
     )
     L = [
         f"# Analysis report: {ri.scenario_name}\n",
-        f"Analysed: {what}. Paper: Fan et al. (2019), BMC Psychiatry 19:360. Waves: {', '.join(ri.waves) or 'none'}.\n",
+        f"Analysed: {what}. {'Paper' if ri.with_paper else 'Methods from'}: Fan et al. (2019), BMC Psychiatry 19:360. "
+        f"Waves: {', '.join(ri.waves) or 'none'}.\n",
         "## Statistical analyses (rules used)\n",
         "- Descriptive: N (%) for discrete and mean (SD) for continuous variables; follow-up items among those "
         "evaluated, percentages of those who answered.\n"
@@ -242,10 +266,11 @@ def _introduction(ri: ReportInputs) -> list[str]:
         "- Degenerate comparisons (empty group, constant outcome, fewer than two answers, SDs of 0) are reported as "
         "'not computable' with the reason, and count as not significant.\n",
     ]
+    beside = "; paper's printed figure beside it" if ri.with_paper else ""
     if ri.single:
-        L.append("Cells: simulated value; paper's printed figure beside it.\n")
+        L.append(f"Cells: simulated value{beside}.\n")
     else:
-        L.append("Cells: mean across replications [2.5%–97.5% percentiles]; paper's printed figure beside it.\n")
+        L.append(f"Cells: mean across replications [2.5%–97.5% percentiles]{beside}.\n")
     if ri.partial:
         m = ri.median_reps_max
         L.append(
@@ -261,16 +286,26 @@ def _retention_row(ri: ReportInputs, c: CellText, role: str, w: str) -> list[str
     pct = c.get("retention", role, f"{w}_pct")
     interval = f"{fmt_num(sim_[0], 1)} [{fmt_num(sim_[1], 0)}–{fmt_num(sim_[2], 0)}]"
     ev = fmt_num(sim_[0], 0) if ri.single else interval
-    pk = ins.PAPER_RETENTION.get((role, w))
+    pk = ins.PAPER_RETENTION.get((role, w)) if ri.with_paper else None
     paper = f"{pk[0]}/{pk[1]} ({100 * pk[0] / pk[1]:.0f}%)" if pk else ""
-    return [role, w, fmt_num(rec, 0), ev, f"{fmt_num(pct[0], 1)}%", paper]
+    return [role, w, fmt_num(rec, 0), ev, f"{fmt_num(pct[0], 1)}%", *([paper] if ri.with_paper else [])]
 
 
 def _participants(ri: ReportInputs, c: CellText) -> list[str]:
     rows = [_retention_row(ri, c, role, w) for role in ("provider", "consumer") for w in ri.waves]
     return [
         "## Participant characteristics and response rates\n",
-        md_table(["Role", "Wave", "Recruited", "Evaluated (simulated)", "% evaluated", "Paper"], rows),
+        md_table(
+            [
+                "Role",
+                "Wave",
+                "Recruited",
+                "Evaluated (simulated)",
+                "% evaluated",
+                *(["Paper"] if ri.with_paper else []),
+            ],
+            rows,
+        ),
         "\nRetention, initial vs later:\n\n",
         ri.tests_for("retention."),
         *_table_section(
@@ -326,12 +361,13 @@ def _caregivers_and_sessions(ri: ReportInputs, c: CellText) -> list[str]:
             [
                 row_label(r).replace("content: ", "content = "),
                 c.value("sessions", r, "all"),
-                c.paper("sessions", r, "all"),
+                *([c.paper("sessions", r, "all")] if ri.with_paper else []),
             ]
             + [c.value("sessions", r, w) for w in ri.waves]
             for r in rows_of(ri.agg, "sessions")
         ]
-        L.append(md_table(["Row", "all (simulated)", "all (paper)", *list(ri.waves)], rows))
+        paper_col = ["all (paper)"] if ri.with_paper else []
+        L.append(md_table(["Row", "all (simulated)", *paper_col, *list(ri.waves)], rows))
     return L
 
 
@@ -345,10 +381,10 @@ def _power_and_figures(ri: ReportInputs) -> list[str]:
         )
         s = ri.summary[ri.summary["paper"] != ""]
         rows = [
-            [f, P.label(i), f"{sig:.2f} ± {se:.2f}", p]
+            [f, P.label(i), f"{sig:.2f} ± {se:.2f}", *([p] if ri.with_paper else [])]
             for f, i, sig, se, p in s[["family", "item", "share_significant", "mc_se", "paper"]].itertuples(index=False)
         ]
-        L.append(md_table(["Family", "Item", "Share significant", "Paper"], rows))
+        L.append(md_table(["Family", "Item", "Share significant", *(["Paper"] if ri.with_paper else [])], rows))
     if ri.figures:
         L.append("\n## Figures\n\n")
         L += [f"![{f}](figures/{f})\n\n" for f in ri.figures]
@@ -357,7 +393,7 @@ def _power_and_figures(ri: ReportInputs) -> list[str]:
 
 def render_report(ri: ReportInputs) -> str:
     """The whole ``report.md``."""
-    c = CellText(ri.agg, ri.single)
+    c = CellText(ri.agg, ri.single, ri.with_paper)
     blocks = [
         *_introduction(ri),
         *_participants(ri, c),

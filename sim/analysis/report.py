@@ -58,9 +58,9 @@ def _write_tests_csv(path: Path, tests: Any, ta: A.TestsAccumulator) -> list[pd.
     return single_tests
 
 
-def _write_tables(tdir: Path, agg: pd.DataFrame, single: bool) -> None:
-    """``tables/<table>.csv``: the aggregated cells beside the paper's figures."""
-    paper = paper_cells()
+def _write_tables(tdir: Path, agg: pd.DataFrame, single: bool, with_paper: bool = True) -> None:
+    """``tables/<table>.csv``: the aggregated cells beside the paper's figures (with ``with_paper``)."""
+    paper = paper_cells() if with_paper else paper_cells().iloc[:0, :3]
     tdir.mkdir(exist_ok=True)
     for table in dict.fromkeys(agg["table"]):
         a = agg[agg["table"] == table].merge(paper, on=["table", "row", "column"], how="left")
@@ -71,7 +71,12 @@ def _write_tables(tdir: Path, agg: pd.DataFrame, single: bool) -> None:
 
 
 def write_analysis(
-    out_dir: Path | str, tests: Any, cells: Any, frames: dict | None = None, scenario_name: str = ""
+    out_dir: Path | str,
+    tests: Any,
+    cells: Any,
+    frames: dict | None = None,
+    scenario_name: str = "",
+    with_paper: bool = True,
 ) -> None:
     """Write tests.csv, test_summary.csv, tables/*.csv, report.md and figures/*.png into ``out_dir``.
 
@@ -79,7 +84,9 @@ def write_analysis(
     a DataFrame (the concatenation) or the per-chunk DataFrames in replication order (an iterable,
     or a callable returning an iterator; chunks hold disjoint, increasing replication ranges), read
     once, chunk by chunk, in bounded memory: the files are the same bytes either way. ``frames``
-    (optional) gives the answer distributions for the satisfaction figure.
+    (optional) gives the answer distributions for the satisfaction figure. ``with_paper=False`` (a
+    scenario that is not the paper's study, :func:`sim.planning.paper.is_paper_study`): no paper
+    figures beside the simulated ones, in report.md, tables/ or figures/.
 
     With more than ``MEDIAN_REPS_MAX`` (10,000) replications, medians (of test statistics and p)
     and the 2.5-97.5% percentiles of the cells are taken over the first 10,000 replications
@@ -100,13 +107,14 @@ def write_analysis(
     cap = A.MEDIAN_REPS_MAX
     agg = ca.aggregate(all_kept=ca.max_rep < cap)
     partial = ca.max_rep >= cap or (not ca.ids and ta.n_reps > cap)
-    _write_tables(out / "tables", agg, single)
+    _write_tables(out / "tables", agg, single, with_paper)
     waves = _waves_from(ca.keys_frame())
     tests_df = (
         pd.concat(single_tests, ignore_index=True) if single and single_tests else pd.DataFrame(columns=["family"])
     )
-    figures = write_figures(out, agg, summary, frames, waves, single)
-    ri = ReportInputs(scenario_name or out.name, tests_df, agg, summary, waves, n_reps, figures, partial, cap)
+    figures = write_figures(out, agg, summary, frames, waves, single, with_paper)
+    name = scenario_name or out.name
+    ri = ReportInputs(name, tests_df, agg, summary, waves, n_reps, figures, partial, cap, with_paper)
     (out / "report.md").write_text(render_report(ri), encoding="utf-8")
 
 

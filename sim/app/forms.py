@@ -103,10 +103,12 @@ def scenario_mapping(
     pools: list[dict[str, Any]] | None = None,
     parameter_set: str | None = None,
     parameters: dict[str, Any] | None = None,
+    sections: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The whole form -> a scenario mapping (keys in the order of the shipped YAML files).
 
-    ``meta``: name, description, seed, replications, horizon_months (blank = none)."""
+    ``meta``: name, description, seed, replications, horizon_months (blank = none). ``sections``: the
+    planning sections the form does not edit (``caseload``, ``staff_pipeline``, ``costs``), kept as read."""
     out: dict[str, Any] = {"name": str(meta.get("name", "")).strip()}
     if not _blank(meta.get("description")):
         out["description"] = str(meta["description"])
@@ -122,7 +124,11 @@ def scenario_mapping(
     out["communities"] = [community_entry(c) for c in communities]
     if parameters:
         out["parameters"] = dict(parameters)
+    out.update(sections or {})
     return out
+
+
+PLANNING_SECTIONS = ("caseload", "staff_pipeline", "costs")  # carried through the form unchanged
 
 
 def mapping_parts(data: dict[str, Any]) -> dict[str, Any]:
@@ -148,4 +154,5 @@ def mapping_parts(data: dict[str, Any]) -> dict[str, Any]:
         "communities": communities,
         "parameter_set": data.get("parameter_set"),
         "parameters": dict(data.get("parameters") or {}),
+        "sections": {k: data[k] for k in PLANNING_SECTIONS if data.get(k) is not None},
     }

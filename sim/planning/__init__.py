@@ -1,10 +1,13 @@
-"""Planner statistics (no presentation): resource use, utilisation, bottlenecks and costs.
+"""Planning a scale-up: statistics a district planner reads (no presentation code).
 
 - :mod:`sim.planning.resources`: ``resource_use(frames)`` (resources.csv), ``utilisation``,
   ``trainer_utilisation``, ``lost_by_cause`` and ``bottlenecks``;
-- :mod:`sim.planning.cost_spec`: ``CostSpec``, the scenario's ``costs:`` section;
-- :mod:`sim.planning.costs`: ``costs(frames, spec)``, ``cost_by_month``, ``cost_per_replication`` and
-  ``cost_summary``;
-- :mod:`sim.planning.cost_effectiveness`: incremental cost and effect of paired replications, ICER or
-  dominance (``incremental``, ``classify``) and the acceptability curve (``ceac``), used by ``sim.compare``.
+- :mod:`sim.planning.costs`: ``CostSpec`` (the scenario's ``costs:`` section), ``costs(frames, spec)``,
+  ``cost_by_month``, ``cost_per_replication`` and ``cost_summary``;
+- :mod:`sim.planning.paper`: is a scenario the paper's study (or one of its waves)?
+- :mod:`sim.planning.summary`: per-replication monthly series aggregated by wave and setting, and
+  per-replication totals, computed chunk by chunk; :class:`sim.planning.summary.PlanningAccumulator`
+  gives their means and 95% intervals over replications in memory flat in the replications.
+
+The planner's report built on them is :mod:`sim.reporting.planning`.
 """

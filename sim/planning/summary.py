@@ -1,0 +1,520 @@
+"""The planner's figures per replication, and their means and 95% intervals over replications.
+
+Statistics only (the report is :mod:`sim.reporting.planning`). Two tables per chunk of replications,
+both computed in the worker from the chunk's datasets (``docs/data_dictionary.md``) by
+:func:`planning_chunk`:
+
+- ``planning_monthly``: one row per (replication, scope, group, month), ``scope`` being ``district``
+  (group ``all``), ``wave`` (group = the wave) or ``setting`` (``urban`` / ``rural``); a month is a
+  whole month since the scenario's day 0 (``sim.scenario.DAYS_PER_MONTH`` days). Every month from 0 to
+  the last community's end appears for every group (zeros where nothing happened), so means over
+  replications are over all of them. Columns: :data:`MONTHLY_COLUMNS` (those whose table is absent
+  are left out). Its size does not grow with the communities: 200 communities in three waves give as
+  many rows as three.
+- ``planning_totals``: one row per replication: flows over the whole run (sessions, losses by cause,
+  referrals, exits, training), stocks at the end and at their peak, people served, retained and
+  reporting a benefit, and the training cohorts (``training.csv``).
+
+:class:`PlanningAccumulator` adds the chunks one at a time: running means and squared deviations over all
+replications (means and the 95% confidence interval of each mean), the 2.5-97.5% percentiles of each
+monthly figure over the first :data:`PERCENTILE_REPS_MAX` replications (so memory stays flat however
+many replications run), and the per-replication totals (one small row each). The result is the same
+whether the replications come in one chunk or many (``tests/test_planning.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..scenario import DAYS_PER_MONTH
+
+PERCENTILE_REPS_MAX = 200  # monthly percentiles use the replications with index below this (a 2.5% tail
+# of 200 is 5 replications: enough for a band on a figure; keeps a 1,000-replication run as small as 250)
+KEYS = ["scope", "group", "month"]
+CANCEL_REASONS = ("no_providers", "plan_not_reviewed", "venue_unavailable", "rescheduled")
+SESSION_COLUMNS = (
+    "sessions_due",  # sessions held or cancelled in the month
+    "sessions_held",
+    "sessions_cancelled",
+    *(f"lost_{r}" for r in CANCEL_REASONS),
+    "lost_other",  # a cancel reason this version does not know
+    "attendances",  # consumers attending held sessions
+    "provider_sessions",  # providers staffing held sessions (the unit of a per-session stipend)
+    "session_hours",  # hours of held sessions (duration_min / 60)
+)
+CASELOAD_COLUMNS = ("referred", "enrolled", "waiting", "started", "dropped_out", "graduated", "wait_days_total")
+STAFF_COLUMNS = ("in_post", "on_leave", "in_training", "recruiting", "quit", "trained")
+RESOURCE_COLUMNS = (
+    "service_days",  # days of service in the month, summed over communities (coordination is paid by them)
+    "provider_hours",
+    "doctor_hours_review",
+    "doctor_hours_supervision",
+    "venue_hours",
+    "trainer_half_days",
+    "doctor_busy_days",  # doctor_utilisation x service_days, summed (utilisation = / doctor_service_days)
+    "doctor_service_days",  # service days of the rows with a doctor utilisation
+)
+MONTHLY_COLUMNS = ("communities_in_service", *SESSION_COLUMNS, *CASELOAD_COLUMNS, *STAFF_COLUMNS, *RESOURCE_COLUMNS)
+STOCKS = ("enrolled", "waiting", "in_post", "on_leave", "in_training", "recruiting", "communities_in_service")
+# The stock columns are month-end counts: a run's total is not their sum (see replication_totals).
+
+
+def month_of(day: Any) -> np.ndarray:
+    """Whole months since day 0 (``floor(day / DAYS_PER_MONTH)``)."""
+    return np.floor(np.asarray(day, dtype=float) / DAYS_PER_MONTH).astype(np.int64)
+
+
+def _num(df: pd.DataFrame, col: str) -> pd.Series:
+    if col not in df.columns:
+        return pd.Series(0.0, index=df.index)
+    return pd.to_numeric(df[col], errors="coerce").fillna(0).astype(float)
+
+
+def _groups(communities: pd.DataFrame) -> pd.DataFrame:
+    """community -> wave, setting (the same in every replication of a scenario)."""
+    c = communities[["community", "wave"]].copy()
+    c["setting"] = communities["setting"] if "setting" in communities.columns else "urban"
+    return c.drop_duplicates("community").astype(str)
+
+
+def _grid(communities: pd.DataFrame) -> pd.MultiIndex:
+    """Every (scope, group, month) from month 0 to the last community's end, groups in order of appearance."""
+    end = pd.to_numeric(communities["end_day"], errors="coerce").max() if len(communities) else 0.0
+    last = int(np.ceil(float(end) / DAYS_PER_MONTH - 1e-9)) - 1 if end and end > 0 else 0
+    months = range(max(last, 0) + 1)
+    g = _groups(communities)
+    pairs = [("district", "all")]
+    pairs += [("wave", w) for w in dict.fromkeys(g["wave"])]
+    pairs += [("setting", s) for s in dict.fromkeys(g["setting"])]
+    return pd.MultiIndex.from_tuples([(s, gr, m) for s, gr in pairs for m in months], names=KEYS)
+
+
+def _by_scope(rows: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Sum ``columns`` of ``rows`` (replication, wave, setting, month, ...) per replication and
+    (scope, group, month), for the district, each wave and each setting."""
+    parts = []
+    for scope, col in (("district", None), ("wave", "wave"), ("setting", "setting")):
+        group = pd.Series("all", index=rows.index) if col is None else rows[col].astype(str)
+        key = pd.DataFrame({"replication": rows["replication"].to_numpy(), "scope": scope, "group": group.to_numpy()})
+        key["month"] = rows["month"].to_numpy()
+        s = pd.concat([key, rows[columns].reset_index(drop=True).set_axis(key.index)], axis=1)
+        parts.append(s.groupby(["replication", *KEYS], sort=False)[columns].sum())
+    return pd.concat(parts)
+
+
+def _session_rows(ses: pd.DataFrame) -> pd.DataFrame:
+    reason = ses["cancel_reason"].fillna("").astype(str) if "cancel_reason" in ses.columns else ""
+    held = (ses["status"].astype(str) == "held").to_numpy()
+    out = pd.DataFrame({"sessions_due": 1, "sessions_held": held.astype(int)}, index=ses.index)
+    out["sessions_cancelled"] = 1 - out["sessions_held"]
+    known = np.zeros(len(ses), dtype=bool)
+    for r in CANCEL_REASONS:
+        hit = (~held) & (np.asarray(reason) == r)
+        out[f"lost_{r}"] = hit.astype(int)
+        known |= hit
+    out["lost_other"] = ((~held) & ~known).astype(int)
+    out["attendances"] = np.where(held, _num(ses, "n_attended"), 0.0)
+    out["provider_sessions"] = np.where(held, _num(ses, "n_providers"), 0.0)
+    out["session_hours"] = np.where(held, _num(ses, "duration_min") / 60.0, 0.0)
+    out["month"] = month_of(ses["day"])
+    return out
+
+
+def _table_rows(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """The per-community monthly columns of ``caseload``, ``staff`` or ``resources`` (PLAN schema)."""
+    if table == "caseload":
+        out = pd.DataFrame({c: _num(df, c) for c in CASELOAD_COLUMNS[:-1]}, index=df.index)
+        out["wait_days_total"] = _num(df, "mean_wait_days") * out["started"]
+    elif table == "staff":
+        out = pd.DataFrame({c: _num(df, c) for c in STAFF_COLUMNS}, index=df.index)
+    else:
+        out = pd.DataFrame({c: _num(df, c) for c in RESOURCE_COLUMNS[:-2]}, index=df.index)
+        util = pd.to_numeric(df["doctor_utilisation"], errors="coerce") if "doctor_utilisation" in df else None
+        # Utilisation weighted by service days, as sim.planning.resources.utilisation weighs it (one
+        # row per community-month: weight 1 when the table gives no service days).
+        w = out["service_days"] if "service_days" in df.columns else pd.Series(1.0, index=df.index)
+        ok = util.notna() if util is not None else pd.Series(False, index=df.index)
+        out["doctor_busy_days"] = (util.fillna(0.0) * w).where(ok, 0.0) if util is not None else 0.0
+        out["doctor_service_days"] = w.where(ok, 0.0)
+    out["month"] = pd.to_numeric(df["month"], errors="coerce").fillna(0).astype(np.int64).to_numpy()
+    return out
+
+
+def _in_service(communities: pd.DataFrame, months: int) -> pd.DataFrame:
+    """Per community and month: 1 while the community's services run (start_day to end_day)."""
+    start = month_of(communities["start_day"])
+    end = np.ceil(pd.to_numeric(communities["end_day"], errors="coerce").to_numpy(float) / DAYS_PER_MONTH - 1e-9)
+    m = np.arange(months)
+    live = (m[None, :] >= start[:, None]) & (m[None, :] < end[:, None])
+    r, k = np.nonzero(live)
+    base = communities.iloc[r]
+    return pd.DataFrame(
+        {
+            "replication": base["replication"].to_numpy(),
+            "community": base["community"].astype(str).to_numpy(),
+            "month": m[k],
+            "communities_in_service": 1.0,
+        }
+    )
+
+
+def monthly_chunk(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """``planning_monthly`` of a chunk: one row per (replication, scope, group, month), see the module
+    docstring. Tables the chunk lacks (e.g. ``caseload`` before open caseloads exist) leave their
+    columns out."""
+    com = frames.get("communities")
+    if com is None or not len(com):
+        return pd.DataFrame(columns=["replication", *KEYS])
+    groups = _groups(com)
+    grid = _grid(com)
+    n_months = int(grid.get_level_values("month").max()) + 1
+    pieces: list[tuple[pd.DataFrame, list[str]]] = [(_in_service(com, n_months), ["communities_in_service"])]
+    ses = frames.get("sessions")
+    if ses is not None and len(ses.columns):
+        s = _session_rows(ses)
+        s["replication"], s["community"] = ses["replication"].to_numpy(), ses["community"].astype(str).to_numpy()
+        pieces.append((s, list(SESSION_COLUMNS)))
+    for table, cols in (("caseload", CASELOAD_COLUMNS), ("staff", STAFF_COLUMNS), ("resources", RESOURCE_COLUMNS)):
+        df = frames.get(table)
+        if df is not None and "month" in df.columns:
+            t = _table_rows(df, table)
+            t["replication"], t["community"] = df["replication"].to_numpy(), df["community"].astype(str).to_numpy()
+            pieces.append((t, list(cols)))
+    reps = np.sort(pd.unique(com["replication"]))
+    index = pd.MultiIndex.from_tuples([(r, *k) for r in reps for k in grid], names=["replication", *KEYS])
+    out = pd.DataFrame(index=index)
+    for rows, cols in pieces:
+        rows = rows.merge(groups, on="community", how="left")
+        rows = rows[(rows["month"] >= 0) & (rows["month"] < n_months)]
+        summed = _by_scope(rows, cols)
+        out = out.join(summed.reindex(index, fill_value=0.0))
+    return out.fillna(0.0).astype(float).reset_index()
+
+
+def replication_totals(frames: dict[str, pd.DataFrame], monthly: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``planning_totals`` of a chunk: one row per replication (see the module docstring)."""
+    m = monthly_chunk(frames) if monthly is None else monthly
+    d = m[m["scope"] == "district"]
+    if not len(d):
+        return pd.DataFrame(columns=["replication"])
+    cols = [c for c in MONTHLY_COLUMNS if c in d.columns]
+    flows = [c for c in cols if c not in STOCKS]
+    g = d.groupby("replication", sort=True)
+    out = g[flows].sum()
+    last = d.sort_values("month", kind="stable").groupby("replication", sort=True).tail(1).set_index("replication")
+    for c in (c for c in cols if c in STOCKS):
+        out[f"{c}_end"] = last[c]
+        out[f"{c}_peak"] = g[c].max()
+    out["community_months"] = g["communities_in_service"].sum()
+    out = out.join(_people(frames), how="left").join(_training(frames), how="left")
+    return out.fillna(0.0).astype(float).reset_index()
+
+
+def _people(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per replication: providers recruited; consumers enrolled (at some time), served (attended at
+    least one session), retained (``retained``: still in the programme at follow-up), evaluated, and
+    reporting a benefit (evaluated and answering yes to Table 3's mood item, ``ben_mood``, the item
+    most consumers named; the definitions of ``sim.planning.costs.cost_per_replication``)."""
+    parts = {}
+    pro = frames.get("providers")
+    if pro is not None and len(pro):
+        parts["providers_recruited"] = pro.groupby("replication").size().astype(float)
+    con = frames.get("consumers")
+    if con is not None and len(con):
+        served = (
+            pd.to_numeric(con["enrolled_day"], errors="coerce").notna()
+            if "enrolled_day" in con.columns
+            else pd.Series(True, index=con.index)
+        )
+        attended = _num(con, "sessions_attended") >= 1 if "sessions_attended" in con.columns else served
+        retained = _num(con, "retained") > 0
+        evaluated = _num(con, "evaluated") > 0
+        benefit = evaluated & (_num(con, "ben_mood") > 0)
+        f = pd.DataFrame(
+            {
+                "consumers_enrolled": served.astype(float),
+                "consumers_served": attended.astype(float),
+                "consumers_retained": retained.astype(float),
+                "consumers_evaluated": evaluated.astype(float),
+                "consumers_benefit": benefit.astype(float),
+            }
+        )
+        f["replication"] = con["replication"].to_numpy()
+        for c, s in f.groupby("replication").sum().items():
+            parts[c] = s
+    return pd.DataFrame(parts)
+
+
+def _training(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per replication from ``training.csv``: cohorts (all, and the staff pipeline's), trainees, trainer
+    half-days (all, and the pipeline's), the mean wait of a trainee between recruitment and training,
+    and the mean training lead time (wait + course), days."""
+    tr = frames.get("training")
+    if tr is None or not len(tr) or "trainees" not in tr.columns:
+        return pd.DataFrame()
+    n = _num(tr, "trainees")
+    course = _num(tr, "end_day") - _num(tr, "start_day")
+    # the staff pipeline's cohorts (the founding trainings are given by the rollout's own team)
+    pipeline = (tr["kind"].astype(str) == "pipeline").to_numpy() if "kind" in tr.columns else np.ones(len(tr), bool)
+    f = pd.DataFrame(
+        {
+            "replication": tr["replication"].to_numpy(),
+            "cohorts": 1.0,
+            "pipeline_cohorts": pipeline.astype(float),
+            "trainees": n.to_numpy(),
+            "training_trainer_half_days": _num(tr, "trainer_half_days").to_numpy(),
+            "pipeline_trainer_half_days": np.where(pipeline, _num(tr, "trainer_half_days").to_numpy(), 0.0),
+            "_wait": (_num(tr, "queue_wait_days") * n).to_numpy(),
+            "_lead": ((_num(tr, "queue_wait_days") + course) * n).to_numpy(),
+        }
+    )
+    s = f.groupby("replication").sum()
+    per = s["trainees"].where(s["trainees"] > 0)
+    s["training_wait_days"] = s.pop("_wait") / per
+    s["training_lead_days"] = s.pop("_lead") / per
+    return s
+
+
+def cost_quantities(frames: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
+    """Per replication, the quantity behind each cost category and the effects costs are divided by:
+    :func:`sim.planning.costs.cost_per_replication` at unit costs of 1, so each category column is its
+    quantity (provider sessions, doctor hours, trainer half-days, venue hours, coordinator months). Costs
+    are linear in the unit costs, so the parent multiplies by the scenario's prices
+    (:func:`priced`) without the worker knowing them. None when this version computes no costs."""
+    try:
+        from .cost_spec import CostSpec
+        from .costs import cost_per_replication
+    except ImportError:
+        return None
+    if any(frames.get(t) is None or not len(frames[t]) for t in ("communities", "consumers", "sessions")):
+        return None  # nothing to cost (tables of a model's run are never missing)
+    unit = CostSpec(provider_session=1.0, doctor_hour=1.0, trainer_half_day=1.0, venue_hour=1.0, coordinator_month=1.0)
+    return cost_per_replication(frames, unit)
+
+
+# cost category (sim.planning.costs.CATEGORIES) -> its unit cost in the scenario's costs: section
+UNIT_COST_OF = {
+    "provider_stipends": "provider_session",
+    "doctor_time": "doctor_hour",
+    "training": "trainer_half_day",
+    "venue": "venue_hour",
+    "coordination": "coordinator_month",
+}
+# monthly quantity (MONTHLY_COLUMNS) behind each cost category, and its factor to the unit
+MONTHLY_QUANTITY_OF = {
+    "provider_stipends": (("provider_sessions",), 1.0),
+    "doctor_time": (("doctor_hours_review", "doctor_hours_supervision"), 1.0),
+    "training": (("trainer_half_days",), 1.0),
+    "venue": (("venue_hours",), 1.0),
+    "coordination": (("service_days",), 1.0 / DAYS_PER_MONTH),
+}
+
+
+def priced(quantities: pd.DataFrame, spec: Any) -> pd.DataFrame:
+    """:func:`cost_quantities` rows at the unit costs of ``spec`` (a ``CostSpec``): each category's cost,
+    ``total_cost`` and ``cost_per_<effect>`` (blank where the effect is zero)."""
+    out = quantities.copy()
+    cats = [c for c in UNIT_COST_OF if c in out.columns]
+    for c in cats:
+        out[c] = out[c].astype(float) * float(getattr(spec, UNIT_COST_OF[c]))
+    out["total_cost"] = out[cats].sum(axis=1)
+    for col in [c for c in out.columns if c.startswith("cost_per_")]:
+        n = out[col[len("cost_per_") :]].astype(float)
+        out[col] = (out["total_cost"] / n.where(n > 0)).astype(float)
+    return out
+
+
+def monthly_costs(summary: PlanningSummary, spec: Any, scope: str = "district") -> pd.DataFrame:
+    """Mean cost per month by category (columns) for each group of ``scope``: the monthly mean quantities
+    times the unit costs (exact for means: costs are linear in the quantities). Empty when the run has
+    no resource table."""
+    rows = {}
+    for cat, (cols, factor) in MONTHLY_QUANTITY_OF.items():
+        if not all(summary.has(c) for c in cols):
+            continue
+        q = sum(summary.series(c, scope).set_index(["group", "month"])["mean"] for c in cols)
+        rows[cat] = q * factor * float(getattr(spec, UNIT_COST_OF[cat]))
+    return pd.DataFrame(rows).reset_index() if rows else pd.DataFrame()
+
+
+def planning_chunk(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The planning tables of a chunk (the runner's per-chunk hook stores them beside the analysis):
+    ``planning_monthly``, ``planning_totals`` and, when this version computes costs, ``planning_costs``
+    (:func:`cost_quantities`)."""
+    m = monthly_chunk(frames)
+    out = {"planning_monthly": m, "planning_totals": replication_totals(frames, m)}
+    q = cost_quantities(frames)
+    if q is not None:
+        out["planning_costs"] = q
+    return out
+
+
+@dataclass
+class PlanningSummary:
+    """The planner's figures over replications.
+
+    ``monthly``: per (scope, group, month) and column: ``mean``, ``ci_low``/``ci_high`` (95% CI of the
+    mean, normal approximation), ``q025``/``q975`` (2.5-97.5% percentiles over replications: 95% of
+    replications fall within) in long form (columns scope, group, month, column, mean, ...).
+    ``totals``: one row per replication. ``replications``: how many; ``percentile_reps``: how many the
+    monthly percentiles use."""
+
+    monthly: pd.DataFrame
+    totals: pd.DataFrame
+    replications: int
+    percentile_reps: int
+    cost_quantities: pd.DataFrame | None = None  # cost_quantities rows of every replication (None: no costs)
+
+    def series(self, column: str, scope: str = "district") -> pd.DataFrame:
+        """Rows of ``monthly`` for one column and scope (group, month, mean, q025, q975, ...)."""
+        m = self.monthly
+        return m[(m["column"] == column) & (m["scope"] == scope)].reset_index(drop=True)
+
+    def has(self, column: str) -> bool:
+        return bool((self.monthly["column"] == column).any())
+
+    def groups(self, scope: str) -> list[str]:
+        return list(dict.fromkeys(self.monthly.loc[self.monthly["scope"] == scope, "group"]))
+
+
+class PlanningAccumulator:
+    """Adds ``planning_monthly`` / ``planning_totals`` chunks (any chunking, replications in any order
+    within the run) and summarises them; memory is flat in the replications beyond
+    :data:`PERCENTILE_REPS_MAX` (only the running means and M2 and one small row per replication are kept)."""
+
+    def __init__(self, percentile_reps_max: int = PERCENTILE_REPS_MAX):
+        self.cap = percentile_reps_max
+        self.mean: pd.DataFrame | None = None  # running mean and sum of squared deviations (Chan et al.'s
+        self.m2: pd.DataFrame | None = None  # pairwise update: no cancellation for near-constant columns)
+        self.n = 0
+        self.kept: list[pd.DataFrame] = []
+        self.totals: list[pd.DataFrame] = []
+        self.costs: list[pd.DataFrame] = []
+
+    def add(
+        self, monthly: pd.DataFrame | None, totals: pd.DataFrame | None = None, costs: pd.DataFrame | None = None
+    ) -> None:
+        if monthly is not None and len(monthly):
+            m = monthly.set_index(["replication", *KEYS])
+            self._merge(m)
+            keep = m[m.index.get_level_values("replication") < self.cap]
+            if len(keep):
+                self.kept.append(keep.astype(np.float32))
+        if totals is not None and len(totals):
+            self.totals.append(totals)
+        if costs is not None and len(costs):
+            self.costs.append(costs)
+
+    def _merge(self, m: pd.DataFrame) -> None:
+        """Merge a chunk's per-key mean and M2 into the running ones (a key missing on one side is 0 there:
+        the monthly grid holds zeros, not gaps)."""
+        nb = int(m.index.get_level_values("replication").nunique())
+        g = m.groupby(level=KEYS, sort=False)
+        mean_b, m2_b = g.mean(), g.var(ddof=0) * nb
+        if self.mean is None or self.m2 is None:
+            self.mean, self.m2, self.n = mean_b, m2_b, nb
+            return
+        keys = self.mean.index.union(mean_b.index, sort=False)
+        cols = list(dict.fromkeys([*self.mean.columns, *mean_b.columns]))
+        ma, m2a = (x.reindex(index=keys, columns=cols, fill_value=0.0) for x in (self.mean, self.m2))
+        mb, m2b = (x.reindex(index=keys, columns=cols, fill_value=0.0) for x in (mean_b, m2_b))
+        na, n = self.n, self.n + nb
+        delta = mb - ma
+        self.mean = ma + delta * (nb / n)
+        self.m2 = m2a + m2b + delta**2 * (na * nb / n)
+        self.n = n
+
+    def add_chunks(
+        self, monthly: Iterable[pd.DataFrame], totals: Iterable[pd.DataFrame] = (), costs: Iterable[pd.DataFrame] = ()
+    ) -> None:
+        for m in monthly:
+            self.add(m)
+        for t in totals:
+            self.add(None, t)
+        for c in costs:
+            self.add(None, None, c)
+
+    def result(self) -> PlanningSummary:
+        totals = (
+            pd.concat(self.totals, ignore_index=True).sort_values("replication", kind="stable").reset_index(drop=True)
+            if self.totals
+            else pd.DataFrame(columns=["replication"])
+        )
+        costs = (
+            pd.concat(self.costs, ignore_index=True).sort_values("replication", kind="stable").reset_index(drop=True)
+            if self.costs
+            else None
+        )
+        if self.mean is None or self.m2 is None or self.n == 0:
+            empty = pd.DataFrame(columns=[*KEYS, "column", "mean", "ci_low", "ci_high", "q025", "q975"])
+            return PlanningSummary(empty, totals, len(totals), 0, costs)
+        keys, mean = self.mean.index, self.mean
+        var = self.m2.clip(lower=0.0) / max(self.n - 1, 1)
+        half = 1.96 * np.sqrt(var / self.n)
+        kept = pd.concat(self.kept) if self.kept else None
+        lo, hi, k = _percentiles(kept, keys, list(mean.columns))
+        long = {
+            "mean": mean,
+            "ci_low": mean - half,
+            "ci_high": mean + half,
+            "q025": lo,
+            "q975": hi,
+        }
+        parts = [df.stack(future_stack=True).rename(name) for name, df in long.items()]
+        out = pd.concat(parts, axis=1)
+        out.index = out.index.set_names([*KEYS, "column"])
+        out = out.reset_index()
+        out["month"] = out["month"].astype(np.int64)
+        # by figure; within it, the district, then the waves in the scenario's order, then the settings
+        out = out.sort_values("column", kind="stable").reset_index(drop=True)
+        return PlanningSummary(out, totals, self.n, k, costs)
+
+
+def _percentiles(kept: pd.DataFrame | None, keys: pd.MultiIndex, cols: list[str]) -> tuple[Any, Any, int]:
+    """2.5% and 97.5% percentiles per key and column over the kept replications (missing rows are 0)."""
+    if kept is None or not len(kept):
+        nan = pd.DataFrame(np.nan, index=keys, columns=cols)
+        return nan, nan, 0
+    reps = np.sort(kept.index.get_level_values("replication").unique())
+    full = pd.MultiIndex.from_tuples([(r, *k) for r in reps for k in keys], names=["replication", *KEYS])
+    arr = kept.reindex(columns=cols).reindex(full, fill_value=0.0).fillna(0.0).to_numpy(np.float32)
+    arr = arr.reshape(len(reps), len(keys), len(cols))
+    lo, hi = np.quantile(arr, [0.025, 0.975], axis=0)
+    return pd.DataFrame(lo, index=keys, columns=cols), pd.DataFrame(hi, index=keys, columns=cols), len(reps)
+
+
+def summarise(monthly: Iterable[pd.DataFrame], totals: Iterable[pd.DataFrame] = ()) -> PlanningSummary:
+    """:class:`PlanningSummary` of the chunks (each a DataFrame; one DataFrame is one chunk)."""
+    acc = PlanningAccumulator()
+    acc.add_chunks(
+        [monthly] if isinstance(monthly, pd.DataFrame) else monthly,
+        [totals] if isinstance(totals, pd.DataFrame) else totals,
+    )
+    return acc.result()
+
+
+def total_summary(totals: pd.DataFrame) -> pd.DataFrame:
+    """Per column of ``planning_totals``: mean, 95% CI of the mean and 2.5-97.5% percentiles over replications."""
+    t = totals.drop(columns=["replication"], errors="ignore").astype(float)
+    n = t.notna().sum()
+    mean, sd = t.mean(), t.std(ddof=1)
+    half = 1.96 * sd / np.sqrt(n.where(n > 0))
+    return (
+        pd.DataFrame(
+            {
+                "mean": mean,
+                "ci_low": mean - half,
+                "ci_high": mean + half,
+                "q025": t.quantile(0.025),
+                "q975": t.quantile(0.975),
+                "reps": n,
+            }
+        )
+        .rename_axis("column")
+        .reset_index()
+    )
