@@ -349,3 +349,20 @@ def test_concurrent_run_on_same_destination_refused(tmp_path):
         runner._unlock(lock)
     _run(tmp_path, "out", replications=2)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_chunks_of_a_large_scenario_hold_a_bounded_number_of_community_months(repo):
+    """A worker holds one chunk's tables: the chunk size is capped by the scenario's community-months, so
+    memory per worker does not grow with the scenario (the paper's study keeps its chunks)."""
+    from sim.runner.base import MAX_CHUNK_COMMUNITY_MONTHS
+    from sim.runner.chunks import community_months
+    from sim.scenario import load_scenario
+
+    paper = load_scenario(repo / "scenarios" / "paper_study.yaml")
+    district = load_scenario(repo / "scenarios" / "chaoyang_district.yaml")
+    cm_paper, cm_district = community_months(paper), community_months(district)
+    assert cm_paper == 2 * 18 + 2 * 12  # two initial communities to 18 months, two later to 12 (Methods)
+    assert default_chunk_size(1000, cm_paper) == default_chunk_size(1000)
+    size = default_chunk_size(1000, cm_district)
+    assert 1 <= size < default_chunk_size(1000) and size * cm_district <= MAX_CHUNK_COMMUNITY_MONTHS
+    assert default_chunk_size(1000, 10 * MAX_CHUNK_COMMUNITY_MONTHS) == 1

@@ -12,6 +12,11 @@ WORK_FORMAT = 1
 TARGET_CHUNKS = 16  # chunks per run (several per worker, so the pool stays balanced) ...
 MIN_CHUNK = 25  # ... but at least this many replications per chunk (paper_study: ~1 s with analysis) ...
 MAX_CHUNK = 100  # ... and at most this many (bounds the memory of a chunk in flight)
+# ... and at most this many community-months of services per chunk, so a chunk of a large scenario
+# (43 communities over 5 years: ~1,150 community-months a replication) holds ~10 replications, not 100:
+# a worker's memory stays a few hundred MB whatever the scenario's size (the paper's study, ~60
+# community-months a replication, is not affected).
+MAX_CHUNK_COMMUNITY_MONTHS = 12_000
 AUTO_CHUNK = 20  # chunk size used by --reps auto (the total is not known in advance)
 KEY_OUTPUTS = ("sessions_delivered", "consumer_retention", "consumer_satisfied")
 TABLE_FORMATS = ("csv", "parquet")  # how the run writes its tables (docs/data_dictionary.md)

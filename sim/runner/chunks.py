@@ -15,14 +15,26 @@ from pathlib import Path
 import pandas as pd
 
 from ..outputs import keep_first, staged
-from .base import MAX_CHUNK, MIN_CHUNK, TARGET_CHUNKS, RunnerError
+from .base import MAX_CHUNK, MAX_CHUNK_COMMUNITY_MONTHS, MIN_CHUNK, TARGET_CHUNKS, RunnerError
 from .tasks import ChunkOutput
 
 
-def default_chunk_size(n: int) -> int:
-    """Replications per chunk: a fixed function of the replication count only (never of timing or
-    of the number of workers), so a run and its resumption cut the work identically."""
-    return max(1, min(n, MAX_CHUNK, max(MIN_CHUNK, math.ceil(n / TARGET_CHUNKS))))
+def default_chunk_size(n: int, community_months: float | None = None) -> int:
+    """Replications per chunk: a fixed function of the replication count and the scenario's size
+    (``community_months`` of services per replication, :func:`community_months`), never of timing or
+    of the number of workers, so a run and its resumption cut the work identically."""
+    size = max(1, min(n, MAX_CHUNK, max(MIN_CHUNK, math.ceil(n / TARGET_CHUNKS))))
+    if community_months:
+        size = min(size, max(1, int(MAX_CHUNK_COMMUNITY_MONTHS // community_months)))
+    return size
+
+
+def community_months(scenario: object) -> float | None:
+    """Months of services summed over the scenario's communities (None for a model without communities)."""
+    expanded = getattr(scenario, "expanded_communities", None)
+    if expanded is None:
+        return None
+    return float(sum(scenario.end_month(c) - c.start_month for c in expanded()))  # type: ignore[attr-defined]
 
 
 def chunk_ranges(n: int, chunk_size: int) -> list[tuple[int, int]]:

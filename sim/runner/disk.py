@@ -31,7 +31,7 @@ from .base import (
     _fn_id,
     _resolve,
 )
-from .chunks import default_chunk_size
+from .chunks import community_months, default_chunk_size
 from .loop import ChunkLoop
 from .progress import _closing
 from .workdir import _check_stale_work, _lock, _prepare_work, _unlock, _write_failure, scenario_hash, work_dir_for
@@ -134,7 +134,8 @@ def make_plan(
         max_replications=int(max_replications),
         **settings,
     )
-    plan.meta = _work_meta(plan, int(chunk_size or (AUTO_CHUNK if auto else default_chunk_size(n))))
+    default = AUTO_CHUNK if auto else default_chunk_size(n, community_months(scenario))
+    plan.meta = _work_meta(plan, int(chunk_size or default))
     return plan
 
 
