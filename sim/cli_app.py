@@ -732,18 +732,10 @@ def compare(
     """Compare scale-up scenarios with common random numbers: paired differences from the first
     scenario with 95% CIs; write comparison.csv, per_replication.csv, report.md and comparison.png
     (with --parameter-uncertainty also the parameter/chance split and uncertainty.png)."""
-    from .compare import EFFECTS, compare_scenarios, currency_of, write_comparison
+    from .compare import compare_scenarios, currency_of, write_comparison
     from .outputs import claim, write_folder
 
-    if effect not in EFFECTS:
-        raise fail(f"--effect: expected one of {', '.join(EFFECTS)}, got {effect!r}")
-    if wtp_max is not None and not (0 < wtp_max < 1e15):
-        raise fail(f"--wtp-max: expected a positive number, got {wtp_max:g}")
-    if len(scenarios) < 2:
-        raise fail("compare: give at least two scenario files (the first is the baseline)")
-    _replications(reps, least=2)
-    if parameter_uncertainty:
-        _check_reps_per_draw(reps, reps_per_draw)
+    _check_compare_options(effect, wtp_max, len(scenarios), reps, reps_per_draw if parameter_uncertainty else None)
     loaded = [_load(p) for p in scenarios]
     names = [s.name for s in loaded]
     if len(set(names)) != len(names):
@@ -773,6 +765,21 @@ def compare(
             comp = _compare_uncertain(loaded, draws, reps, root, out_dir, force, ce_options, workers, scheduler, quiet)
     if not quiet:
         _print_comparison(comp, names, reps, out_dir)
+
+
+def _check_compare_options(effect: str, wtp_max: float | None, n_scenarios: int, reps: int, k: int | None) -> None:
+    """compare's flags, before any scenario is read (``k``: --reps-per-draw with --parameter-uncertainty)."""
+    from .compare import EFFECTS
+
+    if effect not in EFFECTS:
+        raise fail(f"--effect: expected one of {', '.join(EFFECTS)}, got {effect!r}")
+    if wtp_max is not None and not (0 < wtp_max < 1e15):
+        raise fail(f"--wtp-max: expected a positive number, got {wtp_max:g}")
+    if n_scenarios < 2:
+        raise fail("compare: give at least two scenario files (the first is the baseline)")
+    _replications(reps, least=2)
+    if k is not None:
+        _check_reps_per_draw(reps, k)
 
 
 def _check_reps_per_draw(reps: int, k: int) -> None:
