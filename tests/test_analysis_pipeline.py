@@ -224,12 +224,12 @@ def test_write_analysis_from_chunk_iterables_same_bytes(tmp_path, frames, result
     draw = False
     real = report.write_figures
 
-    def record(out, agg, summary, frames_, waves, single):
+    def record(out, agg, summary, frames_, waves, single, with_paper=True):
         drawn.append((agg, summary, waves, single, frames_ is None))
         if len(drawn) == 1:
-            names.extend(real(out, agg, summary, frames_, waves, single))
+            names.extend(real(out, agg, summary, frames_, waves, single, with_paper))
         elif draw:
-            assert real(out, agg, summary, frames_, waves, single) == names
+            assert real(out, agg, summary, frames_, waves, single, with_paper) == names
         return list(names)
 
     monkeypatch.setattr(report, "write_figures", record)
