@@ -336,3 +336,16 @@ def test_report_opens_with_the_planning_summary_only_when_not_the_papers_study(t
             assert (out / "figures" / "planning_sessions.png").exists()
             table1 = pd.read_csv(out / "tables" / "table1.csv")
             assert "paper" not in table1.columns
+
+
+def test_bottleneck_figure_draws_a_cause_lost_in_few_replications(tmp_path):
+    """99 replications lose no session to a cause and one loses 500: the mean (5) lies above the 97.5%
+    quantile (0), and the figure still draws (its error bar starts at the mean)."""
+    from types import SimpleNamespace
+
+    from sim.reporting.planning import _figure_bottlenecks
+
+    totals = pd.DataFrame({"replication": range(100), "lost_no_providers": [0] * 99 + [500]})
+    totals["lost_venue_unavailable"] = 3
+    assert _figure_bottlenecks(tmp_path, SimpleNamespace(totals=totals)) is not None
+    assert (tmp_path / "planning_bottlenecks.png").stat().st_size > 0

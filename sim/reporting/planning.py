@@ -355,7 +355,9 @@ def _figure_bottlenecks(d: Path, s: PlanningSummary) -> str | None:
     hi = np.array([t[f"lost_{c}"].quantile(0.975) for c in causes])
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(causes) + 1.5))
-    ax.barh(range(len(causes)), m, xerr=[m - lo, hi - m], color="tab:red", alpha=0.7)
+    # A rare cause (lost in a few replications only) has a mean above its 97.5% quantile: no bar end below it.
+    err = [np.clip(m - lo, 0, None), np.clip(hi - m, 0, None)]
+    ax.barh(range(len(causes)), m, xerr=err, color="tab:red", alpha=0.7)
     ax.set_yticks(range(len(causes)))
     ax.set_yticklabels([CAUSE_TEXT.get(c, c) for c in causes], fontsize=8)
     ax.set_xlabel("sessions lost over the run (mean, 95% of replications)")
