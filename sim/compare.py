@@ -34,7 +34,7 @@ OUTPUTS: dict[str, tuple[str, bool | None]] = {
     "consumers_recruited": ("Consumers recruited", None),
     "consumers_served": ("Consumers served (attended at least one session)", True),
     "consumers_retained": ("Consumers retained at follow-up", True),
-    "consumer_completion": ("Consumers completing follow-up (share of recruited)", True),
+    "consumer_completion": ("Consumers completing follow-up (share of those in a group by follow-up)", True),
     "provider_completion": ("Providers completing follow-up (share of recruited)", True),
     "consumer_sessions_attended": ("Sessions attended per consumer recruited", True),
     "consumer_attendance": ("Consumers' mean attendance rate", True),
@@ -111,7 +111,13 @@ def planner_outputs(
     out["plan_not_reviewed"] = (before["cancel_reason"] == "plan_not_reviewed").groupby(before["replication"]).sum()
     g = cons.groupby("replication")
     out["consumers_recruited"] = g.size()
-    out["consumer_completion"] = g["evaluated"].mean()
+    # With an open caseload consumers.csv has a row for everyone referred, also those still waiting or
+    # referred after follow-up: completion is a share of those who had joined a group by follow-up
+    # (docs/data_dictionary.md); for the closed cohort that is everyone recruited.
+    joined = cons
+    if "enrolled_day" in cons.columns:
+        joined = cons[cons["enrolled_day"].notna() & (cons["enrolled_day"] <= cons["follow_up_day"])]
+    out["consumer_completion"] = joined.groupby("replication")["evaluated"].mean()
     out["consumer_sessions_attended"] = g["sessions_attended"].mean()
     out["consumer_attendance"] = g["attendance_rate"].mean()
     out["consumer_meets_40pct"] = g["meets_attendance_requirement"].mean()

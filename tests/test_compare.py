@@ -197,3 +197,33 @@ def test_comparison_report_has_plain_numbers_and_the_cost_effectiveness(tmp_path
     comp = Comparison(["base", "variant"], dominated, summarise(["base", "variant"], dominated))
     assert comp.cost_effectiveness()[0].iloc[0]["status"] == "dominated"
     assert "dominated" in comparison_markdown(comp) and "per extra" not in comparison_markdown(comp)
+
+
+def test_completion_with_an_open_caseload_counts_those_who_joined_a_group_by_follow_up():
+    """consumers.csv lists everyone referred; people still waiting, or referred after follow-up, never had
+    the chance to complete it, so they are not in the completion share's denominator."""
+    from sim.compare import planner_outputs
+    from sim.datasets import to_frames
+    from sim.model import simulate_replication
+    from sim.scenario import scenario_from_dict
+
+    sc = scenario_from_dict(
+        {
+            "name": "open",
+            "seed": 3,
+            "horizon_months": 18,
+            "waves": {"w": {"follow_up_months": 12}},
+            "communities": [
+                {"name": "A", "wave": "w", "scheduling": "structured", "providers": 2, "consumers": 6, "copies": 2}
+            ],
+            "caseload": {"referrals_per_month": 3, "consumers_per_provider": 4},
+        }
+    )
+    f = to_frames([simulate_replication(sc, r) for r in range(3)])
+    cons = f["consumers"]
+    joined = cons["enrolled_day"].notna() & (cons["enrolled_day"] <= cons["follow_up_day"])
+    assert (~joined).sum() > 10  # waiting at follow-up, or referred after it
+    expected = cons[joined].groupby("replication")["evaluated"].mean().to_numpy()
+    got = planner_outputs(f)["consumer_completion"].to_numpy()
+    np.testing.assert_allclose(got, expected)
+    assert (got > cons.groupby("replication")["evaluated"].mean().to_numpy()).all()
