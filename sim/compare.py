@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .planning import cost_effectiveness as ce
 from .planning.cost_spec import DEFAULT_COSTS, CostSpec
@@ -165,16 +164,7 @@ class Comparison:
         return self.ce_table, self.ceac_table
 
 
-def _interval(x: np.ndarray) -> tuple[float, float, float, int]:
-    x = x[~np.isnan(x)]
-    n = len(x)
-    if n == 0:
-        return np.nan, np.nan, np.nan, 0
-    m = float(x.mean())
-    if n < 2:
-        return m, np.nan, np.nan, n
-    h = float(stats.t.ppf(0.975, n - 1) * x.std(ddof=1) / np.sqrt(n))
-    return m, m - h, m + h, n
+_interval = ce.t_interval
 
 
 def _clear(lo: Any, hi: Any) -> int:

@@ -40,17 +40,24 @@ STATUS_ICER = "icer"
 STATUS_SW = "icer (saves money, less effective)"
 
 
-def paired_interval(x: np.ndarray) -> tuple[float, float, float]:
-    """Mean and 95% t interval of paired differences (NaN-free ``x``)."""
+def t_interval(x: np.ndarray) -> tuple[float, float, float, int]:
+    """Mean, 95% t interval and count of the finite values of ``x`` (replications); NaN where undefined
+    (no value; one value has no interval). The one interval of compare, costs and resources."""
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
-    if len(x) == 0:
-        return np.nan, np.nan, np.nan
+    n = len(x)
+    if n == 0:
+        return np.nan, np.nan, np.nan, 0
     m = float(x.mean())
-    if len(x) < 2:
-        return m, np.nan, np.nan
-    h = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
-    return m, m - h, m + h
+    if n < 2:
+        return m, np.nan, np.nan, n
+    h = float(stats.t.ppf(0.975, n - 1) * x.std(ddof=1) / np.sqrt(n))
+    return m, m - h, m + h, n
+
+
+def paired_interval(x: np.ndarray) -> tuple[float, float, float]:
+    """Mean and 95% t interval of paired differences."""
+    return t_interval(x)[:3]
 
 
 def _sign(m: float, lo: float, hi: float) -> int:

@@ -31,6 +31,7 @@ import pandas as pd
 from scipy import stats
 
 from ..scenario import DAYS_PER_MONTH
+from .cost_effectiveness import paired_interval
 from .cost_spec import DEFAULT_COSTS, CostSpec
 from .resources import resource_use
 
@@ -137,14 +138,7 @@ def cost_per_replication(
 
 
 def _mean_ci(x: np.ndarray) -> tuple[float, float, float]:
-    x = x[np.isfinite(x)]
-    if len(x) == 0:
-        return np.nan, np.nan, np.nan
-    m = float(x.mean())
-    if len(x) < 2:
-        return m, np.nan, np.nan
-    h = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
-    return m, m - h, m + h
+    return paired_interval(x)
 
 
 def ratio_of_means(cost: np.ndarray, effect: np.ndarray) -> tuple[float, float, float]:

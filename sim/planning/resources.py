@@ -36,9 +36,9 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..scenario import DAYS_PER_MONTH
+from .cost_effectiveness import t_interval
 
 DOCTOR_HOURS_PER_BUSY_DAY = 1.0  # ASSUMPTION (module docstring): working hours per calendar day occupied
 VENUE_HOURS_PER_WEEK = 8.0  # ASSUMPTION: one working day a week of the rehabilitation centre's room
@@ -339,15 +339,8 @@ def lost_by_cause(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 def _t_interval(x: np.ndarray, upper: float = np.inf) -> tuple[float, float, float, int]:
     """Mean and 95% t interval over replications, kept within [0, ``upper``] (counts and shares)."""
-    x = x[np.isfinite(x)]
-    n = len(x)
-    if n == 0:
-        return np.nan, np.nan, np.nan, 0
-    m = float(x.mean())
-    if n < 2:
-        return m, np.nan, np.nan, n
-    h = float(stats.t.ppf(0.975, n - 1) * x.std(ddof=1) / np.sqrt(n))
-    return m, max(m - h, 0.0), min(m + h, upper), n
+    m, lo, hi, n = t_interval(x)
+    return m, float(np.clip(lo, 0.0, upper)), float(np.clip(hi, 0.0, upper)), n  # NaN stays NaN
 
 
 def bottlenecks(lost: pd.DataFrame | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
