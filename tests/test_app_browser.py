@@ -39,7 +39,8 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-pytestmark = pytest.mark.timeout(300)
+# One xdist worker runs the whole browser session (one app, one browser), not one per worker.
+pytestmark = [pytest.mark.timeout(300), pytest.mark.xdist_group("browser")]
 
 
 def _free_port() -> int:
