@@ -283,7 +283,7 @@ class TestPlannerSession:
         set_value(d, "Replications (at most 100)", 20)
         set_value(d, "Simulated trials per count", 200)
         button(d, "Compute power")
-        wait(d, lambda x: images(x, decoded=True) >= 1, 120, "the power curve")
+        wait(d, lambda x: images(x, decoded=True) >= 1, 240, "the power curve")
         assert "Communities per arm needed" in body_text(d)
         shot(d, shots / "power.png")
 
