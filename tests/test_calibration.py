@@ -333,7 +333,7 @@ def test_report_rebuilt_from_files_is_the_committed_report():
     """``rebuild_report``'s inputs (the files a calibration wrote, read into a CalibrationOutcome) give
     back the committed ``report.md`` that the run itself wrote from the live ABC result."""
     from sim.calibration.core import Problem
-    from sim.calibration.report import CalibrationOutcome, report_text, settings_of, validation_text
+    from sim.calibration.report import CalibrationOutcome, ReportInputs, report_text, settings_of, validation_text
 
     with open(CALIBRATED, encoding="utf-8") as fh:
         cal = yaml.safe_load(fh)
@@ -344,7 +344,7 @@ def test_report_rebuilt_from_files_is_the_committed_report():
         len(problem.names),
     )
     figs = ["forest.png", "prior_posterior.png", "pairwise_posterior.png", "epsilon_acceptance.png"]
-    text = report_text(
+    inputs = ReportInputs(
         problem,
         outcome,
         pd.read_csv(CAL / "fit.csv"),
@@ -352,9 +352,8 @@ def test_report_rebuilt_from_files_is_the_committed_report():
         cal,
         settings_of(CAL, cal),
         float(cal["wall_seconds"]),
-        figs,
-        validation_text(CAL),
     )
+    text = report_text(inputs, figs, validation_text(CAL))
     assert text == (CAL / "report.md").read_text(encoding="utf-8")
 
 

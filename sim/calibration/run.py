@@ -302,4 +302,5 @@ def _write_outputs(
     with open(d / "calibrated.yaml", "w", encoding="utf-8") as fh:
         fh.write("# Calibrated parameter set (python cli.py calibrate). Use as a scenario `parameter_set:`.\n")
         yaml.safe_dump(cal, fh, sort_keys=False, width=120, default_flow_style=None)
-    report.write_report(d, problem, report.CalibrationOutcome.from_result(result), fit, params, cal, settings, wall)
+    outcome = report.CalibrationOutcome.from_result(result)
+    report.write_report(d, report.ReportInputs(problem, outcome, fit, params, cal, settings, wall))
