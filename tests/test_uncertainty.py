@@ -124,6 +124,27 @@ def test_assumption_prior_outside_the_field_bounds_is_named(tmp_path):
         load_assumption_priors(bad)
 
 
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        ("max_postponements: {low: 1, high: 3}", "max_postponements is not a real-valued parameter"),
+        ("consumer_item_base.ben_mood: {low: 0.1, high: 0.2}", "not a real-valued parameter"),
+        ("benefit_no_programme_prob: {high: 0.1}", "missing low"),
+        ("benefit_no_programme_prob: {low: 0.01, high: 0.1, source: x}", "unknown key 'source'"),
+        ("benefit_no_programme_prob: {dist: normal, mean: 0.05, low: 0.01, high: 0.1}", "dist normal needs sd"),
+    ],
+)
+def test_assumption_prior_errors_are_one_line_naming_file_and_field(tmp_path, entry, field):
+    """The assumption priors go through the one prior parser (sim.priors.parse_prior) with their own
+    rules: real-valued fields only (a draw is a real number), the rationale under ``why``."""
+    bad = tmp_path / "a.yaml"
+    bad.write_text(f"parameters:\n  {entry}\n")
+    with pytest.raises(ValueError, match=r"a\.yaml: parameters\.") as exc:
+        load_assumption_priors(bad)
+    msg = str(exc.value)
+    assert "\n" not in msg and msg.startswith(f"{bad}: parameters.") and field in msg, msg
+
+
 @needs_calibration
 def test_drawn_assumptions_vary_within_bounds_and_follow_their_priors():
     """Over 400 replications each assumption lies in its prior's range and its empirical distribution
