@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..parameters import DEFAULT_PARAMETERS, ModelParameters
+from ..parameters import ModelParameters
+from ..priors import parse_prior
 from ..scenario import Scenario
 from .abc import ABCResult, Prior, abc_smc
 from .targets import TARGETS_FILE, Target, load_targets
@@ -59,15 +60,14 @@ class CalibrationSettings:
 
 
 def load_priors(path: Path = PRIORS_FILE) -> dict[str, dict[str, Any]]:
+    """The calibrated parameters' priors as written in ``priors.yaml`` (``dist``, ``low``, ``high``,
+    ``mean``, ``sd``, ``why``), each entry checked by :func:`sim.priors.parse_prior` (a real-valued
+    field; the support valid values of it)."""
     with open(path, encoding="utf-8") as fh:
         doc = yaml.safe_load(fh)
     specs = doc["parameters"]
     for name, s in specs.items():
-        if name not in ModelParameters.model_fields:
-            raise ValueError(f"{path}: {name}: not a ModelParameters field")
-        fld = ModelParameters.model_fields[name]
-        for bound in ("low", "high"):  # validate: the prior support must be valid parameter values
-            DEFAULT_PARAMETERS.replace(**{name: s[bound] if not isinstance(fld.default, int) else int(s[bound])})
+        parse_prior(name, s, f"{path}: parameters.{name}", source_key="why", real_only=True)
     return specs
 
 
