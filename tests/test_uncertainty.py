@@ -22,7 +22,7 @@ from sim.calibration.posterior import (
     PosteriorDraws,
     load_assumption_priors,
 )
-from sim.compare import OUTPUTS
+from sim.compare import OUTPUTS, CompareOptions
 from sim.parameters import DEFAULT_PARAMETERS, ModelParameters
 from sim.uncertainty import decompose, sentence, variance_components
 
@@ -211,7 +211,7 @@ def test_compare_uses_common_draws_and_reports_the_split(tmp_path):
 
     copies = [load_scenario(_copy(tmp_path, n)) for n in ("a", "b")]
     draws = [PosteriorDraws(sc.parameters, 5, CALIBRATED_FILE, reps_per_draw=2) for sc in copies]
-    same = compare_with_parameter_uncertainty(copies, draws, 4, 5, workers=1)
+    same = compare_with_parameter_uncertainty(copies, draws, 4, 5, options=CompareOptions(workers=1))
     alt = same.table[same.table["scenario"] == "b"]
     assert (alt["difference"].fillna(0) == 0).all() and alt["share_parameter"].isna().all()
 
@@ -222,7 +222,9 @@ def test_compare_uses_common_draws_and_reports_the_split(tmp_path):
     assert r.returncode == 0, r.stderr
     scs = [load_scenario(ROOT / p) for p in paths]
     draws = [PosteriorDraws(sc.parameters, scs[0].seed, CALIBRATED_FILE, reps_per_draw=2) for sc in scs]
-    one = compare_with_parameter_uncertainty(scs, draws, 8, scs[0].seed, workers=1)  # one worker, in memory
+    one = compare_with_parameter_uncertainty(
+        scs, draws, 8, scs[0].seed, options=CompareOptions(workers=1)
+    )  # one worker, in memory
     t = pd.read_csv(out / "comparison.csv")
     pd.testing.assert_frame_equal(t, one.table, check_dtype=False, rtol=1e-5)
     alt = t[t["scenario"] == "initial_wave"]
@@ -252,7 +254,7 @@ def test_compare_without_the_flag_is_unchanged_and_bad_reps_per_draw_is_one_line
     assert r.returncode == 0, r.stderr
     t = pd.read_csv(tmp_path / "c" / "comparison.csv")
     assert "share_parameter" not in t.columns and not (tmp_path / "c" / "uncertainty.png").exists()
-    comp = compare_scenarios([load_scenario(ROOT / p) for p in paths], 2, workers=1)
+    comp = compare_scenarios([load_scenario(ROOT / p) for p in paths], 2, options=CompareOptions(workers=1))
     got = pd.read_csv(tmp_path / "c" / "per_replication.csv")
     pd.testing.assert_frame_equal(got, comp.per_replication, check_dtype=False, rtol=1e-5)
     bad = _cli("compare", *paths, "--reps", "6", "--reps-per-draw", "4", "--parameter-uncertainty", "-q")
