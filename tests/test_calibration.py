@@ -223,13 +223,26 @@ def test_abc_respects_budget_and_prior_support():
 
 
 # --- The command and its reproducibility ------------------------------------------------------
-def test_calibrate_bad_options_exit_2_with_one_line(tmp_path):
+@pytest.mark.parametrize(
+    ("command", "bad"),
+    [
+        (
+            "calibrate",
+            (["--budget", "10"], ["--population", "5", "--budget", "100"], ["--workers", "0"], ["--seed", "-1"]),
+        ),
+        (
+            "recovery",
+            (["--cases", "0"], ["--budget", "10"], ["--population", "5"], ["--workers", "0"], ["--seed", "-1"]),
+        ),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(tmp_path, command, bad):
     import subprocess
     import sys
 
-    for args in (["--budget", "10"], ["--population", "5", "--budget", "100"], ["--workers", "0"], ["--seed", "-1"]):
+    for args in bad:
         r = subprocess.run(
-            [sys.executable, "cli.py", "calibrate", *args, "--out", str(tmp_path / "x")],
+            [sys.executable, "cli.py", command, *args, "--out", str(tmp_path / "x")],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -355,22 +368,6 @@ def test_report_rebuilt_from_files_is_the_committed_report():
     )
     text = report_text(inputs, figs, validation_text(CAL))
     assert text == (CAL / "report.md").read_text(encoding="utf-8")
-
-
-def test_recovery_bad_options_exit_2_with_one_line(tmp_path):
-    import subprocess
-    import sys
-
-    for args in (["--cases", "0"], ["--budget", "10"], ["--population", "5"], ["--workers", "0"], ["--seed", "-1"]):
-        r = subprocess.run(
-            [sys.executable, "cli.py", "recovery", *args, "--out", str(tmp_path / "x")],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
-        assert r.returncode == 2, (args, r.stderr)
-        assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error: "), r.stderr
-        assert not (tmp_path / "x").exists()
 
 
 def test_staleness_hash_covers_calibration_code_and_a_model_package(tmp_path):
