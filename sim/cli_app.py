@@ -732,7 +732,7 @@ def compare(
     """Compare scale-up scenarios with common random numbers: paired differences from the first
     scenario with 95% CIs; write comparison.csv, per_replication.csv, report.md and comparison.png
     (with --parameter-uncertainty also the parameter/chance split and uncertainty.png)."""
-    from .compare import compare_scenarios, currency_of, write_comparison
+    from .compare import CompareOptions, compare_scenarios, currency_of, write_comparison
     from .outputs import claim, write_folder
 
     _check_compare_options(effect, wtp_max, len(scenarios), reps, reps_per_draw if parameter_uncertainty else None)
@@ -747,22 +747,13 @@ def compare(
     out_dir = out if out is not None else Path("outputs") / ("compare_" + "_vs_".join(p.stem for p in scenarios))
     root = loaded[0].seed if seed is None else seed
     draws = [_posterior_draws(sc, root, reps_per_draw) for sc in loaded] if parameter_uncertainty else None
+    options = CompareOptions(workers, scheduler, progress=not quiet, effect=effect, wtp_max=wtp_max)
     with claim(out_dir, force=force):
         if draws is None:
-            comp = compare_scenarios(
-                loaded,
-                reps,
-                seed,
-                workers=workers,
-                scheduler=scheduler,
-                progress=not quiet,
-                effect=effect,
-                wtp_max=wtp_max,
-            )
+            comp = compare_scenarios(loaded, reps, seed, options)
             write_folder(out_dir, lambda tmp: write_comparison(comp, tmp), force=force, command=_command_line())
         else:
-            ce_options = {"effect": effect, "wtp_max": wtp_max}
-            comp = _compare_uncertain(loaded, draws, reps, root, out_dir, force, ce_options, workers, scheduler, quiet)
+            comp = _compare_uncertain(loaded, draws, reps, root, out_dir, force, options)
     if not quiet:
         _print_comparison(comp, names, reps, out_dir)
 
@@ -788,25 +779,15 @@ def _check_reps_per_draw(reps: int, k: int) -> None:
 
 
 def _compare_uncertain(
-    loaded: list[Any],
-    draws: list[Any],
-    reps: int,
-    root: int,
-    out_dir: Path,
-    force: bool,
-    ce_options: dict[str, Any],
-    *run: Any,
+    loaded: list[Any], draws: list[Any], reps: int, root: int, out_dir: Path, force: bool, options: Any
 ) -> Any:
     """``compare --parameter-uncertainty``: the nested design and its split (:mod:`sim.uncertainty`),
-    written beside the usual comparison files. ``run`` is (workers, scheduler, quiet)."""
+    written beside the usual comparison files (``options``: a :class:`sim.compare.CompareOptions`)."""
     from .compare import write_comparison
     from .outputs import write_folder
     from .uncertainty import compare_with_parameter_uncertainty, write_uncertainty
 
-    workers, scheduler, quiet = run
-    comp = compare_with_parameter_uncertainty(
-        loaded, draws, reps, root, workers=workers, scheduler=scheduler, progress=not quiet, **ce_options
-    )
+    comp = compare_with_parameter_uncertainty(loaded, draws, reps, root, options)
 
     def write(tmp: Path) -> None:
         write_comparison(comp, tmp)

@@ -275,40 +275,68 @@ def currency_of(scenarios: Sequence[Any]) -> str:
     return cur.pop()
 
 
+@dataclass(frozen=True)
+class CompareOptions:
+    """How a comparison runs and what its cost-effectiveness section weighs: ``workers`` and
+    ``scheduler`` of the runner's pool, ``progress`` (a bar), ``effect`` (one of :data:`EFFECTS`) and
+    ``wtp_max`` (top of the willingness-to-pay axis per unit of effect; default three times the
+    baseline's cost per unit, :func:`cost_effectiveness`)."""
+
+    workers: int | None = None
+    scheduler: str | None = None
+    progress: bool = False
+    effect: str = DEFAULT_EFFECT
+    wtp_max: float | None = None
+
+
 def compare_scenarios(
-    scenarios: Sequence[Any],
-    replications: int,
-    seed: int | None = None,
-    *,
-    workers: int | None = None,
-    scheduler: str | None = None,
-    progress: bool = False,
-    effect: str = DEFAULT_EFFECT,
-    wtp_max: float | None = None,
+    scenarios: Sequence[Any], replications: int, seed: int | None = None, options: CompareOptions | None = None
 ) -> Comparison:
     """Run ``replications`` of every scenario with one seed (common random numbers) and compare.
 
-    The first scenario is the baseline. ``seed`` defaults to the baseline scenario's seed. ``effect``
-    (one of :data:`EFFECTS`) and ``wtp_max`` set the cost-effectiveness section.
+    The first scenario is the baseline. ``seed`` defaults to the baseline scenario's seed.
     """
+    return run_comparison(scenarios, replications, seed, options or CompareOptions())
+
+
+def run_comparison(
+    scenarios: Sequence[Any],
+    replications: int,
+    seed: int | None,
+    options: CompareOptions,
+    draws: Sequence[Callable[[int], Any]] | None = None,
+) -> Comparison:
+    """The comparison of :func:`compare_scenarios` and of ``compare --parameter-uncertainty``
+    (:func:`sim.uncertainty.compare_with_parameter_uncertainty`): replications ``0 .. replications-1``
+    of every scenario with root ``seed`` (default: the baseline's) on one pool; with ``draws``,
+    ``draws[i](r)`` is the parameter set of scenario ``i``'s replication ``r``."""
     if len(scenarios) < 2:
         raise ValueError("compare needs at least two scenarios")
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
         raise ValueError(f"scenario names must differ to be compared: {names}")
-    if effect not in EFFECTS:
-        raise ValueError(f"effect: expected one of {', '.join(EFFECTS)}, got {effect!r}")
+    if options.effect not in EFFECTS:
+        raise ValueError(f"effect: expected one of {', '.join(EFFECTS)}, got {options.effect!r}")
     currency = currency_of(scenarios)
     seed = scenarios[0].seed if seed is None else seed
     parts = []
-    with ReplicationPool(workers=workers, scheduler=scheduler) as pool:
-        for sc in scenarios:
-            df = map_replications(outputs_for(sc), sc, replications, seed=seed, pool=pool, progress=progress)
+    with ReplicationPool(workers=options.workers, scheduler=options.scheduler) as pool:
+        for i, sc in enumerate(scenarios):
+            per = None if draws is None else [draws[i](r) for r in range(replications)]
+            df = map_replications(
+                outputs_for(sc),
+                sc,
+                replications,
+                seed=seed,
+                parameters_per_rep=per,
+                pool=pool,
+                progress=options.progress,
+            )
             df = df.sort_values("replication", kind="stable").reset_index(drop=True)
             df.insert(0, "scenario", sc.name)
             parts.append(df)
     per_rep = pd.concat(parts, ignore_index=True)
-    return Comparison(names, per_rep, summarise(names, per_rep), effect, currency, wtp_max=wtp_max)
+    return Comparison(names, per_rep, summarise(names, per_rep), options.effect, currency, wtp_max=options.wtp_max)
 
 
 def write_comparison(comp: Comparison, out_dir: Path) -> None:

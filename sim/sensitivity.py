@@ -38,7 +38,8 @@ import yaml
 from .compare import OUTPUTS as PLANNER_OUTPUTS
 from .compare import planner_outputs
 from .parameters import DEFAULT_PARAMETERS, ModelParameters
-from .priors import ParameterPrior
+from .priors import ParameterPrior, PriorError, parse_prior
+from .priors import parameter_changes as _changes
 from .runner import key_outputs, replication_summary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +61,6 @@ DEFAULT_OUTPUTS = (
     "provider_quits",
 )
 
-DISTRIBUTIONS = ("uniform", "normal")
 NOT_IDENTIFIED_NARROWING = 0.10  # calibration/report.md: "Not identified (under 10% narrower ...)"
 MIN_N, MAX_N = 4, 4096  # base sample size: a power of 2 (Sobol' sequence balance) within these bounds
 MAX_RUNS = 2_000_000  # replications a study may ask for (N(2D+2) x reps)
@@ -102,78 +102,13 @@ class Spec:
         return {"parameters": params, "outputs": list(self.outputs)}
 
 
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecError(f"{where}: expected a number, got {value!r}")
-    x = float(value)
-    if not math.isfinite(x):
-        raise SpecError(f"{where}: must be a finite number, got {value!r}")
-    return x
-
-
-def _changes(name: str, value: float) -> dict[str, Any]:
-    """``{field: value}`` or, for ``field.key``, ``{field: {key: value}}`` (merged by ``replace``)."""
-    head, _, key = name.partition(".")
-    if key:
-        return {head: {key: float(value)}}
-    fld = ModelParameters.model_fields[head]
-    return {head: round(float(value)) if fld.annotation is int else float(value)}
-
-
-def check_parameter_name(name: str, where: str) -> None:
-    """A number-valued parameter: a float/int field of ModelParameters or ``field.key`` of a dict of numbers."""
-    head, dot, key = name.partition(".")
-    if head not in ModelParameters.model_fields:
-        raise SpecError(f"{where}: unknown parameter {head!r} (not a field of sim.parameters.ModelParameters)")
-    default = getattr(DEFAULT_PARAMETERS, head)
-    if dot:
-        if not isinstance(default, dict):
-            raise SpecError(f"{where}: {head} is not a mapping, so {name!r} names nothing")
-        if key not in default:
-            raise SpecError(f"{where}: {head} has no entry {key!r}; entries: {', '.join(sorted(default))}")
-        default = default[key]
-    if isinstance(default, bool) or not isinstance(default, (int, float)):
-        what = "a mapping: name one entry as field.key" if isinstance(default, dict) else "not a single number"
-        raise SpecError(f"{where}: {name} is {what}")
-
-
 def parse_factor(name: Any, raw: Any, where: str, base: ModelParameters = DEFAULT_PARAMETERS) -> Factor:
-    """Validate one ``parameters:`` entry of a spec (``where`` names the file and field in errors)."""
-    if not isinstance(name, str):
-        raise SpecError(f"{where}: parameter names must be text, got {name!r}")
-    check_parameter_name(name, where)
-    if not isinstance(raw, dict):
-        raise SpecError(f"{where}: expected a mapping with dist, low, high (and mean, sd for normal), got {raw!r}")
-    allowed = {"dist", "low", "high", "mean", "sd", "why", "source"}
-    extra = sorted(set(map(str, raw)) - allowed)
-    if extra:
-        raise SpecError(f"{where}: unknown key {extra[0]!r}; expected {', '.join(sorted(allowed))}")
-    dist = raw.get("dist", "uniform")
-    if dist not in DISTRIBUTIONS:
-        raise SpecError(f"{where}.dist: expected one of {', '.join(DISTRIBUTIONS)}, got {dist!r}")
-    for k in ("low", "high"):
-        if k not in raw:
-            raise SpecError(f"{where}: missing {k} (every distribution needs finite bounds)")
-    low, high = _number(raw["low"], f"{where}.low"), _number(raw["high"], f"{where}.high")
-    if not low < high:
-        raise SpecError(f"{where}: empty range: low {low:g} must be below high {high:g}")
-    mean = sd = None
-    if dist == "normal":
-        for k in ("mean", "sd"):
-            if k not in raw:
-                raise SpecError(f"{where}: dist normal needs {k}")
-        mean, sd = _number(raw["mean"], f"{where}.mean"), _number(raw["sd"], f"{where}.sd")
-        if sd <= 0:
-            raise SpecError(f"{where}.sd: must be positive, got {sd:g}")
-    for k, v in (("low", low), ("high", high)):  # the bounds must be valid parameter values
-        try:
-            base.replace(**_changes(name, v))
-        except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            msg = str(exc).splitlines()
-            detail = (msg[2] if len(msg) > 2 else msg[0]).split(" [type=")[0].strip()
-            raise SpecError(f"{where}.{k}: {v:g} is not a valid value of {name}: {detail}") from None
-    src = str(raw.get("source", "")).strip()
-    return Factor(name, dist, low, high, mean, sd, src)
+    """Validate one ``parameters:`` entry of a spec (:func:`sim.priors.parse_prior`; ``where`` names
+    the file and field in errors)."""
+    try:
+        return parse_prior(name, raw, where, base, source_key="source")
+    except PriorError as exc:
+        raise SpecError(str(exc)) from None
 
 
 def parse_outputs(raw: Any, where: str) -> tuple[str, ...]:

@@ -53,6 +53,19 @@ def driver_sentence(label: str, rows: pd.DataFrame, status: str, noise_share: fl
     return text + "."
 
 
+def _index_table(res: SobolResult, index: str, title: str) -> list[str]:
+    """Markdown lines: a section with one row per parameter, one column per output, ``index`` [95% CI]."""
+    lines = ["", f"## {title} {index} [95% CI]", ""]
+    lines += ["| parameter | " + " | ".join(res.outputs) + " |", "|---" * (len(res.outputs) + 1) + "|"]
+    for f in res.factors:
+        cells = []
+        for out in res.outputs:
+            r = res.table[(res.table["output"] == out) & (res.table["parameter"] == f.name)].iloc[0]
+            cells.append("-" if not math.isfinite(r[index]) else _ci(r[index], r[index + "_conf"]))
+        lines.append(f"| `{f.name}` | " + " | ".join(cells) + " |")
+    return lines
+
+
 def report_text(res: SobolResult) -> str:
     m = res.meta
     D = len(res.factors)
@@ -77,22 +90,8 @@ def report_text(res: SobolResult) -> str:
     for _, s in res.summary.iterrows():
         rows = res.table[res.table["output"] == s["output"]]
         lines.append(driver_sentence(s["label"], rows, s["status"], s["noise_share"]))
-    lines += ["", "## Total-order indices ST [95% CI]", ""]
-    lines += ["| parameter | " + " | ".join(res.outputs) + " |", "|---" * (len(res.outputs) + 1) + "|"]
-    for f in res.factors:
-        cells = []
-        for out in res.outputs:
-            r = res.table[(res.table["output"] == out) & (res.table["parameter"] == f.name)].iloc[0]
-            cells.append("-" if not math.isfinite(r["ST"]) else _ci(r["ST"], r["ST_conf"]))
-        lines.append(f"| `{f.name}` | " + " | ".join(cells) + " |")
-    lines += ["", "## First-order indices S1 [95% CI]", ""]
-    lines += ["| parameter | " + " | ".join(res.outputs) + " |", "|---" * (len(res.outputs) + 1) + "|"]
-    for f in res.factors:
-        cells = []
-        for out in res.outputs:
-            r = res.table[(res.table["output"] == out) & (res.table["parameter"] == f.name)].iloc[0]
-            cells.append("-" if not math.isfinite(r["S1"]) else _ci(r["S1"], r["S1_conf"]))
-        lines.append(f"| `{f.name}` | " + " | ".join(cells) + " |")
+    lines += _index_table(res, "ST", "Total-order indices")
+    lines += _index_table(res, "S1", "First-order indices")
     lines += ["", "## Outputs", "", "| output | label | mean | SD over the design | replication noise share |"]
     lines += ["|---|---|---|---|---|"]
     for _, s in res.summary.iterrows():

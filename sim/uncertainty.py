@@ -28,9 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .compare import DEFAULT_EFFECT, OUTPUTS, Comparison, currency_of, outputs_for, summarise, verdicts
+from .compare import OUTPUTS, CompareOptions, Comparison, run_comparison, verdicts
 from .reporting import pyplot, save_figure
-from .runner import ReplicationPool, map_replications
 
 MIN_STABLE_DRAWS = 20  # below this the between-draw variance has under 19 degrees of freedom: say so
 
@@ -117,22 +116,12 @@ def with_decomposition(comp: Comparison, reps_per_draw: int) -> Comparison:
 
 
 def compare_with_parameter_uncertainty(
-    scenarios: Sequence[Any],
-    draws: Sequence[Any],
-    replications: int,
-    seed: int,
-    *,
-    workers: int | None = None,
-    scheduler: str | None = None,
-    progress: bool = False,
-    effect: str = DEFAULT_EFFECT,
-    wtp_max: float | None = None,
+    scenarios: Sequence[Any], draws: Sequence[Any], replications: int, seed: int, options: CompareOptions | None = None
 ) -> Comparison:
     """:func:`sim.compare.compare_scenarios` with parameter uncertainty: ``draws[i]`` (a
     :class:`sim.calibration.posterior.PosteriorDraws` for scenario ``i``, all with root ``seed`` and
     one ``reps_per_draw``) gives replication ``r`` its parameter set; the replications are the same
     in every scenario. Returns the comparison with the decomposition (:func:`with_decomposition`)."""
-    currency = currency_of(scenarios)
     k = {int(d.reps_per_draw) for d in draws}
     if len(k) != 1:
         raise ValueError(f"every scenario's draws must share one reps_per_draw, got {sorted(k)}")
@@ -142,19 +131,7 @@ def compare_with_parameter_uncertainty(
             f"replications ({replications}) must be a multiple of reps_per_draw ({reps_per_draw}) with at least "
             "two draws, and reps_per_draw at least 2"
         )
-    parts = []
-    with ReplicationPool(workers=workers, scheduler=scheduler) as pool:
-        for sc, dr in zip(scenarios, draws, strict=True):
-            per = [dr(r) for r in range(replications)]
-            df = map_replications(
-                outputs_for(sc), sc, replications, seed=seed, parameters_per_rep=per, pool=pool, progress=progress
-            )
-            df = df.sort_values("replication", kind="stable").reset_index(drop=True)
-            df.insert(0, "scenario", sc.name)
-            parts.append(df)
-    per_rep = pd.concat(parts, ignore_index=True)
-    names = [s.name for s in scenarios]
-    comp = Comparison(names, per_rep, summarise(names, per_rep), effect, currency, wtp_max=wtp_max)
+    comp = run_comparison(scenarios, replications, seed, options or CompareOptions(), draws)
     return with_decomposition(comp, reps_per_draw)
 
 

@@ -13,6 +13,7 @@ from helpers.cli import run_cli
 from sim.compare import (
     COST_COLUMNS,
     OUTPUTS,
+    CompareOptions,
     Comparison,
     compare_scenarios,
     comparison_markdown,
@@ -53,7 +54,7 @@ def _weekly(name: str, weeks: int):
 
 
 def test_identical_scenarios_differ_by_exactly_nothing():
-    comp = compare_scenarios([_weekly("a", 1), _weekly("b", 1)], 6, workers=1)
+    comp = compare_scenarios([_weekly("a", 1), _weekly("b", 1)], 6, options=CompareOptions(workers=1))
     other = comp.table[comp.table["scenario"] == "b"]
     assert set(other["output"]) == set(OUTPUTS)
     assert np.allclose(other["difference"].fillna(0), 0)
@@ -61,7 +62,7 @@ def test_identical_scenarios_differ_by_exactly_nothing():
 
 
 def test_fortnightly_timetable_holds_half_the_sessions(tmp_path):
-    comp = compare_scenarios([_weekly("weekly", 1), _weekly("fortnightly", 2)], 8, workers=1)
+    comp = compare_scenarios([_weekly("weekly", 1), _weekly("fortnightly", 2)], 8, options=CompareOptions(workers=1))
     t = comp.table.set_index(["scenario", "output"])
     weekly, fortnightly = t.loc[("weekly", "sessions_held"), "mean"], t.loc[("fortnightly", "sessions_held"), "mean"]
     # Slots fall every 7 or 14 days from one interval after training (14 days) to the 12-month follow-up.
@@ -78,9 +79,9 @@ def test_fortnightly_timetable_holds_half_the_sessions(tmp_path):
 
 def test_compare_needs_two_distinct_scenarios():
     with pytest.raises(ValueError, match="at least two"):
-        compare_scenarios([_weekly("a", 1)], 2, workers=1)
+        compare_scenarios([_weekly("a", 1)], 2, options=CompareOptions(workers=1))
     with pytest.raises(ValueError, match="must differ"):
-        compare_scenarios([_weekly("a", 1), _weekly("a", 2)], 2, workers=1)
+        compare_scenarios([_weekly("a", 1), _weekly("a", 2)], 2, options=CompareOptions(workers=1))
 
 
 def test_cli_compare_writes_report_and_refuses_bad_input(tmp_path):

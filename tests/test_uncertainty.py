@@ -22,7 +22,7 @@ from sim.calibration.posterior import (
     PosteriorDraws,
     load_assumption_priors,
 )
-from sim.compare import OUTPUTS
+from sim.compare import OUTPUTS, CompareOptions
 from sim.parameters import DEFAULT_PARAMETERS, ModelParameters
 from sim.uncertainty import decompose, sentence, variance_components
 
@@ -124,6 +124,27 @@ def test_assumption_prior_outside_the_field_bounds_is_named(tmp_path):
         load_assumption_priors(bad)
 
 
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        ("max_postponements: {low: 1, high: 3}", "max_postponements is not a real-valued parameter"),
+        ("consumer_item_base.ben_mood: {low: 0.1, high: 0.2}", "not a real-valued parameter"),
+        ("benefit_no_programme_prob: {high: 0.1}", "missing low"),
+        ("benefit_no_programme_prob: {low: 0.01, high: 0.1, source: x}", "unknown key 'source'"),
+        ("benefit_no_programme_prob: {dist: normal, mean: 0.05, low: 0.01, high: 0.1}", "dist normal needs sd"),
+    ],
+)
+def test_assumption_prior_errors_are_one_line_naming_file_and_field(tmp_path, entry, field):
+    """The assumption priors go through the one prior parser (sim.priors.parse_prior) with their own
+    rules: real-valued fields only (a draw is a real number), the rationale under ``why``."""
+    bad = tmp_path / "a.yaml"
+    bad.write_text(f"parameters:\n  {entry}\n")
+    with pytest.raises(ValueError, match=r"a\.yaml: parameters\.") as exc:
+        load_assumption_priors(bad)
+    msg = str(exc.value)
+    assert "\n" not in msg and msg.startswith(f"{bad}: parameters.") and field in msg, msg
+
+
 @needs_calibration
 def test_drawn_assumptions_vary_within_bounds_and_follow_their_priors():
     """Over 400 replications each assumption lies in its prior's range and its empirical distribution
@@ -190,7 +211,7 @@ def test_compare_uses_common_draws_and_reports_the_split(tmp_path):
 
     copies = [load_scenario(_copy(tmp_path, n)) for n in ("a", "b")]
     draws = [PosteriorDraws(sc.parameters, 5, CALIBRATED_FILE, reps_per_draw=2) for sc in copies]
-    same = compare_with_parameter_uncertainty(copies, draws, 4, 5, workers=1)
+    same = compare_with_parameter_uncertainty(copies, draws, 4, 5, options=CompareOptions(workers=1))
     alt = same.table[same.table["scenario"] == "b"]
     assert (alt["difference"].fillna(0) == 0).all() and alt["share_parameter"].isna().all()
 
@@ -201,7 +222,9 @@ def test_compare_uses_common_draws_and_reports_the_split(tmp_path):
     assert r.returncode == 0, r.stderr
     scs = [load_scenario(ROOT / p) for p in paths]
     draws = [PosteriorDraws(sc.parameters, scs[0].seed, CALIBRATED_FILE, reps_per_draw=2) for sc in scs]
-    one = compare_with_parameter_uncertainty(scs, draws, 8, scs[0].seed, workers=1)  # one worker, in memory
+    one = compare_with_parameter_uncertainty(
+        scs, draws, 8, scs[0].seed, options=CompareOptions(workers=1)
+    )  # one worker, in memory
     t = pd.read_csv(out / "comparison.csv")
     pd.testing.assert_frame_equal(t, one.table, check_dtype=False, rtol=1e-5)
     alt = t[t["scenario"] == "initial_wave"]
@@ -231,7 +254,7 @@ def test_compare_without_the_flag_is_unchanged_and_bad_reps_per_draw_is_one_line
     assert r.returncode == 0, r.stderr
     t = pd.read_csv(tmp_path / "c" / "comparison.csv")
     assert "share_parameter" not in t.columns and not (tmp_path / "c" / "uncertainty.png").exists()
-    comp = compare_scenarios([load_scenario(ROOT / p) for p in paths], 2, workers=1)
+    comp = compare_scenarios([load_scenario(ROOT / p) for p in paths], 2, options=CompareOptions(workers=1))
     got = pd.read_csv(tmp_path / "c" / "per_replication.csv")
     pd.testing.assert_frame_equal(got, comp.per_replication, check_dtype=False, rtol=1e-5)
     bad = _cli("compare", *paths, "--reps", "6", "--reps-per-draw", "4", "--parameter-uncertainty", "-q")

@@ -34,7 +34,7 @@ import pandas as pd
 import yaml
 
 from .. import instruments as ins
-from ..compare import OUTPUTS, compare_scenarios, planner_outputs, summarise
+from ..compare import OUTPUTS, CompareOptions, compare_scenarios, planner_outputs, summarise
 from ..parameters import DEFAULT_PARAMETERS, ModelParameters, load_parameter_file
 from ..planning import costs as planning_costs
 from ..planning import resources as planning_resources
@@ -460,7 +460,7 @@ def compare(scenarios: list[Scenario], replications: int, seed: int | None = Non
         raise AppInputError(f"compare: scenario names must differ (the 'name' field), got {names}")
     s = int(scenarios[0].seed if seed is None else seed)
     try:
-        comp = compare_scenarios(scenarios, n, s, workers=workers())
+        comp = compare_scenarios(scenarios, n, s, CompareOptions(workers=workers()))
     except RunnerError as exc:
         raise AppInputError(f"compare: {exc}") from None
     return ComparisonResult(comp.names, comp.per_replication, comp.table, n, s)

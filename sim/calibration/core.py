@@ -21,17 +21,19 @@ simulation cannot produce (e.g. no provider left to answer in a wave) counts as 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from ..parameters import DEFAULT_PARAMETERS, ModelParameters
+from ..parameters import ModelParameters
+from ..priors import parse_prior
 from ..scenario import Scenario
-from .abc import Prior
+from .abc import ABCResult, Prior, abc_smc
 from .targets import TARGETS_FILE, Target, load_targets
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,15 +60,14 @@ class CalibrationSettings:
 
 
 def load_priors(path: Path = PRIORS_FILE) -> dict[str, dict[str, Any]]:
+    """The calibrated parameters' priors as written in ``priors.yaml`` (``dist``, ``low``, ``high``,
+    ``mean``, ``sd``, ``why``), each entry checked by :func:`sim.priors.parse_prior` (a real-valued
+    field; the support valid values of it)."""
     with open(path, encoding="utf-8") as fh:
         doc = yaml.safe_load(fh)
     specs = doc["parameters"]
     for name, s in specs.items():
-        if name not in ModelParameters.model_fields:
-            raise ValueError(f"{path}: {name}: not a ModelParameters field")
-        fld = ModelParameters.model_fields[name]
-        for bound in ("low", "high"):  # validate: the prior support must be valid parameter values
-            DEFAULT_PARAMETERS.replace(**{name: s[bound] if not isinstance(fld.default, int) else int(s[bound])})
+        parse_prior(name, s, f"{path}: parameters.{name}", source_key="why", real_only=True)
     return specs
 
 
@@ -181,3 +182,68 @@ class RunnerSimulator:
         params = [self.problem.parameters_for(th) for th in thetas]
         df = self.run(params, [int(r) for r in replications])
         return df[self.problem.ids].to_numpy(dtype=float)
+
+
+# --------------------------------------------------------------------------------------------
+# The driver: ABC-SMC on a problem through the runner, and predictive studies from its posterior
+# --------------------------------------------------------------------------------------------
+class ABCOptions(Protocol):
+    """The ABC-SMC settings :func:`fit_abc` reads (:class:`CalibrationSettings`, the validation's
+    ``LowoSettings`` and :class:`ABCSettings` have them)."""
+
+    population: int
+    budget: int
+    seed: int
+    max_generations: int
+    min_acceptance_rate: float
+
+
+@dataclass(frozen=True)
+class ABCSettings:
+    """:class:`ABCOptions` on their own (the parameter-recovery fits)."""
+
+    population: int
+    budget: int
+    seed: int
+    max_generations: int = 20
+    min_acceptance_rate: float = 0.01
+
+
+@dataclass
+class Fit:
+    """A finished ABC-SMC fit and the simulator it ran on (same problem, pool and simulation seed)."""
+
+    simulate: RunnerSimulator
+    result: ABCResult
+
+    def predictive(self, n: int, entropy: Sequence[int], first_replication: int) -> np.ndarray:
+        """``n`` simulated studies, each at a particle of the final population drawn by weight (from
+        ``SeedSequence(entropy)``), simulated as replications ``first_replication, ...`` of the
+        simulation seed: the posterior predictive (parameter uncertainty and sampling noise)."""
+        g = self.result.posterior
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(list(entropy))))
+        idx = rng.choice(len(g.weights), size=n, p=g.weights)
+        return self.simulate(g.theta[idx], first_replication + np.arange(n))
+
+
+def fit_abc(
+    problem: Problem, pool: Any, settings: ABCOptions, progress: Callable[[dict], None] | None = None, label: str = ""
+) -> Fit:
+    """ABC-SMC (:func:`sim.calibration.abc.abc_smc`) of ``problem`` through the runner ``pool``, the
+    simulation and the proposals both seeded by ``settings.seed``. ``RuntimeError`` (its message
+    starting with ``label``) when not even the prior generation fits into the budget."""
+    sim = RunnerSimulator(problem, pool, seed=settings.seed)
+    result = abc_smc(
+        sim,
+        problem.distance,
+        problem.prior,
+        population_size=settings.population,
+        seed=settings.seed,
+        budget=settings.budget,
+        max_generations=settings.max_generations,
+        min_acceptance_rate=settings.min_acceptance_rate,
+        progress=progress,
+    )
+    if not result.generations:
+        raise RuntimeError(f"{label}: no population within the budget ({result.stop_reason}); raise the budget")
+    return Fit(sim, result)

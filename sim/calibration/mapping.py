@@ -16,6 +16,14 @@ _DIRECT = {
     "sessions.group_share": "sessions.group_share",
     "caregiver.age.mean": "caregiver.age.mean",
 }
+#: Caregiver targets whose columns are not ``caregiver.<item>.yes`` of all participating caregivers.
+_CAREGIVER = {
+    "of_providers": ("caregiver.of_provider", "evaluated.provider"),
+    "of_consumers": ("caregiver.of_consumer", "evaluated.consumer"),
+    "female": ("caregiver.female", "caregiver.n"),
+    "member_qualified": ("caregiver.member_qualified.yes", "caregiver.of_provider"),
+    "expect_member_provider": ("caregiver.expect_member_provider.yes", "caregiver.of_consumer"),
+}
 
 
 def columns_for(tid: str) -> tuple[str, str | None]:
@@ -39,18 +47,7 @@ def columns_for(tid: str) -> tuple[str, str | None]:
             return tid, None
         return f"{head}.{parts[1]}.yes", f"evaluated.{head}"
     if head == "caregiver":
-        item = parts[1]
-        if item == "of_providers":
-            return "caregiver.of_provider", "evaluated.provider"
-        if item == "of_consumers":
-            return "caregiver.of_consumer", "evaluated.consumer"
-        if item == "female":
-            return "caregiver.female", "caregiver.n"
-        if item == "member_qualified":
-            return "caregiver.member_qualified.yes", "caregiver.of_provider"
-        if item == "expect_member_provider":
-            return "caregiver.expect_member_provider.yes", "caregiver.of_consumer"
-        return f"caregiver.{item}.yes", "caregiver.n"
+        return _CAREGIVER.get(parts[1], (f"caregiver.{parts[1]}.yes", "caregiver.n"))
     raise KeyError(f"no summary column for target {tid!r}")
 
 

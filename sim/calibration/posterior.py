@@ -32,7 +32,7 @@ import numpy as np
 import yaml
 
 from ..parameters import ModelParameters
-from ..priors import ParameterPrior
+from ..priors import ParameterPrior, parse_prior
 
 CALIBRATED_FILE = Path(__file__).resolve().parents[2] / "calibration" / "calibrated.yaml"
 ASSUMPTION_PRIORS_FILE = CALIBRATED_FILE.parent / "assumption_priors.yaml"
@@ -66,45 +66,6 @@ def load_posterior(path: Path | str = CALIBRATED_FILE) -> Posterior:
 AssumptionPrior = ParameterPrior  # an unidentified assumption's prior (``source``: its rationale, "why")
 
 
-def _prior_number(raw: dict[str, Any], key: str, where: str) -> float:
-    v = raw.get(key)
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
-        raise ValueError(f"{where}.{key}: expected a finite number, got {v!r}")
-    return float(v)
-
-
-def _parse_prior(name: Any, raw: Any, where: str, base: ModelParameters) -> AssumptionPrior:
-    if not isinstance(name, str) or name not in ModelParameters.model_fields:
-        raise ValueError(f"{where}: unknown parameter {name!r} (not a field of sim.parameters.ModelParameters)")
-    if not isinstance(raw, dict):
-        raise ValueError(f"{where}: expected a mapping with dist, low, high (and mean, sd for normal)")
-    extra = sorted(set(map(str, raw)) - {"dist", "low", "high", "mean", "sd", "why"})
-    if extra:
-        raise ValueError(f"{where}: unknown key {extra[0]!r}")
-    dist = raw.get("dist", "uniform")
-    if dist not in ("uniform", "normal"):
-        raise ValueError(f"{where}.dist: expected uniform or normal, got {dist!r}")
-    low, high = _prior_number(raw, "low", where), _prior_number(raw, "high", where)
-    if not low < high:
-        raise ValueError(f"{where}: empty range: low {low:g} must be below high {high:g}")
-    mean = sd = None
-    if dist == "normal":
-        mean, sd = _prior_number(raw, "mean", where), _prior_number(raw, "sd", where)
-        if sd <= 0:
-            raise ValueError(f"{where}.sd: must be positive, got {sd:g}")
-    fld = ModelParameters.model_fields[name]
-    if fld.annotation is not float:
-        raise ValueError(f"{where}: {name} is not a real-valued parameter")
-    for k, v in (("low", low), ("high", high)):  # the bounds must be valid values of the field
-        try:
-            base.replace(**{name: v})
-        except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            lines = str(exc).splitlines()
-            detail = (lines[2] if len(lines) > 2 else lines[0]).split(" [type=")[0].strip()
-            raise ValueError(f"{where}.{k}: {v:g} is not a valid value of {name}: {detail}") from None
-    return AssumptionPrior(name, dist, low, high, mean, sd, str(raw.get("why", "")).strip())
-
-
 def load_assumption_priors(
     path: Path | str = ASSUMPTION_PRIORS_FILE, base: ModelParameters | None = None
 ) -> tuple[AssumptionPrior, ...]:
@@ -116,7 +77,9 @@ def load_assumption_priors(
     params = doc.get("parameters") if isinstance(doc, dict) else None
     if not isinstance(params, dict) or not params:
         raise ValueError(f"{path}: expected a non-empty 'parameters' mapping")
-    return tuple(_parse_prior(n, r, f"{path}: parameters.{n}", base) for n, r in params.items())
+    return tuple(
+        parse_prior(n, r, f"{path}: parameters.{n}", base, source_key="why", real_only=True) for n, r in params.items()
+    )
 
 
 def assumption_draw(priors: Sequence[AssumptionPrior], seed: int, key: int) -> dict[str, float]:

@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..reporting import figure_dir, md_table, pyplot, save_figure
-from .abc import abc_smc
-from .core import CALIBRATION_DIR, Problem, RunnerSimulator
+from .core import CALIBRATION_DIR, ABCSettings, Problem, RunnerSimulator, fit_abc
 
 RECOVERY_TAG = 0x2EC0
 
@@ -66,14 +65,7 @@ def recover(
             t0 = time.perf_counter()
             obs = sim(truth[c : c + 1], np.array([7_000_000_000 + c]))[0]
             pc = with_observed(problem, obs)
-            res = abc_smc(
-                RunnerSimulator(pc, pool, seed=seed + 1 + c),
-                pc.distance,
-                pc.prior,
-                population_size=population,
-                seed=seed + 1 + c,
-                budget=budget,
-            )
+            res = fit_abc(pc, pool, ABCSettings(population, budget, seed + 1 + c), label=f"recovery case {c}").result
             g = res.posterior
             for k, name in enumerate(problem.names):
                 lo, med, hi = (float(weighted_quantile(g.theta[:, k], g.weights, alpha=a)) for a in (0.025, 0.5, 0.975))

@@ -230,34 +230,32 @@ def _epsilon_figure(fdir: Path, outcome: CalibrationOutcome) -> str:
     return save_figure(fig, fdir / "epsilon_acceptance.png", dpi=110)
 
 
-def write_report(
-    d: Path,
-    problem: Problem,
-    outcome: CalibrationOutcome,
-    fit: pd.DataFrame,
-    params: pd.DataFrame,
-    cal: dict,
-    settings: CalibrationSettings,
-    wall: float,
-) -> None:
+@dataclass(frozen=True)
+class ReportInputs:
+    """What ``report.md`` is written from: the problem, the ABC-SMC outcome, the fit and parameter
+    tables (``fit.csv``, ``parameters.csv``), the ``calibrated.yaml`` document, the settings and the
+    wall time in seconds; from the live run (:mod:`sim.calibration.run`) or from the files a
+    calibration wrote (:func:`rebuild_report`)."""
+
+    problem: Problem
+    outcome: CalibrationOutcome
+    fit: pd.DataFrame
+    params: pd.DataFrame
+    cal: dict
+    settings: CalibrationSettings
+    wall: float
+
+
+def write_report(d: Path, inputs: ReportInputs) -> None:
     """``d/report.md`` and ``d/figures/``."""
-    figs = figures(d, problem, outcome, fit, params)
-    text = report_text(problem, outcome, fit, params, cal, settings, wall, figs, validation_text(d))
-    (d / "report.md").write_text(text, encoding="utf-8")
+    figs = figures(d, inputs.problem, inputs.outcome, inputs.fit, inputs.params)
+    (d / "report.md").write_text(report_text(inputs, figs, validation_text(d)), encoding="utf-8")
 
 
-def report_text(
-    problem: Problem,
-    outcome: CalibrationOutcome,
-    fit: pd.DataFrame,
-    params: pd.DataFrame,
-    cal: dict,
-    settings: CalibrationSettings,
-    wall: float,
-    figs: list[str],
-    validation: str,
-) -> str:
+def report_text(inputs: ReportInputs, figs: list[str], validation: str) -> str:
     """The markdown of ``report.md`` (``figs``: the figure file names; ``validation``: that section's body)."""
+    problem, outcome, fit, params = inputs.problem, inputs.outcome, inputs.fit, inputs.params
+    cal, settings, wall = inputs.cal, inputs.settings, inputs.wall
     g = outcome
     gf = outcome.generations
     n_in = int(fit["inside"].sum())
@@ -565,7 +563,8 @@ def rebuild_report(d: Path) -> None:
     fit = pd.read_csv(d / "fit.csv")
     params = pd.read_csv(d / "parameters.csv")
     settings = settings_of(d, cal)
-    write_report(d, problem, outcome, fit, params, cal, settings, float(cal.get("wall_seconds", float("nan"))))
+    wall = float(cal.get("wall_seconds", float("nan")))
+    write_report(d, ReportInputs(problem, outcome, fit, params, cal, settings, wall))
 
 
 def settings_of(d: Path, cal: dict) -> CalibrationSettings:

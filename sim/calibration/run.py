@@ -25,8 +25,8 @@ import pandas as pd
 import yaml
 
 from . import report
-from .abc import ABCResult, abc_smc
-from .core import CalibrationSettings, Problem, RunnerSimulator
+from .abc import ABCResult
+from .core import CalibrationSettings, Problem, fit_abc
 from .posterior import calibrated_document
 
 PPC_TAG = 0x9F1C  # entropy tag of the posterior-predictive resampling stream
@@ -137,33 +137,19 @@ def run_calibration(
     problem = problem or Problem.default()
     t_start = time.perf_counter()
     with ReplicationPool(workers=settings.workers, scheduler=settings.scheduler) as pool:
-        sim = RunnerSimulator(problem, pool, seed=settings.seed)
-        result = abc_smc(
-            sim,
-            problem.distance,
-            problem.prior,
-            population_size=settings.population,
-            seed=settings.seed,
-            budget=settings.budget,
-            max_generations=settings.max_generations,
-            min_acceptance_rate=settings.min_acceptance_rate,
-            progress=progress,
-        )
+        fitted = fit_abc(problem, pool, settings, progress, label="calibration")
+        result = fitted.result
         t_abc = time.perf_counter() - t_start
-        if not result.generations:
-            raise RuntimeError(f"calibration produced no population ({result.stop_reason}); raise --budget")
         g = result.posterior
         # posterior predictive (parameter uncertainty + stochastic noise) and at the calibrated point
         m = settings.ppc_replications
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([settings.seed, PPC_TAG])))
-        idx = rng.choice(len(g.weights), size=m, p=g.weights)
         if progress:
             progress({"stage": "posterior predictive", "replications": 2 * m})
-        post_pred = sim(g.theta[idx], POSTERIOR_PREDICTIVE_BASE + np.arange(m))
+        post_pred = fitted.predictive(m, [settings.seed, PPC_TAG], POSTERIOR_PREDICTIVE_BASE)
         doc_meta = _meta(settings, problem, result, t_abc)
         cal = calibrated_document(problem.names, g.theta, g.weights, doc_meta)
         point = np.array([cal["parameters"][n] for n in problem.names])
-        point_pred = sim(np.tile(point, (m, 1)), POINT_PREDICTIVE_BASE + np.arange(m))
+        point_pred = fitted.simulate(np.tile(point, (m, 1)), POINT_PREDICTIVE_BASE + np.arange(m))
     prior_pred = result.generations[0].summaries
     fit = fit_table(problem, prior_pred, post_pred, point_pred)
     params = parameter_table(problem, result)
@@ -316,4 +302,5 @@ def _write_outputs(
     with open(d / "calibrated.yaml", "w", encoding="utf-8") as fh:
         fh.write("# Calibrated parameter set (python cli.py calibrate). Use as a scenario `parameter_set:`.\n")
         yaml.safe_dump(cal, fh, sort_keys=False, width=120, default_flow_style=None)
-    report.write_report(d, problem, report.CalibrationOutcome.from_result(result), fit, params, cal, settings, wall)
+    outcome = report.CalibrationOutcome.from_result(result)
+    report.write_report(d, report.ReportInputs(problem, outcome, fit, params, cal, settings, wall))

@@ -76,6 +76,22 @@ def _sd(id_: str, label: str, sd: float, n: int, source: str, informs: list[str]
     return Target(id_, label, "sd", sd, n, source, informs, se=sd / math.sqrt(2 * (n - 1)))
 
 
+def _mean_and_sd(it: Any, label: str, informs: list[str], sd_informs: list[str]) -> list[Target]:
+    """A provider Likert item's mean and SD (Table 2): ``provider.<column>.mean`` and ``.sd``."""
+    return [
+        _mean(
+            f"provider.{it.column}.mean",
+            f"Providers: {label}, mean",
+            it.paper_mean,
+            it.paper_sd,
+            it.paper_n,
+            it.source,
+            informs,
+        ),
+        _sd(f"provider.{it.column}.sd", f"Providers: {label}, SD", it.paper_sd, it.paper_n, it.source, sd_informs),
+    ]
+
+
 # --- Which parameters each family of targets informs (the model's mechanisms, sim/model.py) ------
 _CONSUMER_RETENTION = [
     "consumer_dropout_hazard_per_month",
@@ -252,27 +268,8 @@ def _provider_targets(t: list[Target]) -> None:
                     ["confidence_response_prob"],
                 )
             )
-            t.append(
-                _mean(
-                    "provider.confidence.mean",
-                    "Providers: confidence to continue (0-10), mean",
-                    it.paper_mean,
-                    it.paper_sd,
-                    it.paper_n,
-                    it.source,
-                    informs,
-                )
-            )
-            t.append(
-                _sd(
-                    "provider.confidence.sd",
-                    "Providers: confidence to continue (0-10), SD",
-                    it.paper_sd,
-                    it.paper_n,
-                    it.source,
-                    ["provider_likert_base.confidence", "confidence_experience_shift"],
-                )
-            )
+            sd_informs = ["provider_likert_base.confidence", "confidence_experience_shift"]
+            t += _mean_and_sd(it, "confidence to continue (0-10)", informs, sd_informs)
             m, n = PAPER_CONFIDENCE_LATER
             t.append(
                 _mean(
@@ -288,27 +285,7 @@ def _provider_targets(t: list[Target]) -> None:
             )
         else:
             informs = [f"provider_likert_base.{it.column}", *_PROVIDER_LIKERT, *_ANSWERS]
-            t.append(
-                _mean(
-                    f"provider.{it.column}.mean",
-                    f"Providers: {it.label}, mean",
-                    it.paper_mean,
-                    it.paper_sd,
-                    it.paper_n,
-                    it.source,
-                    informs,
-                )
-            )
-            t.append(
-                _sd(
-                    f"provider.{it.column}.sd",
-                    f"Providers: {it.label}, SD",
-                    it.paper_sd,
-                    it.paper_n,
-                    it.source,
-                    [f"provider_likert_base.{it.column}", "stress_satisfaction_shift"],
-                )
-            )
+            t += _mean_and_sd(it, it.label, informs, [f"provider_likert_base.{it.column}", "stress_satisfaction_shift"])
 
 
 def _stress_targets(t: list[Target]) -> None:

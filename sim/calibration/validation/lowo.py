@@ -4,7 +4,7 @@ The paper's two waves (initial: unstructured, 18 months; later: structured, 12 m
 separately for retention, the mood benefit and the providers' confidence (target ids ending in
 ``.initial`` / ``.later``, ``calibration/targets.yaml``). For a held-out wave W, every target whose
 id names W is dropped from the calibration distance (pooled figures and between-wave contrasts,
-whose ids name no wave, stay in); ABC-SMC (:func:`sim.calibration.abc.abc_smc`, the calibration's
+whose ids name no wave, stay in); ABC-SMC (:func:`sim.calibration.core.fit_abc`, the calibration's
 own driver, simulator and distance) fits the rest, and W's figures are predicted from the posterior
 predictive: ``predictive`` studies, each at a particle drawn by weight. Coverage is the share of W's
 figures whose observed value lies inside the central 95% predictive interval.
@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..abc import abc_smc
-from ..core import Problem, RunnerSimulator
+from ..core import Problem, fit_abc
 from ..run import predictive_quantiles
 
 WAVES = ("initial", "later")
@@ -77,24 +76,10 @@ def leave_one_wave_out(
 ) -> pd.DataFrame:
     """Fit without ``held_out``'s figures; one row per held-out figure with its predictive interval."""
     red = reduced_problem(problem, held_out)
-    sim = RunnerSimulator(red, pool, seed=settings.seed)
-    res = abc_smc(
-        sim,
-        red.distance,
-        red.prior,
-        population_size=settings.population,
-        seed=settings.seed,
-        budget=settings.budget,
-        max_generations=settings.max_generations,
-        min_acceptance_rate=settings.min_acceptance_rate,
-        progress=_progress_printer(f"leave out {held_out}") if progress else None,
-    )
-    if not res.generations:
-        raise RuntimeError(f"leave out {held_out}: no population within the budget ({res.stop_reason})")
-    g = res.posterior
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([settings.seed, LOWO_TAG, WAVES.index(held_out)])))
-    idx = rng.choice(len(g.weights), size=settings.predictive, p=g.weights)
-    pred = sim(g.theta[idx], PREDICTIVE_BASE + np.arange(settings.predictive))
+    printer = _progress_printer(f"leave out {held_out}") if progress else None
+    fit = fit_abc(red, pool, settings, printer, label=f"leave out {held_out}")
+    res, g = fit.result, fit.result.posterior
+    pred = fit.predictive(settings.predictive, [settings.seed, LOWO_TAG, WAVES.index(held_out)], PREDICTIVE_BASE)
     rows = []
     for j, tid in enumerate(problem.ids):
         if not names_wave(tid, held_out):
