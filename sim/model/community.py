@@ -139,6 +139,7 @@ class Consumers:
     enrolled_day: list[float] = field(init=False)  # day they joined a group; inf while waiting
     month_invited: list[int] = field(init=False)  # sessions invited to since the last dropout review
     month_attended: list[int] = field(init=False)
+    reviews: int = 0  # dropout reviews so far (a review may set exit days; sim.model.consumers)
 
     def __post_init__(self) -> None:
         n = len(self.pids)
