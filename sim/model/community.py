@@ -24,6 +24,7 @@ from .records import SessionRecord
 
 if TYPE_CHECKING:
     from .caseload import Caseload
+    from .providers import Supervision
 
 N_CATEGORIES = len(ins.CONTENT_CATEGORIES)
 RUN_STREAMS = (
@@ -100,17 +101,22 @@ class Provider:
         """active | on_leave | quit on day ``now``."""
         if self.exit_day is not None and self.exit_day <= now:
             return "quit"
-        if self.leave_spells and self.leave_spells[-1][0] <= now < self.leave_spells[-1][1]:
-            return "on_leave"
-        return "active"
+        return "on_leave" if self.on_leave(now) else "active"
+
+    def on_leave(self, now: float) -> bool:
+        """On a leave spell on day ``now`` (spells follow one another: a leave is drawn only from the
+        day the last one ends, ``sim.model.providers.ProviderCareer``; the latest spell begun counts)."""
+        for start, end in reversed(self.leave_spells):
+            if start <= now:
+                return now < end
+        return False
 
     def available(self, now: float) -> bool:
         """Trained, not on leave, not quit (Methods: pre-service training; Results: temporary leave);
-        ``status_on(now) == "active"`` after training, written out (it runs at every session attempt)."""
+        ``status_on(now) == "active"`` after training."""
         if now < self.training_end or (self.exit_day is not None and self.exit_day <= now):
             return False
-        spells = self.leave_spells
-        return not spells or not spells[-1][0] <= now < spells[-1][1]
+        return not self.leave_spells or not self.on_leave(now)
 
     def supervision_between(self, start: float, end: float) -> int:
         """Supervision contacts ended in (start, end] (the doctors' queue advanced to ``end``)."""
@@ -193,6 +199,8 @@ class CommunityState:
     month_disrupted: int = 0  # ... of which postponed or cancelled
     snapshot: dict | None = None  # taken at follow-up (sim.model.evaluation.FollowUp)
     caseload: Caseload | None = None  # open caseload (scenario caseload:); None = closed cohort
+    supervision: Supervision | None = None  # the providers' supervision requests (sim.model.providers)
+    month_end: float = 0.0  # the day the current month of services ends (sim.model.rollout.monthly_reviews)
     _available: list[Provider] = field(default_factory=list)
     _available_on: tuple[float, float] = (math.inf, -math.inf)  # days the cached list holds
 
@@ -205,7 +213,7 @@ class CommunityState:
         for q in self.providers:
             if q.available(now):
                 avail.append(q)
-            for day in (q.training_end, q.exit_day, *(q.leave_spells[-1] if q.leave_spells else ())):
+            for day in (q.training_end, q.exit_day, *(d for spell in q.leave_spells for d in spell)):
                 if day is not None and now < day < until:
                     until = day
         self._available, self._available_on = avail, (now, until)
