@@ -54,10 +54,10 @@ class Snapshot:
     providers: dict[str, list]  # rows of the providers table, answers still to add
     consumers: dict[str, list]
     exposure: Exposure
-    prov_sessions: np.ndarray  # sessions staffed before follow-up
-    con_sessions: np.ndarray  # sessions attended before follow-up
-    prov_on_time: np.ndarray  # on-time share of staffed sessions (the reference share if none)
-    con_on_time: np.ndarray  # on-time share of attended sessions (the reference share if none)
+    prov_sessions: list[int]  # sessions staffed before follow-up
+    con_sessions: list[int]  # sessions attended before follow-up
+    prov_on_time: list[float]  # on-time share of staffed sessions (the reference share if none)
+    con_on_time: list[float]  # on-time share of attended sessions (the reference share if none)
     sessions_held: int  # sessions held before follow-up
     sessions_cancelled: int  # sessions due before follow-up and cancelled
     held_share: float  # share of the community's sessions due before follow-up that were held
@@ -78,7 +78,7 @@ def take_snapshot(c: CommunityState, replication: int, now: float) -> Snapshot:
     assert c.consumers is not None
     ex = exposure(c.records, len(c.providers), len(c.consumers))
     c.doctors.advance(now)
-    staffed = ex.prov_led + ex.prov_assisted
+    staffed = [a + b for a, b in zip(ex.prov_led, ex.prov_assisted, strict=True)]
     held = cancelled = 0
     for r in c.records:
         if r.before_follow_up:
@@ -101,8 +101,8 @@ def take_snapshot(c: CommunityState, replication: int, now: float) -> Snapshot:
     )
 
 
-def _share_or(num: np.ndarray, den: np.ndarray, default: float) -> np.ndarray:
-    return np.divide(num, den, out=np.full(len(den), default), where=den > 0)
+def _share_or(num: list[int], den: list[int], default: float) -> list[float]:
+    return [a / b if b else default for a, b in zip(num, den, strict=True)]
 
 
 def _common_rows(
@@ -131,15 +131,17 @@ def _provider_rows(c: CommunityState, ex: Exposure, replication: int, now: float
     rows = _common_rows(c, replication, [q.pid for q in provs], baseline, "provider", now)
     rows["recruited_day"] = [q.recruited_day for q in provs]  # a replacement's own (sim.model.training)
     rows.update(_career_rows(c, now))
-    rows["sessions_led"] = ex.prov_led.tolist()
-    rows["sessions_assisted"] = ex.prov_assisted.tolist()
+    rows["sessions_led"] = ex.prov_led
+    rows["sessions_assisted"] = ex.prov_assisted
     rows["leave_episodes"] = [sum(1 for a, _ in q.leave_spells if a <= now) for q in provs]
     rows["leave_days"] = [round(sum(max(0.0, min(b, now) - a) for a, b in q.leave_spells), 3) for q in provs]
     rows["supervision_contacts"] = [q.supervision_by(now) for q in provs]
     rows["stressed"] = [int(q.stressed) for q in provs]
     rows["stressed_months"] = [q.stressed_months for q in provs]
-    rows["categories_met"] = ex.prov_categories.sum(axis=1).tolist()
-    rows["on_time_share"] = _shares(ex.prov_on_time, ex.prov_led + ex.prov_assisted)
+    rows["categories_met"] = ex.prov_categories
+    rows["on_time_share"] = _shares(
+        ex.prov_on_time, [a + b for a, b in zip(ex.prov_led, ex.prov_assisted, strict=True)]
+    )
     return rows
 
 
@@ -167,19 +169,19 @@ def _consumer_rows(c: CommunityState, ex: Exposure, replication: int, now: float
     rows["evaluated"] = rows["retained"]
     rows["caregiver_id"] = [pid + "/G" for pid in cons.pids]
     inv, att = ex.con_invited, ex.con_attended
-    rows["sessions_invited"] = inv.tolist()
-    rows["sessions_attended"] = att.tolist()
+    rows["sessions_invited"] = inv
+    rows["sessions_attended"] = att
     rows["attendance_rate"] = _shares(att, inv)
     rows["meets_attendance_requirement"] = [int(i > 0 and a / i > 0.4) for a, i in zip(att, inv, strict=True)]
-    rows["categories_met"] = ex.con_categories.sum(axis=1).tolist()
+    rows["categories_met"] = ex.con_categories
     rows["on_time_share"] = _shares(ex.con_on_time, att)
     if c.caseload is not None:  # open caseload: who waits, who left and why (sim.model.caseload)
         rows.update(c.caseload.follow_up_columns(now))
     return rows
 
 
-def _shares(num: np.ndarray, den: np.ndarray) -> list[float | None]:
-    return [round(int(a) / int(b), 6) if b else None for a, b in zip(num, den, strict=True)]
+def _shares(num: list[int], den: list[int]) -> list[float | None]:
+    return [round(a / b, 6) if b else None for a, b in zip(num, den, strict=True)]
 
 
 # --- Interviews ------------------------------------------------------------------------------------
@@ -245,7 +247,7 @@ def _column(snaps: list[Snapshot], table: str, key: str) -> np.ndarray:
 
 
 def _array(snaps: list[Snapshot], key: str) -> np.ndarray:
-    return np.concatenate([getattr(s, key) for s in snaps]).astype(float)
+    return np.array([x for s in snaps for x in getattr(s, key)], dtype=float)
 
 
 def _is(snaps: list[Snapshot], table: str, key: str, level: str) -> np.ndarray:
