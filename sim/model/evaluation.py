@@ -239,7 +239,9 @@ class _Stack:
         )
 
     def members(self, prov_values: np.ndarray, con_values: np.ndarray) -> np.ndarray:
-        return np.concatenate([prov_values, con_values])[self.member_order]
+        """Per-member values from the providers' and the consumers' (along the last axis: rows of several
+        columns at once)."""
+        return np.concatenate([prov_values, con_values], axis=-1)[..., self.member_order]
 
 
 def _column(snaps: list[Snapshot], table: str, key: str) -> np.ndarray:
@@ -280,20 +282,27 @@ def interview(p: ModelParameters, replication: int, communities: list[CommunityS
         _column(snaps, "consumers", "categories_met") / N_CATEGORIES,
         eval_rng,
     )
-    for ans, ok in ((prov_ans, prov_eval), (con_ans, con_eval)):
-        for k in ans:
-            ans[k] = np.where(ok, ans[k], np.nan)
-    care_rows, care_ans = _caregivers(p, replication, st, snaps, prov_ans, con_ans, st.members(prov_eval, con_eval))
+    prov_ans, prov_lists = _blanked(prov_ans, prov_eval, PROVIDER_ANSWER_COLUMNS)
+    con_ans, con_lists = _blanked(con_ans, con_eval, CONSUMER_ANSWER_COLUMNS)
+    care_rows, care_ans, took_part = _caregivers(
+        p, replication, st, snaps, prov_ans, con_ans, st.members(prov_eval, con_eval)
+    )
+    _, care_lists = _blanked(care_ans, took_part, CAREGIVER_ANSWER_COLUMNS)
     prov_rows = concat_rows([s.providers for s in snaps])
     con_rows = concat_rows([s.consumers for s in snaps])
-    for rows, ans, order in (
-        (prov_rows, prov_ans, PROVIDER_ANSWER_COLUMNS),
-        (con_rows, con_ans, CONSUMER_ANSWER_COLUMNS),
-        (care_rows, care_ans, CAREGIVER_ANSWER_COLUMNS),
-    ):
-        for col in order:
-            rows[col] = ans[col].tolist()
+    prov_rows.update(zip(PROVIDER_ANSWER_COLUMNS, prov_lists, strict=True))
+    con_rows.update(zip(CONSUMER_ANSWER_COLUMNS, con_lists, strict=True))
+    care_rows.update(zip(CAREGIVER_ANSWER_COLUMNS, care_lists, strict=True))
     return {"providers": prov_rows, "consumers": con_rows, "caregivers": care_rows}
+
+
+def _blanked(
+    ans: dict[str, np.ndarray], answered: np.ndarray, columns: tuple[str, ...]
+) -> tuple[dict[str, np.ndarray], list[list[float]]]:
+    """The answers in ``columns`` order, blank (NaN) where not ``answered``: as arrays by column, and as
+    the table's lists (one matrix operation and one conversion for all the columns)."""
+    m = np.where(answered, np.array([ans[col] for col in columns]), np.nan)
+    return dict(zip(columns, m, strict=True)), m.tolist()
 
 
 def _caregivers(
@@ -304,9 +313,10 @@ def _caregivers(
     prov_ans: dict[str, np.ndarray],
     con_ans: dict[str, np.ndarray],
     evaluated: np.ndarray,
-) -> tuple[dict[str, list], dict[str, np.ndarray]]:
+) -> tuple[dict[str, list], dict[str, np.ndarray], np.ndarray]:
     """Caregivers, community by community (its providers' then its consumers' family members): who
-    takes part (Results, 'Caregivers'), their relation, gender and age, and their answers."""
+    takes part (Results, 'Caregivers'), their relation, gender and age, and their answers (to be blanked
+    where they did not take part, the third value)."""
     cs = st.communities
     n_prov, n_con, n_people = sum(st.n_prov), sum(st.n_con), st.n_people
     is_prov = st.members(np.ones(n_prov, bool), np.zeros(n_con, bool))
@@ -325,17 +335,16 @@ def _caregivers(
     age = np.where(spouse, member_age + 3.0 * z_age, member_age + gap_mu + gap_sd * z_age)
     female = np.where(spouse, ~female_member, u_gender < p.caregiver_parent_female_prob)
     nan_p, nan_c = np.full(n_prov, np.nan), np.full(n_con, np.nan)
-    member_answers = {
-        col: st.members(prov_ans.get(col, nan_p), con_ans.get(col, nan_c))
-        for col in ("sat_overall", "willing_continue", "qualified", *ins.SELF_BENEFIT_COLUMNS)
-    }
+    cols = ("sat_overall", "willing_continue", "qualified", *ins.SELF_BENEFIT_COLUMNS)
+    answers = st.members(
+        np.array([prov_ans.get(col, nan_p) for col in cols]), np.array([con_ans.get(col, nan_c) for col in cols])
+    )
+    member_answers = dict(zip(cols, answers, strict=True))
     member_dose = st.members(
         dose(_array(snaps, "prov_sessions"), p, PROVIDER_REFERENCE_SESSIONS),
         dose(_array(snaps, "con_sessions"), p, CONSUMER_REFERENCE_SESSIONS),
     )
     care_ans = interview_caregivers(p, st.context(n_people), is_prov, member_dose, member_answers, care_rng)
-    for k in care_ans:
-        care_ans[k] = np.where(participated, care_ans[k], np.nan)
     member_ids = [m for s in snaps for m in (*s.providers["person_id"], *s.consumers["person_id"])]
     rows: dict[str, list] = {
         "replication": [replication] * len(member_ids),
@@ -350,7 +359,7 @@ def _caregivers(
         "age": np.round(age, 1).tolist(),
         "participated": participated.astype(int).tolist(),
     }
-    return rows, care_ans
+    return rows, care_ans, participated
 
 
 def _repeat(values: list, sizes: list[int]) -> list:
