@@ -14,6 +14,11 @@ numbers per source and community (common random numbers) wherever their communit
 How the streams are drawn changed twice, outputs being statistically equivalent
 (``tests/test_model_equivalence.py``) but not identical to the earlier versions:
 
+- (latest, a change of mechanism rather than of draws only) DOCTOR: supervision requests are drawn at
+  each monthly review for the coming month, at the month's stress-dependent rate
+  (``sim.model.providers.Supervision``), instead of one gap at a time at the rate of the day of the
+  previous request; the DOCTOR stream's uniforms go to plan reviews and supervision in another order,
+  and supervision contacts are about 4% more frequent in the paper's study;
 - with the per-community key above (before: one ``SeedSequence(S, spawn_key=(r, k, c))`` per source;
   every stream gives other values, with the same distributions);
 
