@@ -379,9 +379,9 @@ def test_a_provider_waiting_for_supervision_does_not_ask_again():
 def test_a_provider_on_an_earlier_leave_spell_is_on_leave():
     """A provider's state on a day follows the leave spell begun last before that day, not only the
     last spell drawn (spells follow one another, sim.model.providers)."""
-    from sim.model.community import Provider
+    from sim.model.community import Provider, content_menus
 
-    q = Provider(0, "A/P01", {}, 0.0, False, np.ones(8), 8)
+    q = Provider(0, "A/P01", {}, 0.0, False, content_menus(np.ones((1, 8)), 8)[0])
     q.leave_spells = [[10.0, 20.0], [30.0, 40.0]]
     assert [q.status_on(d) for d in (5.0, 15.0, 25.0, 35.0, 45.0)] == [
         "active",

@@ -72,8 +72,7 @@ class Provider:
         baseline: dict,
         training_end: float,
         stressed: bool,
-        interest: np.ndarray,
-        breadth: int,
+        menu: tuple[list[int], list[float]],
         recruited_day: float = 0.0,
         replaces: str = "",
     ):
@@ -89,9 +88,7 @@ class Provider:
         self.month_staffed = 0  # sessions staffed since the last monthly review
         # The categories this provider picks from (all eight, or their favourites) and the
         # cumulative choice probabilities (Methods: 'according to their own interest or strength').
-        order = np.argsort(-interest, kind="stable")[:breadth] if breadth < len(interest) else np.arange(len(interest))
-        fav = interest[order]
-        self.menu = (order.tolist(), np.cumsum(fav / fav.sum()).tolist())
+        self.menu = menu
         self.led = 0  # sessions led before follow-up: the staffing rule picks the least-used lead
         self.leave_spells: list[list[float]] = []
         self.supervision: list[Request] = []  # supervision requests made to the community doctors
@@ -301,6 +298,7 @@ def _draw_providers(c: CommunityState, p: ModelParameters) -> list[Provider]:
     p_stress = _stress_prob(c, p)
     stress_u = c.rng[Stream.STRESS].random(n)
     breadth = N_CATEGORIES if c.structured else p.unstructured_content_breadth
+    menus = content_menus(interests, breadth)
     return [
         Provider(
             i,
@@ -308,12 +306,25 @@ def _draw_providers(c: CommunityState, p: ModelParameters) -> list[Provider]:
             {k: v[i] for k, v in base.items()},
             c.training_end,
             bool(stress_u[i] < p_stress),
-            interests[i],
-            breadth,
+            menus[i],
             c.start,
         )
         for i in range(n)
     ]
+
+
+def content_menus(interests: np.ndarray, breadth: int) -> list[tuple[list[int], list[float]]]:
+    """Each provider's menu (one row of ``interests`` each): their ``breadth`` favourite categories, most
+    interesting first (all eight in category order if ``breadth`` covers them), and the cumulative
+    probabilities of picking each, in proportion to interest."""
+    n, k = interests.shape
+    if breadth < k:
+        order = np.argsort(-interests, axis=1, kind="stable")[:, :breadth]
+    else:
+        order = np.broadcast_to(np.arange(k), (n, k))
+    fav = np.take_along_axis(interests, order, axis=1)
+    cum = np.cumsum(fav / fav.sum(axis=1, keepdims=True), axis=1)
+    return list(zip(order.tolist(), cum.tolist(), strict=True))
 
 
 def _interest_alpha(p: ModelParameters) -> np.ndarray:
@@ -336,7 +347,8 @@ def draw_replacement(
     stressed = bool(rng.random() < _stress_prob(c, p))
     breadth = N_CATEGORIES if c.structured else p.unstructured_content_breadth
     baseline = {k: v[0] for k, v in base.items()}
-    return Provider(-1, f"{c.name}/P{number:02d}", baseline, math.inf, stressed, interest, breadth, day, replaces)
+    menu = content_menus(interest[None, :], breadth)[0]
+    return Provider(-1, f"{c.name}/P{number:02d}", baseline, math.inf, stressed, menu, day, replaces)
 
 
 def _draw_consumers(c: CommunityState, p: ModelParameters) -> Consumers:
