@@ -60,14 +60,11 @@ def onset_normal_for_moments(mean: float, sd: float, age_mu: float, age_s: float
     return float(sol.x[0]), float(np.exp(sol.x[1]))
 
 
-def _truncated_normal(
-    rng: np.random.Generator, mu: float, s: float, lo: np.ndarray | float, hi: np.ndarray | float, n: int
-) -> np.ndarray:
-    """Inverse-CDF draws from N(mu, s) truncated to [lo, hi] (lo, hi may be arrays)."""
+def _truncated_normal(mu: float, s: float, lo: np.ndarray | float, hi: np.ndarray | float, u: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draws from N(mu, s) truncated to [lo, hi] (lo, hi may be arrays), from uniforms ``u``."""
     a = special.ndtr((np.asarray(lo) - mu) / s)
     b = special.ndtr((np.asarray(hi) - mu) / s)
-    u = a + (b - a) * rng.random(n)
-    return mu + s * special.ndtri(u)
+    return mu + s * special.ndtri(a + (b - a) * u)
 
 
 @cache
@@ -80,25 +77,36 @@ def _category_cdf(role: str, var: str) -> np.ndarray:
 
 
 def draw_baseline(role: str, n: int, rng: np.random.Generator) -> dict[str, list]:
-    """Draw ``n`` people of ``role`` ('provider' or 'consumer'): one list per Table 1 column."""
+    """Draw ``n`` people of ``role`` ('provider' or 'consumer'): one list per Table 1 column.
+
+    Eight uniforms per person, fetched in one call (NumPy's generators fill an array one draw after
+    another, so these are the values of eight calls of ``rng.random(n)`` in turn): age, the five
+    categorical variables, living alone, age at onset."""
     t = TABLE1[role]
     out: dict[str, list] = {}
     lo, hi = ELIGIBLE_AGE
     mu, s = truncated_normal_for_moments(*t["age"], lo, hi)
-    age = _truncated_normal(rng, mu, s, lo, hi, n)
-    for var in ("gender", "education", "marital_status", "employed", "diagnosis"):
+    u = rng.random(8 * n).reshape(8, n)
+    age = _truncated_normal(mu, s, lo, hi, u[0])
+    for k, var in enumerate(("gender", "education", "marital_status", "employed", "diagnosis"), start=1):
         levels = BASELINE_CATEGORICAL[var]
         # The draws of rng.choice(len(levels), size=n, p=shares), without its argument checks.
-        idx = _category_cdf(role, var).searchsorted(rng.random(n), side="right")
+        idx = _category_cdf(role, var).searchsorted(u[k], side="right")
         out[var] = [levels[i] for i in idx.tolist()]
     married = np.array([m == "currently_married" for m in out["marital_status"]])
-    alone_yes, alone_no = t["lives_alone"]
-    not_married_share = 1.0 - t["marital_status"][1] / t["n"]
-    p_alone = min(1.0, alone_yes / (alone_yes + alone_no) / not_married_share) if not_married_share > 0 else 0.0
-    alone = (~married) & (rng.random(n) < p_alone)
-    out["lives_alone"] = ["yes" if a else "no" for a in alone]
+    alone = (~married) & (u[6] < _alone_prob(role))
+    out["lives_alone"] = ["yes" if a else "no" for a in alone.tolist()]
     omu, os_ = onset_normal_for_moments(*t["onset_age"], mu, s)
-    onset = _truncated_normal(rng, omu, os_, ONSET_MIN_AGE, age, n)
+    onset = _truncated_normal(omu, os_, ONSET_MIN_AGE, age, u[7])
     out["age"] = np.round(age, 1).tolist()
     out["onset_age"] = np.round(onset, 1).tolist()
     return out
+
+
+@cache
+def _alone_prob(role: str) -> float:
+    """P(lives alone | not currently married) reproducing Table 1's share of people living alone."""
+    t = TABLE1[role]
+    alone_yes, alone_no = t["lives_alone"]
+    not_married_share = 1.0 - t["marital_status"][1] / t["n"]
+    return min(1.0, alone_yes / (alone_yes + alone_no) / not_married_share) if not_married_share > 0 else 0.0

@@ -27,6 +27,7 @@ scenarios line up under common random numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.special import expit, logit
@@ -83,9 +84,29 @@ def _yes(u: np.ndarray, lp: np.ndarray) -> np.ndarray:
     return (u < expit(lp)).astype(float)
 
 
-def _toward(p0: float, level: np.ndarray | float, g: np.ndarray, shift: np.ndarray | float) -> np.ndarray:
+@lru_cache(maxsize=4096)  # parameters' values: a calibration's draws are many, so bounded
+def _logit(x: float) -> float:
+    """logit of a parameter (a scalar): the same value as ``scipy.special.logit``, computed once."""
+    return float(logit(x))
+
+
+def _toward(p0: float, level: float, g: np.ndarray, shift: np.ndarray | float) -> np.ndarray:
     """logit P(yes | d) = logit(p0) + g(d) (logit(level) - logit(p0) + shift)."""
-    return logit(p0) + g * (logit(level) - logit(p0) + shift)
+    lp0 = _logit(p0)
+    return lp0 + g * (_logit(level) - lp0 + shift)
+
+
+def _toward_items(p0: float, levels: list[float], g: np.ndarray, shift: np.ndarray | float) -> np.ndarray:
+    """:func:`_toward` of several items at once, one row per item (``shift``: one row, or one per item);
+    element by element the same arithmetic, so the same values."""
+    lp0 = _logit(p0)
+    return lp0 + g * (np.array([_logit(x) for x in levels])[:, None] - lp0 + shift)
+
+
+@lru_cache(maxsize=4096)
+def _scaled_level(scale: float, level: float) -> float:
+    """expit(scale logit(level)): an item's level adjusted for the random effects (:func:`_benefits`)."""
+    return float(expit(scale * _logit(level)))
 
 
 def _scored(latent: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -112,17 +133,48 @@ def _benefits(
     p0 = p.benefit_no_programme_prob
     cols = ins.SELF_BENEFIT_COLUMNS + ins.OTHERS_BENEFIT_COLUMNS
     u = rng.random((len(cols), n))
-    for k, col in enumerate(cols):
-        level = expit(scale * logit(base[col]))
-        out[col] = _yes(u[k], _toward(p0, level, g, common))
+    yes = _yes(u, _toward_items(p0, [_scaled_level(scale, base[col]) for col in cols], g, common))
+    out.update(zip(cols, yes, strict=True))
 
 
 def _likert(
-    p: ModelParameters, mean: float, g: np.ndarray, shift: np.ndarray | float, lo: float = 1.0, hi: float = 5.0
+    p: ModelParameters,
+    mean: float | np.ndarray,
+    g: np.ndarray,
+    shift: np.ndarray | float,
+    lo: float = 1.0,
+    hi: float = 5.0,
 ) -> np.ndarray:
-    """Latent mean moving from the no-programme score to the item's mean at the reference exposure."""
+    """Latent mean moving from the no-programme score to the item's mean at the reference exposure
+    (``mean``: one item's, or a column of several items' means, giving one row per item)."""
     m0 = lo + (p.score_no_programme - 1) / 4 * (hi - lo)
     return m0 + g * (mean - m0 + shift)
+
+
+def _likert_items(
+    p: ModelParameters,
+    items: list[tuple[str, tuple[float, float]]],
+    g: np.ndarray,
+    shift: np.ndarray,
+    z: np.ndarray,
+    extra: np.ndarray | None = None,
+) -> np.ndarray:
+    """Latent scores of several 1-5 items (``items``: (column, (mean, SD))), one row per item:
+    :func:`_likert` (``shift``: one row per item), plus ``extra``, plus the item's SD times its row of
+    standard normals ``z``."""
+    latent = _likert(p, np.array([mean for _, (mean, _) in items])[:, None], g, shift)
+    if extra is not None:
+        latent = latent + extra
+    return latent + np.array([sd for _, (_, sd) in items])[:, None] * z
+
+
+def _item_shifts(shift: np.ndarray | float, cols: list[str], n: int, extra: dict[str, np.ndarray]) -> np.ndarray:
+    """One row per item: ``shift``, plus the item's own ``extra`` where it has one."""
+    rows = np.array(np.broadcast_to(shift, (len(cols), n)))
+    for k, col in enumerate(cols):
+        if col in extra:
+            rows[k] = shift + extra[col]
+    return rows
 
 
 def interview_providers(
@@ -152,21 +204,22 @@ def interview_providers(
     )
     shift = p.satisfaction_experience_shift * wave + 0.5 * p.answer_community_loading * ctx.effect
     z = rng.standard_normal((len(p.provider_likert_base), n))
-    for k, (col, (mean, sd)) in enumerate(sorted(p.provider_likert_base.items())):
-        if col == "confidence":
-            continue
-        extra = (
-            p.richness_score_per_share * (category_share - REFERENCE_CATEGORY_SHARE) if col == "sat_content" else 0.0
-        )
-        latent = _likert(p, mean, g, shift + extra) + p.stress_satisfaction_shift * s_c
-        out[col] = _scored(latent + sd * z[k], 1, 5)
+    items = sorted(p.provider_likert_base.items())
+    rows = [k for k, (col, _) in enumerate(items) if col != "confidence"]  # confidence: a 0-10 score, below
+    items = [items[k] for k in rows]
+    cols = [col for col, _ in items]
+    richness = {"sat_content": p.richness_score_per_share * (category_share - REFERENCE_CATEGORY_SHARE)}
+    latent = _likert_items(
+        p, items, g, _item_shifts(shift, cols, n, richness), z[rows], p.stress_satisfaction_shift * s_c
+    )
+    out.update(zip(cols, _scored(latent, 1, 5), strict=True))
     c_mean, c_sd = p.provider_likert_base["confidence"]
     conf_latent = _likert(p, c_mean, g, p.confidence_experience_shift * wave, 0.0, 10.0)
     conf = _scored(conf_latent + c_sd * rng.standard_normal(n), 0, 10)
     out["confidence"] = np.where(u[3] < p.confidence_response_prob, conf, np.nan)
     ur = rng.random((len(ins.PROVIDER_STRESS_REASONS), n))
     for k, it in enumerate(ins.PROVIDER_STRESS_REASONS):
-        lp = logit(p.stress_reason_prob[it.column])
+        lp = _logit(p.stress_reason_prob[it.column])
         if it.column == "stress_topic_difficulty":
             lp = lp + p.stress_topic_structured_logit * ctx.c_struct
         out[it.column] = _yes(ur[k], lp) * stressed
@@ -194,13 +247,15 @@ def interview_consumers(
     out["willing_continue"] = _yes(u[1], _toward(view0, base["willing_continue"], g, served))
     shift = p.satisfaction_experience_shift * wave_position(p, ctx) + 0.5 * p.answer_community_loading * ctx.effect
     z = rng.standard_normal((len(p.consumer_likert_base), n))
-    for k, (col, (mean, sd)) in enumerate(sorted(p.consumer_likert_base.items())):
-        extra: np.ndarray | float = 0.0
-        if col == "sat_punctuality":
-            extra = p.punctuality_score_per_share * (on_time_share - REFERENCE_ON_TIME_SHARE)
-        elif col == "sat_richness":
-            extra = p.richness_score_per_share * (category_share - REFERENCE_CATEGORY_SHARE)
-        out[col] = _scored(_likert(p, mean, g, shift + extra) + sd * z[k], 1, 5)
+    items = sorted(p.consumer_likert_base.items())
+    cols = [col for col, _ in items]
+    extra = {
+        "sat_punctuality": p.punctuality_score_per_share * (on_time_share - REFERENCE_ON_TIME_SHARE),
+        "sat_richness": p.richness_score_per_share * (category_share - REFERENCE_CATEGORY_SHARE),
+    }
+    out.update(
+        zip(cols, _scored(_likert_items(p, items, g, _item_shifts(shift, cols, n, extra), z), 1, 5), strict=True)
+    )
     _benefits(p, base, ctx, g, rng, out)
     return out
 
@@ -225,7 +280,8 @@ def interview_caregivers(
     out: dict[str, np.ndarray] = {}
 
     def member(col: str, centre: float) -> np.ndarray:
-        return agree * (np.nan_to_num(member_answers[col], nan=centre) - centre)
+        answer = member_answers[col]
+        return agree * (np.where(np.isnan(answer), centre, answer) - centre)
 
     u = rng.random((4, n))
     out["positive_attitude"] = _yes(
@@ -239,11 +295,12 @@ def interview_caregivers(
     expect = _yes(u[3], _toward(view0, base["expect_member_provider"], g, community))
     out["expect_member_provider"] = np.where(member_is_provider, np.nan, expect)
     um = rng.random((len(ins.CAREGIVER_MEMBER_BENEFITS), n))
-    for k, it in enumerate(ins.CAREGIVER_MEMBER_BENEFITS):
-        own = it.column.removeprefix("member_")
-        out[it.column] = _yes(um[k], _toward(ben0, base[it.column], g, member(own, 0.35)))
+    cols = [it.column for it in ins.CAREGIVER_MEMBER_BENEFITS]
+    own = np.array([member_answers[col.removeprefix("member_")] for col in cols])
+    own = agree * (np.where(np.isnan(own), 0.35, own) - 0.35)  # member(own, 0.35), one row per item
+    out.update(zip(cols, _yes(um, _toward_items(ben0, [base[col] for col in cols], g, own)), strict=True))
     us = rng.random((len(ins.CAREGIVER_SELF_BENEFITS), n))
     shift = 0.5 * p.benefit_experience_logit * wave_position(p, ctx) + community
-    for k, it in enumerate(ins.CAREGIVER_SELF_BENEFITS):
-        out[it.column] = _yes(us[k], _toward(ben0, base[it.column], g, shift))
+    cols = [it.column for it in ins.CAREGIVER_SELF_BENEFITS]
+    out.update(zip(cols, _yes(us, _toward_items(ben0, [base[col] for col in cols], g, shift)), strict=True))
     return out

@@ -11,9 +11,14 @@ costs a fifth of the time. The key holds no scenario and no worker information, 
 depend on chunking, worker count or backend, and two scenarios run with the same seed share random
 numbers per source and community (common random numbers) wherever their communities line up.
 
-How the streams are drawn changed twice, outputs being statistically equivalent
+How the streams are drawn changed three times, outputs being statistically equivalent
 (``tests/test_model_equivalence.py``) but not identical to the earlier versions:
 
+- (latest, a change of mechanism rather than of draws only) DOCTOR: supervision requests are drawn at
+  each monthly review for the coming month, at the month's stress-dependent rate
+  (``sim.model.providers.Supervision``), instead of one gap at a time at the rate of the day of the
+  previous request; the DOCTOR stream's uniforms go to plan reviews and supervision in another order,
+  and supervision contacts are about 4% more frequent in the paper's study;
 - with the per-community key above (before: one ``SeedSequence(S, spawn_key=(r, k, c))`` per source;
   every stream gives other values, with the same distributions);
 
@@ -103,10 +108,13 @@ class CommunityStreams(Mapping):
     def __getitem__(self, source: Stream) -> np.random.Generator:
         gen = self._made.get(source)
         if gen is None:
-            if self._words is None:
-                seq = np.random.SeedSequence(self.seed, spawn_key=(self.replication, self.community))
-                self._words = seq.generate_state(WORDS_PER_STREAM * len(Stream), np.uint64)
             k = WORDS_PER_STREAM * int(source)
+            if self._words is None or len(self._words) < k + WORDS_PER_STREAM:
+                # Words for the streams up to STAFFING (every run draws those) or up to ``source``: hashing
+                # costs per word, and a sequence's first words do not depend on how many are asked for.
+                n = max(int(source), int(Stream.STAFFING)) + 1
+                seq = np.random.SeedSequence(self.seed, spawn_key=(self.replication, self.community))
+                self._words = seq.generate_state(WORDS_PER_STREAM * n, np.uint64)
             seed = _Seed(self._words[k : k + WORDS_PER_STREAM])
             gen = self._made[source] = np.random.Generator(np.random.PCG64(seed))
         return gen

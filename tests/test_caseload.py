@@ -95,7 +95,7 @@ def test_a_provider_added_during_the_run_opens_places_for_the_waiting_list():
     def recruit(env):
         yield env.timeout(arrives - 14.0)
         q = c.providers[0]
-        new = Provider(len(c.providers), f"{c.name}/P99", q.baseline, arrives, False, np.ones(8), 8)
+        new = Provider(len(c.providers), f"{c.name}/P99", q.baseline, arrives, False, q.menu)
         new.led = 10**6  # assists, never leads (on main the content menus are fixed when the run starts)
         c.providers.append(new)
         c.forget_available()

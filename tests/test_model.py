@@ -267,7 +267,7 @@ def test_slow_plan_reviews_cancel_sessions_and_instant_ones_never_do():
 
 
 # --- Providers over time: leave, return, quitting (against the two-state Markov chain) ------------
-def _provider_scenario(n_providers=40, **params):
+def _provider_scenario(n_providers=40, doctors=1, **params):
     return scenario_from_dict(
         {
             "name": "prov",
@@ -281,6 +281,7 @@ def _provider_scenario(n_providers=40, **params):
                     "timetable_weeks": 2,
                     "providers": n_providers,
                     "consumers": 3,
+                    "doctors": doctors,
                 }
             ],
             "parameters": {"training_days": 0.0, **params},
@@ -347,6 +348,49 @@ def test_supervision_contacts_follow_the_request_rate():
         g = _frames(scen, reps=10)["providers"]["supervision_contacts"]
         expect = rate * t  # Poisson mean (contacts of 0.01 day barely delay the next request)
         assert abs(g.mean() - expect) < 4 * np.sqrt(expect / len(g)) + 0.02 * expect, stressed
+
+
+def test_a_provider_waiting_for_supervision_does_not_ask_again():
+    """A request made while the provider's previous contact is still under way lapses (the module
+    docstring of sim.model.providers). With doctors always free, requests at rate r a day and contacts
+    of L days, the ends of a provider's contacts form a renewal process with cycles L + Exp(r) (mean
+    mu = L + 1/r, variance s2 = 1/r^2): E N(T) = T/mu + (s2 - mu^2)/(2 mu^2) and sd N(T) =
+    sqrt(s2 T / mu^3) (renewal theory), far below the r T requests."""
+    r_month, length, t = 20.0, 3.0, 12 * DAYS_PER_MONTH
+    scen = _provider_scenario(
+        n_providers=2,
+        doctors=20,  # a doctor is nearly always free: mostly the provider's own contact delays them
+        provider_leave_hazard_per_month=0.0,
+        provider_quit_hazard_per_month=0.0,
+        supervision_rate_per_month=r_month,
+        supervision_days=length,
+        stress_base_prob=0.0001,
+        stress_structured_logit=0.0,
+        plan_review_mean_days=0.0,
+        **NO_STRESS_DYNAMICS,
+    )
+    g = _frames(scen, reps=10)["providers"]["supervision_contacts"]
+    mu, s2 = length + DAYS_PER_MONTH / r_month, (DAYS_PER_MONTH / r_month) ** 2
+    expect, sd = t / mu + (s2 - mu**2) / (2 * mu**2), np.sqrt(s2 * t / mu**3)
+    assert abs(g.mean() - expect) < 4 * sd / np.sqrt(len(g)), (g.mean(), expect)
+    assert g.mean() < 0.5 * r_month * 12  # most of the 240 requests a year lapse
+
+
+def test_a_provider_on_an_earlier_leave_spell_is_on_leave():
+    """A provider's state on a day follows the leave spell begun last before that day, not only the
+    last spell drawn (spells follow one another, sim.model.providers)."""
+    from sim.model.community import Provider, content_menus
+
+    q = Provider(0, "A/P01", {}, 0.0, False, content_menus(np.ones((1, 8)), 8)[0])
+    q.leave_spells = [[10.0, 20.0], [30.0, 40.0]]
+    assert [q.status_on(d) for d in (5.0, 15.0, 25.0, 35.0, 45.0)] == [
+        "active",
+        "on_leave",
+        "active",
+        "on_leave",
+        "active",
+    ]
+    assert [q.available(d) for d in (15.0, 25.0)] == [False, True]
 
 
 # --- Consumer dropout: the hazard's dependence on attendance and disrupted sessions ----------------
@@ -609,3 +653,18 @@ def test_constant_dropout_hazard_gives_exponential_retention():
     # Dropout days spread over the whole year, the first month included.
     months = cons["exit_day"].dropna() / DAYS_PER_MONTH
     assert months.min() < 1.0 and months.max() > 11.0
+
+
+def test_a_request_lapses_while_the_one_it_follows_is_not_done():
+    """A supervision request registered ahead lapses if, on its day, the provider's previous request is
+    still waiting or under way; a lapsed request takes no doctor time, and the next one follows the
+    last request that did not lapse (sim.model.doctors)."""
+    from sim.model.doctors import Doctors
+
+    d = Doctors(1)
+    first = d.register(0.0, 5.0, "supervision")
+    lapses = d.register(2.0, 5.0, "supervision", follows=first)  # the first is under way until day 5
+    served = d.register(6.0, 5.0, "supervision", follows=lapses)  # the first is done: served
+    assert d.end_of(served, 20.0) == 11.0
+    assert lapses.withdrawn and lapses.end is None
+    assert d.served == {"supervision": 2} and d.busy_days == {"supervision": 10.0}

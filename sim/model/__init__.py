@@ -9,7 +9,8 @@ Each mechanism of the paper's Methods (Fan et al. 2019) is one class; ``RolloutM
   unstructured scheduling); ``sessions.SessionDelivery``: hold, postpone or cancel each session;
 - ``staffing.Staffing``: at least two providers, the least-used leads, the lead picks the content;
 - ``plan_review.PlanReview`` and ``doctors.Doctors``: the community doctor's Service Plan Form review;
-- ``providers.ProviderCareer`` (leave, return, quitting) and ``providers.Supervision``;
+- ``providers.ProviderCareer`` (stress, leave, return, quitting) and ``providers.Supervision`` (the
+  coming month's supervision requests, drawn at the same monthly review);
 - ``training.Recruitment`` and ``training.TrainingCentre``: replacing providers who quit (scenario
   ``staff_pipeline``), recruited and trained in cohorts by the district's trainers;
 - ``consumers.Attendance`` and ``consumers.Dropout``; ``caseload.Caseload`` (open caseloads: referrals,

@@ -24,6 +24,7 @@ from .records import SessionRecord
 
 if TYPE_CHECKING:
     from .caseload import Caseload
+    from .providers import Supervision
 
 N_CATEGORIES = len(ins.CONTENT_CATEGORIES)
 RUN_STREAMS = (
@@ -71,8 +72,7 @@ class Provider:
         baseline: dict,
         training_end: float,
         stressed: bool,
-        interest: np.ndarray,
-        breadth: int,
+        menu: tuple[list[int], list[float]],
         recruited_day: float = 0.0,
         replaces: str = "",
     ):
@@ -88,9 +88,7 @@ class Provider:
         self.month_staffed = 0  # sessions staffed since the last monthly review
         # The categories this provider picks from (all eight, or their favourites) and the
         # cumulative choice probabilities (Methods: 'according to their own interest or strength').
-        order = np.argsort(-interest, kind="stable")[:breadth] if breadth < len(interest) else np.arange(len(interest))
-        fav = interest[order]
-        self.menu = (order.tolist(), np.cumsum(fav / fav.sum()).tolist())
+        self.menu = menu
         self.led = 0  # sessions led before follow-up: the staffing rule picks the least-used lead
         self.leave_spells: list[list[float]] = []
         self.supervision: list[Request] = []  # supervision requests made to the community doctors
@@ -100,17 +98,22 @@ class Provider:
         """active | on_leave | quit on day ``now``."""
         if self.exit_day is not None and self.exit_day <= now:
             return "quit"
-        if self.leave_spells and self.leave_spells[-1][0] <= now < self.leave_spells[-1][1]:
-            return "on_leave"
-        return "active"
+        return "on_leave" if self.on_leave(now) else "active"
+
+    def on_leave(self, now: float) -> bool:
+        """On a leave spell on day ``now`` (spells follow one another: a leave is drawn only from the
+        day the last one ends, ``sim.model.providers.ProviderCareer``; the latest spell begun counts)."""
+        for start, end in reversed(self.leave_spells):
+            if start <= now:
+                return now < end
+        return False
 
     def available(self, now: float) -> bool:
         """Trained, not on leave, not quit (Methods: pre-service training; Results: temporary leave);
-        ``status_on(now) == "active"`` after training, written out (it runs at every session attempt)."""
+        ``status_on(now) == "active"`` after training."""
         if now < self.training_end or (self.exit_day is not None and self.exit_day <= now):
             return False
-        spells = self.leave_spells
-        return not spells or not spells[-1][0] <= now < spells[-1][1]
+        return not self.leave_spells or not self.on_leave(now)
 
     def supervision_between(self, start: float, end: float) -> int:
         """Supervision contacts ended in (start, end] (the doctors' queue advanced to ``end``)."""
@@ -139,6 +142,7 @@ class Consumers:
     enrolled_day: list[float] = field(init=False)  # day they joined a group; inf while waiting
     month_invited: list[int] = field(init=False)  # sessions invited to since the last dropout review
     month_attended: list[int] = field(init=False)
+    reviews: int = 0  # dropout reviews so far (a review may set exit days; sim.model.consumers)
 
     def __post_init__(self) -> None:
         n = len(self.pids)
@@ -192,6 +196,8 @@ class CommunityState:
     month_disrupted: int = 0  # ... of which postponed or cancelled
     snapshot: dict | None = None  # taken at follow-up (sim.model.evaluation.FollowUp)
     caseload: Caseload | None = None  # open caseload (scenario caseload:); None = closed cohort
+    supervision: Supervision | None = None  # the providers' supervision requests (sim.model.providers)
+    month_end: float = 0.0  # the day the current month of services ends (sim.model.rollout.monthly_reviews)
     _available: list[Provider] = field(default_factory=list)
     _available_on: tuple[float, float] = (math.inf, -math.inf)  # days the cached list holds
 
@@ -204,7 +210,7 @@ class CommunityState:
         for q in self.providers:
             if q.available(now):
                 avail.append(q)
-            for day in (q.training_end, q.exit_day, *(q.leave_spells[-1] if q.leave_spells else ())):
+            for day in (q.training_end, q.exit_day, *(d for spell in q.leave_spells for d in spell)):
                 if day is not None and now < day < until:
                     until = day
         self._available, self._available_on = avail, (now, until)
@@ -292,6 +298,7 @@ def _draw_providers(c: CommunityState, p: ModelParameters) -> list[Provider]:
     p_stress = _stress_prob(c, p)
     stress_u = c.rng[Stream.STRESS].random(n)
     breadth = N_CATEGORIES if c.structured else p.unstructured_content_breadth
+    menus = content_menus(interests, breadth)
     return [
         Provider(
             i,
@@ -299,12 +306,25 @@ def _draw_providers(c: CommunityState, p: ModelParameters) -> list[Provider]:
             {k: v[i] for k, v in base.items()},
             c.training_end,
             bool(stress_u[i] < p_stress),
-            interests[i],
-            breadth,
+            menus[i],
             c.start,
         )
         for i in range(n)
     ]
+
+
+def content_menus(interests: np.ndarray, breadth: int) -> list[tuple[list[int], list[float]]]:
+    """Each provider's menu (one row of ``interests`` each): their ``breadth`` favourite categories, most
+    interesting first (all eight in category order if ``breadth`` covers them), and the cumulative
+    probabilities of picking each, in proportion to interest."""
+    n, k = interests.shape
+    if breadth < k:
+        order = np.argsort(-interests, axis=1, kind="stable")[:, :breadth]
+    else:
+        order = np.broadcast_to(np.arange(k), (n, k))
+    fav = np.take_along_axis(interests, order, axis=1)
+    cum = np.cumsum(fav / fav.sum(axis=1, keepdims=True), axis=1)
+    return list(zip(order.tolist(), cum.tolist(), strict=True))
 
 
 def _interest_alpha(p: ModelParameters) -> np.ndarray:
@@ -327,7 +347,8 @@ def draw_replacement(
     stressed = bool(rng.random() < _stress_prob(c, p))
     breadth = N_CATEGORIES if c.structured else p.unstructured_content_breadth
     baseline = {k: v[0] for k, v in base.items()}
-    return Provider(-1, f"{c.name}/P{number:02d}", baseline, math.inf, stressed, interest, breadth, day, replaces)
+    menu = content_menus(interest[None, :], breadth)[0]
+    return Provider(-1, f"{c.name}/P{number:02d}", baseline, math.inf, stressed, menu, day, replaces)
 
 
 def _draw_consumers(c: CommunityState, p: ModelParameters) -> Consumers:

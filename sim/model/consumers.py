@@ -37,6 +37,10 @@ class Attendance:
         self.consumers = c.consumers
         self.caseload = c.caseload
         self.u = c.uniforms[Stream.ATTENDANCE]
+        # Closed cohort: those still in the programme, kept until the first of their exit days or until
+        # a dropout review sets new ones (``Consumers.reviews``), so a session need not scan everyone.
+        self._in: tuple[int, ...] = ()
+        self._in_until, self._in_reviews = -math.inf, -1
 
     def session(self, now: float, group: bool, u_pick: float) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """(invited, attended) consumer indices of a session held at ``now``, in index order. One
@@ -45,21 +49,30 @@ class Attendance:
         cons = self.consumers
         n = len(cons.pids)
         if self.caseload is None:
-            exit_day = cons.exit_day
-            invited = [k for k in range(n) if exit_day[k] > now]
+            invited = self._still_in(now)
         else:  # those in a group; nobody on the waiting list
             self.caseload.advance(now)
-            invited = self.caseload.in_groups(now)
+            invited = tuple(self.caseload.in_groups(now))
         if not group and invited:
-            invited = [invited[int(u_pick * len(invited))]]
+            invited = (invited[int(u_pick * len(invited))],)
         u, propensity = self.u.take(n), cons.propensity
-        attended = [k for k in invited if u[k] < propensity[k]]
+        attended = tuple([k for k in invited if u[k] < propensity[k]])
         month_invited, month_attended = cons.month_invited, cons.month_attended
         for k in invited:
             month_invited[k] += 1
         for k in attended:
             month_attended[k] += 1
-        return tuple(invited), tuple(attended)
+        return invited, attended
+
+    def _still_in(self, now: float) -> tuple[int, ...]:
+        """The closed cohort's consumers still in the programme on day ``now`` (exit day after it)."""
+        cons = self.consumers
+        if now >= self._in_until or cons.reviews != self._in_reviews:
+            exit_day = cons.exit_day
+            self._in = tuple([k for k in range(len(exit_day)) if exit_day[k] > now])
+            self._in_until = min([exit_day[k] for k in self._in], default=math.inf)
+            self._in_reviews = cons.reviews
+        return self._in
 
 
 class Dropout:
@@ -105,6 +118,7 @@ class Dropout:
             lh = log_h + beta * (attended[k] / invited[k] - 0.5) if invited[k] else log_h
             if u[k] < -math.expm1(-math.exp(lh) * window / DAYS_PER_MONTH):
                 exit_day[k] = now + when[k] * window
+        cons.reviews += 1
         cons.month_invited = [0] * n
         cons.month_attended = [0] * n
 

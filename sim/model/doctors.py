@@ -8,10 +8,14 @@ A request's length is known when it is made (a plan review's length is drawn at 
 supervision contact has a fixed length) and nobody jumps the queue, so each request's start and end
 follow from the doctors' free times (the Kiefer-Wolfowitz recursion of the multi-server first-come
 first-served queue) and no SimPy event is needed. A request may be registered before it arrives (a
-session registers its plan when its day is announced). The queue is advanced lazily to the day an
-outcome is asked for: a request is started only once a doctor is free and the day has come, so a
-request withdrawn before it starts (the plan of a cancelled session, ``sim.model.plan_review``)
-takes no doctor time.
+session registers its plan when its day is announced; a provider's supervision requests are
+registered a month ahead, ``sim.model.providers.Supervision``). The queue is advanced lazily to the
+day an outcome is asked for: a request is started only once a doctor is free and the day has come,
+so a request withdrawn before it starts (the plan of a cancelled session, ``sim.model.plan_review``)
+takes no doctor time. A request that ``follows`` another (the same provider's previous supervision
+request) lapses if, on its day, that one is not yet done: a provider with a request still waiting
+does not ask again. The queue decides it when the request's day comes, since the previous request's
+end is known by then.
 """
 
 from __future__ import annotations
@@ -24,12 +28,21 @@ from operator import attrgetter
 class Request:
     """One request for a doctor's time; ``end`` is set once it is served."""
 
-    __slots__ = ("arrival", "end", "kind", "length", "owner", "withdrawn")
+    __slots__ = ("arrival", "end", "follows", "kind", "length", "owner", "withdrawn")
 
-    def __init__(self, arrival: float, length: float, kind: str, owner: str = ""):
+    def __init__(self, arrival: float, length: float, kind: str, owner: str = "", follows: Request | None = None):
         self.arrival, self.length, self.kind, self.owner = arrival, length, kind, owner
         self.end: float | None = None  # set when a doctor starts it
-        self.withdrawn = False
+        self.withdrawn = False  # withdrawn, or lapsed (see follows); never started
+        self.follows = follows  # lapses if this earlier request (or the last before it not withdrawn) is not done
+
+    def lapses(self) -> bool:
+        """On its day, the request it follows is not done yet (that one arrived earlier, so the queue
+        has started it, or withdrawn it: then the one before counts)."""
+        prev = self.follows
+        while prev is not None and prev.withdrawn:
+            prev = prev.follows
+        return prev is not None and (prev.end is None or prev.end > self.arrival)
 
 
 class Doctors:
@@ -59,9 +72,12 @@ class Doctors:
         d.free_at, d.waiting, d._order, d.started = self.free_at, self.waiting, self._order, self.started
         return d
 
-    def register(self, arrival: float, length: float, kind: str = "plan_review") -> Request:
-        """A request for ``length`` days of a doctor, arriving on day ``arrival``."""
-        req = Request(arrival, length, kind, self.owner)
+    def register(
+        self, arrival: float, length: float, kind: str = "plan_review", follows: Request | None = None
+    ) -> Request:
+        """A request for ``length`` days of a doctor, arriving on day ``arrival`` (lapsing if the request it
+        ``follows`` is not done by then)."""
+        req = Request(arrival, length, kind, self.owner, follows)
         heapq.heappush(self.waiting, (arrival, next(self._order), req))
         return req
 
@@ -71,6 +87,9 @@ class Doctors:
         while waiting and waiting[0][0] <= now and free_at[0] <= now:
             _, _, r = heapq.heappop(waiting)
             if r.withdrawn:
+                continue
+            if r.follows is not None and r.lapses():
+                r.withdrawn = True
                 continue
             r.end = max(r.arrival, free_at[0]) + r.length
             heapq.heapreplace(free_at, r.end)

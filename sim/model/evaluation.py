@@ -54,10 +54,10 @@ class Snapshot:
     providers: dict[str, list]  # rows of the providers table, answers still to add
     consumers: dict[str, list]
     exposure: Exposure
-    prov_sessions: np.ndarray  # sessions staffed before follow-up
-    con_sessions: np.ndarray  # sessions attended before follow-up
-    prov_on_time: np.ndarray  # on-time share of staffed sessions (the reference share if none)
-    con_on_time: np.ndarray  # on-time share of attended sessions (the reference share if none)
+    prov_sessions: list[int]  # sessions staffed before follow-up
+    con_sessions: list[int]  # sessions attended before follow-up
+    prov_on_time: list[float]  # on-time share of staffed sessions (the reference share if none)
+    con_on_time: list[float]  # on-time share of attended sessions (the reference share if none)
     sessions_held: int  # sessions held before follow-up
     sessions_cancelled: int  # sessions due before follow-up and cancelled
     held_share: float  # share of the community's sessions due before follow-up that were held
@@ -78,7 +78,7 @@ def take_snapshot(c: CommunityState, replication: int, now: float) -> Snapshot:
     assert c.consumers is not None
     ex = exposure(c.records, len(c.providers), len(c.consumers))
     c.doctors.advance(now)
-    staffed = ex.prov_led + ex.prov_assisted
+    staffed = [a + b for a, b in zip(ex.prov_led, ex.prov_assisted, strict=True)]
     held = cancelled = 0
     for r in c.records:
         if r.before_follow_up:
@@ -101,8 +101,8 @@ def take_snapshot(c: CommunityState, replication: int, now: float) -> Snapshot:
     )
 
 
-def _share_or(num: np.ndarray, den: np.ndarray, default: float) -> np.ndarray:
-    return np.divide(num, den, out=np.full(len(den), default), where=den > 0)
+def _share_or(num: list[int], den: list[int], default: float) -> list[float]:
+    return [a / b if b else default for a, b in zip(num, den, strict=True)]
 
 
 def _common_rows(
@@ -131,15 +131,17 @@ def _provider_rows(c: CommunityState, ex: Exposure, replication: int, now: float
     rows = _common_rows(c, replication, [q.pid for q in provs], baseline, "provider", now)
     rows["recruited_day"] = [q.recruited_day for q in provs]  # a replacement's own (sim.model.training)
     rows.update(_career_rows(c, now))
-    rows["sessions_led"] = ex.prov_led.tolist()
-    rows["sessions_assisted"] = ex.prov_assisted.tolist()
+    rows["sessions_led"] = ex.prov_led
+    rows["sessions_assisted"] = ex.prov_assisted
     rows["leave_episodes"] = [sum(1 for a, _ in q.leave_spells if a <= now) for q in provs]
     rows["leave_days"] = [round(sum(max(0.0, min(b, now) - a) for a, b in q.leave_spells), 3) for q in provs]
     rows["supervision_contacts"] = [q.supervision_by(now) for q in provs]
     rows["stressed"] = [int(q.stressed) for q in provs]
     rows["stressed_months"] = [q.stressed_months for q in provs]
-    rows["categories_met"] = ex.prov_categories.sum(axis=1).tolist()
-    rows["on_time_share"] = _shares(ex.prov_on_time, ex.prov_led + ex.prov_assisted)
+    rows["categories_met"] = ex.prov_categories
+    rows["on_time_share"] = _shares(
+        ex.prov_on_time, [a + b for a, b in zip(ex.prov_led, ex.prov_assisted, strict=True)]
+    )
     return rows
 
 
@@ -167,19 +169,19 @@ def _consumer_rows(c: CommunityState, ex: Exposure, replication: int, now: float
     rows["evaluated"] = rows["retained"]
     rows["caregiver_id"] = [pid + "/G" for pid in cons.pids]
     inv, att = ex.con_invited, ex.con_attended
-    rows["sessions_invited"] = inv.tolist()
-    rows["sessions_attended"] = att.tolist()
+    rows["sessions_invited"] = inv
+    rows["sessions_attended"] = att
     rows["attendance_rate"] = _shares(att, inv)
     rows["meets_attendance_requirement"] = [int(i > 0 and a / i > 0.4) for a, i in zip(att, inv, strict=True)]
-    rows["categories_met"] = ex.con_categories.sum(axis=1).tolist()
+    rows["categories_met"] = ex.con_categories
     rows["on_time_share"] = _shares(ex.con_on_time, att)
     if c.caseload is not None:  # open caseload: who waits, who left and why (sim.model.caseload)
         rows.update(c.caseload.follow_up_columns(now))
     return rows
 
 
-def _shares(num: np.ndarray, den: np.ndarray) -> list[float | None]:
-    return [round(int(a) / int(b), 6) if b else None for a, b in zip(num, den, strict=True)]
+def _shares(num: list[int], den: list[int]) -> list[float | None]:
+    return [round(a / b, 6) if b else None for a, b in zip(num, den, strict=True)]
 
 
 # --- Interviews ------------------------------------------------------------------------------------
@@ -237,7 +239,9 @@ class _Stack:
         )
 
     def members(self, prov_values: np.ndarray, con_values: np.ndarray) -> np.ndarray:
-        return np.concatenate([prov_values, con_values])[self.member_order]
+        """Per-member values from the providers' and the consumers' (along the last axis: rows of several
+        columns at once)."""
+        return np.concatenate([prov_values, con_values], axis=-1)[..., self.member_order]
 
 
 def _column(snaps: list[Snapshot], table: str, key: str) -> np.ndarray:
@@ -245,7 +249,7 @@ def _column(snaps: list[Snapshot], table: str, key: str) -> np.ndarray:
 
 
 def _array(snaps: list[Snapshot], key: str) -> np.ndarray:
-    return np.concatenate([getattr(s, key) for s in snaps]).astype(float)
+    return np.array([x for s in snaps for x in getattr(s, key)], dtype=float)
 
 
 def _is(snaps: list[Snapshot], table: str, key: str, level: str) -> np.ndarray:
@@ -278,20 +282,27 @@ def interview(p: ModelParameters, replication: int, communities: list[CommunityS
         _column(snaps, "consumers", "categories_met") / N_CATEGORIES,
         eval_rng,
     )
-    for ans, ok in ((prov_ans, prov_eval), (con_ans, con_eval)):
-        for k in ans:
-            ans[k] = np.where(ok, ans[k], np.nan)
-    care_rows, care_ans = _caregivers(p, replication, st, snaps, prov_ans, con_ans, st.members(prov_eval, con_eval))
+    prov_ans, prov_lists = _blanked(prov_ans, prov_eval, PROVIDER_ANSWER_COLUMNS)
+    con_ans, con_lists = _blanked(con_ans, con_eval, CONSUMER_ANSWER_COLUMNS)
+    care_rows, care_ans, took_part = _caregivers(
+        p, replication, st, snaps, prov_ans, con_ans, st.members(prov_eval, con_eval)
+    )
+    _, care_lists = _blanked(care_ans, took_part, CAREGIVER_ANSWER_COLUMNS)
     prov_rows = concat_rows([s.providers for s in snaps])
     con_rows = concat_rows([s.consumers for s in snaps])
-    for rows, ans, order in (
-        (prov_rows, prov_ans, PROVIDER_ANSWER_COLUMNS),
-        (con_rows, con_ans, CONSUMER_ANSWER_COLUMNS),
-        (care_rows, care_ans, CAREGIVER_ANSWER_COLUMNS),
-    ):
-        for col in order:
-            rows[col] = ans[col].tolist()
+    prov_rows.update(zip(PROVIDER_ANSWER_COLUMNS, prov_lists, strict=True))
+    con_rows.update(zip(CONSUMER_ANSWER_COLUMNS, con_lists, strict=True))
+    care_rows.update(zip(CAREGIVER_ANSWER_COLUMNS, care_lists, strict=True))
     return {"providers": prov_rows, "consumers": con_rows, "caregivers": care_rows}
+
+
+def _blanked(
+    ans: dict[str, np.ndarray], answered: np.ndarray, columns: tuple[str, ...]
+) -> tuple[dict[str, np.ndarray], list[list[float]]]:
+    """The answers in ``columns`` order, blank (NaN) where not ``answered``: as arrays by column, and as
+    the table's lists (one matrix operation and one conversion for all the columns)."""
+    m = np.where(answered, np.array([ans[col] for col in columns]), np.nan)
+    return dict(zip(columns, m, strict=True)), m.tolist()
 
 
 def _caregivers(
@@ -302,9 +313,10 @@ def _caregivers(
     prov_ans: dict[str, np.ndarray],
     con_ans: dict[str, np.ndarray],
     evaluated: np.ndarray,
-) -> tuple[dict[str, list], dict[str, np.ndarray]]:
+) -> tuple[dict[str, list], dict[str, np.ndarray], np.ndarray]:
     """Caregivers, community by community (its providers' then its consumers' family members): who
-    takes part (Results, 'Caregivers'), their relation, gender and age, and their answers."""
+    takes part (Results, 'Caregivers'), their relation, gender and age, and their answers (to be blanked
+    where they did not take part, the third value)."""
     cs = st.communities
     n_prov, n_con, n_people = sum(st.n_prov), sum(st.n_con), st.n_people
     is_prov = st.members(np.ones(n_prov, bool), np.zeros(n_con, bool))
@@ -323,17 +335,16 @@ def _caregivers(
     age = np.where(spouse, member_age + 3.0 * z_age, member_age + gap_mu + gap_sd * z_age)
     female = np.where(spouse, ~female_member, u_gender < p.caregiver_parent_female_prob)
     nan_p, nan_c = np.full(n_prov, np.nan), np.full(n_con, np.nan)
-    member_answers = {
-        col: st.members(prov_ans.get(col, nan_p), con_ans.get(col, nan_c))
-        for col in ("sat_overall", "willing_continue", "qualified", *ins.SELF_BENEFIT_COLUMNS)
-    }
+    cols = ("sat_overall", "willing_continue", "qualified", *ins.SELF_BENEFIT_COLUMNS)
+    answers = st.members(
+        np.array([prov_ans.get(col, nan_p) for col in cols]), np.array([con_ans.get(col, nan_c) for col in cols])
+    )
+    member_answers = dict(zip(cols, answers, strict=True))
     member_dose = st.members(
         dose(_array(snaps, "prov_sessions"), p, PROVIDER_REFERENCE_SESSIONS),
         dose(_array(snaps, "con_sessions"), p, CONSUMER_REFERENCE_SESSIONS),
     )
     care_ans = interview_caregivers(p, st.context(n_people), is_prov, member_dose, member_answers, care_rng)
-    for k in care_ans:
-        care_ans[k] = np.where(participated, care_ans[k], np.nan)
     member_ids = [m for s in snaps for m in (*s.providers["person_id"], *s.consumers["person_id"])]
     rows: dict[str, list] = {
         "replication": [replication] * len(member_ids),
@@ -348,7 +359,7 @@ def _caregivers(
         "age": np.round(age, 1).tolist(),
         "participated": participated.astype(int).tolist(),
     }
-    return rows, care_ans
+    return rows, care_ans, participated
 
 
 def _repeat(values: list, sizes: list[int]) -> list:

@@ -21,11 +21,15 @@
   unless the scenario's ``staff_pipeline`` replaces those who quit (``sim.model.training``), which
   ``ProviderCareer`` tells of each quit and leave as it decides them.
 - :class:`Supervision`: "non-scheduled supervision depending on peer service providers' needs"
-  (Methods): an active provider asks for supervision at ``supervision_rate_per_month`` (times
+  (Methods): an available provider asks for supervision at ``supervision_rate_per_month`` (times
   ``supervision_stress_multiplier`` while stressed, times ``experienced_supervision_multiplier`` in a
   wave whose doctors know the programme); a contact occupies a community doctor for
   ``supervision_days`` (first come, first served with plan reviews, ``sim.model.doctors``); a
-  provider with a request still waiting does not ask again.
+  provider with a request still waiting does not ask again. The rate changes only with the stress
+  state, that is at the monthly review, so each review draws the provider's requests of the coming
+  month (a Poisson process at that month's rate: exponential gaps from the review day) and registers
+  them with the doctors ahead of their days, and needs no SimPy event; the doctors' queue lets a
+  request lapse if the provider's previous one is not done on its day (``sim.model.doctors``).
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ class ProviderCareer:
         self.stress_lp0 = float(logit(p.stress_base_prob)) + p.stress_structured_logit * c.c_struct
         self.k_work, self.k_cancel = p.stress_workload_logit, p.stress_cancellation_logit
         self.k_sup, self.k_pers = p.supervision_stress_logit, p.stress_persistence_logit
+        self.supervision = c.supervision = Supervision(c, p)  # replacements joining mid-month use it too
         # The community's recruitment of replacements (scenario staff_pipeline, sim.model.training), told
         # of every quit and leave as it is decided; None: nobody is replaced (the paper's study).
         self.recruitment = None
@@ -102,6 +107,8 @@ class ProviderCareer:
             if start < end and q.training_end < end:
                 start = max(now, start, q.training_end)
                 self._career(q, start, end - start, supervised, u[5 * k + 1 : 5 * k + 5])
+            if q.training_end < end:
+                self.supervision.plan(q, max(now, q.training_end), end)
 
     def _career(self, q: Provider, now: float, window: float, supervised: int, u) -> None:
         """Leave or quit in [now, now + window) under constant competing hazards (the first event's
@@ -130,33 +137,29 @@ class ProviderCareer:
 
 
 class Supervision:
-    """Supervision requests of one provider (one SimPy process, one event per request)."""
+    """Supervision requests of one community's providers, drawn a month at a time (no SimPy process)."""
 
-    def __init__(self, env: simpy.Environment, c: CommunityState, prov: Provider, p: ModelParameters):
-        self.env, self.c, self.prov = env, c, prov
+    def __init__(self, c: CommunityState, p: ModelParameters):
+        self.doctors = c.doctors
         self.u = c.uniforms[Stream.DOCTOR]
         base = p.supervision_rate_per_month / DAYS_PER_MONTH
         if c.experienced:
             base *= p.experienced_supervision_multiplier
-        self.rates = (base, base * p.supervision_stress_multiplier)  # (not stressed, stressed)
+        self.rates = (base, base * p.supervision_stress_multiplier)  # per day (not stressed, stressed)
         self.length = p.supervision_days
 
-    def run(self):
-        env, c, prov = self.env, self.c, self.prov
-        yield env.timeout(prov.training_end - env.now)
-        yield env.timeout(self._gap())
-        while env.now < c.end:
-            last = prov.supervision[-1] if prov.supervision else None
-            now = env.now
-            pending = (
-                last is not None
-                and not (last.end is not None and last.end <= now)
-                and c.doctors.end_of(last, now) > now
-            )
-            if not pending and prov.available(now):
-                prov.supervision.append(c.doctors.register(env.now, self.length, "supervision"))
-            yield env.timeout(self._gap())
-
-    def _gap(self) -> float:
-        """Exponential time to the next request at the provider's current rate (by inversion)."""
-        return -math.log1p(-self.u.one()) / self.rates[self.prov.stressed]
+    def plan(self, prov: Provider, start: float, end: float) -> None:
+        """Register ``prov``'s requests in [start, end) at the rate of their current stress state: the
+        arrivals of a Poisson process (exponential gaps by inversion), kept on the days the provider
+        is available (leave and quitting are decided a month ahead, ``ProviderCareer``)."""
+        rate = self.rates[prov.stressed]
+        if rate <= 0:
+            return
+        t = start
+        while True:
+            t -= math.log1p(-self.u.one()) / rate
+            if t >= end:
+                return
+            if prov.available(t):
+                last = prov.supervision[-1] if prov.supervision else None
+                prov.supervision.append(self.doctors.register(t, self.length, "supervision", last))

@@ -10,10 +10,7 @@ Columns are documented in ``docs/data_dictionary.md``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import chain
 from typing import NamedTuple
-
-import numpy as np
 
 from .. import instruments as ins
 
@@ -52,47 +49,52 @@ class SessionRecord(NamedTuple):
 
 @dataclass
 class Exposure:
-    """Per-person totals over the sessions held before follow-up."""
+    """Per-person totals over the sessions held before follow-up (lists, one entry per person)."""
 
-    con_invited: np.ndarray
-    con_attended: np.ndarray
-    con_on_time: np.ndarray  # attended sessions held on time
-    con_categories: np.ndarray  # (consumers, 8) bool: category met at an attended session
-    prov_led: np.ndarray
-    prov_assisted: np.ndarray
-    prov_on_time: np.ndarray  # staffed sessions held on time
-    prov_categories: np.ndarray  # (providers, 8) bool
+    con_invited: list[int]
+    con_attended: list[int]
+    con_on_time: list[int]  # attended sessions held on time
+    con_categories: list[int]  # content categories met at an attended session (of 8)
+    prov_led: list[int]
+    prov_assisted: list[int]
+    prov_on_time: list[int]  # staffed sessions held on time
+    prov_categories: list[int]  # content categories met at a staffed session (of 8)
 
 
 def exposure(records: list[SessionRecord], n_providers: int, n_consumers: int) -> Exposure:
-    """Sum the held sessions before follow-up into each person's exposure."""
-    held = [r for r in records if r.before_follow_up and not r.cancel_reason]
-    content = np.array([r.content for r in held], dtype=np.int64)
-    on_time = np.array([r.postponements == 0 for r in held], dtype=np.int64)
-    n_att = [len(r.attended) for r in held]
-    n_staff = [len(r.staff) for r in held]
-    attended = np.fromiter(chain.from_iterable(r.attended for r in held), np.int64, sum(n_att))
-    invited = np.fromiter(chain.from_iterable(r.invited for r in held), np.int64)
-    staff = np.fromiter(chain.from_iterable(r.staff for r in held), np.int64, sum(n_staff))
-    lead = np.zeros(len(staff), dtype=bool)
-    lead[np.cumsum([0, *n_staff[:-1]], dtype=np.int64)[: len(held)]] = True
-    att_on_time, staff_on_time = np.repeat(on_time, n_att), np.repeat(on_time, n_staff)
+    """Sum the held sessions before follow-up into each person's exposure. Plain Python: a community's
+    few dozen people and sessions cost less this way than as NumPy calls; the categories a person met
+    are kept as the bits of an integer (bit k: category k)."""
+    con_inv, con_att, con_on, con_cat = ([0] * n_consumers for _ in range(4))
+    led, assisted, prov_on, prov_cat = ([0] * n_providers for _ in range(4))
+    for r in records:
+        if not r.before_follow_up or r.cancel_reason:
+            continue
+        on_time = r.postponements == 0
+        bit = 1 << r.content
+        for k in r.invited:
+            con_inv[k] += 1
+        for k in r.attended:
+            con_att[k] += 1
+            con_on[k] += on_time
+            con_cat[k] |= bit
+        staff = r.staff
+        led[staff[0]] += 1
+        for k in staff[1:]:
+            assisted[k] += 1
+        for k in staff:
+            prov_on[k] += on_time
+            prov_cat[k] |= bit
     return Exposure(
-        con_invited=np.bincount(invited, minlength=n_consumers),
-        con_attended=np.bincount(attended, minlength=n_consumers),
-        con_on_time=np.bincount(attended, weights=att_on_time, minlength=n_consumers).astype(np.int64),
-        con_categories=_met(attended, np.repeat(content, n_att), n_consumers),
-        prov_led=np.bincount(staff[lead], minlength=n_providers),
-        prov_assisted=np.bincount(staff[~lead], minlength=n_providers),
-        prov_on_time=np.bincount(staff, weights=staff_on_time, minlength=n_providers).astype(np.int64),
-        prov_categories=_met(staff, np.repeat(content, n_staff), n_providers),
+        con_invited=con_inv,
+        con_attended=con_att,
+        con_on_time=con_on,
+        con_categories=[m.bit_count() for m in con_cat],
+        prov_led=led,
+        prov_assisted=assisted,
+        prov_on_time=prov_on,
+        prov_categories=[m.bit_count() for m in prov_cat],
     )
-
-
-def _met(person: np.ndarray, content: np.ndarray, n: int) -> np.ndarray:
-    met = np.zeros((n, N_CATEGORIES), dtype=bool)
-    met[person, content] = True
-    return met
 
 
 SESSION_COLUMNS = (

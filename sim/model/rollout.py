@@ -15,7 +15,7 @@ from .community import CommunityState, build_community
 from .consumers import Dropout
 from .doctors import Doctors
 from .evaluation import FollowUp
-from .providers import ProviderCareer, Supervision
+from .providers import ProviderCareer
 from .sessions import SessionDelivery
 from .training import Recruitment, TrainingCentre
 
@@ -69,9 +69,6 @@ class RolloutModel:
                 careers.recruitment = Recruitment(env, c, centre, p, self.seed, self.replication)
             env.process(monthly_reviews(env, c, Dropout(env, c, p), careers))
             env.process(FollowUp(env, c, self.replication).run())
-            for prov in c.providers:
-                if p.supervision_rate_per_month > 0:
-                    env.process(Supervision(env, c, prov, p).run())
         horizon = max(c.end for c in self.communities)
         env.run(until=horizon + 1.0)
         tables = collect(p, self.replication, self.communities, centre)
@@ -80,10 +77,11 @@ class RolloutModel:
 
 def monthly_reviews(env: simpy.Environment, c: CommunityState, dropout: Dropout, careers: ProviderCareer):
     """The community's month boundaries (from the start of services): the dropout review, then the
-    providers' stress and career review; one SimPy process for both saves an event a month."""
+    providers' stress, career and supervision review; one SimPy process for both saves an event a month."""
     yield env.timeout(c.start - env.now)
     while env.now < c.end:
         window = min(DAYS_PER_MONTH, c.end - env.now)
+        c.month_end = env.now + window
         disrupted = c.close_month()
         dropout.month(env.now, window, disrupted)
         careers.review(env.now, window, disrupted)

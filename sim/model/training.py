@@ -42,7 +42,6 @@ from ..scenario import DAYS_PER_MONTH
 from ..scenario_pipeline import StaffPipeline
 from ..streams import Stream, Uniforms, stream
 from .community import CommunityState, Provider, draw_replacement
-from .providers import Supervision
 
 WEEK = 7.0
 
@@ -130,13 +129,14 @@ class TrainingCentre:
             self._join(r.community, r.provider)
 
     def _join(self, c: CommunityState, prov: Provider) -> None:
-        """The trained recruit joins the community's providers (sessions see them from now)."""
+        """The trained recruit joins the community's providers (sessions see them from now) and asks for
+        supervision from now to the end of the community's month (then at its monthly reviews)."""
         prov.training_end = self.env.now
         prov.index = len(c.providers)
         c.providers.append(prov)
         c.forget_available()
-        if self.p.supervision_rate_per_month > 0:
-            self.env.process(Supervision(self.env, c, prov, self.p).run())
+        if c.supervision is not None and self.env.now < c.month_end:
+            c.supervision.plan(prov, self.env.now, c.month_end)
 
 
 class Recruitment:
