@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .datasets import joined_by_follow_up
 from .planning import cost_effectiveness as ce
 from .planning.cost_spec import DEFAULT_COSTS, CostSpec
 from .planning.costs import CATEGORIES, cost_per_replication
@@ -113,9 +114,7 @@ def planner_outputs(
     # With an open caseload consumers.csv has a row for everyone referred, also those still waiting or
     # referred after follow-up: completion is a share of those who had joined a group by follow-up
     # (docs/data_dictionary.md); for the closed cohort that is everyone recruited.
-    joined = cons
-    if "enrolled_day" in cons.columns:
-        joined = cons[cons["enrolled_day"].notna() & (cons["enrolled_day"] <= cons["follow_up_day"])]
+    joined = cons[joined_by_follow_up(cons)]
     out["consumer_completion"] = joined.groupby("replication")["evaluated"].mean()
     out["consumer_sessions_attended"] = g["sessions_attended"].mean()
     out["consumer_attendance"] = g["attendance_rate"].mean()

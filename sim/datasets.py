@@ -63,6 +63,17 @@ def to_frames(results: Sequence[ReplicationResult]) -> dict[str, pd.DataFrame]:
     return frames
 
 
+def joined_by_follow_up(consumers: pd.DataFrame) -> pd.Series:
+    """Rows of ``consumers`` who had joined a group by their follow-up day. With an open caseload
+    ``consumers.csv`` has a row for everyone referred, also those still waiting or referred after
+    follow-up; the share kept or evaluated is of those who joined (docs/data_dictionary.md). Without
+    ``enrolled_day`` (the closed cohort) everyone recruited joined."""
+    if "enrolled_day" not in consumers.columns:
+        return pd.Series(True, index=consumers.index)
+    enrolled = pd.to_numeric(consumers["enrolled_day"], errors="coerce")
+    return enrolled.notna() & (enrolled <= pd.to_numeric(consumers["follow_up_day"], errors="coerce"))
+
+
 def write_table(df: pd.DataFrame, path: Path | str | Any, header: bool = True, mode: str = "w") -> None:
     """Write one table as CSV with fixed formatting, so equal data gives equal bytes.
 

@@ -228,3 +228,34 @@ def test_completion_with_an_open_caseload_counts_those_who_joined_a_group_by_fol
     got = planner_outputs(f)["consumer_completion"].to_numpy()
     np.testing.assert_allclose(got, expected)
     assert (got > cons.groupby("replication")["evaluated"].mean().to_numpy()).all()
+
+
+def test_run_summary_with_an_open_caseload_counts_those_who_joined_a_group_by_follow_up():
+    """The run's printed summary (consumers recruited, kept and evaluated) counts those who had joined a
+    group by follow-up, as compare does: counting people still waiting as 'kept' would inflate retention."""
+    from sim.datasets import to_frames
+    from sim.model import simulate_replication
+    from sim.runner.summaries import replication_summary, run_summary_rows
+    from sim.scenario import scenario_from_dict
+
+    sc = scenario_from_dict(
+        {
+            "name": "open",
+            "seed": 3,
+            "horizon_months": 18,
+            "waves": {"w": {"follow_up_months": 12}},
+            "communities": [
+                {"name": "A", "wave": "w", "scheduling": "structured", "providers": 2, "consumers": 6, "copies": 2}
+            ],
+            "caseload": {"referrals_per_month": 3, "consumers_per_provider": 4},
+        }
+    )
+    f = to_frames([simulate_replication(sc, r) for r in range(3)])
+    cons = f["consumers"]
+    joined = cons[cons["enrolled_day"].notna() & (cons["enrolled_day"] <= cons["follow_up_day"])]
+    assert len(joined) < len(cons)
+    rows = replication_summary(f).set_index("replication")
+    np.testing.assert_array_equal(rows["consumers_recruited"], joined.groupby("replication").size())
+    np.testing.assert_array_equal(rows["consumers_retained"], joined.groupby("replication")["retained"].sum())
+    share = next(r["share"] for r in run_summary_rows(replication_summary(f))["retention"] if r["role"] == "consumer")
+    assert share == joined["evaluated"].sum() / len(joined)

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..datasets import joined_by_follow_up
+
 
 def _num(df: pd.DataFrame, col: str) -> pd.Series:
     if col not in df.columns:
@@ -18,7 +20,9 @@ def _num(df: pd.DataFrame, col: str) -> pd.Series:
 
 def replication_summary(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per (replication, wave): sessions held/cancelled before follow-up and, for providers
-    and consumers, recruited / retained / evaluated / satisfied (``sat_overall``) / willing to continue."""
+    and consumers, recruited / retained / evaluated / satisfied (``sat_overall``) / willing to continue.
+    With an open caseload the consumers counted are those who had joined a group by follow-up
+    (:func:`sim.datasets.joined_by_follow_up`): the others were never in the programme to be kept."""
     parts: list[pd.DataFrame] = []
     key = ["replication", "wave"]
     ses = frames.get("sessions")
@@ -38,6 +42,8 @@ def replication_summary(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
         parts.append(s.groupby(key, sort=True).sum())
     for role, table in (("providers", "providers"), ("consumers", "consumers")):
         df = frames.get(table)
+        if df is not None and role == "consumers" and "follow_up_day" in df.columns:
+            df = df[joined_by_follow_up(df)]
         if df is None or not len(df):
             continue
         ev = _num(df, "evaluated")
