@@ -178,6 +178,7 @@ class _Persons:
 
     def __init__(self, per: pd.DataFrame, reps: np.ndarray):
         self.per, self.reps = per, np.asarray(reps)
+        self.columns = set(per.columns)
         rep = per["replication"].to_numpy()
         r = np.searchsorted(self.reps, rep)
         ok = r < len(self.reps)
@@ -269,8 +270,13 @@ def _continuous_rows(
     pp: _Persons, g: Grouped, sel: np.ndarray, fam: Family, cols: list[str], reps: np.ndarray, method: str
 ) -> dict[str, dict]:
     X = pp.matrix(cols)
-    dev = np.abs(X - g.transform_mean(X))  # absolute deviations from the group mean (Levene's test)
-    mom = {"n": g.count(X), "m": g.mean(X), "v": g.var(X), "am": g.mean(dev), "av": g.var(dev)}
+    nc = X.shape[1]
+    m = g.mean(X)
+    per_row = np.full(X.shape, np.nan)
+    per_row[g.rows] = m[g.lab]
+    dev = np.abs(X - per_row)  # absolute deviations from the group mean (Levene's test)
+    var = g.var(np.hstack([X, dev]))  # one pass for both (each column's variance is its own)
+    mom = {"n": g.count(X), "m": m, "v": var[:, :nc], "am": g.mean(dev), "av": var[:, nc:]}
     out = {}
     for j, item in enumerate(cols):
         x = {k: _pair(v[:, j]) for k, v in mom.items()}
@@ -308,7 +314,7 @@ def run_family(
 ) -> list[dict[str, np.ndarray]]:
     """All tests of one family for every replication (vectorised over replications)."""
     g, sel = pp.two_groups(key, fam)
-    cols = set(pp.per.columns)
+    cols = pp.columns
     rows: dict[str, dict] = {}
     if fam.binary:
         rows.update(_binary_rows(pp, g, fam, [c for c in fam.binary if c in cols], reps))
