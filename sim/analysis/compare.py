@@ -255,14 +255,18 @@ def _item_order(fam: Family) -> list[str]:
 def _binary_rows(pp: _Persons, g: Grouped, fam: Family, cols: list[str], reps: np.ndarray) -> dict[str, dict]:
     X = pp.matrix(cols)
     sums, cnts = g.sum(X), g.count(X)
+    # every item at once (item-major): the tests are elementwise, so each item's rows are as if alone
+    (y1, y2), (n1, n2) = _pair(sums.T.ravel()), _pair(cnts.T.ravel())
+    every = S.binary_tests(y1, n1, y2, n2)
+    with np.errstate(all="ignore"):
+        e1 = np.where(n1 > 0, y1 / np.where(n1 > 0, n1, 1), np.nan)
+        e2 = np.where(n2 > 0, y2 / np.where(n2 > 0, n2, 1), np.nan)
     out = {}
-    for k, item in enumerate(cols):
-        (y1, y2), (n1, n2) = _pair(sums[:, k]), _pair(cnts[:, k])
-        res = S.binary_tests(y1, n1, y2, n2)
-        with np.errstate(all="ignore"):
-            e1 = np.where(n1 > 0, y1 / np.where(n1 > 0, n1, 1), np.nan)
-            e2 = np.where(n2 > 0, y2 / np.where(n2 > 0, n2, 1), np.nan)
-        out[item] = _rows(fam, item, reps, res, n1, n2, e1, e2)
+    k = len(reps)
+    for j, item in enumerate(cols):
+        at = slice(j * k, (j + 1) * k)
+        res = {key: v[at] for key, v in every.items()}
+        out[item] = _rows(fam, item, reps, res, n1[at], n2[at], e1[at], e2[at])
     return out
 
 
