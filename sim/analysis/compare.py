@@ -281,19 +281,25 @@ def _continuous_rows(
     dev = np.abs(X - per_row)  # absolute deviations from the group mean (Levene's test)
     var = g.var(np.hstack([X, dev]))  # one pass for both (each column's variance is its own)
     mom = {"n": g.count(X), "m": m, "v": var[:, :nc], "am": g.mean(dev), "av": var[:, nc:]}
+    # every item at once (item-major): the tests are elementwise, so each item's rows are as if alone
+    x = {k: _pair(v.T.ravel()) for k, v in mom.items()}
+    every = None
+    if method != "mwu":
+        lp = (
+            S.levene_from_moments(x["n"][0], x["am"][0], x["av"][0], x["n"][1], x["am"][1], x["av"][1])
+            if method == "t"
+            else None
+        )
+        every = S.t_tests(x["n"][0], x["m"][0], x["v"][0], x["n"][1], x["m"][1], x["v"][1], lp, method)
     out = {}
+    k = len(reps)
     for j, item in enumerate(cols):
-        x = {k: _pair(v[:, j]) for k, v in mom.items()}
-        if method == "mwu":
+        at = slice(j * k, (j + 1) * k)
+        if every is None:
             res = _mwu_loop(pp.per[sel].assign(grp=pp.values(fam.group_col)[sel]), item, fam, reps)
         else:
-            lp = (
-                S.levene_from_moments(x["n"][0], x["am"][0], x["av"][0], x["n"][1], x["am"][1], x["av"][1])
-                if method == "t"
-                else None
-            )
-            res = S.t_tests(x["n"][0], x["m"][0], x["v"][0], x["n"][1], x["m"][1], x["v"][1], lp, method)
-        out[item] = _rows(fam, item, reps, res, x["n"][0], x["n"][1], x["m"][0], x["m"][1])
+            res = {key: v[at] for key, v in every.items()}
+        out[item] = _rows(fam, item, reps, res, x["n"][0][at], x["n"][1][at], x["m"][0][at], x["m"][1][at])
     return out
 
 
