@@ -305,17 +305,29 @@ def _continuous_rows(
 
 def _categorical_rows(pp: _Persons, g: Grouped, sel: np.ndarray, fam: Family, cols: list[str], reps: np.ndarray):
     out = {}
-    nan = np.full(len(reps), np.nan)
+    k = len(reps)
+    nan = np.full(k, np.nan)
+    tables = []
     for item in cols:
         vals = pp.values(item)
         levels = ins.BASELINE_CATEGORICAL.get(item)
         if levels is None:  # not one of the paper's variables: the levels observed
             levels = sorted(pd.unique(pd.Series(vals[sel]).dropna()))
         levels = list(levels)
-        arr = g.level_counts(vals, levels).reshape(len(reps), 2, len(levels)).transpose(0, 2, 1)
-        res = S.categorical_tests(arr)
-        n = arr.sum(axis=1)
-        out[item] = _rows(fam, item, reps, res, n[:, 0], n[:, 1], nan, nan)
+        tables.append(g.level_counts(vals, levels).reshape(k, 2, len(levels)).transpose(0, 2, 1))
+    if not tables:
+        return out
+    # every item in one call: tables padded with unobserved levels (rows of zeros, which the tests drop)
+    width = max(t.shape[1] for t in tables)
+    stacked = np.zeros((len(tables) * k, width, 2))
+    for j, t in enumerate(tables):
+        stacked[j * k : (j + 1) * k, : t.shape[1]] = t
+    every = S.categorical_tests(stacked)
+    n = stacked.sum(axis=1)
+    for j, item in enumerate(cols):
+        at = slice(j * k, (j + 1) * k)
+        res = {key: v[at] for key, v in every.items()}
+        out[item] = _rows(fam, item, reps, res, n[at, 0], n[at, 1], nan, nan)
     return out
 
 
