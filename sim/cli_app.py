@@ -464,7 +464,15 @@ def _report_writer(sc: Any, write_analysis: Callable[..., None]) -> Callable[[Pa
             costs = (lambda: ex.iter("planning_costs")) if "planning_costs" in ex.names else ()
             write_planning(tmp_out, sc, monthly, totals, paper, costs)
 
+    write_report.warm_up = _warm_up_figures  # type: ignore[attr-defined]  # the runner calls it mid-run
     return write_report
+
+
+def _warm_up_figures() -> None:
+    """Import the plotting library (about half a second) while the runner's workers simulate."""
+    from .reporting import pyplot
+
+    pyplot()
 
 
 # --- analyze ------------------------------------------------------------------------------------

@@ -66,6 +66,7 @@ def test_csv_text_is_to_csv():
         {
             "i": [1, 2, 3],
             "f": [0.1234567, np.nan, 1e-9],
+            "g": [-0.0, 0.0, -0.0],  # distinct values are formatted once: -0.0 stays "-0"
             "b": [True, False, True],
             "s": pd.array(["plain", "with, comma", None], dtype="str"),
             "q": ['say "x"', "", "line\nbreak"],

@@ -410,3 +410,45 @@ def test_integration_with_the_model():
     assert (n["provider_n"] == 13).all() and (n["consumer_n"] == 54).all()
     assert (s["retention.consumer.initial.recruited"] == 32).all() and (s["sessions.held"] > 0).all()
     assert s.shape[0] == 3 and s.notna().sum().sum() > 0.9 * s.size
+
+
+_FORK_SCRIPT = """
+import sys, threading
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from analysis_fixtures import random_frames
+import sim.analysis.figures as F
+from sim.analysis import analyze_chunk, write_analysis
+
+out = Path({out!r})
+res = analyze_chunk(random_frames(n_reps=4, seed=11))
+child = F._child
+
+def marked(job, send):  # runs in the forked child
+    (out / "forked").write_text("yes")
+    child(job, send)
+
+F._child = marked
+write_analysis(out / "forked_run", res["tests"], res["cells"], None, "x")  # the only thread: forks
+stop = threading.Event()
+t = threading.Thread(target=stop.wait)
+t.start()  # a second thread: everything drawn in this process
+write_analysis(out / "one_process", res["tests"], res["cells"], None, "x")
+stop.set()
+t.join()
+"""
+
+
+def test_figures_drawn_in_a_forked_child_are_the_bytes_drawn_in_one_process(tmp_path):
+    """write_figures draws the power figure in a forked child while the process draws the others
+    (when it is the only thread: here a fresh interpreter); every output file is the same bytes as
+    when all figures are drawn in one process."""
+    script = _FORK_SCRIPT.format(tests=str(ROOT / "tests"), out=str(tmp_path))
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=300)
+    assert (tmp_path / "forked").read_text() == "yes"
+    a, b = tmp_path / "forked_run", tmp_path / "one_process"
+    files = sorted(p.relative_to(a).as_posix() for p in a.rglob("*") if p.is_file())
+    assert "figures/test_power.png" in files
+    assert files == sorted(p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file())
+    for f in files:
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f

@@ -125,3 +125,21 @@ def test_bonferroni_adjusted_p_capped_and_threshold():
     assert np.isnan(adj[3]) and not sig[3]
     assert sig.tolist() == [True, False, False, False]
     assert thr[0] == pytest.approx(0.05 / 14)
+
+
+def test_categorical_tests_of_a_stack_are_each_tables_own():
+    """The tests run on a stack of tables at once (batched by observed levels) give each table the
+    result it gets alone, whatever else is in the stack or how many unobserved levels pad it."""
+    rng = np.random.default_rng(8)
+    tables = rng.poisson(rng.uniform(0.2, 6, (120, 4, 2))).astype(np.int64)
+    tables[rng.random((120, 4, 2)) < 0.25] = 0
+    together = S.categorical_tests(tables)
+    padded = S.categorical_tests(np.concatenate([tables, np.zeros((120, 3, 2), dtype=np.int64)], axis=1))
+    for i in range(len(tables)):
+        alone = S.categorical_tests(tables[i : i + 1])
+        for key, v in together.items():
+            same = [v[i], padded[key][i], alone[key][0]]
+            if key in ("test", "note"):
+                assert same[0] == same[1] == same[2], (key, i)
+            else:
+                assert np.array_equal(np.array(same[:1] * 3), np.array(same), equal_nan=True), (key, i)

@@ -178,6 +178,7 @@ class _Persons:
 
     def __init__(self, per: pd.DataFrame, reps: np.ndarray):
         self.per, self.reps = per, np.asarray(reps)
+        self.columns = set(per.columns)
         rep = per["replication"].to_numpy()
         r = np.searchsorted(self.reps, rep)
         ok = r < len(self.reps)
@@ -254,14 +255,18 @@ def _item_order(fam: Family) -> list[str]:
 def _binary_rows(pp: _Persons, g: Grouped, fam: Family, cols: list[str], reps: np.ndarray) -> dict[str, dict]:
     X = pp.matrix(cols)
     sums, cnts = g.sum(X), g.count(X)
+    # every item at once (item-major): the tests are elementwise, so each item's rows are as if alone
+    (y1, y2), (n1, n2) = _pair(sums.T.ravel()), _pair(cnts.T.ravel())
+    every = S.binary_tests(y1, n1, y2, n2)
+    with np.errstate(all="ignore"):
+        e1 = np.where(n1 > 0, y1 / np.where(n1 > 0, n1, 1), np.nan)
+        e2 = np.where(n2 > 0, y2 / np.where(n2 > 0, n2, 1), np.nan)
     out = {}
-    for k, item in enumerate(cols):
-        (y1, y2), (n1, n2) = _pair(sums[:, k]), _pair(cnts[:, k])
-        res = S.binary_tests(y1, n1, y2, n2)
-        with np.errstate(all="ignore"):
-            e1 = np.where(n1 > 0, y1 / np.where(n1 > 0, n1, 1), np.nan)
-            e2 = np.where(n2 > 0, y2 / np.where(n2 > 0, n2, 1), np.nan)
-        out[item] = _rows(fam, item, reps, res, n1, n2, e1, e2)
+    k = len(reps)
+    for j, item in enumerate(cols):
+        at = slice(j * k, (j + 1) * k)
+        res = {key: v[at] for key, v in every.items()}
+        out[item] = _rows(fam, item, reps, res, n1[at], n2[at], e1[at], e2[at])
     return out
 
 
@@ -269,37 +274,60 @@ def _continuous_rows(
     pp: _Persons, g: Grouped, sel: np.ndarray, fam: Family, cols: list[str], reps: np.ndarray, method: str
 ) -> dict[str, dict]:
     X = pp.matrix(cols)
-    dev = np.abs(X - g.transform_mean(X))  # absolute deviations from the group mean (Levene's test)
-    mom = {"n": g.count(X), "m": g.mean(X), "v": g.var(X), "am": g.mean(dev), "av": g.var(dev)}
+    nc = X.shape[1]
+    m = g.mean(X)
+    per_row = np.full(X.shape, np.nan)
+    per_row[g.rows] = m[g.lab]
+    dev = np.abs(X - per_row)  # absolute deviations from the group mean (Levene's test)
+    var = g.var(np.hstack([X, dev]))  # one pass for both (each column's variance is its own)
+    mom = {"n": g.count(X), "m": m, "v": var[:, :nc], "am": g.mean(dev), "av": var[:, nc:]}
+    # every item at once (item-major): the tests are elementwise, so each item's rows are as if alone
+    x = {k: _pair(v.T.ravel()) for k, v in mom.items()}
+    every = None
+    if method != "mwu":
+        lp = (
+            S.levene_from_moments(x["n"][0], x["am"][0], x["av"][0], x["n"][1], x["am"][1], x["av"][1])
+            if method == "t"
+            else None
+        )
+        every = S.t_tests(x["n"][0], x["m"][0], x["v"][0], x["n"][1], x["m"][1], x["v"][1], lp, method)
     out = {}
+    k = len(reps)
     for j, item in enumerate(cols):
-        x = {k: _pair(v[:, j]) for k, v in mom.items()}
-        if method == "mwu":
+        at = slice(j * k, (j + 1) * k)
+        if every is None:
             res = _mwu_loop(pp.per[sel].assign(grp=pp.values(fam.group_col)[sel]), item, fam, reps)
         else:
-            lp = (
-                S.levene_from_moments(x["n"][0], x["am"][0], x["av"][0], x["n"][1], x["am"][1], x["av"][1])
-                if method == "t"
-                else None
-            )
-            res = S.t_tests(x["n"][0], x["m"][0], x["v"][0], x["n"][1], x["m"][1], x["v"][1], lp, method)
-        out[item] = _rows(fam, item, reps, res, x["n"][0], x["n"][1], x["m"][0], x["m"][1])
+            res = {key: v[at] for key, v in every.items()}
+        out[item] = _rows(fam, item, reps, res, x["n"][0][at], x["n"][1][at], x["m"][0][at], x["m"][1][at])
     return out
 
 
 def _categorical_rows(pp: _Persons, g: Grouped, sel: np.ndarray, fam: Family, cols: list[str], reps: np.ndarray):
     out = {}
-    nan = np.full(len(reps), np.nan)
+    k = len(reps)
+    nan = np.full(k, np.nan)
+    tables = []
     for item in cols:
         vals = pp.values(item)
         levels = ins.BASELINE_CATEGORICAL.get(item)
         if levels is None:  # not one of the paper's variables: the levels observed
             levels = sorted(pd.unique(pd.Series(vals[sel]).dropna()))
         levels = list(levels)
-        arr = g.level_counts(vals, levels).reshape(len(reps), 2, len(levels)).transpose(0, 2, 1)
-        res = S.categorical_tests(arr)
-        n = arr.sum(axis=1)
-        out[item] = _rows(fam, item, reps, res, n[:, 0], n[:, 1], nan, nan)
+        tables.append(g.level_counts(vals, levels).reshape(k, 2, len(levels)).transpose(0, 2, 1))
+    if not tables:
+        return out
+    # every item in one call: tables padded with unobserved levels (rows of zeros, which the tests drop)
+    width = max(t.shape[1] for t in tables)
+    stacked = np.zeros((len(tables) * k, width, 2))
+    for j, t in enumerate(tables):
+        stacked[j * k : (j + 1) * k, : t.shape[1]] = t
+    every = S.categorical_tests(stacked)
+    n = stacked.sum(axis=1)
+    for j, item in enumerate(cols):
+        at = slice(j * k, (j + 1) * k)
+        res = {key: v[at] for key, v in every.items()}
+        out[item] = _rows(fam, item, reps, res, n[at, 0], n[at, 1], nan, nan)
     return out
 
 
@@ -308,7 +336,7 @@ def run_family(
 ) -> list[dict[str, np.ndarray]]:
     """All tests of one family for every replication (vectorised over replications)."""
     g, sel = pp.two_groups(key, fam)
-    cols = set(pp.per.columns)
+    cols = pp.columns
     rows: dict[str, dict] = {}
     if fam.binary:
         rows.update(_binary_rows(pp, g, fam, [c for c in fam.binary if c in cols], reps))

@@ -8,8 +8,12 @@ replications in which each test was significant (many replications), and session
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import textwrap
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -220,14 +224,53 @@ def write_figures(
     plt.rcParams.update({"svg.hashsalt": "peer-support-sim", "font.size": 9})
     fd = FigureData(agg, summary, waves, single, with_paper)
     fig_dir = figure_dir(out_dir)
-    written: list[Any] = [retention_figure(fd, fig_dir)]
+    jobs: list[Callable[[], str | None]] = [partial(retention_figure, fd, fig_dir)]
     if frames is not None:
-        written.append(satisfaction_answers_figure(fd, frames, fig_dir))
+        jobs.append(partial(satisfaction_answers_figure, fd, frames, fig_dir))
     else:
-        written.append(satisfaction_means_figure(fd, fig_dir))
-    written.append(benefits_figure(fd, fig_dir))
+        jobs.append(partial(satisfaction_means_figure, fd, fig_dir))
+    jobs.append(partial(benefits_figure, fd, fig_dir))
     if not single and len(summary):
-        written.append(power_figure(fd, fig_dir))
+        jobs.append(partial(power_figure, fd, fig_dir))
     if ("sessions", "held", "all_value") in fd.cells:
-        written.append(content_figure(fd, fig_dir))
-    return [w for w in written if w is not None]
+        jobs.append(partial(content_figure, fd, fig_dir))
+    return [w for w in _render(jobs) if w is not None]
+
+
+def _render(jobs: list[Callable[[], str | None]]) -> list[str | None]:
+    """Each job's file name, in order. The most expensive figure (the last job but one or the last,
+    whichever is the power figure: about half the drawing) is drawn in a forked child process while
+    this process draws the others, when that is safe: fork is available and this is the only thread
+    (as in ``cli.py run``/``analyze``; a server thread draws them all itself). The files are the same
+    bytes either way (same code and settings, inherited by the fork); a failed child's figure is drawn here."""
+    big = next((i for i, j in enumerate(jobs) if j.func is power_figure), None)  # type: ignore[attr-defined]
+    if big is None or threading.active_count() > 1 or "fork" not in mp.get_all_start_methods():
+        return [job() for job in jobs]
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child, args=(jobs[big], send), daemon=True)
+    child.start()
+    send.close()
+    try:
+        names = [None if i == big else job() for i, job in enumerate(jobs)]
+        got = _receive(recv, child)
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join()
+        recv.close()
+    names[big] = got if got is not None and child.exitcode == 0 else jobs[big]()
+    return names
+
+
+def _receive(recv: Any, child: Any) -> str | None:
+    """The child's file name; None if it failed (it then sent nothing) or took more than 10 minutes."""
+    try:
+        return recv.recv() if recv.poll(timeout=600) else None
+    except EOFError:
+        return None
+
+
+def _child(job: Callable[[], str | None], send: Any) -> None:
+    send.send(job())
+    send.close()

@@ -225,51 +225,26 @@ def binary_tests(yes1, n1, yes2, n2) -> dict[str, np.ndarray]:
 # --------------------------------------------------------------------------------------------
 # r x c tables (categorical variable with more levels)
 # --------------------------------------------------------------------------------------------
-def _reduce(t: np.ndarray) -> np.ndarray:
-    """The table of observed levels and groups (SPSS builds it from observed values: empty rows and
-    columns do not exist)."""
-    return t[t.sum(axis=1) > 0][:, t.sum(axis=0) > 0]
-
-
-def _pearson_rc(t: np.ndarray) -> tuple[float, float, str]:
-    """Pearson chi-square statistic, df and the small-expected-count note of an r x c table."""
-    N = t.sum()
-    e = np.outer(t.sum(axis=1), t.sum(axis=0)) / N
-    chi2 = float(((t - e) ** 2 / e).sum())
-    dof = (t.shape[0] - 1) * (t.shape[1] - 1)
-    n_small = int((e < MIN_EXPECTED).sum())
-    note = f"{n_small} of {e.size} cells expected < 5 (min {e.min():.2f})" if n_small else ""
-    return chi2, float(dof), note
-
-
-def _sort_tables(
-    tables: np.ndarray, note: np.ndarray
-) -> tuple[list[tuple[int, np.ndarray]], list[tuple[int, float, float, str]]]:
-    """Reduce each table; note why the degenerate ones are not computable; return the 2x2 ones (for
-    the 2x2 rule) and the larger ones with their Pearson statistic, df and note."""
-    two: list[tuple[int, np.ndarray]] = []
-    rc: list[tuple[int, float, float, str]] = []
-    for i in range(tables.shape[0]):
-        t = _reduce(tables[i])
-        if (tables[i].sum(axis=0) == 0).any() or t.shape[1] < 2:
-            note[i] = "empty group: no answers in one group" if t.shape[1] < tables.shape[2] else ""
-        elif t.shape[0] < 2:
-            note[i] = "constant variable: one level observed in both groups"
-        elif t.shape == (2, 2):
-            two.append((i, t))
-        else:
-            rc.append((i, *_pearson_rc(t)))
-    return two, rc
+def _rc_pearson(T: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pearson chi-square, the number of cells expected < 5 and the smallest expected count of a
+    stack of reduced r x c tables of one shape (m, r, c). Each table's terms are summed as one
+    contiguous row, as ``((t - e) ** 2 / e).sum()`` of that table alone sums them: the same floats."""
+    N = T.sum(axis=(1, 2))
+    e = T.sum(axis=2)[:, :, None] * T.sum(axis=1)[:, None, :] / N[:, None, None]
+    chi2 = ((T - e) ** 2 / e).reshape(len(T), -1).sum(axis=1)
+    return chi2, (e < MIN_EXPECTED).sum(axis=(1, 2)), e.min(axis=(1, 2))
 
 
 def categorical_tests(tables: np.ndarray) -> dict[str, np.ndarray]:
     """Vectorised chi-square on a stack of contingency tables, shape (k, levels, groups).
 
-    Each table is reduced to its observed levels and groups; a table that is then 2x2 follows the
-    2x2 rule of :func:`binary_tests`. An empty group or a single observed level is not computable.
+    Each table is reduced to its observed levels and groups (SPSS builds it from observed values:
+    empty rows and columns do not exist); a table that is then 2x2 follows the 2x2 rule of
+    :func:`binary_tests`. An empty group or a single observed level is not computable. Tables are
+    handled in batches of the same observed levels (no loop over tables).
     """
     tables = np.asarray(tables, dtype=np.int64)
-    k = tables.shape[0]
+    k, _, groups = tables.shape
     out = {
         "test": np.full(k, NOT_COMPUTABLE, dtype=object),
         "statistic": np.full(k, np.nan),
@@ -277,19 +252,37 @@ def categorical_tests(tables: np.ndarray) -> dict[str, np.ndarray]:
         "p": np.full(k, np.nan),
         "note": np.full(k, "", dtype=object),
     }
-    two, rc = _sort_tables(tables, out["note"])
-    if two:
-        idx = [i for i, _ in two]
-        T = np.stack([t for _, t in two])
-        r = binary_tests(T[:, 0, 0], T[:, :, 0].sum(axis=1), T[:, 0, 1], T[:, :, 1].sum(axis=1))
+    col_seen = tables.sum(axis=1) > 0  # (k, groups)
+    row_seen = tables.sum(axis=2) > 0  # (k, levels)
+    n_cols, n_rows = col_seen.sum(axis=1), row_seen.sum(axis=1)
+    empty = ~col_seen.all(axis=1) | (n_cols < 2)
+    out["note"][empty & (n_cols < groups)] = "empty group: no answers in one group"
+    const = ~empty & (n_rows < 2)
+    out["note"][const] = "constant variable: one level observed in both groups"
+    rest = ~empty & ~const  # every group observed: the reduced table has all columns
+    two = np.flatnonzero(rest & (n_rows == 2) & (groups == 2))
+    if len(two):
+        first = np.argmax(row_seen[two], axis=1)  # the first observed level
+        yes = tables[two, first, :]
+        n = tables[two].sum(axis=1)
+        r = binary_tests(yes[:, 0], n[:, 0], yes[:, 1], n[:, 1])
         for key in out:
-            out[key][idx] = r[key]
-    if rc:
-        idx = [x[0] for x in rc]
-        chi2, dof = np.array([x[1] for x in rc]), np.array([x[2] for x in rc])
-        out["test"][idx] = PEARSON
-        out["statistic"][idx], out["df"][idx], out["p"][idx] = chi2, dof, sps.chi2.sf(chi2, dof)
-        out["note"][idx] = [x[3] for x in rc]
+            out[key][two] = r[key]
+    rc = np.flatnonzero(rest & ~((n_rows == 2) & (groups == 2)))
+    if len(rc):
+        patterns, which = np.unique(row_seen[rc], axis=0, return_inverse=True)
+        which = np.asarray(which).ravel()
+        for j, seen in enumerate(patterns):
+            idx = rc[which == j]
+            chi2, n_small, e_min = _rc_pearson(tables[idx][:, seen, :])
+            dof = float((int(seen.sum()) - 1) * (groups - 1))
+            cells = int(seen.sum()) * groups
+            out["test"][idx] = PEARSON
+            out["statistic"][idx], out["df"][idx], out["p"][idx] = chi2, dof, sps.chi2.sf(chi2, dof)
+            out["note"][idx] = [
+                f"{ns} of {cells} cells expected < 5 (min {em:.2f})" if ns else ""
+                for ns, em in zip(n_small.tolist(), e_min.tolist(), strict=True)
+            ]
     return out
 
 

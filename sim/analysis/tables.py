@@ -84,8 +84,8 @@ def describe(
     categorical: dict[str, tuple[str, ...]] | None = None,
     with_n: bool = True,
     order: tuple[str, ...] = (),
-) -> pd.DataFrame:
-    """Cells of one table: N row, then per item N (%) or mean (SD), for every replication x group.
+) -> list[_Block]:
+    """Cell blocks of one table: N row, then per item N (%) or mean (SD), for every replication x group.
 
     ``groups`` lists every group label (so a group empty in some replication gets n = 0 and a
     blank mean, rather than a missing row).
@@ -97,7 +97,7 @@ def describe(
     cols = [c for c in cols if c in df.columns]
     stats: list[tuple[str, dict[str, np.ndarray]]] = [("N", {"n": g.size[pick].astype(float)})] if with_n else []
     stats += _item_stats(df, g, pick, cols, binary, continuous, categorical)
-    return _frame([b for row, st in stats for b in _blocks(table, row, reps, groups, st)])
+    return [b for row, st in stats for b in _blocks(table, row, reps, groups, st)]
 
 
 def _item_stats(
@@ -144,44 +144,37 @@ def table_cells(pr: P.Prepared) -> pd.DataFrame:
     """All descriptive tables of the paper, long format (see module docstring)."""
     reps, waves = pr.replications, list(pr.waves)
     roles = ["provider", "consumer"]
-    out: list[pd.DataFrame] = []
+    out: list[_Block] = []  # one frame at the end: each DataFrame converts its strings (Arrow) anew
     per = pr.persons
     if len(per):
         cat = dict(ins.BASELINE_CATEGORICAL.items())
         cont = tuple(ins.BASELINE_CONTINUOUS)
-        out.append(describe(per, "table1", reps, ["role"], roles, continuous=cont, categorical=cat))
+        out += describe(per, "table1", reps, ["role"], roles, continuous=cont, categorical=cat)
         rw = [f"{r}_{w}" for r in roles for w in waves]
-        out.append(describe(per, "tableS1", reps, ["role", "wave"], rw, continuous=cont, categorical=cat))
-        out.append(_retention(per, reps, waves))
+        out += describe(per, "tableS1", reps, ["role", "wave"], rw, continuous=cont, categorical=cat)
+        out += _retention(per, reps, waves)
         ev = per[per["evaluated"] == 1]
         prov = ev[ev["role"] == "provider"]
         cons = ev[ev["role"] == "consumer"]
-        out.append(describe(prov, "table2", reps, [], ["all"], binary=P.PROVIDER_BINARY, continuous=P.PROVIDER_LIKERT))
-        out.append(
-            describe(prov, "tableS2", reps, ["wave"], waves, binary=P.PROVIDER_BINARY, continuous=P.PROVIDER_LIKERT)
-        )
+        out += describe(prov, "table2", reps, [], ["all"], binary=P.PROVIDER_BINARY, continuous=P.PROVIDER_LIKERT)
+        out += describe(prov, "tableS2", reps, ["wave"], waves, binary=P.PROVIDER_BINARY, continuous=P.PROVIDER_LIKERT)
         st = tuple(c for c in P.STRESS if c in prov.columns)
-        out.append(describe(prov, "stress_reasons", reps, [], ["all"], binary=st))
-        out.append(describe(prov, "stress_reasons", reps, ["wave"], waves, binary=st, with_n=False))
-        out.append(describe(ev, "table3", reps, ["role"], roles, binary=P.BENEFITS))
-        out.append(describe(ev, "tableS3", reps, ["role", "wave"], rw, binary=P.BENEFITS))
+        out += describe(prov, "stress_reasons", reps, [], ["all"], binary=st)
+        out += describe(prov, "stress_reasons", reps, ["wave"], waves, binary=st, with_n=False)
+        out += describe(ev, "table3", reps, ["role"], roles, binary=P.BENEFITS)
+        out += describe(ev, "tableS3", reps, ["role", "wave"], rw, binary=P.BENEFITS)
         t4 = tuple(it.column for it in ins.CONSUMER_SATISFACTION)  # Table 4's own row order
-        out.append(
-            describe(
-                cons, "table4", reps, [], ["all"], binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT, order=t4
-            )
+        out += describe(
+            cons, "table4", reps, [], ["all"], binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT, order=t4
         )
-        out.append(
-            describe(
-                cons, "tableS4", reps, ["wave"], waves, binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT, order=t4
-            )
+        out += describe(
+            cons, "tableS4", reps, ["wave"], waves, binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT, order=t4
         )
     if pr.caregivers is not None and len(pr.caregivers):
-        out.append(_caregivers(pr.caregivers, reps))
+        out += _caregivers(pr.caregivers, reps)
     if pr.sessions is not None and len(pr.sessions):
-        out.append(_sessions(pr.sessions, reps, waves))
-    cells = pd.concat([o for o in out if len(o)], ignore_index=True)
-    return cells[CELL_COLUMNS]
+        out += _sessions(pr.sessions, reps, waves)
+    return _frame(out)[CELL_COLUMNS]
 
 
 def _blocks(table: str, row: str, reps: np.ndarray, groups: list[str], stats: dict[str, np.ndarray]) -> list[_Block]:
@@ -194,7 +187,7 @@ def _blocks(table: str, row: str, reps: np.ndarray, groups: list[str], stats: di
     ]
 
 
-def _retention(per: pd.DataFrame, reps: np.ndarray, waves: list[str]) -> pd.DataFrame:
+def _retention(per: pd.DataFrame, reps: np.ndarray, waves: list[str]) -> list[_Block]:
     """Response rates (Results): recruited, retained, evaluated and % evaluated, role x wave."""
     frames = []
     role = per["role"].to_numpy(dtype=object)
@@ -211,10 +204,10 @@ def _retention(per: pd.DataFrame, reps: np.ndarray, waves: list[str]) -> pd.Data
                 stats["pct"] = np.where(rec > 0, 100.0 * stats["evaluated"] / np.where(rec > 0, rec, np.nan), np.nan)
             order = [k for k in ("recruited", "retained", "evaluated", "pct") if k in stats]
             frames += _blocks("retention", r, reps, groups, {k: stats[k] for k in order})
-    return _frame(frames)
+    return frames
 
 
-def _caregivers(cg: pd.DataFrame, reps: np.ndarray) -> pd.DataFrame:
+def _caregivers(cg: pd.DataFrame, reps: np.ndarray) -> list[_Block]:
     """Participating caregivers (Results, "Caregivers"): all, and by the member's role."""
     part = cg[cg["participated"] == 1]
     binary = tuple(c for c in P.CAREGIVER_BINARY if c in part.columns)
@@ -238,10 +231,10 @@ def _caregivers(cg: pd.DataFrame, reps: np.ndarray) -> pd.DataFrame:
         continuous=("age",),
         categorical={"gender": ("female", "male")},
     )
-    return pd.concat([a, b], ignore_index=True)
+    return a + b
 
 
-def _sessions(ss: pd.DataFrame, reps: np.ndarray, waves: list[str]) -> pd.DataFrame:
+def _sessions(ss: pd.DataFrame, reps: np.ndarray, waves: list[str]) -> list[_Block]:
     """Sessions held before follow-up (Methods: 214 sessions, 98.6% group, content shares)."""
     held = ss[(ss["status"] == "held").to_numpy(dtype=bool) & (ss["before_follow_up"] == 1).to_numpy(dtype=bool)]
     group_format = (held["format"] == "group").to_numpy(dtype=float)
@@ -259,7 +252,7 @@ def _sessions(ss: pd.DataFrame, reps: np.ndarray, waves: list[str]) -> pd.DataFr
             for k, c in enumerate(ins.CONTENT_CATEGORIES):
                 share = np.where(n > 0, cont[:, k] / nn, np.nan)
                 frames += _blocks("sessions", f"content={c}", reps, groups, {"value": share})
-    return _frame(frames)
+    return frames
 
 
 # ----------------------------------------------------------------------------------------------

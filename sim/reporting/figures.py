@@ -25,7 +25,10 @@ def figure_dir(out_dir: Path) -> Path:
 
 def save_figure(fig: Any, path: Path, dpi: int = 100) -> str:
     """Write ``fig`` as a PNG without the software tag (so the bytes do not depend on the matplotlib
-    version string), close it and return the file name."""
+    version string), close it and return the file name. A layout already applied (``tight_layout``)
+    is kept as it is: without a layout engine ``savefig`` skips its extra layout pass (one draw less;
+    the same pixels)."""
+    fig.set_layout_engine(None)
     fig.savefig(path, dpi=dpi, metadata={"Software": None})
     pyplot().close(fig)
     return Path(path).name

@@ -6,6 +6,7 @@ import csv
 import io
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 
@@ -41,8 +42,16 @@ def _column_text(s: pd.Series, float_format: str) -> list[str] | None:
     if pd.api.types.is_integer_dtype(dt):
         return [str(v) for v in s.to_numpy().tolist()]
     if pd.api.types.is_float_dtype(dt):
-        return [float_format % v if v == v else "" for v in s.to_numpy(dtype=float).tolist()]
+        return _floats(s.to_numpy(dtype=float), float_format)
     return _strings(s)
+
+
+def _floats(x: np.ndarray, float_format: str) -> list[str]:
+    """``float_format % v`` per value ("" for NaN), each distinct value formatted once (counts, shares
+    and thresholds repeat); values are told apart by their bits, so -0.0 stays "-0"."""
+    bits, inv = np.unique(np.ascontiguousarray(x).view(np.int64), return_inverse=True)
+    text = [float_format % v if v == v else "" for v in bits.view(np.float64).tolist()]
+    return [text[i] for i in inv.ravel().tolist()]
 
 
 def _strings(s: pd.Series) -> list[str] | None:

@@ -175,8 +175,10 @@ def run_to_directory(
     ``analyze_chunk``); its tables are kept per chunk in the work folder and offered lazily by
     ``RunResult.extras`` (:class:`ChunkedExtras`: per-chunk iteration, readable during ``finalize`` or,
     with ``keep_work=True``, afterwards). ``finalize(tmp_out_dir, result)`` may add files (e.g. the
-    analysis report) before the folder is moved into place. ``parameters_for(replication)`` gives each
-    replication its own parameter set (e.g. a posterior draw: outputs then carry parameter uncertainty);
+    analysis report) before the folder is moved into place; a ``finalize.warm_up()`` attribute, if any, is
+    called once after the first computed chunk (e.g. imports the report needs).
+    ``parameters_for(replication)`` gives each replication its own parameter set (e.g. a posterior draw:
+    outputs then carry parameter uncertainty);
     it must depend on the replication number only, and its ``sha256`` attribute (if any) is recorded so
     that a resume with other draws is refused. ``replications="auto"`` picks the number with
     :class:`~sim.replications.ReplicationsAlgorithm` on ``key_output_names`` at ``precision``.

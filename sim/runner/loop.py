@@ -32,6 +32,7 @@ class ChunkLoop:
         self.bar = _Progress(plan.progress, None if plan.auto else plan.n)
         self.algo = ReplicationsAlgorithm(plan.key_output_names, precision=plan.precision) if plan.auto else None
         self._next_rep = 0
+        self._warmed = False
 
     def _listing(self) -> set[str]:
         return {p.name for p in self.chunks_dir.iterdir() if not p.name.startswith(".")}
@@ -79,6 +80,16 @@ class ChunkLoop:
         self.summaries[(a, b)] = SummaryChunk(out.summary)
         self.computed += 1
         self.feed()
+        self.warm_up()
+
+    def warm_up(self) -> None:
+        """Once, after the first computed chunk (every worker is running by then): ``finalize.warm_up()``
+        if ``finalize`` has one, e.g. importing the plotting library while the workers simulate rather than
+        after them (the report's figures are drawn once every chunk is in)."""
+        fn = getattr(self.plan.finalize, "warm_up", None)
+        if fn is not None and not self._warmed:
+            self._warmed = True
+            fn()
 
     def feed(self) -> None:
         """--reps auto: feed replications to the algorithm in replication order."""
