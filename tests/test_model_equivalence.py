@@ -1,10 +1,10 @@
 """Slow check (``pytest -m slow``) that the model's key outputs keep their distributions.
 
 ``tests/data/paper_study_key_outputs.csv`` holds the key outputs of 2,000 replications of
-``scenarios/paper_study.yaml`` (replications 0-1999) from the model as of commit 48d3315 (with the
-calibrated parameters of c47eabe), before the random streams were keyed per community and the
-session draws regrouped (see ``sim/streams.py``); the earlier file (commit 2097bab) predated that
-recalibration, so every model since failed against it. The current model runs 2,000
+``scenarios/paper_study.yaml`` (replications 0-1999) from the model with supervision requests drawn
+at the monthly review (``sim.model.providers.Supervision``) and the calibration that followed it
+(``calibration/calibrated.yaml`` of the same commit); earlier files predated a recalibration, so
+every model since failed against them. The current model runs 2,000
 other replications (an independent sample) and every key output must agree: the two-sample
 Kolmogorov-Smirnov test does not reject at 0.001 and the means differ by less than 4 standard errors
 (about 40 outputs are compared, so chance failures stay below one in a hundred).
