@@ -349,3 +349,34 @@ def test_bottleneck_figure_draws_a_cause_lost_in_few_replications(tmp_path):
     totals["lost_venue_unavailable"] = 3
     assert _figure_bottlenecks(tmp_path, SimpleNamespace(totals=totals)) is not None
     assert (tmp_path / "planning_bottlenecks.png").stat().st_size > 0
+
+
+def test_the_paper_style_analysis_of_an_open_caseload_counts_those_who_joined_a_group():
+    """With an open caseload, consumers.csv lists people still waiting, or referred after follow-up; the
+    paper-style analysis (the report's appendix) describes the programme, so its consumers are those who
+    had joined a group by follow-up: its cells are the cells of those rows alone, not of every row."""
+    from sim.analysis import report_chunk
+    from sim.datasets import joined_by_follow_up, to_frames
+    from sim.model import simulate_replication
+    from sim.scenario import scenario_from_dict
+
+    sc = scenario_from_dict(
+        {
+            "name": "open",
+            "seed": 3,
+            "horizon_months": 18,
+            "waves": {"w": {"follow_up_months": 12}},
+            "communities": [
+                {"name": "A", "wave": "w", "scheduling": "structured", "providers": 2, "consumers": 6, "copies": 2}
+            ],
+            "caseload": {"referrals_per_month": 3, "consumers_per_provider": 4},
+        }
+    )
+    f = to_frames([simulate_replication(sc, r) for r in range(2)])
+    joined = joined_by_follow_up(f["consumers"])
+    assert not joined.all()
+    only = {**f, "consumers": f["consumers"][joined].reset_index(drop=True)}
+    everyone = {**f, "consumers": f["consumers"].drop(columns=["enrolled_day"])}  # read as a closed cohort
+    cells = report_chunk(f)["cells"]
+    pd.testing.assert_frame_equal(cells, report_chunk(only)["cells"])
+    assert not cells.equals(report_chunk(everyone)["cells"])

@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import compare, csvrows, prep, stats, tables
 from .accumulators import ChunkCells
-from .io import DatasetError, read_directory
+from .io import DatasetError, in_the_programme, read_directory
 from .report import write_analysis
 from .summaries import paper_summaries
 
@@ -49,7 +49,7 @@ def analyze_chunk(frames: dict[str, pd.DataFrame], method: stats.ContinuousMetho
     ``cells.attrs`` carries the cells in the streaming accumulator's layout
     (:class:`sim.analysis.accumulators.ChunkCells`).
     """
-    pr = prep.prepare(frames)
+    pr = prep.prepare(in_the_programme(frames))
     return {**_report_tables(pr, method), "summaries": paper_summaries(pr).reset_index()}
 
 
@@ -57,7 +57,7 @@ def report_chunk(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """:func:`analyze_chunk` without ``summaries``: what :func:`write_analysis` reads (``tests`` and
     ``cells``), the per-chunk hook of ``cli.py run`` and the app (the per-replication summaries are
     for calibration, which calls :func:`paper_summaries` itself)."""
-    return _report_tables(prep.prepare(frames), "t")
+    return _report_tables(prep.prepare(in_the_programme(frames)), "t")
 
 
 def _report_tables(pr: prep.Prepared, method: stats.ContinuousMethod) -> dict[str, pd.DataFrame]:

@@ -196,3 +196,17 @@ def read_directory(in_dir: Path | str) -> dict[str, pd.DataFrame]:
         if df is not None:
             frames[key] = validate(df, name)
     return frames
+
+
+def in_the_programme(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """``frames`` with the consumers who had joined a group by follow-up only
+    (:func:`sim.datasets.joined_by_follow_up`): with an open caseload ``consumers.csv`` also lists people
+    still waiting, or referred after follow-up, who were never in the programme the paper's analysis
+    describes. The closed cohort's frames come back as they are."""
+    cons = frames.get("consumers")
+    if cons is None or "enrolled_day" not in cons.columns or "follow_up_day" not in cons.columns:
+        return frames
+    from ..datasets import joined_by_follow_up
+
+    joined = joined_by_follow_up(cons)
+    return frames if joined.all() else {**frames, "consumers": cons[joined].reset_index(drop=True)}

@@ -29,6 +29,7 @@ from . import csvrows
 from . import prep as P
 from .accumulators import aggregate_cells, summarise_tests
 from .figures import write_figures
+from .io import in_the_programme
 from .labels import row_label
 from .markdown import ReportInputs, render_report
 from .tables import paper_cells
@@ -112,6 +113,8 @@ def write_analysis(
     tests_df = (
         pd.concat(single_tests, ignore_index=True) if single and single_tests else pd.DataFrame(columns=["family"])
     )
+    if frames is not None:
+        frames = in_the_programme(frames)
     figures = write_figures(out, agg, summary, frames, waves, single, with_paper)
     name = scenario_name or out.name
     ri = ReportInputs(name, tests_df, agg, summary, waves, n_reps, figures, partial, cap, with_paper)
