@@ -81,9 +81,9 @@ def _num(df: pd.DataFrame, col: str) -> np.ndarray:
 
 
 def _key_sums(values: np.ndarray, key: np.ndarray, sort: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Sums of the rows of ``values`` per ``key`` (NaN keys dropped): the keys and one row of sums each.
-    pandas' grouped sum, so that a sum adds its terms in the order, and by the method, pandas does
-    for the same rows and grouping (the figures stay the same to the last bit whatever the grouping code)."""
+    """Sums of the rows of ``values`` per ``key`` (rows with a NaN key left out): the keys, one row of sums
+    each. pandas' grouped sum, so each sum adds the same terms in the same order by the same method as
+    grouping the rows by their names would (the same floats to the last bit)."""
     s = pd.DataFrame(values, copy=False).groupby(key, sort=sort).sum()
     return s.index.to_numpy(), s.to_numpy(dtype=float)
 
@@ -126,30 +126,37 @@ class _Layout:
     def rows(self) -> int:
         return len(self.reps) * len(self.labels) * self.months
 
-    def sum_into(self, out: np.ndarray, cols: slice, values: np.ndarray, rep: Any, community: Any, month: Any) -> None:
-        """Add per-row ``values`` (replication, community, month given per row) into ``out[:, cols]``,
-        summed per replication and (scope, group, month), one grouped sum per scope over the rows in
-        their order (rows of another replication, an unknown community or outside the months are left
-        out, the district still counting a row of an unknown community)."""
+    def community_of(self, community: pd.Series) -> np.ndarray:
+        """Each row's community as its position in :attr:`names` (-1: not a community of the chunk)."""
+        codes, uniques = pd.factorize(community)
+        at = self.names.get_indexer(pd.Index(uniques).astype(str))
+        return np.append(at, -1)[codes]
+
+    def sum_into(self, out: np.ndarray, cols: slice, values: np.ndarray, rows: pd.DataFrame, month: Any) -> None:
+        """Add ``values`` (one per row of ``rows``, whose replication and community they are, in the
+        given ``month``) into ``out[:, cols]``, summed per replication and (scope, group, month): one grouped
+        sum per scope over the rows in their order (rows of another replication, an unknown community or
+        outside the months are left out, the district still counting a row of an unknown community)."""
         month = np.asarray(month, dtype=np.int64)
         ok = (month >= 0) & (month < self.months)
         values, month = values[ok], month[ok]
-        all_reps, rep_at = np.unique(np.asarray(rep)[ok], return_inverse=True)
-        where = np.searchsorted(self.reps, all_reps).clip(0, max(len(self.reps) - 1, 0))
-        out_rep = np.where(self.reps[where] == all_reps, where, -1) if len(self.reps) else np.full(len(all_reps), -1)
-        comm = self.names.get_indexer(np.asarray(community)[ok])
+        all_reps, rep_at = np.unique(rows["replication"].to_numpy()[ok], return_inverse=True)
+        where = np.searchsorted(self.reps, all_reps).clip(0, len(self.reps) - 1)
+        out_rep = np.where(self.reps[where] == all_reps, where, -1)
+        comm = self.community_of(rows["community"])[ok]
         span = len(self.labels) * self.months
         base = rep_at * span + month
-        known = comm >= 0
-        for label in (np.zeros(len(comm), np.int64), self.wave[comm], self.setting[comm]):
-            # a grouping key per row (NaN: the row's community is not known, so it has no wave or setting)
-            key = np.where(known | (label == 0), base + label * self.months, -1).astype(float)
-            key[key < 0] = np.nan
+        unknown = comm < 0
+        for scope, label in enumerate((np.zeros(len(comm), np.int64), self.wave[comm], self.setting[comm])):
+            key = base + label * self.months
+            if scope > 0 and unknown.any():
+                # no wave or setting for a row of an unknown community: a NaN key, left out of the sums
+                key = np.where(unknown, np.nan, key)
             codes, sums = _key_sums(values, key)
             codes = codes.astype(np.int64)
             r = out_rep[codes // span]
             keep = r >= 0
-            out[r[keep] * span + codes[keep] % span, cols] += sums[keep]
+            out[r[keep] * span + codes[keep] % span, cols] = sums[keep]  # one group per row of out
 
     def frame(self, out: np.ndarray, columns: list[str]) -> pd.DataFrame:
         n_labels, m = len(self.labels), self.months
@@ -255,8 +262,7 @@ def monthly_chunk(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
                 values, month = _session_values(df), month_of(df["day"])
             else:
                 values, month = _table_values(df, table), _table_month(df)
-            rep, community = df["replication"].to_numpy(), df["community"].astype(str).to_numpy()
-            lay.sum_into(out, slice(at, at + len(cols)), values, rep, community, month)
+            lay.sum_into(out, slice(at, at + len(cols)), values, df, month)
         at += len(cols)
     return lay.frame(out, columns)
 
