@@ -197,6 +197,23 @@ def test_aggregation_by_wave_and_setting_gives_the_hand_counted_totals():
         pd.testing.assert_frame_equal(parts.sort_index(), whole.sort_index(), check_names=False)
 
 
+def test_aggregation_ignores_row_order_and_rows_outside_the_chunks_communities_and_months():
+    f = _frames([0, 1, 2])
+    want = planning_chunk(f)
+    # (the communities table keeps its order: groups are listed in their order of appearance there)
+    shuffled = {k: v if k == "communities" else v.sample(frac=1.0, random_state=7) for k, v in f.items()}
+    ses = shuffled["sessions"]
+    stray = ses[ses["status"] == "held"].iloc[:2].copy()
+    stray["replication"] = [5, -1]  # replications this chunk's communities do not have
+    late = ses[ses["status"] == "held"].iloc[:1].copy()
+    late["day"] = 40 * M  # after the last community's end (month 4)
+    shuffled["sessions"] = pd.concat([ses, stray, late], ignore_index=True)
+    got = planning_chunk(shuffled)
+    # every count and hour of the synthetic frames is exact in binary, so any order of summing agrees
+    pd.testing.assert_frame_equal(got["planning_monthly"], want["planning_monthly"], check_exact=True)
+    pd.testing.assert_frame_equal(got["planning_totals"], want["planning_totals"], check_exact=True)
+
+
 def test_replication_totals_sum_flows_and_take_stocks_at_the_end_and_peak():
     t = replication_totals(_frames([0, 1])).set_index("replication")
     assert t.loc[0, "sessions_held"] == 4 + 2 + 1
