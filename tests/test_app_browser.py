@@ -183,16 +183,19 @@ def shot(d, path: Path):
     from PIL import Image
 
     states = "Array.from(document.querySelectorAll('img')).map(i => [i.complete, i.naturalWidth, i.src.slice(-12)])"
-    try:
-        wait(d, lambda x: images(x, decoded=True) >= images(x), 10, "every figure drawn")
-    except AssertionError:  # now and then headless Chromium leaves one image request pending: ask again
-        d.execute_script(
-            "document.querySelectorAll('img').forEach(i => { if (!i.complete) i.src = i.src + '?again'; })"
-        )
+    # Now and then headless Chromium leaves an image request pending (more often on a busy machine):
+    # ask again for the pending ones, a few times, before giving up.
+    for attempt in range(4):
         try:
-            wait(d, lambda x: images(x, decoded=True) >= images(x), 20, "every figure drawn")
+            wait(d, lambda x: images(x, decoded=True) >= images(x), 10 if attempt == 0 else 20, "every figure drawn")
+            break
         except AssertionError as exc:
-            raise AssertionError(f"{exc}: {d.execute_script('return ' + states)}") from None
+            if attempt == 3:
+                raise AssertionError(f"{exc}: {d.execute_script('return ' + states)}") from None
+            d.execute_script(
+                "document.querySelectorAll('img').forEach(i => { if (!i.complete || !i.naturalWidth) "
+                f"i.src = i.src.split('?')[0] + '?again={attempt}'; }})"
+            )
     d.execute_script("document.querySelector('[data-testid=\"stMain\"]').scrollTo(0, 0)")
     time.sleep(0.5)
     h = d.execute_script(

@@ -135,7 +135,8 @@ def test_unreachable_scheduler_one_line(tmp_path):
             "--out",
             str(tmp_path / "o"),
         ],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        # a connection refused at once still waits for the connect timeout (5 s by default)
+        env={**os.environ, "PYTHONPATH": str(REPO), "PSS_DASK_CONNECT_TIMEOUT": "1s"},
         capture_output=True,
         text=True,
         timeout=120,
