@@ -203,24 +203,11 @@ def test_comparison_report_has_plain_numbers_and_the_cost_effectiveness(tmp_path
 def test_completion_with_an_open_caseload_counts_those_who_joined_a_group_by_follow_up():
     """consumers.csv lists everyone referred; people still waiting, or referred after follow-up, never had
     the chance to complete it, so they are not in the completion share's denominator."""
-    from sim.compare import planner_outputs
-    from sim.datasets import to_frames
-    from sim.model import simulate_replication
-    from sim.scenario import scenario_from_dict
+    from helpers.scenarios import open_caseload_frames
 
-    sc = scenario_from_dict(
-        {
-            "name": "open",
-            "seed": 3,
-            "horizon_months": 18,
-            "waves": {"w": {"follow_up_months": 12}},
-            "communities": [
-                {"name": "A", "wave": "w", "scheduling": "structured", "providers": 2, "consumers": 6, "copies": 2}
-            ],
-            "caseload": {"referrals_per_month": 3, "consumers_per_provider": 4},
-        }
-    )
-    f = to_frames([simulate_replication(sc, r) for r in range(3)])
+    from sim.compare import planner_outputs
+
+    f = open_caseload_frames(3)
     cons = f["consumers"]
     joined = cons["enrolled_day"].notna() & (cons["enrolled_day"] <= cons["follow_up_day"])
     assert (~joined).sum() > 10  # waiting at follow-up, or referred after it
@@ -233,24 +220,11 @@ def test_completion_with_an_open_caseload_counts_those_who_joined_a_group_by_fol
 def test_run_summary_with_an_open_caseload_counts_those_who_joined_a_group_by_follow_up():
     """The run's printed summary (consumers recruited, kept and evaluated) counts those who had joined a
     group by follow-up, as compare does: counting people still waiting as 'kept' would inflate retention."""
-    from sim.datasets import to_frames
-    from sim.model import simulate_replication
-    from sim.runner.summaries import replication_summary, run_summary_rows
-    from sim.scenario import scenario_from_dict
+    from helpers.scenarios import open_caseload_frames
 
-    sc = scenario_from_dict(
-        {
-            "name": "open",
-            "seed": 3,
-            "horizon_months": 18,
-            "waves": {"w": {"follow_up_months": 12}},
-            "communities": [
-                {"name": "A", "wave": "w", "scheduling": "structured", "providers": 2, "consumers": 6, "copies": 2}
-            ],
-            "caseload": {"referrals_per_month": 3, "consumers_per_provider": 4},
-        }
-    )
-    f = to_frames([simulate_replication(sc, r) for r in range(3)])
+    from sim.runner.summaries import replication_summary, run_summary_rows
+
+    f = open_caseload_frames(3)
     cons = f["consumers"]
     joined = cons[cons["enrolled_day"].notna() & (cons["enrolled_day"] <= cons["follow_up_day"])]
     assert len(joined) < len(cons)

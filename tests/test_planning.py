@@ -372,24 +372,12 @@ def test_the_paper_style_analysis_of_an_open_caseload_counts_those_who_joined_a_
     """With an open caseload, consumers.csv lists people still waiting, or referred after follow-up; the
     paper-style analysis (the report's appendix) describes the programme, so its consumers are those who
     had joined a group by follow-up: its cells are the cells of those rows alone, not of every row."""
-    from sim.analysis import report_chunk
-    from sim.datasets import joined_by_follow_up, to_frames
-    from sim.model import simulate_replication
-    from sim.scenario import scenario_from_dict
+    from helpers.scenarios import open_caseload_frames
 
-    sc = scenario_from_dict(
-        {
-            "name": "open",
-            "seed": 3,
-            "horizon_months": 18,
-            "waves": {"w": {"follow_up_months": 12}},
-            "communities": [
-                {"name": "A", "wave": "w", "scheduling": "structured", "providers": 2, "consumers": 6, "copies": 2}
-            ],
-            "caseload": {"referrals_per_month": 3, "consumers_per_provider": 4},
-        }
-    )
-    f = to_frames([simulate_replication(sc, r) for r in range(2)])
+    from sim.analysis import report_chunk
+    from sim.datasets import joined_by_follow_up
+
+    f = open_caseload_frames(2)
     joined = joined_by_follow_up(f["consumers"])
     assert not joined.all()
     only = {**f, "consumers": f["consumers"][joined].reset_index(drop=True)}
