@@ -167,12 +167,11 @@ def _delivery_columns(r: SessionRecord) -> dict[str, list]:
 def _people_columns(r: SessionRecord, provider_ids: list[str], consumer_ids: list[str]) -> dict[str, list]:
     """lead_provider ... attendees, from the records' columns ``r``."""
     provider, consumer = provider_ids.__getitem__, consumer_ids.__getitem__
-    staff = [list(map(provider, s)) for s in r.staff]
     return {
-        "lead_provider": [s[0] if s else "" for s in staff],
-        "providers": [";".join(s) for s in staff],
-        "n_providers": [len(s) for s in staff],
-        "n_invited": [len(i) for i in r.invited],
-        "n_attended": [len(a) for a in r.attended],
+        "lead_provider": [provider_ids[s[0]] if s else "" for s in r.staff],
+        "providers": [";".join(map(provider, s)) for s in r.staff],
+        "n_providers": list(map(len, r.staff)),
+        "n_invited": list(map(len, r.invited)),
+        "n_attended": list(map(len, r.attended)),
         "attendees": [";".join(map(consumer, a)) for a in r.attended],
     }
