@@ -67,13 +67,19 @@ def exposure(records: list[SessionRecord], n_providers: int, n_consumers: int) -
     are kept as the bits of an integer (bit k: category k)."""
     con_inv, con_att, con_on, con_cat = ([0] * n_consumers for _ in range(4))
     led, assisted, prov_on, prov_cat = ([0] * n_providers for _ in range(4))
+    # Sessions of a closed cohort invite everyone still in: one tuple shared by the sessions until someone
+    # leaves (sim.model.consumers.Attendance), so each distinct tuple is counted once, times its sessions.
+    invitations: dict[int, list] = {}
     for r in records:
         if not r.before_follow_up or r.cancel_reason:
             continue
         on_time = r.postponements == 0
         bit = 1 << r.content
-        for k in r.invited:
-            con_inv[k] += 1
+        seen = invitations.get(id(r.invited))
+        if seen is None:
+            invitations[id(r.invited)] = [r.invited, 1]
+        else:
+            seen[1] += 1
         for k in r.attended:
             con_att[k] += 1
             con_on[k] += on_time
@@ -85,6 +91,9 @@ def exposure(records: list[SessionRecord], n_providers: int, n_consumers: int) -
         for k in staff:
             prov_on[k] += on_time
             prov_cat[k] |= bit
+    for invited, sessions in invitations.values():
+        for k in invited:
+            con_inv[k] += sessions
     return Exposure(
         con_invited=con_inv,
         con_attended=con_att,

@@ -29,7 +29,9 @@ class Staffing:
     def pick(self, available: list[Provider]) -> tuple[tuple[int, ...], int]:
         """(provider indices, lead first; content category index) for a session about to be held."""
         keys = self.u_staff.take(len(available))
-        ranked = sorted([(q.led, key, q.index) for q, key in zip(available, keys, strict=True)])  # (led, tie-break, index)
+        ranked = sorted(
+            [(q.led, key, q.index) for q, key in zip(available, keys, strict=True)]
+        )  # (led, tie-break, index)
         staff = tuple([r[2] for r in ranked[: self.max_staff]])
         cats, cum = self.providers[staff[0]].menu
         content = cats[min(bisect.bisect_right(cum, self.u_content.one()), len(cats) - 1)]
