@@ -20,7 +20,7 @@ from ..parameters import ModelParameters
 from ..scenario import DAYS_PER_MONTH, Community, Scenario
 from ..streams import CommunityStreams, Stream, Uniforms
 from .doctors import Doctors, Request
-from .records import SessionRecord
+from .records import SessionRecord, invitation_counts
 
 if TYPE_CHECKING:
     from .caseload import Caseload
@@ -140,8 +140,7 @@ class Consumers:
     exit_reason: list[str] = field(init=False)  # dropped_out | graduated, of exit_day ("" while none)
     referred_day: list[float] = field(init=False)  # the founding cohort: the community's start
     enrolled_day: list[float] = field(init=False)  # day they joined a group; inf while waiting
-    # The invited tuple of each session since the last dropout review (group sessions of a closed cohort
-    # share one tuple until someone leaves, so counting per distinct tuple is cheap: month_invited).
+    # each session's invited consumers since the last dropout review (counted by month_invited)
     month_invitations: list[tuple[int, ...]] = field(init=False)
     month_attended: list[int] = field(init=False)  # sessions attended since the last dropout review
     reviews: int = 0  # dropout reviews so far (a review may set exit days; sim.model.consumers)
@@ -173,18 +172,7 @@ class Consumers:
 
     def month_invited(self) -> list[int]:
         """Sessions each consumer was invited to since the last dropout review."""
-        counts = [0] * len(self.pids)
-        sessions: dict[int, list] = {}
-        for invited in self.month_invitations:
-            seen = sessions.get(id(invited))
-            if seen is None:
-                sessions[id(invited)] = [invited, 1]
-            else:
-                seen[1] += 1
-        for invited, m in sessions.values():
-            for k in invited:
-                counts[k] += m
-        return counts
+        return invitation_counts(self.month_invitations, len(self.pids))
 
     def start_month(self) -> None:
         """The dropout review read the month's invitations and attendance: count the next month's."""

@@ -65,21 +65,15 @@ def exposure(records: list[SessionRecord], n_providers: int, n_consumers: int) -
     """Sum the held sessions before follow-up into each person's exposure. Plain Python: a community's
     few dozen people and sessions cost less this way than as NumPy calls; the categories a person met
     are kept as the bits of an integer (bit k: category k)."""
-    con_inv, con_att, con_on, con_cat = ([0] * n_consumers for _ in range(4))
+    con_att, con_on, con_cat = ([0] * n_consumers for _ in range(3))
     led, assisted, prov_on, prov_cat = ([0] * n_providers for _ in range(4))
-    # Sessions of a closed cohort invite everyone still in: one tuple shared by the sessions until someone
-    # leaves (sim.model.consumers.Attendance), so each distinct tuple is counted once, times its sessions.
-    invitations: dict[int, list] = {}
+    invitations = []
     for r in records:
         if not r.before_follow_up or r.cancel_reason:
             continue
         on_time = r.postponements == 0
         bit = 1 << r.content
-        seen = invitations.get(id(r.invited))
-        if seen is None:
-            invitations[id(r.invited)] = [r.invited, 1]
-        else:
-            seen[1] += 1
+        invitations.append(r.invited)
         for k in r.attended:
             con_att[k] += 1
             con_on[k] += on_time
@@ -91,11 +85,8 @@ def exposure(records: list[SessionRecord], n_providers: int, n_consumers: int) -
         for k in staff:
             prov_on[k] += on_time
             prov_cat[k] |= bit
-    for invited, sessions in invitations.values():
-        for k in invited:
-            con_inv[k] += sessions
     return Exposure(
-        con_invited=con_inv,
+        con_invited=invitation_counts(invitations, n_consumers),
         con_attended=con_att,
         con_on_time=con_on,
         con_categories=[m.bit_count() for m in con_cat],
@@ -104,6 +95,25 @@ def exposure(records: list[SessionRecord], n_providers: int, n_consumers: int) -
         prov_on_time=prov_on,
         prov_categories=[m.bit_count() for m in prov_cat],
     )
+
+
+def invitation_counts(invitations: list[tuple[int, ...]], n_consumers: int) -> list[int]:
+    """How many of the sessions ``invitations`` (each session's invited consumer indices) invited each
+    consumer. The group sessions of a closed cohort invite everyone still in, as one tuple shared by the
+    sessions until someone leaves (``sim.model.consumers.Attendance``): each distinct tuple is counted
+    once, times its sessions."""
+    counts = [0] * n_consumers
+    sessions: dict[int, list] = {}
+    for invited in invitations:
+        seen = sessions.get(id(invited))
+        if seen is None:
+            sessions[id(invited)] = [invited, 1]
+        else:
+            seen[1] += 1
+    for invited, m in sessions.values():
+        for k in invited:
+            counts[k] += m
+    return counts
 
 
 SESSION_COLUMNS = (
