@@ -428,7 +428,8 @@ def test_dropout_hazard_follows_last_months_attendance():
     c = build_community(scen, scen.parameters, 1, 0, 0, spec, Doctors(1))
     cons = c.consumers
     third = n // 3
-    cons.month_invited = [4] * (2 * third) + [0] * (n - 2 * third)
+    cons.month_invitations = [tuple(range(2 * third))] * 4  # four sessions, the first two thirds invited
+    assert cons.month_invited() == [4] * (2 * third) + [0] * (n - 2 * third)
     cons.month_attended = [4] * third + [0] * third + [0] * (n - 2 * third)
     Dropout(None, c, scen.parameters).review(0.0, DAYS_PER_MONTH, np.log(h))
     gone = np.isfinite(np.asarray(cons.exit_day))
@@ -437,7 +438,18 @@ def test_dropout_hazard_follows_last_months_attendance():
         got = gone[part].mean()
         assert abs(got - expect) < 4 * np.sqrt(expect * (1 - expect) / third), share
     assert (np.asarray(cons.exit_day)[gone] < DAYS_PER_MONTH).all()
-    assert cons.month_invited == [0] * n  # the month's counts start again
+    assert cons.month_invited() == [0] * n and cons.month_attended == [0] * n  # the month's counts start again
+
+
+def test_month_invited_counts_every_session_once():
+    """Consumers.month_invited: sessions sharing one invited tuple (a closed cohort's group sessions) and
+    sessions with their own (an individual session; an open caseload's groups) each count once."""
+    from sim.model.community import Consumers
+
+    cons = Consumers([f"C{k}" for k in range(4)], {}, [0.5] * 4)
+    everyone = (0, 1, 2, 3)
+    cons.month_invitations = [everyone, everyone, (2,), (0, 1, 2, 3), everyone, ()]
+    assert cons.month_invited() == [4, 4, 5, 4]
 
 
 def test_better_attenders_stay_longer():

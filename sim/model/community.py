@@ -20,7 +20,7 @@ from ..parameters import ModelParameters
 from ..scenario import DAYS_PER_MONTH, Community, Scenario
 from ..streams import CommunityStreams, Stream, Uniforms
 from .doctors import Doctors, Request
-from .records import SessionRecord
+from .records import SessionRecord, invitation_counts
 
 if TYPE_CHECKING:
     from .caseload import Caseload
@@ -140,8 +140,9 @@ class Consumers:
     exit_reason: list[str] = field(init=False)  # dropped_out | graduated, of exit_day ("" while none)
     referred_day: list[float] = field(init=False)  # the founding cohort: the community's start
     enrolled_day: list[float] = field(init=False)  # day they joined a group; inf while waiting
-    month_invited: list[int] = field(init=False)  # sessions invited to since the last dropout review
-    month_attended: list[int] = field(init=False)
+    # each session's invited consumers since the last dropout review (counted by month_invited)
+    month_invitations: list[tuple[int, ...]] = field(init=False)
+    month_attended: list[int] = field(init=False)  # sessions attended since the last dropout review
     reviews: int = 0  # dropout reviews so far (a review may set exit days; sim.model.consumers)
 
     def __post_init__(self) -> None:
@@ -150,7 +151,7 @@ class Consumers:
         self.exit_reason = [""] * n
         self.referred_day = [self.start] * n
         self.enrolled_day = [self.start] * n
-        self.month_invited = [0] * n
+        self.month_invitations = []
         self.month_attended = [0] * n
 
     def __len__(self) -> int:
@@ -167,8 +168,16 @@ class Consumers:
         self.exit_reason += [""] * m
         self.referred_day += days
         self.enrolled_day += [math.inf] * m
-        self.month_invited += [0] * m
         self.month_attended += [0] * m
+
+    def month_invited(self) -> list[int]:
+        """Sessions each consumer was invited to since the last dropout review."""
+        return invitation_counts(self.month_invitations, len(self.pids))
+
+    def start_month(self) -> None:
+        """The dropout review read the month's invitations and attendance: count the next month's."""
+        self.month_invitations = []
+        self.month_attended = [0] * len(self.pids)
 
 
 @dataclass

@@ -57,9 +57,8 @@ class Attendance:
             invited = (invited[int(u_pick * len(invited))],)
         u, propensity = self.u.take(n), cons.propensity
         attended = tuple([k for k in invited if u[k] < propensity[k]])
-        month_invited, month_attended = cons.month_invited, cons.month_attended
-        for k in invited:
-            month_invited[k] += 1
+        cons.month_invitations.append(invited)
+        month_attended = cons.month_attended
         for k in attended:
             month_attended[k] += 1
         return invited, attended
@@ -111,7 +110,7 @@ class Dropout:
         n = len(cons)
         u, when = self.u.take(n), self.u.take(n)
         beta = self.p.dropout_attendance_log_hr
-        exit_day, invited, attended = cons.exit_day, cons.month_invited, cons.month_attended
+        exit_day, invited, attended = cons.exit_day, cons.month_invited(), cons.month_attended
         for k in range(n):
             if exit_day[k] != math.inf:
                 continue
@@ -119,8 +118,7 @@ class Dropout:
             if u[k] < -math.expm1(-math.exp(lh) * window / DAYS_PER_MONTH):
                 exit_day[k] = now + when[k] * window
         cons.reviews += 1
-        cons.month_invited = [0] * n
-        cons.month_attended = [0] * n
+        cons.start_month()
 
     def _review_open(self, now: float, window: float, log_h: float) -> None:
         """:meth:`review` with an open caseload: those in a group on ``now`` are at risk (whoever starts
@@ -133,14 +131,13 @@ class Dropout:
         n = len(cons)
         u, when = self.u.take(n), self.u.take(n)
         beta = self.p.dropout_attendance_log_hr
-        invited, attended = cons.month_invited, cons.month_attended
+        invited, attended = cons.month_invited(), cons.month_attended
         caseload.prune(now)
         for k in caseload.members:
             lh = log_h + beta * (attended[k] / invited[k] - 0.5) if invited[k] else log_h
             if u[k] < -math.expm1(-math.exp(lh) * window / DAYS_PER_MONTH):
                 caseload.exit(k, now + when[k] * window, "dropped_out")
-        cons.month_invited = [0] * n
-        cons.month_attended = [0] * n
+        cons.start_month()
 
     @property
     def consumers(self):

@@ -65,15 +65,15 @@ def exposure(records: list[SessionRecord], n_providers: int, n_consumers: int) -
     """Sum the held sessions before follow-up into each person's exposure. Plain Python: a community's
     few dozen people and sessions cost less this way than as NumPy calls; the categories a person met
     are kept as the bits of an integer (bit k: category k)."""
-    con_inv, con_att, con_on, con_cat = ([0] * n_consumers for _ in range(4))
+    con_att, con_on, con_cat = ([0] * n_consumers for _ in range(3))
     led, assisted, prov_on, prov_cat = ([0] * n_providers for _ in range(4))
+    invitations = []
     for r in records:
         if not r.before_follow_up or r.cancel_reason:
             continue
         on_time = r.postponements == 0
         bit = 1 << r.content
-        for k in r.invited:
-            con_inv[k] += 1
+        invitations.append(r.invited)
         for k in r.attended:
             con_att[k] += 1
             con_on[k] += on_time
@@ -86,7 +86,7 @@ def exposure(records: list[SessionRecord], n_providers: int, n_consumers: int) -
             prov_on[k] += on_time
             prov_cat[k] |= bit
     return Exposure(
-        con_invited=con_inv,
+        con_invited=invitation_counts(invitations, n_consumers),
         con_attended=con_att,
         con_on_time=con_on,
         con_categories=[m.bit_count() for m in con_cat],
@@ -95,6 +95,25 @@ def exposure(records: list[SessionRecord], n_providers: int, n_consumers: int) -
         prov_on_time=prov_on,
         prov_categories=[m.bit_count() for m in prov_cat],
     )
+
+
+def invitation_counts(invitations: list[tuple[int, ...]], n_consumers: int) -> list[int]:
+    """How many of the sessions ``invitations`` (each session's invited consumer indices) invited each
+    consumer. The group sessions of a closed cohort invite everyone still in, as one tuple shared by the
+    sessions until someone leaves (``sim.model.consumers.Attendance``): each distinct tuple is counted
+    once, times its sessions."""
+    counts = [0] * n_consumers
+    sessions: dict[int, list] = {}
+    for invited in invitations:
+        seen = sessions.get(id(invited))
+        if seen is None:
+            sessions[id(invited)] = [invited, 1]
+        else:
+            seen[1] += 1
+    for invited, m in sessions.values():
+        for k in invited:
+            counts[k] += m
+    return counts
 
 
 SESSION_COLUMNS = (
@@ -167,12 +186,11 @@ def _delivery_columns(r: SessionRecord) -> dict[str, list]:
 def _people_columns(r: SessionRecord, provider_ids: list[str], consumer_ids: list[str]) -> dict[str, list]:
     """lead_provider ... attendees, from the records' columns ``r``."""
     provider, consumer = provider_ids.__getitem__, consumer_ids.__getitem__
-    staff = [list(map(provider, s)) for s in r.staff]
     return {
-        "lead_provider": [s[0] if s else "" for s in staff],
-        "providers": [";".join(s) for s in staff],
-        "n_providers": [len(s) for s in staff],
-        "n_invited": [len(i) for i in r.invited],
-        "n_attended": [len(a) for a in r.attended],
+        "lead_provider": [provider_ids[s[0]] if s else "" for s in r.staff],
+        "providers": [";".join(map(provider, s)) for s in r.staff],
+        "n_providers": list(map(len, r.staff)),
+        "n_invited": list(map(len, r.invited)),
+        "n_attended": list(map(len, r.attended)),
         "attendees": [";".join(map(consumer, a)) for a in r.attended],
     }

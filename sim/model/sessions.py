@@ -31,6 +31,9 @@ from .records import SessionRecord
 from .staffing import MIN_PROVIDERS_PER_SESSION, Staffing
 
 WEEK = 7.0
+# A held session's record from its 13 fields in order, without the named tuple's Python-level
+# constructor (one call fewer per session; the same SessionRecord).
+_new_record = tuple.__new__
 
 
 class Timetable:
@@ -173,23 +176,22 @@ class SessionDelivery:
         c.month_sessions += 1
         c.month_disrupted += postponements > 0
         duration = round(triangular(u_dur, *self.durations), 1)
-        c.records.append(
-            SessionRecord(
-                seq,
-                announced,
-                now,
-                postponements,
-                before,
-                "",
-                content,
-                group,
-                outdoor,
-                duration,
-                staff,
-                invited,
-                attended,
-            )
+        record = (
+            seq,
+            announced,
+            now,
+            postponements,
+            before,
+            "",
+            content,
+            group,
+            outdoor,
+            duration,
+            staff,
+            invited,
+            attended,
         )
+        c.records.append(_new_record(SessionRecord, record))
 
     def _cancel(self, now: float, seq: int, announced: float, postponements: int, reason: str, plan: Request) -> None:
         c = self.c

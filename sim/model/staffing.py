@@ -9,14 +9,12 @@ scheduling, their few favourites otherwise (``sim.model.community.Provider.menu`
 from __future__ import annotations
 
 import bisect
-from operator import attrgetter, itemgetter
 
 from ..parameters import ModelParameters
 from ..streams import Stream
 from .community import CommunityState, Provider
 
 MIN_PROVIDERS_PER_SESSION = 2  # Methods: "at least two service providers, one of whom leads"
-_led, _index, _index_of_ranked = attrgetter("led"), attrgetter("index"), itemgetter(2)
 
 
 class Staffing:
@@ -31,8 +29,10 @@ class Staffing:
     def pick(self, available: list[Provider]) -> tuple[tuple[int, ...], int]:
         """(provider indices, lead first; content category index) for a session about to be held."""
         keys = self.u_staff.take(len(available))
-        ranked = sorted(zip(map(_led, available), keys, map(_index, available), strict=True))  # (led, tie-break, index)
-        staff = tuple(map(_index_of_ranked, ranked[: self.max_staff]))
+        ranked = sorted(
+            [(q.led, key, q.index) for q, key in zip(available, keys, strict=True)]
+        )  # (led, tie-break, index)
+        staff = tuple([r[2] for r in ranked[: self.max_staff]])
         cats, cum = self.providers[staff[0]].menu
         content = cats[min(bisect.bisect_right(cum, self.u_content.one()), len(cats) - 1)]
         return staff, content
