@@ -182,7 +182,8 @@ def test_killed_run_with_analysis_resumed_equals_uninterrupted(tmp_path):
 
 def test_parameter_uncertainty_draws_from_the_posterior_per_replication(tmp_path):
     """--parameter-uncertainty: each replication its own posterior draw, chosen by (seed, replication)
-    only, so the files do not depend on the worker count; without it the calibrated point is used."""
+    only, so the files do not depend on the worker count or chunking; without it the calibrated point is
+    used; the manifest records the flag and the draws' hash."""
     from sim.calibration.posterior import PosteriorDraws
 
     def run(out, *extra):
@@ -194,9 +195,10 @@ def test_parameter_uncertainty_draws_from_the_posterior_per_replication(tmp_path
     b = run(tmp_path / "b", "--parameter-uncertainty", "--workers", "2", "--chunk-size", "2")
     point = run(tmp_path / "c")
     assert a == b and a != point
-    assert json.loads((tmp_path / "a" / "manifest.json").read_text())["parameter_uncertainty"] is True
+    man = json.loads((tmp_path / "a" / "manifest.json").read_text())
     sc = load_scenario(REPO / "scenarios/later_wave.yaml")
     draws = PosteriorDraws(sc.parameters, sc.seed, REPO / "calibration/calibrated.yaml")
+    assert man["parameter_uncertainty"] is True and man["parameter_draws_sha256"] == draws.sha256
     sets = {draws(r).consumer_dropout_hazard_per_month for r in range(6)}
     assert len(sets) > 1  # replications really use different draws
     assert draws(3) == PosteriorDraws(sc.parameters, sc.seed, REPO / "calibration/calibrated.yaml")(3)
