@@ -134,7 +134,7 @@ def test_resume_with_changed_scenario_refused(tmp_path, monkeypatch):
 def _kill_and_resume(tmp_path: Path, extra: list[str]) -> None:
     scen = REPO / "scenarios" / "paper_study.yaml"
     ref = tmp_path / "ref"
-    r = cli(str(scen), "--reps", "30", "--workers", "2", "--out", str(ref), "-q", *extra, cwd=tmp_path)
+    r = cli(str(scen), "--reps", "15", "--workers", "2", "--out", str(ref), "-q", *extra, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -144,7 +144,7 @@ def _kill_and_resume(tmp_path: Path, extra: list[str]) -> None:
         "run",
         str(scen),
         "--reps",
-        "30",
+        "15",
         "--chunk-size",
         "3",
         "--workers",
@@ -164,10 +164,10 @@ def _kill_and_resume(tmp_path: Path, extra: list[str]) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not out.exists(), "the run finished before it could be killed"
-    r = cli(str(scen), "--reps", "30", "--workers", "2", "--out", str(out), "--resume", "-q", *extra, cwd=tmp_path)
+    r = cli(str(scen), "--reps", "15", "--workers", "2", "--out", str(out), "--resume", "-q", *extra, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     m = json.loads((out / "manifest.json").read_text())
-    assert 2 <= m["chunks_reused"] < 10 and m["chunk_size"] == 3
+    assert 2 <= m["chunks_reused"] < 5 and m["chunk_size"] == 3  # of 5 chunks
     assert _hashes(out) == _hashes(ref)
 
 
