@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from analysis_fixtures import random_frames
+from helpers.cli import run_cli
 
 from sim import instruments as ins
 from sim.analysis import DatasetError, analyze_chunk, analyze_directory, paper_summaries, read_directory, write_analysis
@@ -371,17 +372,12 @@ def test_missing_file_error(tmp_path, frames):
 
 def test_cli_analyze_exit_codes(tmp_path, frames):
     d = _to_dir(frames, tmp_path / "in")
-    ok = subprocess.run(
-        [sys.executable, "cli.py", "analyze", str(d), "--out", str(tmp_path / "o")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    ok = run_cli("analyze", d, "--out", tmp_path / "o", cwd=ROOT)  # in this process: tests/helpers/cli.py
     assert ok.returncode == 0, ok.stderr
     assert (tmp_path / "o" / "tests.csv").exists()
     df = pd.read_csv(d / "consumers.csv").drop(columns="wave")
     df.to_csv(d / "consumers.csv", index=False)
-    bad = subprocess.run([sys.executable, "cli.py", "analyze", str(d)], cwd=ROOT, capture_output=True, text=True)
+    bad = run_cli("analyze", d, cwd=ROOT)
     assert bad.returncode == 2
     assert bad.stderr.strip() == "error: consumers.csv: column 'wave': missing (required: see docs/data_dictionary.md)"
     assert "Traceback" not in bad.stderr

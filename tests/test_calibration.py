@@ -237,16 +237,11 @@ def test_abc_respects_budget_and_prior_support():
     ],
 )
 def test_bad_options_exit_2_with_one_line(tmp_path, command, bad):
-    import subprocess
-    import sys
+    # `python cli.py` in this process (tests/helpers/cli.py): nine interpreter starts saved
+    from helpers.cli import run_cli
 
     for args in bad:
-        r = subprocess.run(
-            [sys.executable, "cli.py", command, *args, "--out", str(tmp_path / "x")],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
+        r = run_cli(command, *args, "--out", tmp_path / "x", cwd=ROOT)
         assert r.returncode == 2, (args, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error: "), r.stderr
         assert not (tmp_path / "x").exists()

@@ -437,7 +437,7 @@ def _alive(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the worker processes")
 def test_sigkill_workers_exit_and_resume_is_byte_identical(tmp_path, capsys):
     scen_file = REPO / "scenarios" / "paper_study.yaml"
-    args = ["run", scen_file, "--reps", 12, "--chunk-size", 1, "--no-analysis", "-q"]
+    args = ["run", scen_file, "--reps", 8, "--chunk-size", 1, "--no-analysis", "-q"]
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(

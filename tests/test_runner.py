@@ -206,10 +206,10 @@ def test_killed_process_resumes_to_same_bytes(tmp_path):
     ref, _ = _run(tmp_path, "ref", replications=10, chunk_size=1)
     out = tmp_path / "out"
     script = (
-        "import sys\nfrom helpers import fakemodel as fm\n"
+        "from helpers import fakemodel as fm\n"
         "from sim.runner import run_to_directory\n"
         f"run_to_directory(fm.small_scenario(), {str(out)!r}, replications=10, chunk_size=1, workers=1,"
-        " model=fm.FAKE_MODEL, resume='--resume' in sys.argv)\n"
+        " model=fm.FAKE_MODEL)\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")]), "FAKE_SLEEP": "0.15"}
     proc = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=tmp_path)
@@ -223,8 +223,8 @@ def test_killed_process_resumes_to_same_bytes(tmp_path):
     proc.wait()
     done = len([p for p in chunks.iterdir() if not p.name.startswith(".")])
     assert 3 <= done < 10 and not out.exists()
-    env["FAKE_SLEEP"] = "0"
-    subprocess.run([sys.executable, "-c", script, "--resume"], env=env, cwd=tmp_path, check=True)
+    _, res = _run(tmp_path, "out", replications=10, chunk_size=1, resume=True)  # resumed in this process
+    assert res.chunks_reused == done and res.chunks_computed == 10 - done
     assert fm.file_hashes(out) == fm.file_hashes(ref)
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 distributed = pytest.importorskip("distributed")
+# one worker runs the module's tests, so that they share one cluster (its two processes import the model)
+pytestmark = pytest.mark.xdist_group("dask")
 
 from helpers import fakemodel as fm  # noqa: E402
 
@@ -102,18 +104,13 @@ def test_dask_worker_killed_mid_run(tmp_path, cluster):
 
 def test_cli_run_on_dask_same_bytes_as_local(tmp_path, cluster):
     """The real model through `cli.py run --scheduler`: same files as `--workers 1`."""
-    import subprocess
-    import sys
+    from helpers.cli import run_cli  # `python cli.py` in this process (tests/helpers/cli.py)
 
     f = fm.write_small_yaml(tmp_path / "small.yaml", replications=5)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    base = [sys.executable, str(REPO / "cli.py"), "run", str(f), "-q", "--no-analysis"]
-    a = subprocess.run([*base, "--workers", "1", "--out", str(tmp_path / "a")], env=env, capture_output=True, text=True)
-    b = subprocess.run(
-        [*base, "--scheduler", cluster.scheduler_address, "--chunk-size", "2", "--out", str(tmp_path / "b")],
-        env=env,
-        capture_output=True,
-        text=True,
+    base = ["run", f, "-q", "--no-analysis"]
+    a = run_cli(*base, "--workers", "1", "--out", tmp_path / "a", cwd=tmp_path)
+    b = run_cli(
+        *base, "--scheduler", cluster.scheduler_address, "--chunk-size", "2", "--out", tmp_path / "b", cwd=tmp_path
     )
     assert a.returncode == 0 and b.returncode == 0, (a.stderr, b.stderr)
     assert fm.file_hashes(tmp_path / "a") == fm.file_hashes(tmp_path / "b")
