@@ -4,11 +4,11 @@ The analysis aggregates every replication x group of a chunk at once. pandas' ``
 this well but costs milliseconds of fixed overhead per call, and a chunk's tests and tables make
 hundreds of calls. :class:`Grouped` computes the same numbers with numpy on integer group labels:
 counts and sums of whole numbers (answers, 0/1 items: exact in any order) with ``bincount``,
-variances with Welford's online update that pandas' kernel uses, in the same row order (rows are
-visited "position by position": the k-th row of every group at once); sums and means of other
-values (ages) are left to pandas, whose summation rounds differently from a plain or compensated
-sum. So results are the same floats as pandas' (``tests/test_analysis_grouped.py``): the analysis
-files do not change.
+variances with Welford's online update that pandas' kernel uses, sums and means of other values
+(ages, deviations) with the compensated (Kahan) summation of pandas' ``group_sum``/``group_mean``
+kernels, in the same row order (rows are visited "position by position": the k-th row of every
+group at once). So results are the same floats as pandas' (``tests/test_analysis_grouped.py``):
+the analysis files do not change.
 """
 
 from __future__ import annotations
@@ -74,15 +74,27 @@ class Grouped:
             ok = ~np.isnan(V[:, j])
             s[:, j] = np.bincount(self.lab[ok], weights=V[ok, j], minlength=self.ngroups)
         if (~exact).any():
-            s[:, ~exact] = self._pandas(V[:, ~exact], "sum")
+            s[:, ~exact] = self._kahan(X[:, ~exact])[0]
         return s, n
 
-    def _pandas(self, V: np.ndarray, how: str) -> np.ndarray:
-        """pandas' own grouped ``how`` (its summation's rounding differs from a plain or Kahan sum)."""
-        back = np.argsort(self.rows, kind="stable")  # the rows in their original order: pandas' result
-        g = pd.DataFrame(V[back]).groupby(self.lab[back], sort=True)  # depends on where each row sits
-        out = getattr(g, how)().reindex(range(self.ngroups)).to_numpy(dtype=float)
-        return np.nan_to_num(out, nan=0.0) if how == "sum" else out
+    def _kahan(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Group sums (0 without values) and counts of non-missing values by the compensated (Kahan)
+        summation of pandas' ``group_sum``/``group_mean`` kernels, each group's rows in their order:
+        the same floats as pandas' grouped sum and mean (``tests/test_analysis_grouped.py``)."""
+        k = X.shape[1]
+        s, c, n = np.zeros((self.ngroups, k)), np.zeros((self.ngroups, k)), np.zeros((self.ngroups, k))
+        for rows, lab in self._steps:
+            v = X[rows]
+            ok = ~np.isnan(v)
+            old = s[lab]
+            y = v - c[lab]
+            t = old + y
+            comp = (t - old) - y
+            comp[comp != comp] = 0.0  # an infinite value: pandas resets the compensation
+            s[lab] = np.where(ok, t, old)
+            c[lab] = np.where(ok, comp, c[lab])
+            n[lab] += ok
+        return s, n
 
     def mean(self, X: np.ndarray) -> np.ndarray:
         """Group means; NaN where a group has no value."""
@@ -95,7 +107,9 @@ class Grouped:
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[:, exact] = np.where(n > 0, s / np.where(n > 0, n, 1), np.nan)
         if (~exact).any():
-            out[:, ~exact] = self._pandas(V[:, ~exact], "mean")
+            s, n = self._kahan(X[:, ~exact])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[:, ~exact] = np.where(n > 0, s / np.where(n > 0, n, 1), np.nan)
         return out
 
     def var(self, X: np.ndarray, ddof: int = 1) -> np.ndarray:
