@@ -18,6 +18,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+#: pandas 3.1 adds up sorted groups without missing values with ``np.add.reduceat``; earlier versions
+#: always with the Kahan kernel (follow whichever is installed, so that results stay pandas' own).
+_PANDAS_REDUCEAT = hasattr(getattr(pd.core.groupby.ops, "BaseGrouper", object), "_reduceat_aggregate")
+
 
 class Grouped:
     """Rows labelled ``0..ngroups-1`` (label < 0: left out). Statistics come back as arrays with one
@@ -105,7 +109,7 @@ class Grouped:
 
     def _reduceat(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """pandas' path for sorted groups without missing values (None when it does not apply)."""
-        if not len(self.rows) or not self._sorted:
+        if not _PANDAS_REDUCEAT or not len(self.rows) or not self._sorted:
             return None
         V = X[self._in_order]
         if np.isnan(V).any():
