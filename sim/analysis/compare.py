@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,7 @@ from .. import instruments as ins
 from . import prep as P
 from . import stats as S
 from .grouped import Grouped
+from .tables import string_column
 
 TEST_COLUMNS = [
     "replication",
@@ -386,4 +388,14 @@ def run_tests(pr: P.Prepared, method: S.ContinuousMethod = "t", alpha: float = A
     adj, thr, sig = S.bonferroni(cols["p"].astype(float), counts[inv.ravel()], alpha)
     cols["p_bonferroni"], cols["threshold"], cols["significant"] = adj, thr, sig
     order = np.lexsort((np.arange(len(rep)), rep))  # by replication, then planned order
-    return pd.DataFrame({c: cols[c][order] for c in TEST_COLUMNS})
+    return pd.DataFrame({c: _column(cols[c], order) for c in TEST_COLUMNS})
+
+
+def _column(x: np.ndarray, order: np.ndarray) -> Any:
+    """``x[order]``; a column of strings built from its few distinct values (:func:`string_column`)."""
+    if x.dtype != object:
+        return x[order]
+    codes, names = pd.factorize(x, sort=False)
+    if (codes < 0).any() or not all(isinstance(v, str) for v in names):
+        return x[order]
+    return string_column(list(names), codes[order])

@@ -46,16 +46,20 @@ class Grouped:
         ]  # per position: (rows, their labels), labels distinct within a step
 
     @classmethod
-    def of(cls, rep: np.ndarray, reps: np.ndarray, grp: pd.Series | np.ndarray, groups: Sequence) -> Grouped:
+    def of(cls, rep: np.ndarray, reps: np.ndarray, grp: pd.Series | np.ndarray, groups: Sequence | int) -> Grouped:
         """Group (replication, group) in the order of ``reps`` x ``groups`` (label r * len(groups) + g);
-        rows whose replication or group is not listed are left out."""
+        rows whose replication or group is not listed are left out. With ``groups`` a number, ``grp``
+        holds each row's group as its position (0 to groups - 1; -1: left out)."""
         reps = np.asarray(reps)
         r = np.searchsorted(reps, rep)
         r_ok = r < len(reps)
         r_ok[r_ok] = reps[r[r_ok]] == np.asarray(rep)[r_ok]
-        g = _codes(grp, groups)
-        lab = np.where(r_ok & (g >= 0), r * len(groups) + g, -1)
-        return cls(lab, len(reps) * len(groups))
+        if isinstance(groups, int):
+            g, ng = np.asarray(grp, dtype=np.int64), groups
+        else:
+            g, ng = _codes(grp, groups), len(groups)
+        lab = np.where(r_ok & (g >= 0), r * ng + g, -1)
+        return cls(lab, len(reps) * ng)
 
     def count(self, X: np.ndarray) -> np.ndarray:
         """Non-missing values per group (float)."""
