@@ -169,9 +169,14 @@ class Grouped:
         out[self.rows] = self.mean(X)[self.lab]
         return out
 
-    def level_counts(self, values: pd.Series | np.ndarray, levels: Sequence) -> np.ndarray:
-        """(ngroups, len(levels)): rows per group at each level (other values and missing ignored)."""
-        code = _codes(np.asarray(values, dtype=object)[self.rows], levels)
+    def level_counts(self, values: pd.Series | np.ndarray, levels: Sequence | int) -> np.ndarray:
+        """(ngroups, len(levels)): rows per group at each level (other values and missing ignored).
+        With ``levels`` a number, ``values`` are every row's level already (0 to levels - 1; -1: none),
+        e.g. from :func:`level_codes` once for a column grouped many ways."""
+        if isinstance(levels, int):
+            code, levels = np.asarray(values, dtype=np.int64)[self.rows], range(levels)
+        else:
+            code = _codes(np.asarray(values, dtype=object)[self.rows], levels)
         ok = code >= 0
         flat = np.bincount(self.lab[ok] * len(levels) + code[ok], minlength=self.ngroups * len(levels))
         return flat.reshape(self.ngroups, len(levels)).astype(float)
@@ -182,6 +187,11 @@ def matrix(df: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
     if not len(cols):
         return np.zeros((len(df), 0))
     return np.column_stack([df[c].to_numpy(dtype=float) for c in cols])
+
+
+def level_codes(values, levels: Sequence) -> np.ndarray:
+    """Each value's position in ``levels`` (-1: not listed, or missing)."""
+    return _codes(values, levels)
 
 
 def _codes(values, levels: Sequence) -> np.ndarray:
