@@ -15,6 +15,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from contextlib import suppress
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -444,6 +445,7 @@ def _report_writer(sc: Any, write_analysis: Callable[..., None]) -> Callable[[Pa
     that is not the paper's study, report.md opens with the planning summary (:mod:`sim.reporting.planning`)
     and the paper-style analysis, without the paper's figures, becomes its appendix."""
     from .planning.paper import is_paper_study
+    from .reporting.forked import in_child
 
     paper = is_paper_study(sc)
 
@@ -456,13 +458,21 @@ def _report_writer(sc: Any, write_analysis: Callable[..., None]) -> Callable[[Pa
         ex = result.extras  # per-chunk tables, streamed by write_analysis (memory flat in the replications)
         tests = (lambda: ex.iter("tests")) if "tests" in ex.names else None
         cells = (lambda: ex.iter("cells")) if "cells" in ex.names else None
-        write_analysis(tmp_out, tests, cells, frames, sc.name, with_paper=paper)
+        planning = None
         if "planning_monthly" in ex.names:
             from .reporting.planning import write_planning
 
             monthly, totals = (lambda: ex.iter("planning_monthly")), (lambda: ex.iter("planning_totals"))
             costs = (lambda: ex.iter("planning_costs")) if "planning_costs" in ex.names else ()
-            write_planning(tmp_out, sc, monthly, totals, paper, costs)
+            planning = partial(write_planning, tmp_out, sc, monthly, totals, paper, costs)
+        # the paper's study: the planning tables do not touch report.md, so a forked child writes them
+        # while this process writes the analysis (one core would otherwise sit idle)
+        child = in_child(planning) if planning is not None and paper else None
+        write_analysis(tmp_out, tests, cells, frames, sc.name, with_paper=paper)
+        if child is not None:
+            child.join()
+        elif planning is not None:
+            planning()  # after report.md: the planning summary opens it
 
     write_report.warm_up = _warm_up_figures  # type: ignore[attr-defined]  # the runner calls it mid-run
     return write_report

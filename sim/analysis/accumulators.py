@@ -76,10 +76,27 @@ def chunks_of(x: Any) -> Iterator[pd.DataFrame]:
 
 
 def local_keys(df: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, list[tuple]]:
-    """Per row, the index of its key in the chunk's first-appearance order, and those keys."""
-    local = df.groupby(keys, sort=False).ngroup().to_numpy()
-    first = df.drop_duplicates(keys)
-    return local, list(first[keys].itertuples(index=False, name=None))
+    """Per row, the index of its key in the chunk's first-appearance order, and those keys (what
+    ``df.groupby(keys, sort=False).ngroup()`` numbers; keys without missing values). Each column is
+    factorized on its own and the codes combined into one integer: a grouping by strings costs more."""
+    if not len(df):
+        return np.zeros(0, dtype=np.int64), []
+    code = np.zeros(len(df), dtype=np.int64)
+    for k in keys:
+        c, u = pd.factorize(df[k], sort=False)
+        code = code * (len(u) + 1) + (c + 1)
+    local, _ = pd.factorize(code, sort=False)
+    first = df.iloc[np.unique(local, return_index=True)[1]]
+    return local.astype(np.int64), list(zip(*(first[k].tolist() for k in keys), strict=True))
+
+
+def _first_valid(local: np.ndarray, x: np.ndarray, n: int) -> np.ndarray:
+    """Per key 0..n-1, its first non-missing value in row order (NaN if none): ``groupby.first()``."""
+    out = np.full(n, np.nan)
+    ok = np.flatnonzero(~np.isnan(x))
+    k, at = np.unique(local[ok], return_index=True)
+    out[k] = x[ok[at]]
+    return out
 
 
 class TestsAccumulator:
@@ -126,8 +143,9 @@ class TestsAccumulator:
         sig_ok = ~np.isnan(sig)
         sig_s = np.bincount(local[sig_ok], weights=sig[sig_ok], minlength=len(keys))
         sig_n = np.bincount(local[sig_ok], minlength=len(keys))
-        thr = t.groupby(local, sort=True)["threshold"].first().reindex(range(len(keys))).to_numpy()
-        vc = t.groupby([local, t["test"].to_numpy()], sort=False).size()
+        thr = _first_valid(local, t["threshold"].to_numpy(dtype=float), len(keys))
+        tcode, tnames = pd.factorize(t["test"], sort=False)
+        vk, vc = np.unique(local * (len(tnames) + 1) + (tcode + 1), return_counts=True)
         for j, i in enumerate(gid):
             self.size[i] += int(n[j])
             self.computable[i] += round(comp[j])
@@ -136,9 +154,12 @@ class TestsAccumulator:
             self.sig_n[i] += int(sig_n[j])
             if np.isnan(self.threshold[i]):
                 self.threshold[i] = thr[j]
-        for (j, name), c in vc.items():
-            d = self.tests[gid[j]]
-            d[name] = d.get(name, 0) + int(c)
+        for jk, c in zip(vk.tolist(), vc.tolist(), strict=True):
+            j, m = divmod(jk, len(tnames) + 1)
+            if m:  # a test name (not missing)
+                d = self.tests[gid[j]]
+                name = tnames[m - 1]
+                d[name] = d.get(name, 0) + c
         reps = t["replication"].to_numpy()
         self.n_reps += int(pd.unique(reps).size)
         keep = reps < MEDIAN_REPS_MAX

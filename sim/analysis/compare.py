@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,8 @@ import pandas as pd
 from .. import instruments as ins
 from . import prep as P
 from . import stats as S
-from .grouped import Grouped
+from .grouped import Grouped, level_codes
+from .tables import string_column
 
 TEST_COLUMNS = [
     "replication",
@@ -186,6 +188,7 @@ class _Persons:
         self.r = np.where(ok, r, -1)
         self._values: dict[str, np.ndarray] = {}
         self._masks: dict[str, np.ndarray] = {}
+        self._levels: dict[tuple, np.ndarray] = {}
 
     def values(self, col: str) -> np.ndarray:
         if col not in self._values:
@@ -193,6 +196,13 @@ class _Persons:
             numeric = pd.api.types.is_numeric_dtype(x.dtype) and not pd.api.types.is_bool_dtype(x.dtype)
             self._values[col] = x.to_numpy(dtype=float) if numeric else x.to_numpy(dtype=object)
         return self._values[col]
+
+    def level_codes(self, col: str, levels: list) -> np.ndarray:
+        """Each row's position in ``levels`` (-1: another value or missing), once per column and levels."""
+        key = (col, tuple(levels))
+        if key not in self._levels:
+            self._levels[key] = level_codes(self.values(col), levels)
+        return self._levels[key]
 
     def matrix(self, cols: list[str]) -> np.ndarray:
         return np.column_stack([self.values(c) for c in cols]).astype(float) if cols else np.zeros((len(self.r), 0))
@@ -314,7 +324,8 @@ def _categorical_rows(pp: _Persons, g: Grouped, sel: np.ndarray, fam: Family, co
         if levels is None:  # not one of the paper's variables: the levels observed
             levels = sorted(pd.unique(pd.Series(vals[sel]).dropna()))
         levels = list(levels)
-        tables.append(g.level_counts(vals, levels).reshape(k, 2, len(levels)).transpose(0, 2, 1))
+        counts = g.level_counts(pp.level_codes(item, levels), len(levels))
+        tables.append(counts.reshape(k, 2, len(levels)).transpose(0, 2, 1))
     if not tables:
         return out
     # every item in one call: tables padded with unobserved levels (rows of zeros, which the tests drop)
@@ -386,4 +397,14 @@ def run_tests(pr: P.Prepared, method: S.ContinuousMethod = "t", alpha: float = A
     adj, thr, sig = S.bonferroni(cols["p"].astype(float), counts[inv.ravel()], alpha)
     cols["p_bonferroni"], cols["threshold"], cols["significant"] = adj, thr, sig
     order = np.lexsort((np.arange(len(rep)), rep))  # by replication, then planned order
-    return pd.DataFrame({c: cols[c][order] for c in TEST_COLUMNS})
+    return pd.DataFrame({c: _column(cols[c], order) for c in TEST_COLUMNS})
+
+
+def _column(x: np.ndarray, order: np.ndarray) -> Any:
+    """``x[order]``; a column of strings built from its few distinct values (:func:`string_column`)."""
+    if x.dtype != object:
+        return x[order]
+    codes, names = pd.factorize(x, sort=False)
+    if (codes < 0).any() or not all(isinstance(v, str) for v in names):
+        return x[order]
+    return string_column(list(names), codes[order])

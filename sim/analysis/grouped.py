@@ -4,11 +4,11 @@ The analysis aggregates every replication x group of a chunk at once. pandas' ``
 this well but costs milliseconds of fixed overhead per call, and a chunk's tests and tables make
 hundreds of calls. :class:`Grouped` computes the same numbers with numpy on integer group labels:
 counts and sums of whole numbers (answers, 0/1 items: exact in any order) with ``bincount``,
-variances with Welford's online update that pandas' kernel uses, in the same row order (rows are
-visited "position by position": the k-th row of every group at once); sums and means of other
-values (ages) are left to pandas, whose summation rounds differently from a plain or compensated
-sum. So results are the same floats as pandas' (``tests/test_analysis_grouped.py``): the analysis
-files do not change.
+variances with Welford's online update that pandas' kernel uses, sums and means of other values
+(ages, deviations) with the compensated (Kahan) summation of pandas' ``group_sum``/``group_mean``
+kernels, in the same row order (rows are visited "position by position": the k-th row of every
+group at once). So results are the same floats as pandas' (``tests/test_analysis_grouped.py``):
+the analysis files do not change.
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+
+#: pandas 3.1 adds up sorted groups without missing values with ``np.add.reduceat``; earlier versions
+#: always with the Kahan kernel (follow whichever is installed, so that results stay pandas' own).
+_PANDAS_REDUCEAT = hasattr(getattr(pd.core.groupby.ops, "BaseGrouper", object), "_reduceat_aggregate")
 
 
 class Grouped:
@@ -35,21 +39,27 @@ class Grouped:
         pos = np.arange(len(self.lab)) - starts[self.lab]
         by_pos = np.argsort(pos, kind="stable")
         cuts = np.searchsorted(pos[by_pos], np.arange(1, (pos.max() + 1 if len(pos) else 0) + 1))
+        self._in_order, self._lab_in_order = rows, lab  # the rows in their original order, and their labels
+        self._sorted = bool((self._lab_in_order[1:] >= self._lab_in_order[:-1]).all())
         self._steps = [
             (self.rows[ix], self.lab[ix]) for ix in np.split(by_pos, cuts[:-1]) if len(ix)
         ]  # per position: (rows, their labels), labels distinct within a step
 
     @classmethod
-    def of(cls, rep: np.ndarray, reps: np.ndarray, grp: pd.Series | np.ndarray, groups: Sequence) -> Grouped:
+    def of(cls, rep: np.ndarray, reps: np.ndarray, grp: pd.Series | np.ndarray, groups: Sequence | int) -> Grouped:
         """Group (replication, group) in the order of ``reps`` x ``groups`` (label r * len(groups) + g);
-        rows whose replication or group is not listed are left out."""
+        rows whose replication or group is not listed are left out. With ``groups`` a number, ``grp``
+        holds each row's group as its position (0 to groups - 1; -1: left out)."""
         reps = np.asarray(reps)
         r = np.searchsorted(reps, rep)
         r_ok = r < len(reps)
         r_ok[r_ok] = reps[r[r_ok]] == np.asarray(rep)[r_ok]
-        g = _codes(grp, groups)
-        lab = np.where(r_ok & (g >= 0), r * len(groups) + g, -1)
-        return cls(lab, len(reps) * len(groups))
+        if isinstance(groups, int):
+            g, ng = np.asarray(grp, dtype=np.int64), groups
+        else:
+            g, ng = _codes(grp, groups), len(groups)
+        lab = np.where(r_ok & (g >= 0), r * ng + g, -1)
+        return cls(lab, len(reps) * ng)
 
     def count(self, X: np.ndarray) -> np.ndarray:
         """Non-missing values per group (float)."""
@@ -74,15 +84,47 @@ class Grouped:
             ok = ~np.isnan(V[:, j])
             s[:, j] = np.bincount(self.lab[ok], weights=V[ok, j], minlength=self.ngroups)
         if (~exact).any():
-            s[:, ~exact] = self._pandas(V[:, ~exact], "sum")
+            s[:, ~exact] = self._kahan(X[:, ~exact])[0]
         return s, n
 
-    def _pandas(self, V: np.ndarray, how: str) -> np.ndarray:
-        """pandas' own grouped ``how`` (its summation's rounding differs from a plain or Kahan sum)."""
-        back = np.argsort(self.rows, kind="stable")  # the rows in their original order: pandas' result
-        g = pd.DataFrame(V[back]).groupby(self.lab[back], sort=True)  # depends on where each row sits
-        out = getattr(g, how)().reindex(range(self.ngroups)).to_numpy(dtype=float)
-        return np.nan_to_num(out, nan=0.0) if how == "sum" else out
+    def _kahan(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Group sums (0 without values) and counts of non-missing values as pandas' grouped sum and
+        mean add them up (the same floats: ``tests/test_analysis_grouped.py``): with the rows' groups
+        in increasing order and no value missing, ``np.add.reduceat`` over the (columns x rows) block
+        (pandas' fast path for sorted groups); otherwise the compensated (Kahan) summation of its
+        ``group_sum``/``group_mean`` kernels, each group's rows in their order."""
+        k = X.shape[1]
+        seg = self._reduceat(X)
+        if seg is not None:
+            return seg
+        s, c, n = np.zeros((self.ngroups, k)), np.zeros((self.ngroups, k)), np.zeros((self.ngroups, k))
+        for rows, lab in self._steps:
+            v = X[rows]
+            ok = ~np.isnan(v)
+            old = s[lab]
+            y = v - c[lab]
+            t = old + y
+            comp = (t - old) - y
+            comp[comp != comp] = 0.0  # an infinite value: pandas resets the compensation
+            s[lab] = np.where(ok, t, old)
+            c[lab] = np.where(ok, comp, c[lab])
+            n[lab] += ok
+        return s, n
+
+    def _reduceat(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """pandas' path for sorted groups without missing values (None when it does not apply)."""
+        if not _PANDAS_REDUCEAT or not len(self.rows) or not self._sorted:
+            return None
+        V = X[self._in_order]
+        if np.isnan(V).any():
+            return None
+        starts = np.flatnonzero(np.r_[True, self._lab_in_order[1:] != self._lab_in_order[:-1]])
+        seg = np.add.reduceat(np.ascontiguousarray(V.T), starts, axis=1).T  # a block as pandas holds it
+        s, n = np.zeros((self.ngroups, X.shape[1])), np.zeros((self.ngroups, X.shape[1]))
+        at = self._lab_in_order[starts]
+        s[at] = seg
+        n[at] = np.diff(starts, append=len(V))[:, None]
+        return s, n
 
     def mean(self, X: np.ndarray) -> np.ndarray:
         """Group means; NaN where a group has no value."""
@@ -95,7 +137,9 @@ class Grouped:
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[:, exact] = np.where(n > 0, s / np.where(n > 0, n, 1), np.nan)
         if (~exact).any():
-            out[:, ~exact] = self._pandas(V[:, ~exact], "mean")
+            s, n = self._kahan(X[:, ~exact])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[:, ~exact] = np.where(n > 0, s / np.where(n > 0, n, 1), np.nan)
         return out
 
     def var(self, X: np.ndarray, ddof: int = 1) -> np.ndarray:
@@ -125,9 +169,14 @@ class Grouped:
         out[self.rows] = self.mean(X)[self.lab]
         return out
 
-    def level_counts(self, values: pd.Series | np.ndarray, levels: Sequence) -> np.ndarray:
-        """(ngroups, len(levels)): rows per group at each level (other values and missing ignored)."""
-        code = _codes(np.asarray(values, dtype=object)[self.rows], levels)
+    def level_counts(self, values: pd.Series | np.ndarray, levels: Sequence | int) -> np.ndarray:
+        """(ngroups, len(levels)): rows per group at each level (other values and missing ignored).
+        With ``levels`` a number, ``values`` are every row's level already (0 to levels - 1; -1: none),
+        e.g. from :func:`level_codes` once for a column grouped many ways."""
+        if isinstance(levels, int):
+            code, levels = np.asarray(values, dtype=np.int64)[self.rows], range(levels)
+        else:
+            code = _codes(np.asarray(values, dtype=object)[self.rows], levels)
         ok = code >= 0
         flat = np.bincount(self.lab[ok] * len(levels) + code[ok], minlength=self.ngroups * len(levels))
         return flat.reshape(self.ngroups, len(levels)).astype(float)
@@ -138,6 +187,11 @@ def matrix(df: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
     if not len(cols):
         return np.zeros((len(df), 0))
     return np.column_stack([df[c].to_numpy(dtype=float) for c in cols])
+
+
+def level_codes(values, levels: Sequence) -> np.ndarray:
+    """Each value's position in ``levels`` (-1: not listed, or missing)."""
+    return _codes(values, levels)
 
 
 def _codes(values, levels: Sequence) -> np.ndarray:

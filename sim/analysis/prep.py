@@ -8,6 +8,7 @@ vectorised ``groupby`` sums and counts skip missing answers the way the paper's 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,16 +32,22 @@ class Prepared:
 
 def _floatify(df: pd.DataFrame) -> pd.DataFrame:
     """Nullable integers and booleans as float (NaN for blanks); strings as plain object columns
-    (row filters then copy numpy arrays instead of Arrow buffers, which dominated a chunk's cost)."""
-    out = df.copy()
-    for c in out.columns:
-        dt = out[c].dtype
+    (row filters then copy numpy arrays instead of Arrow buffers, which dominated a chunk's cost).
+    A new frame built in one go (replacing the columns of a copy one by one cost twice as much)."""
+    cols: dict = {}
+    for c in df.columns:
+        s = df[c]
+        dt = s.dtype
         if (
             pd.api.types.is_integer_dtype(dt) and pd.api.types.is_extension_array_dtype(dt)
         ) or pd.api.types.is_bool_dtype(dt):
-            out[c] = out[c].astype("float64")
+            cols[c] = s.to_numpy(dtype="float64", na_value=np.nan)
         elif isinstance(dt, pd.StringDtype):
-            out[c] = out[c].astype(object)
+            cols[c] = pd.Series(s.to_numpy(dtype=object, na_value=np.nan), index=df.index, dtype=object, copy=False)
+        else:
+            cols[c] = s.copy()
+    out = pd.DataFrame(cols, index=df.index, columns=df.columns)
+    out.attrs = copy.deepcopy(df.attrs)
     return out
 
 

@@ -21,6 +21,8 @@ All computation is ``groupby`` over replication and group: no loop over replicat
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -31,15 +33,42 @@ from .grouped import Grouped, matrix
 CELL_COLUMNS = ["table", "row", "column", "replication", "value"]
 
 
-def _group_key(df: pd.DataFrame, keys: list[str]) -> np.ndarray:
-    """Each row's group label: "all", or its ``keys`` values joined by "_" (e.g. "provider_initial")."""
+def _group_key(df: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Each row's group label as (code, names), the label ``names[code]``: "all", or its ``keys``
+    values joined by "_" (e.g. "provider_initial"). Each key column is factorized on its own (joining
+    every row's strings cost more than the statistics)."""
     if not keys:
-        return np.full(len(df), "all", dtype=object)
-    cols = [df[k].astype(str).to_numpy(dtype=object) for k in keys]
-    out = cols[0]
-    for c in cols[1:]:
-        out = out + "_" + c
-    return out
+        return np.zeros(len(df), dtype=np.int64), ["all"]
+    code = np.zeros(len(df), dtype=np.int64)
+    uniques = []
+    for k in keys:
+        c, u = pd.factorize(df[k], use_na_sentinel=False)
+        code = code * len(u) + c
+        uniques.append([str(v) for v in u])
+    present, code = np.unique(code, return_inverse=True)
+    names = []
+    for x in present.tolist():
+        parts = []
+        for u in reversed(uniques):
+            x, i = divmod(x, len(u))
+            parts.append(u[i])
+        names.append("_".join(reversed(parts)))
+    return code.reshape(-1), names
+
+
+def _group_labels(df: pd.DataFrame, reps: np.ndarray, keys: list[str], groups: list[str]) -> tuple[Grouped, np.ndarray]:
+    """Rows grouped by (replication, group key) and, per (replication, listed group), its row in the
+    groups' statistics. Unlisted groups present in the data stay groups of their own (pandas' sums
+    depend on every row grouped: see :mod:`sim.analysis.grouped`) and are dropped afterwards."""
+    code, names = _group_key(df, keys)
+    extra = sorted(set(names) - set(groups), key=str)
+    every = list(groups) + extra
+    pos = {v: i for i, v in enumerate(every)}
+    g = Grouped.of(
+        df["replication"].to_numpy(), reps, np.array([pos[n] for n in names], dtype=np.int64)[code], len(every)
+    )
+    pick = (np.arange(len(reps))[:, None] * len(every) + np.arange(len(groups))).ravel()
+    return g, pick
 
 
 class _Block(dict):
@@ -50,27 +79,36 @@ def _frame(blocks: list[_Block]) -> pd.DataFrame:
     if not blocks:
         return pd.DataFrame(columns=CELL_COLUMNS)
     n = [len(b["value"]) for b in blocks]
+    block = np.repeat(np.arange(len(blocks)), n)
+    offset = np.cumsum([0] + [len(b["columns"]) for b in blocks[:-1]])
     return pd.DataFrame(
         {
-            "table": np.repeat(np.array([b["table"] for b in blocks], dtype=object), n),
-            "row": np.repeat(np.array([b["row"] for b in blocks], dtype=object), n),
-            "column": np.concatenate([b["column"] for b in blocks]),
+            "table": string_column([b["table"] for b in blocks], block),
+            "row": string_column([b["row"] for b in blocks], block),
+            "column": string_column(
+                [c for b in blocks for c in b["columns"]],
+                np.concatenate([b["column_codes"] + o for b, o in zip(blocks, offset, strict=True)]),
+            ),
             "replication": np.concatenate([b["replication"] for b in blocks]),
             "value": np.concatenate([b["value"] for b in blocks]),
         }
     )
 
 
-def _group_labels(df: pd.DataFrame, reps: np.ndarray, keys: list[str], groups: list[str]) -> tuple[Grouped, np.ndarray]:
-    """Rows grouped by (replication, group key) and, per (replication, listed group), its row in the
-    groups' statistics. Unlisted groups present in the data stay groups of their own (pandas' sums
-    depend on every row grouped: see :mod:`sim.analysis.grouped`) and are dropped afterwards."""
-    grp = _group_key(df, keys)
-    extra = sorted(set(pd.unique(grp)) - set(groups), key=str)
-    every = list(groups) + extra
-    g = Grouped.of(df["replication"].to_numpy(), reps, grp, every)
-    pick = (np.arange(len(reps))[:, None] * len(every) + np.arange(len(groups))).ravel()
-    return g, pick
+_STR = pd.Series(["a"]).dtype  # what a column of strings becomes (pandas 3: Arrow-backed "str")
+
+
+def string_column(names: list[str], codes: np.ndarray) -> Any:
+    """The column ``names[codes]`` as pandas would store it from Python strings: with Arrow-backed
+    strings built by Arrow's ``take`` from the few distinct names (converting every row's Python
+    string to Arrow was a tenth of a chunk's analysis); otherwise an object array."""
+    codes = np.asarray(codes, dtype=np.int64)
+    if isinstance(_STR, pd.StringDtype) and _STR.storage == "pyarrow":
+        import pyarrow as pa
+
+        taken = pa.array(list(names), type=pa.large_string()).take(pa.array(codes))
+        return pd.arrays.ArrowStringArray(taken, dtype=_STR)
+    return np.asarray(list(names), dtype=object)[codes]
 
 
 def describe(
@@ -179,10 +217,17 @@ def table_cells(pr: P.Prepared) -> pd.DataFrame:
 
 def _blocks(table: str, row: str, reps: np.ndarray, groups: list[str], stats: dict[str, np.ndarray]) -> list[_Block]:
     """Cell blocks of one row: per stat name, a value per (replication, group) in that order."""
-    grp = np.tile(np.asarray([str(x) for x in groups], dtype=object), len(reps))
+    codes = np.tile(np.arange(len(groups)), len(reps))
     rep = np.repeat(np.asarray(reps, dtype=np.int64), len(groups))
     return [
-        _Block(table=table, row=row, column=grp + ("_" + name), replication=rep, value=np.asarray(v, dtype=float))
+        _Block(
+            table=table,
+            row=row,
+            columns=[f"{x}_{name}" for x in groups],
+            column_codes=codes,
+            replication=rep,
+            value=np.asarray(v, dtype=float),
+        )
         for name, v in stats.items()
     ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +26,33 @@ def csv_text(df: pd.DataFrame, float_format: str = "%.6g", header: bool = True) 
         if c is None:
             return df.to_csv(index=False, header=header, float_format=float_format, lineterminator="\n")
         cols.append(c)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    if header:
-        w.writerow([str(c) for c in df.columns])
-    w.writerows(zip(*cols, strict=True))
-    return buf.getvalue()
+    if len(cols) < 2:  # one column: the csv module's rules for a lone empty field
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        if header:
+            w.writerow([str(c) for c in df.columns])
+        w.writerows(zip(*cols, strict=True))
+        return buf.getvalue()
+    head = ",".join(_quoted([str(c) for c in df.columns])) + "\n" if header else ""
+    return head + "".join([",".join(r) + "\n" for r in zip(*map(_quoted, cols), strict=True)])
+
+
+_SPECIAL = re.compile(r'[,"\r\n]')
+
+
+def _quoted(col: list[str]) -> list[str]:
+    """The fields as ``csv.writer`` (minimal quoting) writes them: those with a comma, quote or line
+    break quoted by the csv module itself, the others as they are (joining rows with "," and "\n" is
+    several times faster than ``writerows``)."""
+    special = {v for v in set(col) if _SPECIAL.search(v)}
+    if not special:
+        return col
+    quote = {}
+    for v in special:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow([v, ""])
+        quote[v] = buf.getvalue()[: -len(",\n")]
+    return [quote.get(v, v) for v in col]
 
 
 def _column_text(s: pd.Series, float_format: str) -> list[str] | None:
