@@ -444,8 +444,8 @@ def _report_writer(sc: Any, write_analysis: Callable[..., None]) -> Callable[[Pa
     """``finalize`` for the runner: the analysis report from the per-chunk tables (streamed); for a scenario
     that is not the paper's study, report.md opens with the planning summary (:mod:`sim.reporting.planning`)
     and the paper-style analysis, without the paper's figures, becomes its appendix."""
+    from .forked import in_child
     from .planning.paper import is_paper_study
-    from .reporting.forked import in_child
 
     paper = is_paper_study(sc)
 
@@ -475,6 +475,8 @@ def _report_writer(sc: Any, write_analysis: Callable[..., None]) -> Callable[[Pa
             planning()  # after report.md: the planning summary opens it
 
     write_report.warm_up = _warm_up_figures  # type: ignore[attr-defined]  # the runner calls it mid-run
+    # it reads the assembled tables only for the answer-distribution figure (small runs)
+    write_report.needs_tables = lambda replications: replications <= FRAMES_FOR_FIGURES_MAX_REPS  # type: ignore[attr-defined]
     return write_report
 
 

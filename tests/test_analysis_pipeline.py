@@ -413,18 +413,18 @@ import sys, threading
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from analysis_fixtures import random_frames
-import sim.analysis.figures as F
+import sim.forked
 from sim.analysis import analyze_chunk, write_analysis
 
 out = Path({out!r})
 res = analyze_chunk(random_frames(n_reps=4, seed=11))
-child = F._child
+child = sim.forked._run_and_send
 
 def marked(job, send):  # runs in the forked child
     (out / "forked").write_text("yes")
     child(job, send)
 
-F._child = marked
+sim.forked._run_and_send = marked
 write_analysis(out / "forked_run", res["tests"], res["cells"], None, "x")  # the only thread: forks
 stop = threading.Event()
 t = threading.Thread(target=stop.wait)

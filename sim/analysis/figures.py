@@ -8,19 +8,17 @@ replications in which each test was significant (many replications), and session
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import textwrap
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .. import instruments as ins
+from ..forked import in_child
 from ..reporting import figure_dir, pyplot, save_figure
 from . import prep as P
 from .tables import paper_cells
@@ -238,39 +236,15 @@ def write_figures(
 
 
 def _render(jobs: list[Callable[[], str | None]]) -> list[str | None]:
-    """Each job's file name, in order. The most expensive figure (the last job but one or the last,
-    whichever is the power figure: about half the drawing) is drawn in a forked child process while
-    this process draws the others, when that is safe: fork is available and this is the only thread
-    (as in ``cli.py run``/``analyze``; a server thread draws them all itself). The files are the same
-    bytes either way (same code and settings, inherited by the fork); a failed child's figure is drawn here."""
+    """Each job's file name, in order. The most expensive figure (the power figure: about half the
+    drawing) is drawn in a forked child process while this process draws the others, when that is safe
+    (:mod:`sim.forked`: fork is available and this is the only thread, as in ``cli.py run``/``analyze``;
+    a server thread draws them all itself). The files are the same bytes either way (same code and
+    settings, inherited by the fork); a failed child's figure is drawn here."""
     big = next((i for i, j in enumerate(jobs) if j.func is power_figure), None)  # type: ignore[attr-defined]
-    if big is None or threading.active_count() > 1 or "fork" not in mp.get_all_start_methods():
+    if big is None:
         return [job() for job in jobs]
-    ctx = mp.get_context("fork")
-    recv, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child, args=(jobs[big], send), daemon=True)
-    child.start()
-    send.close()
-    try:
-        names = [None if i == big else job() for i, job in enumerate(jobs)]
-        got = _receive(recv, child)
-    finally:
-        if child.is_alive():
-            child.terminate()
-        child.join()
-        recv.close()
-    names[big] = got if got is not None and child.exitcode == 0 else jobs[big]()
+    child = in_child(jobs[big])
+    names = [None if i == big else job() for i, job in enumerate(jobs)]
+    names[big] = child.join()
     return names
-
-
-def _receive(recv: Any, child: Any) -> str | None:
-    """The child's file name; None if it failed (it then sent nothing) or took more than 10 minutes."""
-    try:
-        return recv.recv() if recv.poll(timeout=600) else None
-    except EOFError:
-        return None
-
-
-def _child(job: Callable[[], str | None], send: Any) -> None:
-    send.send(job())
-    send.close()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .. import __version__
+from ..forked import in_child
 from ..outputs import staged
 from .chunks import ChunkedExtras, chunk_name, concat_tables
 from .summaries import SummaryChunk
@@ -66,9 +67,20 @@ def assemble(plan: RunPlan, work: Path, loop: ChunkLoop, ranges: list[tuple[int,
     names = [chunk_name(a, b) for a, b in ranges]
     with staged(plan.out_dir) as tmp_out:
         tmp_out.mkdir()
-        for t in plan.tables:
-            file = f"{t}.{plan.table_format}"
-            concat_tables([chunks_dir / nm / file for nm in names], tmp_out / file)
+
+        def write_tables() -> None:
+            for t in plan.tables:
+                file = f"{t}.{plan.table_format}"
+                concat_tables([chunks_dir / nm / file for nm in names], tmp_out / file)
+
+        # A finalize hook that does not read the tables (its ``needs_tables(replications)`` says so) runs
+        # while a forked child writes them: the workers are done, so the second core would sit idle.
+        needs = getattr(plan.finalize, "needs_tables", None)
+        tables = None
+        if plan.finalize is not None and needs is not None and not needs(loop.n):
+            tables = in_child(write_tables)
+        else:
+            write_tables()
         events: list[int] = []
         for nm in names:
             events.extend(json.loads((chunks_dir / nm / "events.json").read_text()))
@@ -98,6 +110,8 @@ def assemble(plan: RunPlan, work: Path, loop: ChunkLoop, ranges: list[tuple[int,
         result.manifest = manifest = run_manifest(plan, result)
         if plan.finalize is not None:
             plan.finalize(tmp_out, result)
+        if tables is not None:
+            tables.join()
         result.wall_time = manifest["wall_time_seconds"] = round(time.perf_counter() - plan.t0, 3)
         text = json.dumps({**manifest, "simpy_events_per_replication": "@EVENTS@"}, indent=1)
         (tmp_out / "manifest.json").write_text(text.replace('"@EVENTS@"', json.dumps(events)) + "\n")

@@ -176,7 +176,9 @@ def run_to_directory(
     ``RunResult.extras`` (:class:`ChunkedExtras`: per-chunk iteration, readable during ``finalize`` or,
     with ``keep_work=True``, afterwards). ``finalize(tmp_out_dir, result)`` may add files (e.g. the
     analysis report) before the folder is moved into place; a ``finalize.warm_up()`` attribute, if any, is
-    called once after the first computed chunk (e.g. imports the report needs).
+    called once after the first computed chunk (e.g. imports the report needs); a
+    ``finalize.needs_tables(replications)`` attribute returning False lets the tables be written by a
+    forked child while ``finalize`` runs (:mod:`sim.forked`; otherwise they are written before it).
     ``parameters_for(replication)`` gives each replication its own parameter set (e.g. a posterior draw:
     outputs then carry parameter uncertainty);
     it must depend on the replication number only, and its ``sha256`` attribute (if any) is recorded so

@@ -1,11 +1,11 @@
-"""``sim.reporting.forked``: work done in a forked child, or here when the child fails."""
+"""``sim.forked``: work done in a forked child, or here when the child fails."""
 
 from __future__ import annotations
 
 import os
 import threading
 
-from sim.reporting.forked import in_child
+from sim.forked import in_child
 
 
 def _write_pid(path):
@@ -21,6 +21,11 @@ def test_work_runs_in_a_child_and_join_waits(tmp_path):
     job.join()
     assert out.exists()
     assert int(out.read_text()) != os.getpid() or job.child is None  # a child wrote it (where fork exists)
+
+
+def test_join_returns_the_result_from_the_child():
+    job = in_child(os.getpid)
+    assert job.join() != os.getpid() or job.child is None
 
 
 def test_a_failed_child_leaves_the_work_to_this_process(tmp_path):
