@@ -176,19 +176,22 @@ def images(d, decoded=False):
     )
 
 
-def shot(d, path: Path):
-    """A screenshot of the page, every figure drawn, cropped to the page's height. The window is tall
-    from the start: resizing it makes Streamlit lay the figures out afresh, and headless Chromium then
-    leaves some of them unloaded."""
-    from PIL import Image
+def figures(d, at_least: int, timeout: float, what: str) -> None:
+    """Until the app has put ``at_least`` figures on the page (``timeout``: the computation), then until
+    the browser has drawn every one (:func:`all_drawn`)."""
+    wait(d, lambda x: images(x) >= at_least, timeout, what)
+    all_drawn(d)
 
+
+def all_drawn(d) -> None:
+    """Until every figure on the page is drawn. Now and then headless Chromium leaves an image request
+    pending (more often on a busy machine; the app has sent the figure): ask again for the pending ones,
+    a few times, before giving up."""
     states = "Array.from(document.querySelectorAll('img')).map(i => [i.complete, i.naturalWidth, i.src.slice(-12)])"
-    # Now and then headless Chromium leaves an image request pending (more often on a busy machine):
-    # ask again for the pending ones, a few times, before giving up.
     for attempt in range(4):
         try:
             wait(d, lambda x: images(x, decoded=True) >= images(x), 10 if attempt == 0 else 20, "every figure drawn")
-            break
+            return
         except AssertionError as exc:
             if attempt == 3:
                 raise AssertionError(f"{exc}: {d.execute_script('return ' + states)}") from None
@@ -196,6 +199,15 @@ def shot(d, path: Path):
                 "document.querySelectorAll('img').forEach(i => { if (!i.complete || !i.naturalWidth) "
                 f"i.src = i.src.split('?')[0] + '?again={attempt}'; }})"
             )
+
+
+def shot(d, path: Path):
+    """A screenshot of the page, every figure drawn, cropped to the page's height. The window is tall
+    from the start: resizing it makes Streamlit lay the figures out afresh, and headless Chromium then
+    leaves some of them unloaded."""
+    from PIL import Image
+
+    all_drawn(d)
     d.execute_script("document.querySelector('[data-testid=\"stMain\"]').scrollTo(0, 0)")
     time.sleep(0.5)
     h = d.execute_script(
@@ -259,7 +271,7 @@ class TestPlannerSession:
         wait_text(d, "Scenario later_wave: 2 communities")
         set_value(d, "Replications (at most 100: PEER_SUPPORT_APP_MAX_REPS)", 20)
         button(d, "Run")
-        wait(d, lambda x: images(x, decoded=True) >= 1, 60, "the first figure")
+        figures(d, 1, 60, "the first figure")
         wait_text(d, "Results: later_wave, 20 replications", 120)
         wait(d, lambda x: images(x) >= 8, 30, "the eight figures")
         wait_text(d, "Planning outputs", 30)
@@ -275,7 +287,7 @@ class TestPlannerSession:
         set_value(d, "Replications of each (2 to 100)", 10)
         button(d, "Compare")
         wait_text(d, "compared with", 120)
-        wait(d, lambda x: images(x, decoded=True) >= 1, 30, "the forest plot")
+        figures(d, 1, 30, "the forest plot")
         # baseline: the edited scenario (20 + 8 consumers); the shipped one recruits 14 + 8
         assert "Consumers recruited: 6 fewer in every paired replication" in body_text(d)
         shot(d, shots / "compare.png")
@@ -286,7 +298,7 @@ class TestPlannerSession:
         set_value(d, "Replications (at most 100)", 20)
         set_value(d, "Simulated trials per count", 200)
         button(d, "Compute power")
-        wait(d, lambda x: images(x, decoded=True) >= 1, 240, "the power curve")
+        figures(d, 1, 240, "the power curve")
         assert "Communities per arm needed" in body_text(d)
         shot(d, shots / "power.png")
 
