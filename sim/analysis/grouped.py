@@ -57,7 +57,7 @@ class Grouped:
         if isinstance(groups, int):
             g, ng = np.asarray(grp, dtype=np.int64), groups
         else:
-            g, ng = _codes(grp, groups), len(groups)
+            g, ng = level_codes(grp, groups), len(groups)
         lab = np.where(r_ok & (g >= 0), r * ng + g, -1)
         return cls(lab, len(reps) * ng)
 
@@ -176,7 +176,7 @@ class Grouped:
         if isinstance(levels, int):
             code, levels = np.asarray(values, dtype=np.int64)[self.rows], range(levels)
         else:
-            code = _codes(np.asarray(values, dtype=object)[self.rows], levels)
+            code = level_codes(np.asarray(values, dtype=object)[self.rows], levels)
         ok = code >= 0
         flat = np.bincount(self.lab[ok] * len(levels) + code[ok], minlength=self.ngroups * len(levels))
         return flat.reshape(self.ngroups, len(levels)).astype(float)
@@ -190,11 +190,6 @@ def matrix(df: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
 
 
 def level_codes(values, levels: Sequence) -> np.ndarray:
-    """Each value's position in ``levels`` (-1: not listed, or missing)."""
-    return _codes(values, levels)
-
-
-def _codes(values, levels: Sequence) -> np.ndarray:
     """Each value's position in ``levels`` (-1: not listed, or missing)."""
     codes, uniques = pd.factorize(np.asarray(values, dtype=object))  # missing -> -1
     pos = {v: i for i, v in enumerate(levels)}
