@@ -466,8 +466,9 @@ def _report_writer(sc: Any, write_analysis: Callable[..., None]) -> Callable[[Pa
             costs = (lambda: ex.iter("planning_costs")) if "planning_costs" in ex.names else ()
             planning = partial(write_planning, tmp_out, sc, monthly, totals, paper, costs)
         # the paper's study: the planning tables do not touch report.md, so a forked child writes them
-        # while this process writes the analysis (one core would otherwise sit idle)
-        child = in_child(planning) if planning is not None and paper else None
+        # while this process writes the analysis (one core would otherwise sit idle); it sends back
+        # nothing (the summary it returns is not needed here, and pickling it cost a third of a second)
+        child = in_child(lambda: planning() and None) if planning is not None and paper else None
         write_analysis(tmp_out, tests, cells, frames, sc.name, with_paper=paper)
         if child is not None:
             child.join()

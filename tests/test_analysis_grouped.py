@@ -18,7 +18,7 @@ from analysis_fixtures import random_frames
 from sim.analysis import analyze_chunk, csvrows
 from sim.analysis.accumulators import ChunkCells
 from sim.analysis.grouped import Grouped
-from sim.reporting import csv_text
+from sim.reporting import csv_text, write_csv
 
 
 def _frame(seed: int) -> pd.DataFrame:
@@ -97,6 +97,16 @@ def test_csv_text_is_to_csv():
         for header in (True, False):
             want = frame.to_csv(index=False, header=header, float_format="%.6g", lineterminator="\n")
             assert csv_text(frame, "%.6g", header=header) == want
+
+
+def test_write_csv_writes_the_bytes_of_to_csv(tmp_path):
+    """write_csv (every report table) goes through csv_text: the file is what pandas would write."""
+    df = pd.DataFrame({"n": [3, 1], "x": [0.123456, np.nan], "s": ["a,b", 'q"'], "flag": [True, False]})
+    for k, frame in enumerate((df, df.iloc[:0], pd.DataFrame(), pd.DataFrame({"x": [1.0]}))):
+        want, got = tmp_path / f"want{k}.csv", tmp_path / f"got{k}.csv"
+        frame.to_csv(want, index=False, float_format="%.3g", lineterminator="\n")
+        write_csv(frame, got, "%.3g")
+        assert got.read_bytes() == want.read_bytes(), k
 
 
 def test_carried_tables_are_used_only_while_current():

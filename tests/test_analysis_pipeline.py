@@ -223,17 +223,24 @@ def test_write_analysis_from_chunk_iterables_same_bytes(tmp_path, frames, result
     drawn: list[tuple] = []
     names: list[str] = []
     draw = False
-    real = report.write_figures
+    real = report.start_figures
 
-    def record(out, agg, summary, frames_, waves, single, with_paper=True):
-        drawn.append((agg, summary, waves, single, frames_ is None))
-        if len(drawn) == 1:
-            names.extend(real(out, agg, summary, frames_, waves, single, with_paper))
-        elif draw:
-            assert real(out, agg, summary, frames_, waves, single, with_paper) == names
-        return list(names)
+    class Record:
+        """What write_analysis asks start_figures for (drawn only for the reference and when ``draw``)."""
 
-    monkeypatch.setattr(report, "write_figures", record)
+        def __init__(self, out, agg, frames_, waves, single, with_paper=True):
+            self.args = (out, agg, frames_, waves, single, with_paper)
+
+        def finish(self, summary):
+            out, agg, frames_, waves, single, with_paper = self.args
+            drawn.append((agg, summary, waves, single, frames_ is None))
+            if len(drawn) == 1:
+                names.extend(real(out, agg, frames_, waves, single, with_paper).finish(summary))
+            elif draw:
+                assert real(out, agg, frames_, waves, single, with_paper).finish(summary) == names
+            return list(names)
+
+    monkeypatch.setattr(report, "start_figures", Record)
     ref = _write(tmp_path / "ref", frames, result)
     assert len(names) >= 4 and all(f"figures/{n}" in ref for n in names)
     ref_all, ref = ref, {k: v for k, v in ref.items() if not k.startswith("figures/")}
@@ -436,9 +443,9 @@ t.join()
 
 
 def test_figures_drawn_in_a_forked_child_are_the_bytes_drawn_in_one_process(tmp_path):
-    """write_figures draws the power figure in a forked child while the process draws the others
-    (when it is the only thread: here a fresh interpreter); every output file is the same bytes as
-    when all figures are drawn in one process."""
+    """write_analysis draws the figures of the cells in a forked child while the process writes
+    tests.csv and draws the power figure (when it is the only thread: here a fresh interpreter); every
+    output file is the same bytes as when all figures are drawn in one process."""
     script = _FORK_SCRIPT.format(tests=str(ROOT / "tests"), out=str(tmp_path))
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=300)
     assert (tmp_path / "forked").read_text() == "yes"

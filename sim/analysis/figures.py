@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .. import instruments as ins
-from ..forked import in_child
+from ..forked import Forked, in_child
 from ..reporting import figure_dir, pyplot, save_figure
 from . import prep as P
 from .tables import paper_cells
@@ -35,11 +35,10 @@ def yerr(m, lo, hi) -> np.ndarray:
 
 @dataclass
 class FigureData:
-    """What the figures draw: aggregated cells (mean, 2.5%, 97.5%), the paper's cells, the test
-    summary, the waves, and whether this is one replication (no intervals)."""
+    """What the figures draw: aggregated cells (mean, 2.5%, 97.5%), the paper's cells, the waves,
+    and whether this is one replication (no intervals). (The power figure draws the test summary.)"""
 
     agg: pd.DataFrame
-    summary: pd.DataFrame
     waves: list[str]
     single: bool
     with_paper: bool = True  # False: no paper markers (the scenario is not the paper's study)
@@ -173,10 +172,10 @@ def benefits_figure(fd: FigureData, fig_dir: Path) -> str:
     return save_figure(fig, fig_dir / "benefits_providers_vs_consumers.png")
 
 
-def power_figure(fd: FigureData, fig_dir: Path) -> str:
+def power_figure(summary: pd.DataFrame, fig_dir: Path) -> str:
     """Share of replications in which each test was significant (Bonferroni within its family)."""
     plt = pyplot()
-    s = fd.summary[~fd.summary["family"].str.startswith("dropout.")]
+    s = summary[~summary["family"].str.startswith("dropout.")]
     fig, ax = plt.subplots(figsize=(7, max(3, 0.16 * len(s))))
     y = np.arange(len(s))[::-1]
     ax.barh(y, s["share_significant"], xerr=1.96 * s["mc_se"], color="#55a868", alpha=0.85)
@@ -218,9 +217,22 @@ def write_figures(
     """Write the figures into ``out_dir/figures``; returns the file names written. ``frames`` (the
     datasets, optional) give the answer distributions; without them the satisfaction figure shows means.
     ``with_paper=False`` (a scenario that is not the paper's study): no paper markers."""
+    return start_figures(out_dir, agg, frames, waves, single, with_paper).finish(summary)
+
+
+def start_figures(
+    out_dir: Path, agg: pd.DataFrame, frames: dict | None, waves: list[str], single: bool, with_paper: bool = True
+) -> PendingFigures:
+    """Start :func:`write_figures` before the test summary is known: the figures drawn from the cells
+    alone are drawn in a forked child process (:mod:`sim.forked`: when fork is available and this is the
+    only thread, as in ``cli.py run``/``analyze``; a server thread draws them itself, at ``finish``)
+    while this process goes on (the end of ``cli.py run``: it writes ``tests.csv``); ``finish(summary)``
+    draws the power figure here (about half the drawing) and returns every file name, in order. The
+    files are the same bytes either way (same code and settings, inherited by the fork); a failed
+    child's figures are drawn here."""
     plt = pyplot()
     plt.rcParams.update({"svg.hashsalt": "peer-support-sim", "font.size": 9})
-    fd = FigureData(agg, summary, waves, single, with_paper)
+    fd = FigureData(agg, waves, single, with_paper)
     fig_dir = figure_dir(out_dir)
     jobs: list[Callable[[], str | None]] = [partial(retention_figure, fd, fig_dir)]
     if frames is not None:
@@ -228,23 +240,26 @@ def write_figures(
     else:
         jobs.append(partial(satisfaction_means_figure, fd, fig_dir))
     jobs.append(partial(benefits_figure, fd, fig_dir))
-    if not single and len(summary):
-        jobs.append(partial(power_figure, fd, fig_dir))
+    after = []  # the figures drawn after the power figure (the order of the names)
     if ("sessions", "held", "all_value") in fd.cells:
-        jobs.append(partial(content_figure, fd, fig_dir))
-    return [w for w in _render(jobs) if w is not None]
+        after.append(partial(content_figure, fd, fig_dir))
+    return PendingFigures(in_child(partial(_draw, jobs + after)), len(jobs), fig_dir, single)
 
 
-def _render(jobs: list[Callable[[], str | None]]) -> list[str | None]:
-    """Each job's file name, in order. The most expensive figure (the power figure: about half the
-    drawing) is drawn in a forked child process while this process draws the others, when that is safe
-    (:mod:`sim.forked`: fork is available and this is the only thread, as in ``cli.py run``/``analyze``;
-    a server thread draws them all itself). The files are the same bytes either way (same code and
-    settings, inherited by the fork); a failed child's figure is drawn here."""
-    big = next((i for i, j in enumerate(jobs) if j.func is power_figure), None)  # type: ignore[attr-defined]
-    if big is None:
-        return [job() for job in jobs]
-    child = in_child(jobs[big])
-    names = [None if i == big else job() for i, job in enumerate(jobs)]
-    names[big] = child.join()
-    return names
+class PendingFigures:
+    """The figures of :func:`start_figures`, being drawn; :meth:`finish` completes them."""
+
+    def __init__(self, drawing: Forked, n_before: int, fig_dir: Path, single: bool):
+        self.drawing, self.n_before, self.fig_dir, self.single = drawing, n_before, fig_dir, single
+
+    def finish(self, summary: pd.DataFrame) -> list[str]:
+        """Draw the power figure (many replications, with tests) here, wait for the others; every file
+        name written, in the order of the report."""
+        power = power_figure(summary, self.fig_dir) if not self.single and len(summary) else None
+        names = self.drawing.join()
+        names = [*names[: self.n_before], power, *names[self.n_before :]]
+        return [w for w in names if w is not None]
+
+
+def _draw(jobs: list[Callable[[], str | None]]) -> list[str | None]:
+    return [job() for job in jobs]

@@ -28,7 +28,7 @@ from . import accumulators as A
 from . import csvrows
 from . import prep as P
 from .accumulators import aggregate_cells, summarise_tests
-from .figures import write_figures
+from .figures import start_figures, write_figures
 from .io import in_the_programme
 from .labels import row_label
 from .markdown import ReportInputs, render_report
@@ -96,26 +96,31 @@ def write_analysis(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ta = A.TestsAccumulator()
-    single_tests = _write_tests_csv(out / "tests.csv", tests, ta)
     ca = A.CellsAccumulator()
     for c in A.chunks_of(cells):
         ca.add(c)
+    ta = A.TestsAccumulator()
+    # The cells count the replications; without cells, the tests do (read first, then).
+    single_tests = None if ca.ids else _write_tests_csv(out / "tests.csv", tests, ta)
     n_reps = ca.n_reps if ca.ids else ta.n_reps
     single = n_reps <= 1
-    summary = ta.summary()
-    write_csv(summary, out / "test_summary.csv", FLOAT_FORMAT)
     cap = A.MEDIAN_REPS_MAX
     agg = ca.aggregate(all_kept=ca.max_rep < cap)
+    waves = _waves_from(ca.keys_frame())
+    # the figures drawn from the cells are drawn (in a forked child) while tests.csv is written
+    pending = start_figures(
+        out, agg, in_the_programme(frames) if frames is not None else None, waves, single, with_paper
+    )
+    if single_tests is None:
+        single_tests = _write_tests_csv(out / "tests.csv", tests, ta)
+    summary = ta.summary()
+    write_csv(summary, out / "test_summary.csv", FLOAT_FORMAT)
     partial = ca.max_rep >= cap or (not ca.ids and ta.n_reps > cap)
     _write_tables(out / "tables", agg, single, with_paper)
-    waves = _waves_from(ca.keys_frame())
     tests_df = (
         pd.concat(single_tests, ignore_index=True) if single and single_tests else pd.DataFrame(columns=["family"])
     )
-    if frames is not None:
-        frames = in_the_programme(frames)
-    figures = write_figures(out, agg, summary, frames, waves, single, with_paper)
+    figures = pending.finish(summary)
     name = scenario_name or out.name
     ri = ReportInputs(name, tests_df, agg, summary, waves, n_reps, figures, partial, cap, with_paper)
     (out / "report.md").write_text(render_report(ri), encoding="utf-8")

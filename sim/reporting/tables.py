@@ -12,8 +12,13 @@ import pandas as pd
 
 
 def write_csv(df: pd.DataFrame, path: Path, float_format: str = "%.6g") -> None:
-    """``df`` without its index, floats in ``float_format``, ``\\n`` line ends."""
-    df.to_csv(path, index=False, float_format=float_format, lineterminator="\n")
+    """``df`` without its index, floats in ``float_format``, ``\\n`` line ends: the bytes of
+    ``df.to_csv(path, index=False, float_format=..., lineterminator="\\n")``, through :func:`csv_text`."""
+    if df.columns.empty:
+        df.to_csv(path, index=False, float_format=float_format, lineterminator="\n")
+        return
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        fh.write(csv_text(df, float_format))
 
 
 def csv_text(df: pd.DataFrame, float_format: str = "%.6g", header: bool = True) -> str:
