@@ -102,11 +102,14 @@ def test_csv_text_is_to_csv():
 def test_write_csv_writes_the_bytes_of_to_csv(tmp_path):
     """write_csv (every report table) goes through csv_text: the file is what pandas would write."""
     df = pd.DataFrame({"n": [3, 1], "x": [0.123456, np.nan], "s": ["a,b", 'q"'], "flag": [True, False]})
-    for k, frame in enumerate((df, df.iloc[:0], pd.DataFrame(), pd.DataFrame({"x": [1.0]}))):
+    two_level = pd.DataFrame([[1.5, 2]], columns=pd.MultiIndex.from_tuples([("a", "x"), ("a", "y")]))
+    same_name = pd.DataFrame([[1.5, 2]], columns=["a", "a"])
+    for k, frame in enumerate((df, df.iloc[:0], pd.DataFrame(), pd.DataFrame({"x": [1.0]}), two_level, same_name)):
         want, got = tmp_path / f"want{k}.csv", tmp_path / f"got{k}.csv"
-        frame.to_csv(want, index=False, float_format="%.3g", lineterminator="\n")
-        write_csv(frame, got, "%.3g")
-        assert got.read_bytes() == want.read_bytes(), k
+        for fmt in ("%.3g", lambda v: f"<{v:.2f}>"):  # a %-format or, as pandas takes, a function
+            frame.to_csv(want, index=False, float_format=fmt, lineterminator="\n")
+            write_csv(frame, got, fmt)
+            assert got.read_bytes() == want.read_bytes(), (k, fmt)
 
 
 def test_carried_tables_are_used_only_while_current():

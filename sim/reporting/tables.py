@@ -5,13 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+FloatFormat = str | Callable[[float], str]  # a %-format, or a function of the value (as pandas takes)
 
-def write_csv(df: pd.DataFrame, path: Path, float_format: str = "%.6g") -> None:
+
+def write_csv(df: pd.DataFrame, path: Path, float_format: FloatFormat = "%.6g") -> None:
     """``df`` without its index, floats in ``float_format``, ``\\n`` line ends: the bytes of
     ``df.to_csv(path, index=False, float_format=..., lineterminator="\\n")``, through :func:`csv_text`."""
     if df.columns.empty:
@@ -21,10 +24,12 @@ def write_csv(df: pd.DataFrame, path: Path, float_format: str = "%.6g") -> None:
         fh.write(csv_text(df, float_format))
 
 
-def csv_text(df: pd.DataFrame, float_format: str = "%.6g", header: bool = True) -> str:
+def csv_text(df: pd.DataFrame, float_format: FloatFormat = "%.6g", header: bool = True) -> str:
     """The text ``df.to_csv(index=False, float_format=..., lineterminator="\\n")`` writes, formatted
     column by column (several times faster for long tables of numbers and short strings). Columns
     of other kinds than numbers, booleans and strings fall back to pandas."""
+    if isinstance(df.columns, pd.MultiIndex) or not df.columns.is_unique:  # header rows, or ambiguous columns
+        return df.to_csv(index=False, header=header, float_format=float_format, lineterminator="\n")
     cols = []
     for name in df.columns:
         c = _column_text(df[name], float_format)
@@ -60,7 +65,7 @@ def _quoted(col: list[str]) -> list[str]:
     return [quote.get(v, v) for v in col]
 
 
-def _column_text(s: pd.Series, float_format: str) -> list[str] | None:
+def _column_text(s: pd.Series, float_format: FloatFormat) -> list[str] | None:
     dt = s.dtype
     if pd.api.types.is_extension_array_dtype(dt) and not isinstance(dt, pd.StringDtype):
         return None  # nullable numbers, categoricals: pandas' own rules
@@ -73,11 +78,13 @@ def _column_text(s: pd.Series, float_format: str) -> list[str] | None:
     return _strings(s)
 
 
-def _floats(x: np.ndarray, float_format: str) -> list[str]:
-    """``float_format % v`` per value ("" for NaN), each distinct value formatted once (counts, shares
-    and thresholds repeat); values are told apart by their bits, so -0.0 stays "-0"."""
+def _floats(x: np.ndarray, float_format: FloatFormat) -> list[str]:
+    """``float_format % v`` (or ``float_format(v)``, as pandas calls a function) per value ("" for NaN),
+    each distinct value formatted once (counts, shares and thresholds repeat); values are told apart by
+    their bits, so -0.0 stays "-0"."""
+    fmt = float_format.__mod__ if isinstance(float_format, str) else float_format
     bits, inv = np.unique(np.ascontiguousarray(x).view(np.int64), return_inverse=True)
-    text = [float_format % v if v == v else "" for v in bits.view(np.float64).tolist()]
+    text = [fmt(v) if v == v else "" for v in bits.view(np.float64).tolist()]
     return [text[i] for i in inv.ravel().tolist()]
 
 
