@@ -1,5 +1,6 @@
 """Work done in a forked child process while this process does other work (the end of ``cli.py run``:
-the tables assembled while the analysis is written, the planning tables, the most expensive figure).
+the tables assembled while the analysis is written, the planning tables, the figures drawn from the
+cells while tests.csv is written).
 
 :func:`in_child` starts ``fn`` in a child made with ``fork`` (it inherits everything: no pickling of
 ``fn``) and returns a handle whose ``join()`` waits for it and returns ``fn``'s result (sent back through
