@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+import types
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from .base import RunnerError
@@ -26,7 +27,8 @@ def _worker_init(parent: int | None = None, from_main_thread: bool = True) -> No
     """Pool workers leave Ctrl-C to the parent, which cancels the run and keeps finished chunks, and
     exit when the parent dies (even by SIGKILL): on Linux the kernel kills them
     (``prctl(PR_SET_PDEATHSIG, SIGKILL)``, which fires when the *thread* that forked them ends, so
-    only for pools started from the main thread); otherwise a thread polls ``os.getppid()``."""
+    only for pools forked from the main thread, or by a forkserver, which exits with this process:
+    :func:`_process_context`); otherwise a thread polls ``os.getppid()``."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -58,6 +60,48 @@ def _watch_parent(parent: int) -> None:  # pragma: no cover - used where prctl i
     while os.getppid() == parent:
         time.sleep(PARENT_POLL_SECONDS)
     os._exit(1)
+
+
+#: What a forkserver imports once, before it forks the workers: the modules every chunk needs.
+FORKSERVER_PRELOAD = ["sim.runner.tasks", "sim.model", "sim.datasets", "sim.analysis", "sim.planning.hooks"]
+
+
+def _process_context() -> tuple[Any, tuple[int | None, bool]]:
+    """The pool's multiprocessing context and its workers' ``_worker_init`` arguments.
+
+    From the main thread (``cli.py``): ``fork``, the workers inheriting the imported modules. From any
+    other thread (the app's server, whose other threads may hold locks that a forked child would wait
+    for forever): ``forkserver``, a single-threaded server process that loads :data:`FORKSERVER_PRELOAD`
+    once and forks the workers; they die with it (``prctl``), and it exits when this process does. The
+    results are the same bytes either way (a replication is a pure function of scenario and seed).
+    Where neither is available: the platform's default (spawn)."""
+    import multiprocessing as mp
+    import threading
+
+    methods = mp.get_all_start_methods()
+    main = threading.current_thread() is threading.main_thread()
+    if "fork" in methods and (main or "forkserver" not in methods):
+        return mp.get_context("fork"), (os.getpid(), main)
+    if "forkserver" in methods:
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(FORKSERVER_PRELOAD)  # before its first use; later calls change nothing
+        return ctx, (None, True)  # their parent is the forkserver
+    return mp.get_context(), (os.getpid(), main)
+
+
+@contextmanager
+def _no_main_script(hide: bool) -> Iterator[None]:
+    """While workers start (``hide``: not forked), ``__main__`` is a bare module: multiprocessing would
+    otherwise run the main script again in each of them as ``__mp_main__`` (the app's Streamlit script, or
+    a script Streamlit's test harness wrote), and the tasks need nothing from it (they are ``sim``'s)."""
+    main = sys.modules.get("__main__")
+    if hide and main is not None:
+        sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if hide and main is not None:
+            sys.modules["__main__"] = main
 
 
 class _InlineExecutor(Executor):
@@ -93,6 +137,7 @@ class ReplicationPool:
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None, retries: int = 3):
         self.scheduler = scheduler
+        self.start_method: str | None = None  # a local process pool's: fork, forkserver or spawn
         self._client = None
         self._owned = True
         if scheduler:
@@ -118,21 +163,21 @@ class ReplicationPool:
                 self.executor = _InlineExecutor()
                 self.kind = "inline"
             else:
-                import multiprocessing as mp
-                import threading
                 from concurrent.futures import ProcessPoolExecutor
 
-                methods = mp.get_all_start_methods()
-                ctx = mp.get_context("fork" if "fork" in methods else None)
+                ctx, initargs = _process_context()
+                self.start_method = ctx.get_start_method()
                 self.executor = ProcessPoolExecutor(
-                    max_workers=n,
-                    mp_context=ctx,
-                    initializer=_worker_init,
-                    initargs=(os.getpid(), threading.current_thread() is threading.main_thread()),
+                    max_workers=n, mp_context=ctx, initializer=_worker_init, initargs=initargs
                 )
-                # start (fork) every worker now, before any progress-bar thread exists
-                for f in [self.executor.submit(_noop) for _ in range(n)]:
-                    f.result()
+                # start every worker now, before any progress-bar thread exists
+                with _no_main_script(self.start_method != "fork"):
+                    # all of them: a pool not started by fork starts workers as tasks find none idle
+                    launch_all = getattr(self.executor, "_launch_processes", None)  # CPython 3.9+
+                    if self.start_method != "fork" and launch_all is not None:
+                        launch_all()
+                    for f in [self.executor.submit(_noop) for _ in range(n)]:
+                        f.result()
                 self.kind = "processes"
 
     @property
