@@ -161,36 +161,24 @@ def test_reusable_pool():
     assert a == b
 
 
-def test_pool_started_off_the_main_thread_uses_a_forkserver_with_the_same_results():
-    """A pool started from another thread (the app's server) does not fork that multi-threaded process:
-    its workers come from a forkserver, and compute the same numbers as forked ones."""
-    import threading
-
-    sc = fm.small_scenario()
-    with runner.ReplicationPool(workers=2) as pool:
-        assert pool.start_method == "fork"
-        want = map_replications(_sessions_per_rep, sc, 6, model=fm.FAKE_MODEL, pool=pool, chunk_size=2)
-    got: dict = {}
-
-    def off_main() -> None:
-        with runner.ReplicationPool(workers=2) as pool:
-            got["method"] = pool.start_method
-            got["out"] = map_replications(_sessions_per_rep, sc, 6, model=fm.FAKE_MODEL, pool=pool, chunk_size=2)
-
-    t = threading.Thread(target=off_main)
-    t.start()
-    t.join(120)
-    assert got == {"method": "forkserver", "out": want}
-
-
 _UNGUARDED_SCRIPT = """
-import threading
+import sys, threading
 print("script ran", flush=True)
+sys.path.insert(0, {tests!r})
+from helpers import fakemodel as fm
+from test_runner import _sessions_per_rep
 from sim import runner
+
+def sessions(pool):
+    sc = fm.small_scenario()
+    return runner.map_replications(_sessions_per_rep, sc, 6, model=fm.FAKE_MODEL, pool=pool, chunk_size=2)
+
+with runner.ReplicationPool(workers=2) as pool:
+    print(pool.start_method, sessions(pool), flush=True)
 
 def off_main():
     with runner.ReplicationPool(workers=2) as pool:
-        print(pool.start_method, sorted(set(pool.executor.map(abs, [-1, -2, -3]))), flush=True)
+        print(pool.start_method, sessions(pool), flush=True)
 
 t = threading.Thread(target=off_main)
 t.start()
@@ -198,14 +186,19 @@ t.join()
 """
 
 
-def test_forkserver_workers_do_not_run_the_main_script_again(tmp_path):
-    """The workers of a pool started off the main thread do not run the main script again (multiprocessing
-    would, as ``__mp_main__``: the app's Streamlit script, which has no business in a worker)."""
+def test_pool_started_off_the_main_thread_uses_a_forkserver_that_does_not_rerun_the_main_script(tmp_path):
+    """A pool started from another thread (the app's server) does not fork that multi-threaded process: its
+    workers come from a forkserver, compute the same numbers as forked ones, and do not run the main script
+    again (multiprocessing would, as ``__mp_main__``: the app's Streamlit script has no business in a worker)."""
     script = tmp_path / "unguarded.py"
-    script.write_text(_UNGUARDED_SCRIPT)
+    script.write_text(_UNGUARDED_SCRIPT.format(tests=str(REPO / "tests")))
     out = subprocess.run([sys.executable, str(script)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout == "script ran\nforkserver [1, 2, 3]\n"
+    lines = out.stdout.splitlines()
+    assert lines[0] == "script ran" and len(lines) == 3, out.stdout
+    (fork, forked), (server, served) = (line.split(" ", 1) for line in lines[1:])
+    assert (fork, server) == ("fork", "forkserver")
+    assert forked == served and len(json.loads(forked)) == 6
 
 
 # --- resume -----------------------------------------------------------------------------------
