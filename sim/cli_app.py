@@ -511,26 +511,99 @@ def analyze(
             "--force", help="replace files this tool did not write (in DIRECTORY, or an existing --out folder)"
         ),
     ] = False,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(
+            "--scenario",
+            help="the scenario YAML the data were simulated from: the report is then run's (the planning summary "
+            "first for a scenario that is not the paper's study); default: the one DIRECTORY/manifest.json names, "
+            "if unchanged since the run",
+        ),
+    ] = None,
 ) -> None:
     """Analyse evaluation data in the documented CSV format (docs/data_dictionary.md) with the paper's
-    statistics; write tests.csv, test_summary.csv, tables/, report.md and figures/."""
+    statistics; write tests.csv, test_summary.csv, tables/, report.md and figures/ (and, for data that
+    ``run`` simulated from a scenario, its planning/ tables and summary, as ``run`` does)."""
     from .analysis import analyze_directory
     from .outputs import claim, write_folder
 
     if method not in ("t", "student", "welch", "mwu"):
         raise fail(f"--method: expected t, student, welch or mwu, got {method!r}")
+    sc = _load(scenario) if scenario is not None else _scenario_of_run(directory)
+    if scenario is not None:
+        _check_communities(sc, scenario, directory)
+    paper = sc is None or _is_paper_study(sc)
     in_place = out is None or (out.exists() and directory.exists() and out.resolve() == directory.resolve())
     dest = directory if in_place else out
     assert dest is not None
+
+    def write(tmp: Path) -> None:
+        analyze_directory(directory, tmp, method=method, with_paper=paper, scenario_name=sc.name if sc else None)
+        if sc is not None:
+            from .reporting.planning import write_planning_of_folder
+
+            if not write_planning_of_folder(directory, tmp, sc, paper):
+                typer.echo(f"note: {directory} lacks tables that run writes: no planning summary", err=True)
+
     with claim(dest, force=force, merge=in_place, option="DIRECTORY" if in_place else "--out"):
-        write_folder(
-            dest,
-            lambda tmp: analyze_directory(directory, tmp, method=method),  # type: ignore[arg-type]
-            force=force,
-            merge=in_place,
-            command=_command_line(),
-        )
+        write_folder(dest, write, force=force, merge=in_place, command=_command_line())
     typer.echo(f"analysis written to {dest}")
+
+
+def _check_communities(sc: Any, file: Path, directory: Path) -> None:
+    """``--scenario`` must be the one the data were simulated from: the same communities as
+    ``directory/communities.csv`` (when there is one)."""
+    import pandas as pd
+
+    table = directory / "communities.csv"
+    if not table.is_file():
+        return
+    try:
+        found = set(pd.read_csv(table, usecols=["community"], dtype=str)["community"].dropna())
+    except (ValueError, OSError, pd.errors.ParserError):
+        return  # not run's table: the analysis reports what is wrong with the data it needs
+    expected = {c.name for c in sc.expanded_communities()}
+    if found != expected:
+        raise fail(
+            f"--scenario {file}: not the scenario of {directory}: {len(found ^ expected)} communities differ "
+            f"from {table} (e.g. {sorted(found ^ expected)[0]!r})"
+        )
+
+
+def _is_paper_study(sc: Any) -> bool:
+    from .planning.paper import is_paper_study
+
+    return is_paper_study(sc)
+
+
+def _scenario_of_run(directory: Path) -> Any:
+    """The scenario ``directory/manifest.json`` (written by ``run``) names, when its file is unchanged since
+    the run (same SHA-256); None otherwise (evaluation data of a programme, or a scenario since edited or
+    moved: a note says so)."""
+    import hashlib
+    import json
+
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        file, digest = manifest.get("scenario_file"), manifest.get("scenario_sha256")
+    except (OSError, ValueError, AttributeError):
+        return None  # no manifest of a run here
+    if not isinstance(file, str) or not isinstance(digest, str):
+        return None
+    path = Path(file)
+    try:
+        same = hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    except OSError:
+        same = False
+    if not same:
+        typer.echo(
+            f"note: {directory / 'manifest.json'}: scenario {file} not found or changed since the run; "
+            "the paper-style analysis only (--scenario FILE for run's report)",
+            err=True,
+        )
+        return None
+    typer.echo(f"scenario: {file} (named in {directory / 'manifest.json'})")
+    return _load(path)
 
 
 # --- calibrate ----------------------------------------------------------------------------------

@@ -353,6 +353,24 @@ def test_report_opens_with_the_planning_summary_only_when_not_the_papers_study(t
             assert (out / "figures" / "planning_sessions.png").exists()
             table1 = pd.read_csv(out / "tables" / "table1.csv")
             assert "paper" not in table1.columns
+            _analyze_keeps_the_planning_report(out, path, scenario_paths["rural_county"], run_cli)
+
+
+def _analyze_keeps_the_planning_report(out, scenario, other, run_cli) -> None:
+    """``analyze`` on the folder of that run (the scenario found through manifest.json) rewrites run's report,
+    planning summary first, to the byte, and its tables and figures; another scenario's is refused, and a
+    scenario changed since the run gives the paper-style analysis only, with a note."""
+    files = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.parent.name != "planning"}
+    r = run_cli("analyze", out)
+    assert r.returncode == 0 and f"scenario: {scenario}" in r.stdout, r.stderr
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.relative_to(out) in files} == files
+    r = run_cli("analyze", out, "--scenario", other)
+    assert r.returncode == 2 and "communities differ" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    from sim.cli_app import _scenario_of_run
+
+    assert _scenario_of_run(out).name == "bigger_later_wave"
+    scenario.write_text(scenario.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert _scenario_of_run(out) is None  # not the scenario of the run any more: the paper-style analysis only
 
 
 def test_bottleneck_figure_draws_a_cause_lost_in_few_replications(tmp_path):

@@ -68,15 +68,28 @@ def _report_tables(pr: prep.Prepared, method: stats.ContinuousMethod) -> dict[st
 
 
 def analyze_directory(
-    in_dir: Path | str, out_dir: Path | str | None = None, method: stats.ContinuousMethod = "t"
+    in_dir: Path | str,
+    out_dir: Path | str | None = None,
+    method: stats.ContinuousMethod = "t",
+    with_paper: bool = True,
+    scenario_name: str | None = None,
 ) -> Path:
     """Read providers/consumers/caregivers(/sessions).csv from ``in_dir``, analyse, write to ``out_dir``.
 
     ``out_dir`` defaults to ``in_dir``. Bad input raises :class:`DatasetError` (one line naming file
-    and column). Returns the output directory.
+    and column). ``with_paper=False``: no paper figures beside the simulated ones (data of a scenario that
+    is not the paper's study, as ``run`` writes them). ``scenario_name`` titles the report (default: the
+    folder's name). Returns the output directory.
     """
     frames = read_directory(in_dir)
     res = analyze_chunk(frames, method=method)
     out = Path(out_dir) if out_dir is not None else Path(in_dir)
-    write_analysis(out, res["tests"], res["cells"], frames, scenario_name=Path(in_dir).resolve().name)
+    write_analysis(
+        out,
+        res["tests"],
+        res["cells"],
+        frames,
+        scenario_name=scenario_name or Path(in_dir).resolve().name,
+        with_paper=with_paper,
+    )
     return out

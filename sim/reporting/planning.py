@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..planning.summary import CANCEL_REASONS, PERCENTILE_REPS_MAX, PlanningAccumulator, PlanningSummary, total_summary
+from ..planning.summary import (
+    CANCEL_REASONS,
+    PERCENTILE_REPS_MAX,
+    PlanningAccumulator,
+    PlanningSummary,
+    planning_chunk,
+    total_summary,
+)
 from ..scenario import DAYS_PER_MONTH
 from .figures import figure_dir, pyplot, save_figure
 from .markdown import fmt_num, join_blocks, md_table
@@ -582,4 +589,33 @@ def write_planning(
     return s
 
 
-__all__ = ["APPENDIX_TITLE", "PERCENTILE_REPS_MAX", "appendix", "planning_markdown", "write_planning"]
+def write_planning_of_folder(in_dir: Path | str, out_dir: Path | str, scenario: Any, paper: bool) -> bool:
+    """:func:`write_planning` from the tables of a folder ``run`` wrote (``cli.py analyze``): the planning
+    tables computed from ``TABLE.csv`` (or ``.parquet``), as the run computed them from its replications
+    (the same figures, to the precision of the CSV files). False, writing nothing, when the folder lacks
+    a table they need (evaluation data that ``run`` did not write)."""
+    from ..datasets import TABLES
+
+    d = Path(in_dir)
+    frames: dict[str, pd.DataFrame] = {}
+    for t in TABLES:
+        if (d / f"{t}.csv").is_file():
+            frames[t] = pd.read_csv(d / f"{t}.csv")
+        elif (d / f"{t}.parquet").is_file():
+            frames[t] = pd.read_parquet(d / f"{t}.parquet")
+        else:
+            return False
+    chunk = planning_chunk(frames)
+    costs = [chunk["planning_costs"]] if "planning_costs" in chunk else []
+    write_planning(out_dir, scenario, [chunk["planning_monthly"]], [chunk["planning_totals"]], paper, costs)
+    return True
+
+
+__all__ = [
+    "APPENDIX_TITLE",
+    "PERCENTILE_REPS_MAX",
+    "appendix",
+    "planning_markdown",
+    "write_planning",
+    "write_planning_of_folder",
+]
