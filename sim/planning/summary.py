@@ -372,8 +372,10 @@ def cost_quantities(frames: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
         from .costs import cost_per_replication
     except ImportError:
         return None
-    if any(frames.get(t) is None or not len(frames[t]) for t in ("communities", "consumers", "sessions")):
+    if any(frames.get(t) is None or not len(frames[t]) for t in ("communities", "consumers")):
         return None  # nothing to cost (tables of a model's run are never missing)
+    if frames.get("sessions") is None:
+        return None  # (a run that held no session has the table, empty: its training and coordination cost)
     unit = CostSpec(provider_session=1.0, doctor_hour=1.0, trainer_half_day=1.0, venue_hour=1.0, coordinator_month=1.0)
     return cost_per_replication(frames, unit)
 
