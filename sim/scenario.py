@@ -382,6 +382,32 @@ def _parameters(data: dict[str, Any], path: Path | str, base_dir: Path | None) -
     return out
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML requires unique keys;
+    PyYAML would silently keep the last). Entries brought in by a merge key (``<<:``) may be overridden."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (keys must differ)", key_node.start_mark
+                    )
+                seen.add(key)
+            except TypeError:  # an unhashable key: refused by SafeLoader itself
+                pass
+        return super().construct_mapping(node, deep=deep)
+
+
+def safe_load_unique(raw: bytes | str) -> Any:
+    """``yaml.safe_load`` that refuses duplicate keys (:class:`_UniqueKeyLoader`); nothing is evaluated."""
+    return yaml.load(raw, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: as safe as yaml.safe_load
+
+
 def read_yaml_file(path: Path, error: type[ValueError], kind: str = "scenario") -> tuple[Any, bytes]:
     """The parsed document and raw bytes of a YAML file (``yaml.safe_load``; nothing in it is evaluated);
     every problem reading or parsing it is ``error`` with one line naming the file (used for scenarios and
@@ -395,7 +421,7 @@ def read_yaml_file(path: Path, error: type[ValueError], kind: str = "scenario") 
     except OSError as exc:
         raise error(f"{path}: cannot read: {exc.strerror}") from None
     try:
-        return yaml.safe_load(raw), raw
+        return safe_load_unique(raw), raw
     except RecursionError:
         raise error(f"{path}: (top level): malformed YAML: nested too deeply") from None
     except yaml.reader.ReaderError as exc:  # binary or wrongly encoded bytes

@@ -41,6 +41,7 @@ from .parameters import DEFAULT_PARAMETERS, ModelParameters
 from .priors import ParameterPrior, PriorError, parse_prior
 from .priors import parameter_changes as _changes
 from .runner import key_outputs, replication_summary
+from .scenario import safe_load_unique
 
 ROOT = Path(__file__).resolve().parents[1]
 CALIBRATION_DIR = ROOT / "calibration"
@@ -128,7 +129,7 @@ def load_spec(path: Path | str, base: ModelParameters = DEFAULT_PARAMETERS) -> S
     """Read a spec file: ``parameters: {NAME: {dist, low, high[, mean, sd]}}`` and optionally ``outputs: [...]``."""
     path = Path(path)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = safe_load_unique(path.read_text(encoding="utf-8"))  # yaml.safe_load, duplicate keys refused
     except OSError:
         raise SpecError(f"{path}: cannot read the spec file") from None
     except yaml.YAMLError as exc:

@@ -124,6 +124,25 @@ def test_duplicate_community_names_are_refused_also_after_copies_expand(tmp_path
     assert "community name 'A-2' is used twice" in _error(tmp_path, clash)
 
 
+def test_a_key_given_twice_is_refused_not_silently_overwritten(tmp_path):
+    """Two waves (or pools, or sections) under one name: YAML keys must be unique, and PyYAML would keep
+    the last silently (the first wave's follow-up lost without a word)."""
+    text = (
+        "name: x\n"
+        "waves:\n"
+        "  w: {follow_up_months: 12}\n"
+        "  w: {follow_up_months: 18}\n"
+        "communities:\n"
+        "  - {name: A, wave: w, scheduling: structured, providers: 2, consumers: 8}\n"
+    )
+    msg = _error(tmp_path, text=text)
+    assert "line 4" in msg and "duplicate key 'w'" in msg
+    assert "duplicate key 'name'" in _error(tmp_path, text="name: x\nname: y\n")
+    # a merge key's entries may be overridden by the mapping's own: not a duplicate
+    merged = yaml.safe_dump(GOOD).replace("follow_up_months: 12", "<<: {follow_up_months: 9}\n    follow_up_months: 12")
+    assert load_scenario(_write(tmp_path, None, text=merged)).waves["w"].follow_up_months == 12
+
+
 def test_binary_file_is_not_yaml(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_bytes(b"\x00\x01\xfe\xff" * 10)
