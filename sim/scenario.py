@@ -13,10 +13,10 @@ import difflib
 import hashlib
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from .parameters import DEFAULT_PARAMETERS, ModelParameters, load_parameter_file
 from .planning.cost_spec import CostSpec
@@ -36,6 +36,27 @@ class ScenarioError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_yes_no_for_numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        """A yes/no value where a number belongs (``consumers: yes``) is refused; pydantic would read it as 1."""
+        ann = cls.model_fields[info.field_name].annotation if info.field_name else None
+        values = v.values() if isinstance(v, dict) and get_origin(ann) is dict else (v,)
+        inner = get_args(ann)[1] if isinstance(v, dict) and get_origin(ann) is dict else ann
+        if any(isinstance(x, bool) for x in values) and _numeric(inner):
+            raise ValueError("expected a number, got a yes/no value")
+        return v
+
+
+def _numeric(ann: Any) -> bool:
+    """Whether a field annotation takes a number (int, float, a Literal of numbers, or one of them or None)."""
+    if ann in (int, float):
+        return True
+    if get_origin(ann) is Literal:
+        return all(type(a) in (int, float) for a in get_args(ann))
+    args = get_args(ann)
+    return bool(args) and bool not in args and any(_numeric(a) for a in args if a is not type(None))
 
 
 class CaregiverAvailability(_Strict):

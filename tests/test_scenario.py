@@ -80,6 +80,13 @@ def test_missing_file(tmp_path):
         ({**GOOD, "parameters": {"duration_max_minutes": float("inf")}}, "parameters.duration_max_minutes", "finite"),
         (_with(doctors=0), "communities[0].doctors", "greater than or equal to 1"),
         ({**GOOD, "doctor_pools": {"p": 10**9}}, "doctor_pools", "at most 1000"),
+        # a yes/no where a number belongs (YAML reads yes/true/on as a boolean; pydantic would take it as 1)
+        (_with(consumers=True), "communities[0].consumers", "expected a number, got a yes/no value"),
+        (_with(copies=True), "communities[0].copies", "expected a number, got a yes/no value"),
+        (_with(timetable_weeks=True), "communities[0].timetable_weeks", "expected a number, got a yes/no value"),
+        ({**GOOD, "seed": False}, "seed", "expected a number, got a yes/no value"),
+        ({**GOOD, "waves": {"w": {"follow_up_months": True}}}, "waves.w.follow_up_months", "expected a number"),
+        ({**GOOD, "doctor_pools": {"p": True}}, "doctor_pools", "expected a number, got a yes/no value"),
     ],
 )
 def test_bad_values_are_refused_with_file_and_field(tmp_path, data, field, words):
