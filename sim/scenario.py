@@ -395,7 +395,9 @@ def _parameters(data: dict[str, Any], path: Path | str, base_dir: Path | None) -
         out = merged.replace(**overrides) if overrides else merged
     except ValidationError as e:
         raise ScenarioError(
-            _one_line(path, e, ModelParameters).replace(f"{path}: ", f"{path}: parameters.", 1)
+            _one_line(path, e, ModelParameters)
+            .replace(f"{path}: ", f"{path}: parameters.", 1)
+            .replace(f"{path}: parameters.(top level):", f"{path}: parameters:", 1)  # a rule between parameters
         ) from None
     bad = _non_finite(out.model_dump())  # the overrides are finite: the parameter set is not
     if bad is not None:

@@ -150,6 +150,14 @@ def test_a_key_given_twice_is_refused_not_silently_overwritten(tmp_path):
     assert load_scenario(_write(tmp_path, None, text=merged)).waves["w"].follow_up_months == 12
 
 
+def test_a_rule_between_parameters_names_the_parameters_section_not_the_top_level(tmp_path):
+    """A rule that ties parameters together (the triangular duration's mode between its bounds) is reported
+    under 'parameters', not 'parameters.(top level)' (the top level is the scenario's)."""
+    msg = _error(tmp_path, {**GOOD, "parameters": {"duration_min_minutes": 200}})
+    assert f"{tmp_path / 's.yaml'}: parameters: duration_mode_minutes must lie between" in msg
+    assert "(top level)" not in msg
+
+
 def test_binary_file_is_not_yaml(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_bytes(b"\x00\x01\xfe\xff" * 10)
