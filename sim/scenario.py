@@ -265,9 +265,12 @@ class Scenario(_Strict):
 
 
 def _loc(err: dict[str, Any]) -> str:
+    loc = tuple(err.get("loc", ()))
     parts: list[str] = []
-    for p in err.get("loc", ()):
-        if isinstance(p, int):
+    for i, p in enumerate(loc):
+        if p == "[key]":  # pydantic's mark for a mapping's key (the part before it): already written as .KEY
+            continue
+        if isinstance(p, int) and loc[i + 1 : i + 2] != ("[key]",):
             parts.append(f"[{p}]")
         else:
             parts.append(("." if parts else "") + str(p))
@@ -310,6 +313,8 @@ def _one_line(path: Path | str, e: ValidationError, root: type[BaseModel] | None
     err = unknown[0] if unknown else errors[0]
     msg = err.get("msg", "invalid").replace("Value error, ", "")
     loc = _loc(err)
+    if tuple(err.get("loc", ()))[-1:] == ("[key]",) and err.get("type") == "string_type":  # waves: {1: ...}
+        msg = f"a name must be text (quote it: '{err['loc'][-2]}')"
     skipped = 0
     if err.get("type") == "extra_forbidden":
         msg = "unknown key"

@@ -158,6 +158,16 @@ def test_a_rule_between_parameters_names_the_parameters_section_not_the_top_leve
     assert "(top level)" not in msg
 
 
+def test_a_number_as_a_wave_or_pool_name_is_named_as_a_key(tmp_path):
+    """``waves: {1: ...}`` names the wave by a number, which YAML reads as one: the message names the key
+    (not ``waves[1].[key]``, which reads as a list position) and says to quote it."""
+    data = {**GOOD, "waves": {1: {"follow_up_months": 12}}, "communities": [{**GOOD["communities"][0], "wave": "1"}]}
+    msg = _error(tmp_path, data)
+    assert ": waves.1: a name must be text (quote it: '1')" in msg and "[key]" not in msg
+    msg = _error(tmp_path, {**GOOD, "doctor_pools": {7: 1}})
+    assert ": doctor_pools.7: a name must be text (quote it: '7')" in msg
+
+
 def test_binary_file_is_not_yaml(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_bytes(b"\x00\x01\xfe\xff" * 10)
