@@ -329,6 +329,17 @@ def _posterior_draws(sc: Any, seed: int | None, reps_per_draw: int = 1) -> Any:
         raise fail(f"{path}: posterior: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
 
+def _warn_if_auto_unsolved(auto: Any) -> None:
+    """One stderr line when --reps auto used its whole budget (also with -q, where no summary is printed)."""
+    if auto is not None and not auto.solved:
+        pct = f"{100 * auto.precision:g}%"
+        typer.echo(
+            f"warning: --reps auto: precision ±{pct} not reached within {auto.budget:,} replications (--max-reps); "
+            f"results use all {auto.chosen:,}",
+            err=True,
+        )
+
+
 @app.command()
 def run(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file, e.g. scenarios/later_wave.yaml")],
@@ -439,14 +450,7 @@ def run(
         raise fail(
             f"interrupted; finished chunks are kept in {work}: add --resume to continue", EXIT_INTERRUPTED
         ) from None
-    auto = result.auto
-    if auto is not None and not auto.solved:
-        pct = f"{100 * auto.precision:g}%"
-        typer.echo(
-            f"warning: --reps auto: precision ±{pct} not reached within {auto.budget:,} replications (--max-reps); "
-            f"results use all {auto.chosen:,}",
-            err=True,
-        )
+    _warn_if_auto_unsolved(result.auto)
     if not quiet:
         _print_run_summary(result, sc, out_dir)
 
