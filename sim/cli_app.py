@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+import warnings
 from collections.abc import Callable
 from contextlib import suppress
 from functools import partial
@@ -328,6 +329,17 @@ def _posterior_draws(sc: Any, seed: int | None, reps_per_draw: int = 1) -> Any:
         raise fail(f"{path}: posterior: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
 
+def _warn_if_auto_unsolved(auto: Any) -> None:
+    """One stderr line when --reps auto used its whole budget (also with -q, where no summary is printed)."""
+    if auto is not None and not auto.solved:
+        pct = f"{100 * auto.precision:g}%"
+        typer.echo(
+            f"warning: --reps auto: precision ±{pct} not reached within {auto.budget:,} replications (--max-reps); "
+            f"results use all {auto.chosen:,}",
+            err=True,
+        )
+
+
 @app.command()
 def run(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file, e.g. scenarios/later_wave.yaml")],
@@ -408,25 +420,27 @@ def run(
     draws = _posterior_draws(sc, seed) if parameter_uncertainty else None
     hooks = _analysis_hooks() if analysis else None
     try:
-        result = run_to_directory(
-            sc,
-            out_dir,
-            replications=n,
-            seed=seed,
-            workers=workers,
-            scheduler=scheduler,
-            chunk_size=chunk_size,
-            resume=resume,
-            discard_work=force,
-            precision=precision,
-            max_replications=max_reps,
-            post=hooks[0] if hooks else None,
-            finalize=_report_writer(sc, hooks[1]) if hooks else None,
-            progress=not quiet,
-            command=_command_line(),
-            parameters_for=draws,
-            table_format=table_format,
-        )
+        with warnings.catch_warnings():  # said below in one line, not as a Python warning with its source line
+            warnings.filterwarnings("ignore", message="--reps auto: precision", category=UserWarning)
+            result = run_to_directory(
+                sc,
+                out_dir,
+                replications=n,
+                seed=seed,
+                workers=workers,
+                scheduler=scheduler,
+                chunk_size=chunk_size,
+                resume=resume,
+                discard_work=force,
+                precision=precision,
+                max_replications=max_reps,
+                post=hooks[0] if hooks else None,
+                finalize=_report_writer(sc, hooks[1]) if hooks else None,
+                progress=not quiet,
+                command=_command_line(),
+                parameters_for=draws,
+                table_format=table_format,
+            )
     except KeyboardInterrupt:
         work = work_dir_for(out_dir)
         if not finished_chunks(work):
@@ -436,6 +450,7 @@ def run(
         raise fail(
             f"interrupted; finished chunks are kept in {work}: add --resume to continue", EXIT_INTERRUPTED
         ) from None
+    _warn_if_auto_unsolved(result.auto)
     if not quiet:
         _print_run_summary(result, sc, out_dir)
 

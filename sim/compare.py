@@ -380,7 +380,8 @@ def comparison_markdown(comp: Comparison) -> str:
         for col, (label, _) in OUTPUTS.items():
             b = t[(t["scenario"] == base) & (t["output"] == col)].iloc[0]
             r = t[(t["scenario"] == name) & (t["output"] == col)].iloc[0]
-            rows.append([label, plain(b["mean"]), plain(r["mean"]), difference_text(r), r["verdict"]])
+            verdict = r["verdict"] if isinstance(r["verdict"], str) else "not available"  # undefined in one
+            rows.append([label, plain(b["mean"]), plain(r["mean"]), difference_text(r), verdict])
         table = md_table(["output", base, name, "difference [95% CI]", "verdict"], rows)
         lines += [f"## {name} vs {base}", "", *table.rstrip("\n").split("\n"), ""]
     return "\n".join(lines + cost_effectiveness_markdown(comp))

@@ -13,10 +13,10 @@ import difflib
 import hashlib
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from .parameters import DEFAULT_PARAMETERS, ModelParameters, load_parameter_file
 from .planning.cost_spec import CostSpec
@@ -36,6 +36,27 @@ class ScenarioError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_yes_no_for_numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        """A yes/no value where a number belongs (``consumers: yes``) is refused; pydantic would read it as 1."""
+        ann = cls.model_fields[info.field_name].annotation if info.field_name else None
+        values = v.values() if isinstance(v, dict) and get_origin(ann) is dict else (v,)
+        inner = get_args(ann)[1] if isinstance(v, dict) and get_origin(ann) is dict else ann
+        if any(isinstance(x, bool) for x in values) and _numeric(inner):
+            raise ValueError("expected a number, got a yes/no value")
+        return v
+
+
+def _numeric(ann: Any) -> bool:
+    """Whether a field annotation takes a number (int, float, a Literal of numbers, or one of them or None)."""
+    if ann in (int, float):
+        return True
+    if get_origin(ann) is Literal:
+        return all(type(a) in (int, float) for a in get_args(ann))
+    args = get_args(ann)
+    return bool(args) and bool not in args and any(_numeric(a) for a in args if a is not type(None))
 
 
 class CaregiverAvailability(_Strict):
@@ -244,9 +265,12 @@ class Scenario(_Strict):
 
 
 def _loc(err: dict[str, Any]) -> str:
+    loc = tuple(err.get("loc", ()))
     parts: list[str] = []
-    for p in err.get("loc", ()):
-        if isinstance(p, int):
+    for i, p in enumerate(loc):
+        if p == "[key]":  # pydantic's mark for a mapping's key (the part before it): already written as .KEY
+            continue
+        if isinstance(p, int) and loc[i + 1 : i + 2] != ("[key]",):
             parts.append(f"[{p}]")
         else:
             parts.append(("." if parts else "") + str(p))
@@ -289,6 +313,8 @@ def _one_line(path: Path | str, e: ValidationError, root: type[BaseModel] | None
     err = unknown[0] if unknown else errors[0]
     msg = err.get("msg", "invalid").replace("Value error, ", "")
     loc = _loc(err)
+    if tuple(err.get("loc", ()))[-1:] == ("[key]",) and err.get("type") == "string_type":  # waves: {1: ...}
+        msg = f"a name must be text (quote it: '{err['loc'][-2]}')"
     skipped = 0
     if err.get("type") == "extra_forbidden":
         msg = "unknown key"
@@ -374,12 +400,40 @@ def _parameters(data: dict[str, Any], path: Path | str, base_dir: Path | None) -
         out = merged.replace(**overrides) if overrides else merged
     except ValidationError as e:
         raise ScenarioError(
-            _one_line(path, e, ModelParameters).replace(f"{path}: ", f"{path}: parameters.", 1)
+            _one_line(path, e, ModelParameters)
+            .replace(f"{path}: ", f"{path}: parameters.", 1)
+            .replace(f"{path}: parameters.(top level):", f"{path}: parameters:", 1)  # a rule between parameters
         ) from None
     bad = _non_finite(out.model_dump())  # the overrides are finite: the parameter set is not
     if bad is not None:
         raise ScenarioError(f"{path}: {where}{bad}: must be a finite number")
     return out
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML requires unique keys;
+    PyYAML would silently keep the last). Entries brought in by a merge key (``<<:``) may be overridden."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (keys must differ)", key_node.start_mark
+                    )
+                seen.add(key)
+            except TypeError:  # an unhashable key: refused by SafeLoader itself
+                pass
+        return super().construct_mapping(node, deep=deep)
+
+
+def safe_load_unique(raw: bytes | str) -> Any:
+    """``yaml.safe_load`` that refuses duplicate keys (:class:`_UniqueKeyLoader`); nothing is evaluated."""
+    return yaml.load(raw, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: as safe as yaml.safe_load
 
 
 def read_yaml_file(path: Path, error: type[ValueError], kind: str = "scenario") -> tuple[Any, bytes]:
@@ -395,7 +449,7 @@ def read_yaml_file(path: Path, error: type[ValueError], kind: str = "scenario") 
     except OSError as exc:
         raise error(f"{path}: cannot read: {exc.strerror}") from None
     try:
-        return yaml.safe_load(raw), raw
+        return safe_load_unique(raw), raw
     except RecursionError:
         raise error(f"{path}: (top level): malformed YAML: nested too deeply") from None
     except yaml.reader.ReaderError as exc:  # binary or wrongly encoded bytes

@@ -41,6 +41,7 @@ from .parameters import DEFAULT_PARAMETERS, ModelParameters
 from .priors import ParameterPrior, PriorError, parse_prior
 from .priors import parameter_changes as _changes
 from .runner import key_outputs, replication_summary
+from .scenario import read_yaml_file
 
 ROOT = Path(__file__).resolve().parents[1]
 CALIBRATION_DIR = ROOT / "calibration"
@@ -127,14 +128,8 @@ def parse_outputs(raw: Any, where: str) -> tuple[str, ...]:
 def load_spec(path: Path | str, base: ModelParameters = DEFAULT_PARAMETERS) -> Spec:
     """Read a spec file: ``parameters: {NAME: {dist, low, high[, mean, sd]}}`` and optionally ``outputs: [...]``."""
     path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError:
-        raise SpecError(f"{path}: cannot read the spec file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" (line {mark.line + 1})" if mark is not None else ""
-        raise SpecError(f"{path}: malformed YAML{at}") from None
+    # yaml.safe_load with duplicate keys refused; a missing, unreadable, binary or malformed file is one line
+    doc, _ = read_yaml_file(path, SpecError, "spec")
     if not isinstance(doc, dict):
         raise SpecError(f"{path}: expected a mapping with 'parameters' (and optionally 'outputs')")
     extra = sorted(set(map(str, doc)) - {"parameters", "outputs", "description"})

@@ -139,3 +139,47 @@ def test_vectorised_fisher_p_is_scipys():
     tables = np.vstack([tables, [[7, 0, 5, 1], [0, 3, 0, 4], [2, 2, 2, 2], [12, 0, 30, 12]]])
     want = [sps.fisher_exact([[r[0], r[1]], [r[2], r[3]]]).pvalue for r in tables]
     assert np.array_equal(fisher_p(*tables.T), np.array(want, dtype=float))
+
+
+def test_a_replications_statistics_do_not_depend_on_the_other_replications_of_its_chunk():
+    """Outputs are the same bytes whatever the chunk size (README, 'Running replications locally'), so
+    the means of one replication's groups must not depend on which replications share its chunk: here
+    replication 0 (rows in group order, nothing missing: pandas' reduceat path when alone) is grouped
+    alone and beside replication 1 (a missing value: the compensated kernel for the whole block)."""
+    rng = np.random.default_rng(3)
+    groups = ["a", "b"]
+    rep0 = pd.DataFrame({"replication": 0, "grp": ["a"] * 40 + ["b"] * 40, "x": rng.lognormal(3, 1, 80)})
+    rep1 = pd.DataFrame({"replication": 1, "grp": ["b", "a"] * 20, "x": rng.lognormal(3, 1, 40)})
+    rep1.loc[3, "x"] = np.nan
+    both = pd.concat([rep0, rep1], ignore_index=True)
+    for how in ("mean", "sum"):
+        alone = getattr(Grouped.of(rep0["replication"].to_numpy(), np.arange(1), rep0["grp"], groups), how)(
+            rep0[["x"]].to_numpy(float)
+        )
+        shared = getattr(Grouped.of(both["replication"].to_numpy(), np.arange(2), both["grp"], groups), how)(
+            both[["x"]].to_numpy(float)
+        )
+        assert np.array_equal(shared[:2], alone), how
+
+
+def test_analysis_does_not_depend_on_how_replications_are_chunked():
+    """The analysis cells and tests of each replication are the same floats when its chunk holds other
+    replications (a provider's row after another wave's, as a staff pipeline's replacements are)."""
+    frames = random_frames(n_reps=4, seed=11)
+    p = frames["providers"]
+    late = p[(p["replication"] == 2) & (p["wave"] == p["wave"].iloc[0])].head(1)  # rows out of wave order
+    frames["providers"] = pd.concat([p[~p.index.isin(late.index)], late]).sort_values("replication", kind="stable")
+    whole = analyze_chunk(frames)
+    alone = [
+        analyze_chunk({k: v[v["replication"] == r].reset_index(drop=True) for k, v in frames.items()}) for r in range(4)
+    ]
+    for name, keys, cols in (
+        ("cells", ["table", "row", "column", "replication"], ["value"]),
+        ("tests", ["family", "population", "item", "groups", "replication"], ["statistic", "p", "est1", "est2"]),
+    ):
+        parts = pd.concat(a[name] for a in alone)
+        m = whole[name].merge(parts, on=keys, how="outer", suffixes=("_whole", "_alone"), validate="one_to_one")
+        for c in cols:
+            a, b = m[f"{c}_whole"].astype(float), m[f"{c}_alone"].astype(float)
+            same = (a == b) | (a.isna() & b.isna())
+            assert same.all(), (name, c, m[~same].head())

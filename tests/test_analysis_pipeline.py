@@ -377,6 +377,19 @@ def test_missing_file_error(tmp_path, frames):
     assert "sessions" not in read_directory(d)
 
 
+def test_data_without_any_person_is_refused_in_one_line(tmp_path, frames):
+    """Header rows only (a template not yet filled in): nothing to analyse, one line and exit 2, not an
+    empty report and a flood of plotting warnings."""
+    d = _to_dir(frames, tmp_path / "in")
+    for name in ("providers.csv", "consumers.csv", "caregivers.csv"):
+        pd.read_csv(d / name).iloc[:0].to_csv(d / name, index=False)
+    (d / "sessions.csv").unlink()
+    res = run_cli("analyze", d, "--out", tmp_path / "o", cwd=ROOT)
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.strip().splitlines() == ["error: providers.csv, consumers.csv: no rows (nobody to analyse)"]
+    assert not (tmp_path / "o").exists()
+
+
 def test_cli_analyze_exit_codes(tmp_path, frames):
     d = _to_dir(frames, tmp_path / "in")
     ok = run_cli("analyze", d, "--out", tmp_path / "o", cwd=ROOT)  # in this process: tests/helpers/cli.py

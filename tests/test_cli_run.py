@@ -213,3 +213,15 @@ def test_parameter_uncertainty_needs_a_posterior(tmp_path):
     r = cli(str(scen), "--parameter-uncertainty", "--out", str(tmp_path / "o"), cwd=REPO)
     assert r.returncode == 2 and "parameter_set" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_reps_auto_without_the_precision_is_one_warning_line(tmp_path):
+    """--reps auto that uses its whole budget says so in one line on stderr (also with -q, where no
+    summary is printed), not as a Python warning with its source file and line."""
+    f = small_yaml(tmp_path / "s.yaml")
+    r = cli(f, "--reps", "auto", "--max-reps", "3", "--precision", "0.001", "-q", "--no-analysis", "--out",
+            tmp_path / "o", cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        "warning: --reps auto: precision ±0.1% not reached within 3 replications (--max-reps); results use all 3"
+    ]

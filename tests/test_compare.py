@@ -179,6 +179,18 @@ def test_verdicts_only_for_outputs_with_a_direction():
     assert t["consumer_attendance"] == "better"
 
 
+def test_an_output_undefined_in_a_scenario_gets_no_verdict_and_no_nan_in_the_report():
+    """A scenario whose providers all quit holds no session: its attendance rate is undefined, so the
+    difference has no interval; the report says so in words (as the app does), never 'nan'."""
+    per = _synthetic({"sessions_held": -400.0})
+    per.loc[per["scenario"] == "variant", ["consumer_attendance", "provider_stressed"]] = np.nan
+    comp = Comparison(["base", "variant"], per, summarise(["base", "variant"], per))
+    text = comparison_markdown(comp)
+    assert not re.search(r"\bnan\b", text, re.IGNORECASE)
+    row = next(line for line in text.splitlines() if line.startswith("| Consumers' mean attendance rate |"))
+    assert row.endswith("| not available |")
+
+
 def test_comparison_report_has_plain_numbers_and_the_cost_effectiveness(tmp_path):
     per = _synthetic({"total_cost": 2_500_000.0, "consumers_retained": 50.0, "sessions_held": 3000.0})
     comp = Comparison(["base", "variant"], per, summarise(["base", "variant"], per))

@@ -248,6 +248,38 @@ def test_chunked_aggregation_equals_all_at_once():
     assert s.loc[s["month"] == 3, "mean"].iloc[0] == pytest.approx(np.mean([3 * (3 + r) for r in reps]))
 
 
+def test_monthly_means_and_intervals_are_the_same_floats_however_the_replications_are_chunked():
+    """Outputs are the same bytes with any --chunk-size (README): the mean and 95% CI of a monthly
+    figure with decimals (provider hours: minutes / 60) must not depend on where the chunks are cut, and
+    in one chunk they are pandas' own grouped mean and variance of the replications' values."""
+    rng = np.random.default_rng(4)
+    reps, months = 9, 5
+    monthly = pd.DataFrame(
+        {
+            "replication": np.repeat(np.arange(reps), months),
+            "scope": "district",
+            "group": "all",
+            "month": np.tile(np.arange(months), reps),
+            "provider_hours": rng.lognormal(3, 1, reps * months),
+            "sessions_held": rng.integers(0, 9, reps * months),
+        }
+    )
+    results = []
+    for cuts in ([9], [1] * 9, [2, 3, 4], [5, 4]):
+        acc, at = PlanningAccumulator(), 0
+        for k in cuts:
+            acc.add(monthly[(monthly["replication"] >= at) & (monthly["replication"] < at + k)])
+            at += k
+        results.append(acc.result().monthly)
+    for other in results[1:]:
+        pd.testing.assert_frame_equal(other, results[0], check_exact=True)
+    g = monthly.groupby("month")["provider_hours"]
+    got = results[0][results[0]["column"] == "provider_hours"].set_index("month")
+    assert np.array_equal(got["mean"].to_numpy(), g.mean().to_numpy())
+    half = 1.96 * np.sqrt(g.var(ddof=0).to_numpy() * reps / (reps - 1) / reps)
+    assert np.array_equal(got["ci_high"].to_numpy(), g.mean().to_numpy() + half)
+
+
 def test_percentiles_use_the_first_replications_only_beyond_the_cap():
     acc = PlanningAccumulator(percentile_reps_max=3)
     for chunk in ([0, 1], [2, 3, 4]):

@@ -179,6 +179,43 @@ def test_utilisation_and_lost_sessions_add_up_to_the_session_log():
     assert rank["share_of_lost"].sum() == pytest.approx(1.0)
 
 
+def test_idle_doctors_are_zero_utilised_whatever_shares_the_chunk():
+    """A replication whose doctors got no request (follow-up before training ends: no session, no
+    supervision) has doctors in service at 0% utilisation, not a blank; and its rows of resources.csv are
+    the same when its chunk also holds a replication with requests (README: the same bytes with any
+    --chunk-size)."""
+    short = _tiny().model_copy(update={"waves": {"w": _tiny().waves["w"].model_copy(update={"follow_up_months": 0.3})}})
+    idle = simulate_frames(short, 1, workers=1)
+    assert not len(idle["doctor_requests"]) and not len(idle["sessions"])
+    alone = resource_use(idle)
+    assert (alone["service_days"] > 0).all() and (alone["doctor_utilisation"] == 0.0).all()
+    busy = simulate_frames(_tiny(), 1, workers=1)
+    assert len(busy["doctor_requests"])
+    chunk = {
+        k: pd.concat([idle[k], busy[k].assign(replication=1)], ignore_index=True)
+        for k in idle
+        if isinstance(idle[k], pd.DataFrame) and k in busy
+    }
+    both = resource_use(chunk)
+    pd.testing.assert_frame_equal(both[both["replication"] == 0].reset_index(drop=True), alone, check_exact=True)
+
+
+def test_a_run_that_holds_no_session_still_costs_its_training_and_coordination():
+    """Follow-up before training ends: no session is ever due (sessions.csv has no rows), yet the
+    providers were trained and the communities coordinated; the planning costs say so rather than
+    'this version computes no costs'."""
+    from sim.planning.summary import planning_chunk
+
+    short = _tiny().model_copy(update={"waves": {"w": _tiny().waves["w"].model_copy(update={"follow_up_months": 0.3})}})
+    f = simulate_frames(short, 2, workers=1)
+    assert not len(f["sessions"])
+    q = planning_chunk(f).get("planning_costs")
+    assert q is not None and list(q["replication"]) == [0, 1]
+    assert (q["training"] == 5.0).all()  # five half-days of founding training (Methods), unit cost 1
+    assert q["coordination"].to_numpy() == pytest.approx(0.3)  # community-months of service
+    assert (q["provider_stipends"] == 0).all() and (q["sessions_held"] == 0).all()
+
+
 def test_training_rows_are_attributed_to_their_communities(tiny_frames):
     """A training table (the staff pipeline's training.csv) adds trainer half-days and trainee hours,
     shared equally among a cohort's communities; without it they are zero."""

@@ -10,6 +10,7 @@ runner alone. Groups:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -367,6 +368,41 @@ def test_reps_auto_run(tmp_path):
     # the same files as a fixed-n run of that many replications
     fixed, _ = _run(tmp_path, "fixed", replications=n)
     assert fm.file_hashes(fixed) == fm.file_hashes(out)
+
+
+def test_reps_auto_progress_never_counts_a_replication_twice(tmp_path, monkeypatch):
+    """The bar of --reps auto ends at the replications kept (before: 'replications 40/20', the chunks
+    counted again when the chosen count's chunks were gathered)."""
+    bars = []
+
+    class Bar:
+        def __init__(self, enabled, total, description="replications"):
+            self.total, self.completed = total, 0
+            bars.append(self)
+
+        def advance(self, n):
+            self.completed += n
+            assert self.total is None or self.completed <= self.total, (self.completed, self.total)
+
+        def update(self, total=None, completed=None):
+            self.total = self.total if total is None else total
+            self.completed = self.completed if completed is None else completed
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(runner.loop, "_Progress", Bar)
+    for max_reps, precision in ((20, 1e-6), (40, 0.2)):  # budget used; solved before the budget
+        with pytest.warns(UserWarning, match="not reached") if precision < 0.01 else contextlib.nullcontext():
+            _, res = _run(
+                tmp_path,
+                f"auto{max_reps}",
+                replications="auto",
+                precision=precision,
+                max_replications=max_reps,
+                chunk_size=6,
+            )
+        assert bars[-1].completed == bars[-1].total == res.replications
 
 
 def test_map_replications_frames_follow_item_order_with_repeats_and_disorder():

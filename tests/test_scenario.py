@@ -80,6 +80,13 @@ def test_missing_file(tmp_path):
         ({**GOOD, "parameters": {"duration_max_minutes": float("inf")}}, "parameters.duration_max_minutes", "finite"),
         (_with(doctors=0), "communities[0].doctors", "greater than or equal to 1"),
         ({**GOOD, "doctor_pools": {"p": 10**9}}, "doctor_pools", "at most 1000"),
+        # a yes/no where a number belongs (YAML reads yes/true/on as a boolean; pydantic would take it as 1)
+        (_with(consumers=True), "communities[0].consumers", "expected a number, got a yes/no value"),
+        (_with(copies=True), "communities[0].copies", "expected a number, got a yes/no value"),
+        (_with(timetable_weeks=True), "communities[0].timetable_weeks", "expected a number, got a yes/no value"),
+        ({**GOOD, "seed": False}, "seed", "expected a number, got a yes/no value"),
+        ({**GOOD, "waves": {"w": {"follow_up_months": True}}}, "waves.w.follow_up_months", "expected a number"),
+        ({**GOOD, "doctor_pools": {"p": True}}, "doctor_pools", "expected a number, got a yes/no value"),
     ],
 )
 def test_bad_values_are_refused_with_file_and_field(tmp_path, data, field, words):
@@ -122,6 +129,43 @@ def test_duplicate_community_names_are_refused_also_after_copies_expand(tmp_path
         "communities": [{**GOOD["communities"][0], "copies": 2}, {**GOOD["communities"][0], "name": "A-2"}],
     }
     assert "community name 'A-2' is used twice" in _error(tmp_path, clash)
+
+
+def test_a_key_given_twice_is_refused_not_silently_overwritten(tmp_path):
+    """Two waves (or pools, or sections) under one name: YAML keys must be unique, and PyYAML would keep
+    the last silently (the first wave's follow-up lost without a word)."""
+    text = (
+        "name: x\n"
+        "waves:\n"
+        "  w: {follow_up_months: 12}\n"
+        "  w: {follow_up_months: 18}\n"
+        "communities:\n"
+        "  - {name: A, wave: w, scheduling: structured, providers: 2, consumers: 8}\n"
+    )
+    msg = _error(tmp_path, text=text)
+    assert "line 4" in msg and "duplicate key 'w'" in msg
+    assert "duplicate key 'name'" in _error(tmp_path, text="name: x\nname: y\n")
+    # a merge key's entries may be overridden by the mapping's own: not a duplicate
+    merged = yaml.safe_dump(GOOD).replace("follow_up_months: 12", "<<: {follow_up_months: 9}\n    follow_up_months: 12")
+    assert load_scenario(_write(tmp_path, None, text=merged)).waves["w"].follow_up_months == 12
+
+
+def test_a_rule_between_parameters_names_the_parameters_section_not_the_top_level(tmp_path):
+    """A rule that ties parameters together (the triangular duration's mode between its bounds) is reported
+    under 'parameters', not 'parameters.(top level)' (the top level is the scenario's)."""
+    msg = _error(tmp_path, {**GOOD, "parameters": {"duration_min_minutes": 200}})
+    assert f"{tmp_path / 's.yaml'}: parameters: duration_mode_minutes must lie between" in msg
+    assert "(top level)" not in msg
+
+
+def test_a_number_as_a_wave_or_pool_name_is_named_as_a_key(tmp_path):
+    """``waves: {1: ...}`` names the wave by a number, which YAML reads as one: the message names the key
+    (not ``waves[1].[key]``, which reads as a list position) and says to quote it."""
+    data = {**GOOD, "waves": {1: {"follow_up_months": 12}}, "communities": [{**GOOD["communities"][0], "wave": "1"}]}
+    msg = _error(tmp_path, data)
+    assert ": waves.1: a name must be text (quote it: '1')" in msg and "[key]" not in msg
+    msg = _error(tmp_path, {**GOOD, "doctor_pools": {7: 1}})
+    assert ": doctor_pools.7: a name must be text (quote it: '7')" in msg
 
 
 def test_binary_file_is_not_yaml(tmp_path):

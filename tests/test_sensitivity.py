@@ -276,6 +276,12 @@ def test_malformed_spec_and_missing_scenario_exit_2(tmp_path, capsys):
     )
     _one_line_exit_2(_cli(capsys, [str(tmp_path / "missing.yaml"), "-q", "--out", str(tmp_path / "o")]), "missing.yaml")
     _one_line_exit_2(_cli(capsys, [str(LATER), "--spec", str(tmp_path / "none.yaml"), "-q"]), "none.yaml")
+    spec.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(128, 256)))  # a binary file given by mistake
+    _one_line_exit_2(_cli(capsys, [str(LATER), "--spec", str(spec), "-q", "--out", str(tmp_path / "o")]), "spec.yaml")
+    spec.write_text("parameters:\n  x: {dist: uniform, low: 0, high: 1}\n  x: {dist: uniform, low: 0, high: 2}\n")
+    _one_line_exit_2(
+        _cli(capsys, [str(LATER), "--spec", str(spec), "-q", "--out", str(tmp_path / "o")]), "duplicate key 'x'"
+    )
 
 
 def test_foreign_destination_is_refused_before_any_work(tmp_path, capsys):

@@ -224,7 +224,7 @@ class _Persons:
         grp = self.values(fam.group_col)
         code = np.where(grp == fam.g1, 0, np.where(grp == fam.g2, 1, -1))
         sel = self.mask(key) & (code >= 0)
-        return Grouped(np.where(sel, self.r * 2 + code, -1), 2 * len(self.reps)), sel
+        return Grouped(np.where(sel, self.r * 2 + code, -1), 2 * len(self.reps), block=2), sel
 
 
 def _rows(fam: Family, item: str, reps: np.ndarray, res: dict, n1, n2, e1, e2) -> dict[str, np.ndarray]:

@@ -27,9 +27,13 @@ class Grouped:
     """Rows labelled ``0..ngroups-1`` (label < 0: left out). Statistics come back as arrays with one
     row per group (``ngroups`` rows, groups without rows included) and one column per column of ``X``."""
 
-    def __init__(self, labels: np.ndarray, ngroups: int):
+    def __init__(self, labels: np.ndarray, ngroups: int, block: int | None = None):
         labels = np.asarray(labels, dtype=np.int64)
         self.ngroups = int(ngroups)
+        # groups per replication (labels r * block + g): pandas' choice between its two ways of adding up
+        # (_kahan) is made per replication, so a replication's numbers do not depend on the others in
+        # its chunk; None: one block of all groups (pandas' own choice for the whole frame)
+        self.block = max(int(block), 1) if block is not None else max(self.ngroups, 1)
         rows = np.flatnonzero(labels >= 0)
         lab = labels[rows]
         order = np.argsort(lab, kind="stable")  # row order kept within a group
@@ -40,7 +44,12 @@ class Grouped:
         by_pos = np.argsort(pos, kind="stable")
         cuts = np.searchsorted(pos[by_pos], np.arange(1, (pos.max() + 1 if len(pos) else 0) + 1))
         self._in_order, self._lab_in_order = rows, lab  # the rows in their original order, and their labels
-        self._sorted = bool((self._lab_in_order[1:] >= self._lab_in_order[:-1]).all())
+        # per block, its rows' groups in increasing order (pandas' condition for reduceat, per block)
+        blk = lab // self.block
+        by_blk = np.argsort(blk, kind="stable")  # each block's rows in their order
+        lab_b, blk_b = lab[by_blk], blk[by_blk]
+        self._blocks_sorted = np.ones(-(-self.ngroups // self.block), dtype=bool)
+        self._blocks_sorted[blk_b[1:][(lab_b[1:] < lab_b[:-1]) & (blk_b[1:] == blk_b[:-1])]] = False
         self._steps = [
             (self.rows[ix], self.lab[ix]) for ix in np.split(by_pos, cuts[:-1]) if len(ix)
         ]  # per position: (rows, their labels), labels distinct within a step
@@ -59,7 +68,7 @@ class Grouped:
         else:
             g, ng = level_codes(grp, groups), len(groups)
         lab = np.where(r_ok & (g >= 0), r * ng + g, -1)
-        return cls(lab, len(reps) * ng)
+        return cls(lab, len(reps) * ng, block=ng)
 
     def count(self, X: np.ndarray) -> np.ndarray:
         """Non-missing values per group (float)."""
@@ -92,11 +101,20 @@ class Grouped:
         mean add them up (the same floats: ``tests/test_analysis_grouped.py``): with the rows' groups
         in increasing order and no value missing, ``np.add.reduceat`` over the (columns x rows) block
         (pandas' fast path for sorted groups); otherwise the compensated (Kahan) summation of its
-        ``group_sum``/``group_mean`` kernels, each group's rows in their order."""
+        ``group_sum``/``group_mean`` kernels, each group's rows in their order. The choice is made per
+        block of groups (a replication: ``block``), each as pandas makes it for that block alone, so a
+        replication's sums are the same whichever replications share its chunk."""
+        fast = self._reduceat_blocks(X)
+        if fast is not None and fast[2].all():
+            return fast[0], fast[1]
+        s, n = self._compensated(X)
+        if fast is not None:  # blocks pandas alone would add up with reduceat
+            at = np.repeat(fast[2], self.block)[: self.ngroups]
+            s[at], n[at] = fast[0][at], fast[1][at]
+        return s, n
+
+    def _compensated(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k = X.shape[1]
-        seg = self._reduceat(X)
-        if seg is not None:
-            return seg
         s, c, n = np.zeros((self.ngroups, k)), np.zeros((self.ngroups, k)), np.zeros((self.ngroups, k))
         for rows, lab in self._steps:
             v = X[rows]
@@ -111,20 +129,27 @@ class Grouped:
             n[lab] += ok
         return s, n
 
-    def _reduceat(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """pandas' path for sorted groups without missing values (None when it does not apply)."""
-        if not _PANDAS_REDUCEAT or not len(self.rows) or not self._sorted:
+    def _reduceat_blocks(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """pandas' path for sorted groups without missing values, per block of groups: (sums, counts,
+        which blocks take it); the sums and counts hold only those blocks' groups. None when no block
+        does (or this pandas has no such path)."""
+        if not _PANDAS_REDUCEAT or not len(self.rows):
             return None
-        V = X[self._in_order]
-        if np.isnan(V).any():
+        missing = np.isnan(X[self._in_order]).any(axis=1)
+        ok = self._blocks_sorted.copy()
+        ok[self._lab_in_order[missing] // self.block] = False
+        take = ok[self.lab // self.block]  # self.rows: by group, each group's rows in their order
+        if not take.any():  # (a block without rows is "ok": its groups are empty either way)
             return None
-        starts = np.flatnonzero(np.r_[True, self._lab_in_order[1:] != self._lab_in_order[:-1]])
+        rows, lab = self.rows[take], self.lab[take]
+        V = X[rows]
+        starts = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
         seg = np.add.reduceat(np.ascontiguousarray(V.T), starts, axis=1).T  # a block as pandas holds it
         s, n = np.zeros((self.ngroups, X.shape[1])), np.zeros((self.ngroups, X.shape[1]))
-        at = self._lab_in_order[starts]
+        at = lab[starts]
         s[at] = seg
         n[at] = np.diff(starts, append=len(V))[:, None]
-        return s, n
+        return s, n, ok
 
     def mean(self, X: np.ndarray) -> np.ndarray:
         """Group means; NaN where a group has no value."""

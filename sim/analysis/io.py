@@ -195,6 +195,8 @@ def read_directory(in_dir: Path | str) -> dict[str, pd.DataFrame]:
         df = read_csv(d / name, required)
         if df is not None:
             frames[key] = validate(df, name)
+    if not len(frames["providers"]) and not len(frames["consumers"]):
+        raise DatasetError("providers.csv, consumers.csv: no rows (nobody to analyse)")
     return frames
 
 

@@ -40,7 +40,7 @@ from ..planning import costs as planning_costs
 from ..planning import resources as planning_resources
 from ..planning.cost_spec import DEFAULT_COSTS, CostSpec
 from ..runner import ReplicationPool, RunnerError, map_chunks, run_to_directory
-from ..scenario import DAYS_PER_MONTH, Scenario, ScenarioError, scenario_from_dict
+from ..scenario import DAYS_PER_MONTH, Scenario, ScenarioError, safe_load_unique, scenario_from_dict
 from . import summaries
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -121,7 +121,7 @@ def parse_yaml(raw: bytes | str, label: str) -> dict[str, Any]:
     if size > MAX_UPLOAD_BYTES:
         raise AppInputError(f"{label}: file is {size:,} bytes; the limit is {MAX_UPLOAD_BYTES:,}")
     try:
-        data = yaml.safe_load(raw)
+        data = safe_load_unique(raw)  # yaml.safe_load, duplicate keys refused (as cli.py run)
     except yaml.YAMLError as exc:  # the one-line form of sim.scenario.load_scenario
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(top level)"

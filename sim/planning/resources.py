@@ -245,7 +245,8 @@ def resource_use(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     :data:`RESOURCE_COLUMNS`, documented in docs/data_dictionary.md).
 
     ``frames`` needs ``communities`` and ``sessions``; ``doctor_requests`` and ``training`` are used
-    when present (their quantities are zero, and doctor utilisation blank, without them). Vectorised
+    when present (their quantities are zero, and doctor utilisation blank, without the table; an empty
+    request log gives utilisation 0 wherever doctors are in service). Vectorised
     over the chunk's replications (no grouping by name), so a chunk costs little beside simulating it.
     """
     comm = frames["communities"]
@@ -259,7 +260,7 @@ def resource_use(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     if sessions is not None and len(sessions):
         cols.update(_session_quantities(ix, sessions))
     requests = frames.get("doctor_requests")
-    if requests is not None and len(requests):
+    if requests is not None:  # an empty log too: doctors in service with no request are 0% utilised
         cols.update(_doctor_quantities(ix, comm, requests))
     training = frames.get("training")
     if training is not None and len(training):

@@ -372,8 +372,10 @@ def cost_quantities(frames: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
         from .costs import cost_per_replication
     except ImportError:
         return None
-    if any(frames.get(t) is None or not len(frames[t]) for t in ("communities", "consumers", "sessions")):
+    if any(frames.get(t) is None or not len(frames[t]) for t in ("communities", "consumers")):
         return None  # nothing to cost (tables of a model's run are never missing)
+    if frames.get("sessions") is None:
+        return None  # (a run that held no session has the table, empty: its training and coordination cost)
     unit = CostSpec(provider_session=1.0, doctor_hour=1.0, trainer_half_day=1.0, venue_hour=1.0, coordinator_month=1.0)
     return cost_per_replication(frames, unit)
 
@@ -464,14 +466,22 @@ class PlanningSummary:
 
 
 class PlanningAccumulator:
-    """Adds ``planning_monthly`` / ``planning_totals`` chunks (any chunking, replications in any order
-    within the run) and summarises them; memory is flat in the replications beyond
-    :data:`PERCENTILE_REPS_MAX` (only the running means and M2 and one small row per replication are kept)."""
+    """Adds ``planning_monthly`` / ``planning_totals`` chunks (in replication order, any chunking) and
+    summarises them; memory is flat in the replications beyond :data:`PERCENTILE_REPS_MAX` (only running
+    sums and one small row per replication are kept).
+
+    The mean and variance of each monthly figure are updated one replication at a time, as pandas'
+    grouped mean (compensated sum) and variance (Welford's update) visit the rows of one chunk holding
+    every replication: the same floats however the replications are chunked (README, 'Running
+    replications locally')."""
 
     def __init__(self, percentile_reps_max: int = PERCENTILE_REPS_MAX):
         self.cap = percentile_reps_max
-        self.mean: pd.DataFrame | None = None  # running mean and sum of squared deviations (Chan et al.'s
-        self.m2: pd.DataFrame | None = None  # pairwise update: no cancellation for near-constant columns)
+        self.keys: dict[tuple, int] = {}  # (scope, group, month) -> row, in order of first appearance
+        self.cols: list[str] = []
+        shape = (0, 0)
+        self.sum, self.comp, self.nobs = np.zeros(shape), np.zeros(shape), np.zeros(shape)  # pandas' group_mean
+        self.wmean, self.m2, self.wn = np.zeros(shape), np.zeros(shape), np.zeros(shape)  # pandas' group_var
         self.n = 0
         self.kept: list[pd.DataFrame] = []
         self.totals: list[pd.DataFrame] = []
@@ -481,8 +491,8 @@ class PlanningAccumulator:
         self, monthly: pd.DataFrame | None, totals: pd.DataFrame | None = None, costs: pd.DataFrame | None = None
     ) -> None:
         if monthly is not None and len(monthly):
+            self._merge(monthly)
             m = monthly.set_index(["replication", *KEYS])
-            self._merge(m)
             keep = m[m.index.get_level_values("replication") < self.cap]
             if len(keep):
                 self.kept.append(keep.astype(np.float32))
@@ -491,24 +501,48 @@ class PlanningAccumulator:
         if costs is not None and len(costs):
             self.costs.append(costs)
 
-    def _merge(self, m: pd.DataFrame) -> None:
-        """Merge a chunk's per-key mean and M2 into the running ones (a key missing on one side is 0 there:
-        the monthly grid holds zeros, not gaps)."""
-        nb = int(m.index.get_level_values("replication").nunique())
-        g = m.groupby(level=KEYS, sort=False)
-        mean_b, m2_b = g.mean(), g.var(ddof=0) * nb
-        if self.mean is None or self.m2 is None:
-            self.mean, self.m2, self.n = mean_b, m2_b, nb
+    def _grow(self, keys: int, cols: int) -> None:
+        """Room for new keys or columns: earlier replications count as zeros there (the monthly grid holds
+        zeros, not gaps)."""
+        k0, c0 = self.sum.shape
+        if (keys, cols) == (k0, c0):
             return
-        keys = self.mean.index.union(mean_b.index, sort=False)
-        cols = list(dict.fromkeys([*self.mean.columns, *mean_b.columns]))
-        ma, m2a = (x.reindex(index=keys, columns=cols, fill_value=0.0) for x in (self.mean, self.m2))
-        mb, m2b = (x.reindex(index=keys, columns=cols, fill_value=0.0) for x in (mean_b, m2_b))
-        na, n = self.n, self.n + nb
-        delta = mb - ma
-        self.mean = ma + delta * (nb / n)
-        self.m2 = m2a + m2b + delta**2 * (na * nb / n)
-        self.n = n
+
+        def grown(a: np.ndarray, fill: float) -> np.ndarray:
+            out = np.full((keys, cols), fill)
+            out[:k0, :c0] = a
+            return out
+
+        self.sum, self.comp, self.wmean, self.m2 = (grown(a, 0.0) for a in (self.sum, self.comp, self.wmean, self.m2))
+        self.nobs, self.wn = grown(self.nobs, float(self.n)), grown(self.wn, float(self.n))
+
+    def _merge(self, monthly: pd.DataFrame) -> None:
+        """Add a chunk's replications, one at a time in their order (a key a replication lacks is 0)."""
+        cols = [c for c in monthly.columns if c not in ("replication", *KEYS)]
+        for c in cols:
+            if c not in self.cols:
+                self.cols.append(c)
+        kcode, kuniq = pd.MultiIndex.from_frame(monthly[KEYS]).factorize()
+        row = np.array([self.keys.setdefault(tuple(k), len(self.keys)) for k in kuniq], dtype=np.int64)
+        rcode, runiq = pd.factorize(monthly["replication"])
+        self._grow(len(self.keys), len(self.cols))
+        A = np.zeros((len(runiq), len(self.keys), len(self.cols)))
+        at = np.array([self.cols.index(c) for c in cols], dtype=np.int64)
+        A[rcode[:, None], row[kcode][:, None], at[None, :]] = monthly[cols].to_numpy(dtype=float)
+        for x in A:
+            ok = ~np.isnan(x)
+            y = x - self.comp
+            t = self.sum + y
+            comp = (t - self.sum) - y
+            comp[comp != comp] = 0.0
+            self.sum, self.comp = np.where(ok, t, self.sum), np.where(ok, comp, self.comp)
+            self.nobs = self.nobs + ok
+            wn, old = self.wn + ok, self.wmean
+            with np.errstate(invalid="ignore", divide="ignore"):
+                new = np.where(ok, old + (x - old) / np.where(ok, wn, 1), old)
+                self.m2 = np.where(ok, self.m2 + (x - new) * (x - old), self.m2)
+            self.wmean, self.wn = new, wn
+        self.n += len(runiq)
 
     def add_chunks(
         self, monthly: Iterable[pd.DataFrame], totals: Iterable[pd.DataFrame] = (), costs: Iterable[pd.DataFrame] = ()
@@ -531,11 +565,15 @@ class PlanningAccumulator:
             if self.costs
             else None
         )
-        if self.mean is None or self.m2 is None or self.n == 0:
+        if not self.keys or self.n == 0:
             empty = pd.DataFrame(columns=[*KEYS, "column", "mean", "ci_low", "ci_high", "q025", "q975"])
             return PlanningSummary(empty, totals, len(totals), 0, costs)
-        keys, mean = self.mean.index, self.mean
-        var = self.m2.clip(lower=0.0) / max(self.n - 1, 1)
+        keys = pd.MultiIndex.from_tuples(list(self.keys), names=KEYS)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = pd.DataFrame(self.sum / self.nobs, index=keys, columns=self.cols)
+            # pandas' var(ddof=0) times n: the sum of squared deviations, over n - 1
+            var = pd.DataFrame(self.m2 / self.wn * self.n, index=keys, columns=self.cols).clip(lower=0.0)
+        var = var / max(self.n - 1, 1)
         half = 1.96 * np.sqrt(var / self.n)
         kept = pd.concat(self.kept) if self.kept else None
         lo, hi, k = _percentiles(kept, keys, list(mean.columns))

@@ -125,6 +125,20 @@ def _cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _check_scheduler_address(scheduler: str) -> None:
+    """A mistyped address (no port, unknown scheme) as one line, before ``distributed.Client`` (which
+    raises ValueError half-made, then waits 10 s and prints a traceback while it is collected)."""
+    from distributed.comm.addressing import get_address_host_port, parse_address
+
+    try:
+        if parse_address(scheduler)[0] != "inproc":  # an in-process cluster's address has no port
+            get_address_host_port(scheduler)
+    except ValueError as exc:
+        raise RunnerError(
+            f"--scheduler: not a Dask scheduler address: {scheduler!r} ({exc}); expected e.g. tcp://HOST:8786"
+        ) from None
+
+
 class ReplicationPool:
     """Where chunks run; a context manager, reusable across many calls (calibration should make one
     and pass it as ``pool=`` to avoid starting processes for every parameter set).
@@ -145,6 +159,7 @@ class ReplicationPool:
                 from distributed import Client
             except ImportError:  # pragma: no cover
                 raise RunnerError("--scheduler needs dask.distributed: pip install -e '.[dask]'") from None
+            _check_scheduler_address(scheduler)
             try:
                 self._client = Client(
                     scheduler, timeout=os.environ.get("PSS_DASK_CONNECT_TIMEOUT", "5s"), set_as_default=False

@@ -50,7 +50,7 @@ class ChunkLoop:
         self.bar.update(total=self.n, completed=self.n)
         ranges = chunk_ranges(self.n, cs)
         self.present = self._listing()
-        self.run_ranges(ranges)  # the last, partial chunk of the chosen n
+        self.run_ranges(ranges, counted=True)  # the last, partial chunk of the chosen n (the bar is full)
         return ranges
 
     def task_for(self, a: int, b: int) -> Task:
@@ -58,14 +58,18 @@ class ChunkLoop:
         items = tuple((r, p.seed, p.parameters_for(r) if p.parameters_for else None) for r in range(a, b))
         return Task(p.scenario, items, p.model, "store", p.post, table_format=p.table_format)
 
-    def run_ranges(self, ranges: list[tuple[int, int]], stop: Callable[[], bool] = lambda: False) -> None:
+    def run_ranges(
+        self, ranges: list[tuple[int, int]], stop: Callable[[], bool] = lambda: False, counted: bool = False
+    ) -> None:
+        """Reuse or compute ``ranges``; ``counted``: their replications are on the progress bar already."""
+        advance = (lambda n: None) if counted else self.bar.advance
         todo = []
         for i, (a, b) in enumerate(ranges):
             if chunk_name(a, b) in self.present:
                 if (a, b) not in self.summaries:
                     self.summaries[(a, b)] = SummaryChunk(read_chunk_meta(self.chunks_dir, a, b)[1])
                 self.reused += 1
-                self.bar.advance(b - a)
+                advance(b - a)
             else:
                 todo.append(i)
         self.feed()
@@ -73,7 +77,7 @@ class ChunkLoop:
         def on_done(i: int, out: ChunkOutput) -> None:
             self.done(*ranges[i], out)
 
-        drive(self.pool, ((i, self.task_for(*ranges[i])) for i in todo), on_done, self.bar.advance, stop)
+        drive(self.pool, ((i, self.task_for(*ranges[i])) for i in todo), on_done, advance, stop)
 
     def done(self, a: int, b: int, out: ChunkOutput) -> None:
         write_chunk(self.chunks_dir, a, b, out)
