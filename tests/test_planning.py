@@ -381,6 +381,15 @@ def test_report_opens_with_the_planning_summary_only_when_not_the_papers_study(t
             assert text.startswith("# Planning report: bigger_later_wave")
             assert text.index("## Planning summary") < text.index("## Appendix: the paper's analyses")
             assert "### Bottlenecks" in text and "figures/planning_sessions.png" in text
+            # the benefit, and beneath it what the no-programme level alone gives (docs/outcome_chain.md)
+            p0 = load_scenario(path).parameters.benefit_no_programme_prob
+            evaluated = pd.read_csv(out / "planning" / "totals.csv")["consumers_evaluated"]
+            row = next(line for line in text.splitlines() if "with no session at all" in line)
+            assert f"({100 * p0:.0f}% of those evaluated" in row
+            assert row.rstrip(" |").endswith(
+                f"| {p0 * evaluated.mean():,.1f} [{p0 * evaluated.quantile(0.025):,.1f}–"
+                f"{p0 * evaluated.quantile(0.975):,.1f}]"
+            )
             assert "(paper)" not in text and "Paper |" not in text
             assert (out / "figures" / "planning_sessions.png").exists()
             table1 = pd.read_csv(out / "tables" / "table1.csv")

@@ -118,7 +118,10 @@ def _intro(s: PlanningSummary, scenario: Any) -> list[str]:
     return L
 
 
-def _glance(s: PlanningSummary, cost_rows: list[list[str]]) -> list[str]:
+def _glance(s: PlanningSummary, cost_rows: list[list[str]], no_programme: float | None = None) -> list[str]:
+    """The whole run at a glance. ``no_programme``: the scenario's ``benefit_no_programme_prob``, the
+    share of evaluated consumers who say they benefited even with no session (docs/outcome_chain.md),
+    shown under the benefit so that a reader sees how much of it the sessions delivered."""
     ts = total_summary(s.totals)
     t = s.totals
     one = s.replications == 1
@@ -140,6 +143,17 @@ def _glance(s: PlanningSummary, cost_rows: list[list[str]]) -> list[str]:
         row("Consumers retained at follow-up (still in the programme)", "consumers_retained"),
         row("Consumers reporting a benefit at follow-up (better mood, Table 3)", "consumers_benefit"),
     ]
+    if no_programme is not None and "consumers_evaluated" in t.columns:
+        expected = t["consumers_evaluated"].astype(float) * no_programme
+        rows.append(
+            [
+                f"… of whom expected to say so with no session at all ({100 * no_programme:.0f}% of those evaluated: "
+                "the no-programme level, docs/outcome_chain.md)",
+                _cell(
+                    (float(expected.mean()), float(expected.quantile(0.025)), float(expected.quantile(0.975))), 1, one
+                ),
+            ]
+        )
     optional = [
         ("Consumers referred", "referred", 0),
         ("Waiting list at its peak", "waiting_peak", 0),
@@ -509,13 +523,18 @@ def _figure_costs(d: Path, s: PlanningSummary, spec: Any) -> str | None:
     return save_figure(fig, d / "planning_costs.png")
 
 
+def _no_programme_level(scenario: Any) -> float | None:
+    p = getattr(scenario, "parameters", None)
+    return float(p.benefit_no_programme_prob) if p is not None else None
+
+
 # --- the report ------------------------------------------------------------------------------------
 def planning_markdown(s: PlanningSummary, scenario: Any, figs: dict[str, str | None]) -> str:
     """The planning summary (markdown) of a non-paper scenario."""
     cost_text, cost_rows, _ = _costs(s, scenario)
     blocks = [
         *_intro(s, scenario),
-        *_glance(s, cost_rows),
+        *_glance(s, cost_rows, _no_programme_level(scenario)),
         *_by_year(s),
         "### Sessions per month\n",
         _img(figs, "sessions", "this run has no session log"),
