@@ -539,25 +539,28 @@ def analyze(
     """Analyse evaluation data in the documented CSV format (docs/data_dictionary.md) with the paper's
     statistics; write tests.csv, test_summary.csv, tables/, report.md and figures/ (and, for data that
     ``run`` simulated from a scenario, its planning/ tables and summary, as ``run`` does)."""
-    from .analysis import analyze_directory
+    from .analysis import analyze_directory, read_directory
     from .outputs import claim, write_folder
+    from .planning.paper import is_paper_study
 
     if method not in ("t", "student", "welch", "mwu"):
         raise fail(f"--method: expected t, student, welch or mwu, got {method!r}")
     sc = _load(scenario) if scenario is not None else _scenario_of_run(directory)
     if scenario is not None:
         _check_communities(sc, scenario, directory)
-    paper = sc is None or _is_paper_study(sc)
+    paper = sc is None or is_paper_study(sc)
     in_place = out is None or (out.exists() and directory.exists() and out.resolve() == directory.resolve())
     dest = directory if in_place else out
     assert dest is not None
 
     def write(tmp: Path) -> None:
-        analyze_directory(directory, tmp, method=method, with_paper=paper, scenario_name=sc.name if sc else None)
+        frames = read_directory(directory)  # read once: the planning tables use the same people and sessions
+        name = sc.name if sc else None
+        analyze_directory(directory, tmp, method=method, with_paper=paper, scenario_name=name, frames=frames)
         if sc is not None:
             from .reporting.planning import write_planning_of_folder
 
-            if not write_planning_of_folder(directory, tmp, sc, paper):
+            if not write_planning_of_folder(directory, tmp, sc, paper, frames):
                 typer.echo(f"note: {directory} lacks tables that run writes: no planning summary", err=True)
 
     with claim(dest, force=force, merge=in_place, option="DIRECTORY" if in_place else "--out"):
@@ -585,18 +588,13 @@ def _check_communities(sc: Any, file: Path, directory: Path) -> None:
         )
 
 
-def _is_paper_study(sc: Any) -> bool:
-    from .planning.paper import is_paper_study
-
-    return is_paper_study(sc)
-
-
 def _scenario_of_run(directory: Path) -> Any:
     """The scenario ``directory/manifest.json`` (written by ``run``) names, when its file is unchanged since
-    the run (same SHA-256); None otherwise (evaluation data of a programme, or a scenario since edited or
-    moved: a note says so)."""
-    import hashlib
+    the run (the SHA-256 the manifest and the loaded scenario carry); None otherwise (evaluation data of a
+    programme, or a scenario since edited, moved or no longer valid: a note says so)."""
     import json
+
+    from .scenario import ScenarioError, load_scenario
 
     try:
         manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
@@ -605,12 +603,11 @@ def _scenario_of_run(directory: Path) -> Any:
         return None  # no manifest of a run here
     if not isinstance(file, str) or not isinstance(digest, str):
         return None
-    path = Path(file)
     try:
-        same = hashlib.sha256(path.read_bytes()).hexdigest() == digest
-    except OSError:
-        same = False
-    if not same:
+        sc = load_scenario(file)
+    except ScenarioError:
+        sc = None
+    if sc is None or sc.source_sha256 != digest:
         typer.echo(
             f"note: {directory / 'manifest.json'}: scenario {file} not found or changed since the run; "
             "the paper-style analysis only (--scenario FILE for run's report)",
@@ -618,7 +615,7 @@ def _scenario_of_run(directory: Path) -> Any:
         )
         return None
     typer.echo(f"scenario: {file} (named in {directory / 'manifest.json'})")
-    return _load(path)
+    return sc
 
 
 # --- calibrate ----------------------------------------------------------------------------------

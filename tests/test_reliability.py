@@ -225,7 +225,7 @@ def test_staged_is_all_or_nothing_for_files_and_folders(tmp_path):
     assert (d / "t.csv").read_text() == "third" and sorted(p.name for p in tmp_path.iterdir()) == ["chunk", "meta.json"]
 
 
-def _fake_analysis(in_dir, out_dir, method="t", with_paper=True, scenario_name=None):
+def _fake_analysis(in_dir, out_dir, method="t", with_paper=True, scenario_name=None, frames=None):
     """Stands in for the (slow) analysis: reads the data folder, writes a report and a table folder."""
     out = Path(out_dir)
     (out / "report.md").write_text(f"# report of {sorted(p.name for p in Path(in_dir).glob('*.csv'))}\n")

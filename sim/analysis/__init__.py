@@ -73,15 +73,17 @@ def analyze_directory(
     method: stats.ContinuousMethod = "t",
     with_paper: bool = True,
     scenario_name: str | None = None,
+    frames: dict[str, pd.DataFrame] | None = None,
 ) -> Path:
     """Read providers/consumers/caregivers(/sessions).csv from ``in_dir``, analyse, write to ``out_dir``.
 
     ``out_dir`` defaults to ``in_dir``. Bad input raises :class:`DatasetError` (one line naming file
     and column). ``with_paper=False``: no paper figures beside the simulated ones (data of a scenario that
     is not the paper's study, as ``run`` writes them). ``scenario_name`` titles the report (default: the
-    folder's name). Returns the output directory.
+    folder's name). ``frames``: the folder's tables if already read (:func:`read_directory`). Returns the
+    output directory.
     """
-    frames = read_directory(in_dir)
+    frames = read_directory(in_dir) if frames is None else frames
     res = analyze_chunk(frames, method=method)
     out = Path(out_dir) if out_dir is not None else Path(in_dir)
     write_analysis(

@@ -608,17 +608,22 @@ def write_planning(
     return s
 
 
-def write_planning_of_folder(in_dir: Path | str, out_dir: Path | str, scenario: Any, paper: bool) -> bool:
+def write_planning_of_folder(
+    in_dir: Path | str, out_dir: Path | str, scenario: Any, paper: bool, read: dict[str, pd.DataFrame] | None = None
+) -> bool:
     """:func:`write_planning` from the tables of a folder ``run`` wrote (``cli.py analyze``): the planning
     tables computed from ``TABLE.csv`` (or ``.parquet``), as the run computed them from its replications
-    (the same figures, to the precision of the CSV files). False, writing nothing, when the folder lacks
-    a table they need (evaluation data that ``run`` did not write)."""
+    (the same figures, to the precision of the CSV files). ``read``: tables already read (the analysis's,
+    :func:`sim.analysis.read_directory`), not read again. False, writing nothing, when the folder lacks a
+    table they need (evaluation data that ``run`` did not write)."""
     from ..datasets import TABLES
 
     d = Path(in_dir)
     frames: dict[str, pd.DataFrame] = {}
     for t in TABLES:
-        if (d / f"{t}.csv").is_file():
+        if read is not None and t in read:
+            frames[t] = read[t]
+        elif (d / f"{t}.csv").is_file():
             frames[t] = pd.read_csv(d / f"{t}.csv")
         elif (d / f"{t}.parquet").is_file():
             frames[t] = pd.read_parquet(d / f"{t}.parquet")
