@@ -88,26 +88,41 @@ def test_seed_changes_results(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("n", "size", "chunks"),
+    ("n", "workers", "size", "chunks"),
     [
-        (1, 1, 1),  # never more than the run
-        (10, 10, 1),
-        (100, 25, 4),  # 100/16 < 25: at least 25 per chunk
-        (400, 25, 16),  # 400/16 = 25 exactly
-        (401, 26, 16),  # ceil(401/16) = 26: sixteen chunks, the last one shorter
-        (1000, 63, 16),  # ceil(1000/16) = 63
-        (1600, 100, 16),
-        (10**6, 100, 10**4),  # at most 100 per chunk (memory of a chunk in flight)
+        (1, 2, 1, 1),  # never more than the run
+        (10, 2, 10, 1),
+        (100, 2, 25, 4),  # 100/8 < 25: at least 25 per chunk
+        (200, 2, 25, 8),  # 200/8 = 25 exactly
+        (201, 2, 26, 8),  # ceil(201/8) = 26: eight chunks, the last one shorter
+        (1000, 2, 125, 8),  # four chunks per worker
+        (1000, 4, 63, 16),
+        (1000, 1, 250, 4),
+        (1000, None, 63, 16),  # workers not known (a Dask cluster): sixteen chunks
+        (10**6, 2, 250, 4000),  # at most 250 per chunk (memory of a chunk in flight)
     ],
 )
-def test_default_chunk_size_aims_at_16_chunks_of_25_to_100(n, size, chunks):
-    """About TARGET_CHUNKS=16 chunks per run, each of MIN_CHUNK=25 to MAX_CHUNK=100 replications, and a
-    function of ``n`` alone (a resumed run cuts the same chunks)."""
-    assert (runner.TARGET_CHUNKS, runner.MIN_CHUNK, runner.MAX_CHUNK) == (16, 25, 100)
-    assert default_chunk_size(n) == size
+def test_default_chunk_size_aims_at_four_chunks_per_worker_of_25_to_250(n, workers, size, chunks):
+    """CHUNKS_PER_WORKER=4 chunks per worker (TARGET_CHUNKS=16 when the workers are not known), each of
+    MIN_CHUNK=25 to MAX_CHUNK=250 replications; never a function of timing."""
+    assert (runner.CHUNKS_PER_WORKER, runner.TARGET_CHUNKS, runner.MIN_CHUNK, runner.MAX_CHUNK) == (4, 16, 25, 250)
+    assert default_chunk_size(n, workers=workers) == size
     ranges = runner.chunk_ranges(n, size)
     assert len(ranges) == chunks and ranges[0][0] == 0 and ranges[-1][1] == n
     assert all(b - a == size for a, b in ranges[:-1]) and 0 < ranges[-1][1] - ranges[-1][0] <= size
+
+
+def test_a_run_cuts_four_chunks_per_worker_and_its_resumption_keeps_the_cut(tmp_path):
+    """run_to_directory picks the chunk size for its pool's workers (recorded in manifest.json); resumed
+    with another number of workers, it keeps the chunks already cut (the work folder's chunk size)."""
+    sc = fm.small_scenario()
+    out = tmp_path / "out"
+    res = run_to_directory(sc, out, replications=200, workers=2, model=fm.FAKE_MODEL, keep_work=True)
+    assert json.loads((out / "manifest.json").read_text())["chunk_size"] == 25 == res.chunk_size
+    res = run_to_directory(sc, out, replications=200, workers=1, model=fm.FAKE_MODEL, resume=True)
+    assert res.chunk_size == 25  # not 50, the size for one worker: the stored chunks are reused
+    fresh = run_to_directory(sc, tmp_path / "fresh", replications=200, workers=1, model=fm.FAKE_MODEL)
+    assert fresh.chunk_size == 50
 
 
 # --- map API ----------------------------------------------------------------------------------

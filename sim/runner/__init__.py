@@ -5,11 +5,12 @@ parameters)``; the model derives its own streams from ``SeedSequence(S, spawn_ke
 ...))``, so the runner never re-seeds: a replication's result does not depend on the number of
 workers, the chunk size, the order of completion or the backend.
 
-Work is cut into chunks of consecutive replications: chunk boundaries are a fixed function of
-the replication count (:func:`default_chunk_size`) or ``chunk_size``, recorded in the work folder
-so that a resumed run reuses them. Chunks go to one of three backends (:class:`ReplicationPool`):
-in-process (``workers=1``), a local process pool (default: all cores) or an existing Dask
-distributed cluster (``scheduler="tcp://host:8786"``, with task retries).
+Work is cut into chunks of consecutive replications: chunk boundaries are a function of the
+replication count and the number of workers (:func:`default_chunk_size`) or ``chunk_size``, recorded
+in the work folder so that a resumed run reuses them (the outputs are the same bytes either way).
+Chunks go to one of three backends (:class:`ReplicationPool`): in-process (``workers=1``), a local
+process pool (default: all cores) or an existing Dask distributed cluster
+(``scheduler="tcp://host:8786"``, with task retries).
 
 Modules: :mod:`.base` (errors, limits, the model bundle :class:`ModelAPI`), :mod:`.tasks` (the worker
 function), :mod:`.backends` (:class:`ReplicationPool`), :mod:`.progress`, :mod:`.chunks` (cutting, chunk
@@ -33,6 +34,7 @@ from .assembly import AutoReplications, RunResult
 from .backends import ReplicationPool, _cpu_count
 from .base import (
     AUTO_CHUNK,
+    CHUNKS_PER_WORKER,
     DEFAULT_MODEL,
     KEY_OUTPUTS,
     MAX_CHUNK,
@@ -67,6 +69,7 @@ _SummaryChunk = SummaryChunk
 
 __all__ = [
     "AUTO_CHUNK",
+    "CHUNKS_PER_WORKER",
     "DEFAULT_MODEL",
     "KEY_OUTPUTS",
     "MAX_CHUNK",

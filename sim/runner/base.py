@@ -9,9 +9,14 @@ from typing import Any
 import pandas as pd
 
 WORK_FORMAT = 1
-TARGET_CHUNKS = 16  # chunks per run (several per worker, so the pool stays balanced) ...
+CHUNKS_PER_WORKER = 4  # chunks per worker (several, so the workers finish together) ...
+TARGET_CHUNKS = 16  # ... or per run where the workers are not known in advance (a Dask cluster) ...
 MIN_CHUNK = 25  # ... but at least this many replications per chunk (paper_study: ~1 s with analysis) ...
-MAX_CHUNK = 100  # ... and at most this many (bounds the memory of a chunk in flight)
+# ... and at most this many (bounds the memory of a chunk in flight: a paper_study chunk of 250 is ~100 MB).
+# Each chunk costs a fixed ~0.2 s besides its replications (the per-chunk analysis, its tables and files):
+# 16 chunks of 63 made a 1,000-replication paper_study run ~10% slower on 2 cores than 8 chunks of 125
+# (benchmarks/bench_analysis.py; outputs are the same bytes with any chunking, README "Chunks").
+MAX_CHUNK = 250
 # ... and at most this many community-months of services per chunk, so a chunk of a large scenario
 # (43 communities over 5 years: ~1,150 community-months a replication) holds ~10 replications, not 100:
 # a worker's memory stays a few hundred MB whatever the scenario's size (the paper's study, ~60

@@ -1,5 +1,5 @@
-"""Chunks: how a run is cut (a fixed function of the replication count, so a resumed run cuts it the same
-way), a finished chunk's files in the work folder, the post-processing hook's per-chunk tables
+"""Chunks: how a run is cut (by the replication count and the workers; a resumed run reuses the stored
+cut), a finished chunk's files in the work folder, the post-processing hook's per-chunk tables
 (:class:`ChunkedExtras`), and the streaming of chunk files into the final tables in replication order."""
 
 from __future__ import annotations
@@ -15,15 +15,18 @@ from pathlib import Path
 import pandas as pd
 
 from ..outputs import keep_first, staged
-from .base import MAX_CHUNK, MAX_CHUNK_COMMUNITY_MONTHS, MIN_CHUNK, TARGET_CHUNKS, RunnerError
+from .base import CHUNKS_PER_WORKER, MAX_CHUNK, MAX_CHUNK_COMMUNITY_MONTHS, MIN_CHUNK, TARGET_CHUNKS, RunnerError
 from .tasks import ChunkOutput
 
 
-def default_chunk_size(n: int, community_months: float | None = None) -> int:
-    """Replications per chunk: a fixed function of the replication count and the scenario's size
-    (``community_months`` of services per replication, :func:`community_months`), never of timing or
-    of the number of workers, so a run and its resumption cut the work identically."""
-    size = max(1, min(n, MAX_CHUNK, max(MIN_CHUNK, math.ceil(n / TARGET_CHUNKS))))
+def default_chunk_size(n: int, community_months: float | None = None, workers: int | None = None) -> int:
+    """Replications per chunk: ``CHUNKS_PER_WORKER`` chunks per worker (``TARGET_CHUNKS`` per run when
+    ``workers`` is not known), of ``MIN_CHUNK`` to ``MAX_CHUNK`` replications, and at most
+    ``MAX_CHUNK_COMMUNITY_MONTHS`` months of services (``community_months`` per replication,
+    :func:`community_months`). Never a function of timing: the outputs are the same bytes with any
+    chunking, and a resumed run reuses the chunk size stored in its work folder."""
+    target = CHUNKS_PER_WORKER * workers if workers else TARGET_CHUNKS
+    size = max(1, min(n, MAX_CHUNK, max(MIN_CHUNK, math.ceil(n / target))))
     if community_months:
         size = min(size, max(1, int(MAX_CHUNK_COMMUNITY_MONTHS // community_months)))
     return size
@@ -66,8 +69,8 @@ def write_chunk(chunks_dir: Path, a: int, b: int, out: ChunkOutput) -> None:
         for name, data in out.tables.items():
             (tmp / name).write_bytes(data)
         out.summary.to_pickle(tmp / "summary.pkl")
-        for name, df in out.extras.items():
-            df.to_pickle(tmp / f"extra.{name}.pkl")
+        for name, data in out.extras.items():
+            (tmp / f"extra.{name}.pkl").write_bytes(data)
         (tmp / "events.json").write_text(json.dumps(out.events))
 
 

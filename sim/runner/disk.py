@@ -18,7 +18,7 @@ import pandas as pd
 
 from .. import __version__
 from .assembly import RunResult, assemble
-from .backends import ReplicationPool
+from .backends import ReplicationPool, _cpu_count
 from .base import (
     AUTO_CHUNK,
     DEFAULT_MODEL,
@@ -107,6 +107,7 @@ def make_plan(
     parameters: Any,
     model: ModelAPI | None,
     table_format: str,
+    workers: int | None = None,
     **settings: Any,
 ) -> RunPlan:
     """Check the arguments of :func:`run_to_directory` and decide the run (one-line :class:`RunnerError`);
@@ -134,9 +135,17 @@ def make_plan(
         max_replications=int(max_replications),
         **settings,
     )
-    default = AUTO_CHUNK if auto else default_chunk_size(n, community_months(scenario))
+    default = AUTO_CHUNK if auto else default_chunk_size(n, community_months(scenario), workers)
     plan.meta = _work_meta(plan, int(chunk_size or default))
     return plan
+
+
+def _planned_workers(workers: int | None, scheduler: str | None) -> int | None:
+    """The workers a new :class:`ReplicationPool` will have, where known before it starts (not for a Dask
+    cluster: its size is known once connected)."""
+    if scheduler is not None:
+        return None
+    return _cpu_count() if workers is None else max(1, int(workers))
 
 
 def run_to_directory(
@@ -201,6 +210,7 @@ def run_to_directory(
         parameters=parameters,
         model=model,
         table_format=table_format,
+        workers=pool.workers if pool is not None else _planned_workers(workers, scheduler),
         post=post,
         parameters_for=parameters_for,
         finalize=finalize,
