@@ -468,3 +468,35 @@ def test_figures_drawn_in_a_forked_child_are_the_bytes_drawn_in_one_process(tmp_
     assert files == sorted(p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file())
     for f in files:
         assert (a / f).read_bytes() == (b / f).read_bytes(), f
+
+
+def test_power_figure_rows_name_each_family_once_above_its_tests():
+    """The power figure: a header row per family (with its pair of groups where the family compares
+    several pairs), then one bar per test labelled with the paper's item label, bars at the share
+    significant with 1.96 Monte Carlo SE; no bar on a header row."""
+    from sim.analysis.figures import _power_rows
+    from sim.analysis.prep import label
+
+    s = pd.DataFrame(
+        {
+            "family": ["S3.consumer", "S3.consumer", "S3.consumer", "T3.provider_vs_consumer"],
+            "groups": ["initial vs later", "initial vs later", "initial vs third", "provider vs consumer"],
+            "item": ["ben_knowledge", "ben_stability", "ben_knowledge", "ben_stability"],
+            "share_significant": [0.5, 0.1, 0.2, 0.8],
+            "mc_se": [0.05, 0.03, 0.04, 0.02],
+        }
+    )
+    labels, heads, shares, errors = _power_rows(s)
+    assert labels == [
+        "S3.consumer (initial vs later)",
+        label("ben_knowledge"),
+        label("ben_stability"),
+        "S3.consumer (initial vs third)",
+        label("ben_knowledge"),
+        "T3.provider_vs_consumer",
+        label("ben_stability"),
+    ]
+    assert label("ben_knowledge") != "ben knowledge"  # the paper's wording, not the column name
+    assert heads == [True, False, False, True, False, True, False]
+    assert np.isnan(shares[0]) and shares[1:3] == [0.5, 0.1] and shares[-1] == 0.8
+    assert errors[1] == pytest.approx(1.96 * 0.05)

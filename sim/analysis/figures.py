@@ -173,18 +173,66 @@ def benefits_figure(fd: FigureData, fig_dir: Path) -> str:
 
 
 def power_figure(summary: pd.DataFrame, fig_dir: Path) -> str:
-    """Share of replications in which each test was significant (Bonferroni within its family)."""
+    """Share of replications in which each test was significant (Bonferroni within its family): one bar
+    per test, under a header row per family (and pair of groups, where a family compares several)."""
     plt = pyplot()
     s = summary[~summary["family"].str.startswith("dropout.")]
-    fig, ax = plt.subplots(figsize=(7, max(3, 0.16 * len(s))))
-    y = np.arange(len(s))[::-1]
-    ax.barh(y, s["share_significant"], xerr=1.96 * s["mc_se"], color="#55a868", alpha=0.85)
-    ax.set_yticks(y, [f"{f}: {P.label(i)}"[:60] for f, i in zip(s["family"], s["item"], strict=False)], fontsize=6)
+    labels, heads, shares, errors = _power_rows(s)
+    n = len(labels)
+    height = max(3.0, 0.16 * n + 0.9)
+    fig, ax = plt.subplots(figsize=(7, height))
+    y = np.arange(n)[::-1]
+    ax.barh(y, shares, xerr=errors, color="#55a868", alpha=0.85)
+    ax.set_yticks([])
+    to_axis = ax.get_yaxis_transform()  # x in axes units, y in data units
+    for row, text, head in zip(y, labels, heads, strict=True):  # plain texts: lighter than tick objects
+        ax.text(
+            -0.015, row, text, transform=to_axis, ha="right", va="center", fontsize=6, weight="bold" if head else None
+        )
+    ax.set_ylim(-0.6, n - 0.4)
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of replications significant (Bonferroni within family)")
     ax.set_title("Power of the paper's design (per test)")
-    fig.tight_layout()
+    # margins for the widest label, measured, instead of tight_layout (which lays out every label once more)
+    widest = max(labels, key=len, default="")
+    width_in = _text_width_in(widest, 6, bold=True)
+    fig.subplots_adjust(left=min(0.6, (width_in + 0.15) / 7), right=0.97, top=1 - 0.4 / height, bottom=0.55 / height)
     return save_figure(fig, fig_dir / "test_power.png")
+
+
+def _power_rows(s: pd.DataFrame) -> tuple[list[str], list[bool], list[float], list[float]]:
+    """(labels, header row or not, share significant, 1.96 x Monte Carlo SE) of the power figure, top
+    to bottom: a header row naming each family (with its groups where the family has several pairs)."""
+    pairs = s.groupby("family", sort=False)["groups"].nunique()
+    labels: list[str] = []
+    heads: list[bool] = []
+    shares: list[float] = []
+    errors: list[float] = []
+    last = None
+    for fam, groups, item, share, se in zip(
+        s["family"], s["groups"], s["item"], s["share_significant"], s["mc_se"], strict=True
+    ):
+        if (fam, groups) != last:
+            last = (fam, groups)
+            labels.append(f"{fam} ({groups})" if pairs[fam] > 1 else fam)
+            heads.append(True)
+            shares.append(np.nan)
+            errors.append(np.nan)
+        labels.append(P.label(item)[:60])
+        heads.append(False)
+        shares.append(float(share))
+        errors.append(1.96 * float(se))
+    return labels, heads, shares, errors
+
+
+def _text_width_in(text: str, size: float, bold: bool = False) -> float:
+    """Width in inches of ``text`` in the default font at ``size`` points."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    prop = FontProperties(size=size, weight="bold" if bold else "normal")
+    width, _, _ = TextToPath().get_text_width_height_descent(text, prop, ismath=False)
+    return width / 72
 
 
 def content_figure(fd: FigureData, fig_dir: Path) -> str:
