@@ -20,10 +20,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import instruments as ins
+from .yaml_unique import safe_load_unique
 
 
 def _paper_rate(count: int | None, n: int | None, default: float) -> float:
@@ -547,7 +547,7 @@ DEFAULT_PARAMETERS = ModelParameters()
 def load_parameter_file(path: Path) -> dict[str, Any]:
     """Read a parameter set (e.g. ``calibration/calibrated.yaml``): its ``parameters`` mapping."""
     with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+        data = safe_load_unique(fh.read()) or {}  # yaml.safe_load; a key given twice is refused
     if not isinstance(data, dict) or not isinstance(data.get("parameters", {}), dict):
         raise ValueError("expected a mapping with a 'parameters' mapping")
     return data.get("parameters", {})

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from .parameters import DEFAULT_PARAMETERS, ModelParameters, load_parameter_file
 from .planning.cost_spec import CostSpec
 from .scenario_pipeline import StaffPipeline
+from .yaml_unique import safe_load_unique
 
 DAYS_PER_MONTH = 365.25 / 12
 MAX_MONTHS = 600  # longest simulated period, months (50 years: far beyond any service plan)
@@ -408,32 +409,6 @@ def _parameters(data: dict[str, Any], path: Path | str, base_dir: Path | None) -
     if bad is not None:
         raise ScenarioError(f"{path}: {where}{bad}: must be a finite number")
     return out
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML requires unique keys;
-    PyYAML would silently keep the last). Entries brought in by a merge key (``<<:``) may be overridden."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=True)
-            try:
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r} (keys must differ)", key_node.start_mark
-                    )
-                seen.add(key)
-            except TypeError:  # an unhashable key: refused by SafeLoader itself
-                pass
-        return super().construct_mapping(node, deep=deep)
-
-
-def safe_load_unique(raw: bytes | str) -> Any:
-    """``yaml.safe_load`` that refuses duplicate keys (:class:`_UniqueKeyLoader`); nothing is evaluated."""
-    return yaml.load(raw, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: as safe as yaml.safe_load
 
 
 def read_yaml_file(path: Path, error: type[ValueError], kind: str = "scenario") -> tuple[Any, bytes]:

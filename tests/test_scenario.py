@@ -150,6 +150,17 @@ def test_a_key_given_twice_is_refused_not_silently_overwritten(tmp_path):
     assert load_scenario(_write(tmp_path, None, text=merged)).waves["w"].follow_up_months == 12
 
 
+def test_a_parameter_set_with_a_key_given_twice_is_refused(tmp_path):
+    """A parameter_set file (e.g. a copy of calibration/calibrated.yaml) with one parameter given twice:
+    refused in one line naming the scenario, the file and the key, not silently the last value."""
+    pset = tmp_path / "pset.yaml"
+    pset.write_text("parameters:\n  training_days: 30\n  training_days: 3\n")
+    msg = _error(tmp_path, {**GOOD, "parameter_set": "pset.yaml"})
+    assert f"parameter_set: {pset}: duplicate key 'training_days'" in msg
+    pset.write_text("parameters:\n  training_days: 3\n")
+    assert load_scenario(_write(tmp_path, {**GOOD, "parameter_set": "pset.yaml"})).parameters.training_days == 3
+
+
 def test_a_rule_between_parameters_names_the_parameters_section_not_the_top_level(tmp_path):
     """A rule that ties parameters together (the triangular duration's mode between its bounds) is reported
     under 'parameters', not 'parameters.(top level)' (the top level is the scenario's)."""

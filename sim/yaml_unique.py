@@ -1,0 +1,34 @@
+"""YAML reading for every file the tool is given (scenarios, parameter sets, designs, specs, uploads):
+``yaml.safe_load`` (nothing in the text is evaluated) that refuses a key given twice in one mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML requires unique keys;
+    PyYAML would silently keep the last). Entries brought in by a merge key (``<<:``) may be overridden."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (keys must differ)", key_node.start_mark
+                    )
+                seen.add(key)
+            except TypeError:  # an unhashable key: refused by SafeLoader itself
+                pass
+        return super().construct_mapping(node, deep=deep)
+
+
+def safe_load_unique(raw: bytes | str) -> Any:
+    """``yaml.safe_load`` that refuses duplicate keys (:class:`_UniqueKeyLoader`); nothing is evaluated."""
+    return yaml.load(raw, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: as safe as yaml.safe_load
