@@ -183,32 +183,50 @@ def _weighted_corr(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _pairwise_panel(ax, problem: Problem, th: np.ndarray, w: np.ndarray, wn: np.ndarray, i: int, j: int) -> None:
+    """Panel (i, j) of the lower triangle: the weighted histogram of parameter i (diagonal), or the
+    particles of (j, i) sized by weight within the prior's bounds."""
     ax.set_xticks([])
     ax.set_yticks([])
     if i == j:
         ax.hist(th[:, j], bins=20, weights=w, color="tab:blue")
-    elif i > j:
+    else:
         ax.scatter(th[:, j], th[:, i], s=2 + 8 * wn, alpha=0.4, color="tab:blue", lw=0)
         ax.set_xlim(problem.prior.low[j], problem.prior.high[j])
         ax.set_ylim(problem.prior.low[i], problem.prior.high[i])
-    else:
-        r = _weighted_corr(th[:, j], th[:, i])
-        ax.text(0.5, 0.5, f"{r:+.2f}", ha="center", va="center", fontsize=7, color="tab:red" if abs(r) > 0.4 else "0.3")
 
 
 def _pairwise_figure(fdir: Path, problem: Problem, outcome: CalibrationOutcome) -> str:
-    """Pairwise posterior (weighted scatter; pyabc's KDE matrix is too slow for 14 dimensions)."""
+    """Pairwise posterior (weighted scatter; pyabc's KDE matrix is too slow for 14 dimensions): panels
+    in the lower triangle; above the diagonal, each pair's weighted-sample correlation as a number in
+    the figure (no panel: a k x k grid of panels took most of a tiny calibration's report time)."""
     plt = pyplot()
     k = len(problem.names)
-    fig, axes = plt.subplots(k, k, figsize=(1.35 * k, 1.35 * k))
+    fig = plt.figure(figsize=(1.35 * k, 1.35 * k))
+    grid = fig.add_gridspec(k, k)
     wn = outcome.weights / outcome.weights.max()
+    th = outcome.theta
     for i in range(k):
         for j in range(k):
-            _pairwise_panel(axes[i, j], problem, outcome.theta, outcome.weights, wn, i, j)
+            if j > i:
+                box = grid[i, j].get_position(fig)
+                r = _weighted_corr(th[:, j], th[:, i])
+                colour = "tab:red" if abs(r) > 0.4 else "0.3"
+                fig.text(
+                    box.x0 + box.width / 2,
+                    box.y0 + box.height / 2,
+                    f"{r:+.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color=colour,
+                )
+                continue
+            ax = fig.add_subplot(grid[i, j])
+            _pairwise_panel(ax, problem, th, outcome.weights, wn, i, j)
             if i == k - 1:
-                axes[i, j].set_xlabel(problem.names[j].replace("_", "\n"), fontsize=4.5)
+                ax.set_xlabel(problem.names[j].replace("_", "\n"), fontsize=4.5)
             if j == 0:
-                axes[i, j].set_ylabel(problem.names[i].replace("_", "\n"), fontsize=4.5)
+                ax.set_ylabel(problem.names[i].replace("_", "\n"), fontsize=4.5)
     fig.suptitle(
         "Pairwise posterior (lower: particles sized by weight; upper: weighted-sample correlation)", fontsize=9
     )
