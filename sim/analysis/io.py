@@ -143,21 +143,21 @@ def read_csv(path: Path, required: bool = True) -> pd.DataFrame | None:
         return _read_parquet(path.with_suffix(".parquet"))
     if not path.exists():
         if required:
-            raise DatasetError(f"{path.name}: file not found in {path.parent}")
+            raise DatasetError(f"{path}: file not found")
         return None
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=True, na_values=[""])
     except pd.errors.EmptyDataError:
-        raise DatasetError(f"{path.name}: file is empty (expected a header row)") from None
+        raise DatasetError(f"{path}: file is empty (expected a header row)") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path.name}: cannot parse CSV: {str(exc).splitlines()[0]}") from None
+        raise DatasetError(f"{path}: cannot parse CSV: {str(exc).splitlines()[0]}") from None
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         df = pd.read_parquet(path)
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        raise DatasetError(f"{path.name}: cannot read Parquet: {str(exc).splitlines()[0]}") from None
+        raise DatasetError(f"{path}: cannot read Parquet: {str(exc).splitlines()[0]}") from None
     text = df.astype(str)
     return text.where(df.notna() & (text != ""), None)  # as read from a CSV: a blank cell is missing
 
@@ -179,6 +179,11 @@ def validate(df: pd.DataFrame, file: str) -> pd.DataFrame:
     return out
 
 
+def _source(path: Path) -> Path:
+    """The file a table was read from: ``TABLE.csv``, or ``TABLE.parquet`` where only that exists."""
+    return path.with_suffix(".parquet") if not path.exists() and path.with_suffix(".parquet").exists() else path
+
+
 def read_directory(in_dir: Path | str) -> dict[str, pd.DataFrame]:
     """providers.csv, consumers.csv, caregivers.csv (required) and sessions.csv (optional) as frames (each
     also as ``.parquet``)."""
@@ -194,9 +199,12 @@ def read_directory(in_dir: Path | str) -> dict[str, pd.DataFrame]:
     ):
         df = read_csv(d / name, required)
         if df is not None:
-            frames[key] = validate(df, name)
+            try:
+                frames[key] = validate(df, name)
+            except DatasetError as exc:  # name the file with its folder, as the reading errors do
+                raise DatasetError(f"{_source(d / name)}{str(exc)[len(name) :]}") from None
     if not len(frames["providers"]) and not len(frames["consumers"]):
-        raise DatasetError("providers.csv, consumers.csv: no rows (nobody to analyse)")
+        raise DatasetError(f"{d}: providers, consumers: no rows (nobody to analyse)")
     return frames
 
 
