@@ -106,6 +106,26 @@ def test_cost_per_consumer_ratios_and_currency():
     assert lo <= ratio <= hi
 
 
+def test_cost_intervals_of_a_few_replications_do_not_reach_below_zero():
+    """Three replications: the t interval (t(2) = 4.30) of a cost, a count
+    and a cost per unit of effect would reach far below zero; none of them can be negative, so the lower
+    bound is 0, the mean and the upper bound the t interval's."""
+    cols = ["provider_stipends", "doctor_time", "training", "venue", "coordination"]
+    per = pd.DataFrame({c: [0.0, 0.0, 300.0] for c in cols})
+    per["total_cost"] = per[cols].sum(axis=1)
+    for e in ("sessions_held", "consumers_served", "consumers_retained", "consumers_benefit"):
+        per[e] = [10.0, 0.0, 1.0]  # the sessions fall in other replications than the costs
+    summ = cost_summary(per).set_index("measure")
+    h = stats.t.ppf(0.975, 2) * np.std([0, 0, 300], ddof=1) / np.sqrt(3)
+    assert 100 - h < 0  # the unclipped interval would
+    assert summ.loc["venue", "mean"] == pytest.approx(100) and summ.loc["venue", "ci_low"] == 0
+    assert summ.loc["venue", "ci_high"] == pytest.approx(100 + h)
+    assert summ.loc["sessions_held", "ci_low"] == 0 and summ.loc["sessions_held", "mean"] == pytest.approx(11 / 3)
+    # cost per session: 500 / (11/3) = 136.4, its delta-method interval from -787 to 1,060 without the bound
+    assert summ.loc["cost_per_sessions_held", "mean"] == pytest.approx(1500 / 11)
+    assert summ.loc["cost_per_sessions_held", "ci_low"] == 0 < summ.loc["cost_per_sessions_held", "ci_high"]
+
+
 def test_doctor_time_spanning_a_month_boundary_is_split():
     idx, month, days = _split_by_month(np.array([29.0, 5.0]), np.array([32.0, 6.0]))
     assert list(idx) == [0, 0, 1] and list(month) == [0, 1, 0]

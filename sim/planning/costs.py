@@ -138,7 +138,10 @@ def cost_per_replication(
 
 
 def _mean_ci(x: np.ndarray) -> tuple[float, float, float]:
-    return paired_interval(x)
+    """Mean and 95% t interval over replications of a cost or a count, kept at or above 0 (with a few
+    replications the t interval of a quantity that cannot be negative reaches below zero)."""
+    m, lo, hi = paired_interval(x)
+    return m, max(lo, 0.0) if lo == lo else lo, hi  # NaN stays NaN
 
 
 def ratio_of_means(cost: np.ndarray, effect: np.ndarray) -> tuple[float, float, float]:
@@ -155,7 +158,7 @@ def ratio_of_means(cost: np.ndarray, effect: np.ndarray) -> tuple[float, float, 
     cov = np.cov(cost, effect, ddof=1)
     var = (cov[0, 0] - 2 * r * cov[0, 1] + r * r * cov[1, 1]) / (n * e * e)
     h = float(stats.t.ppf(0.975, n - 1) * np.sqrt(max(var, 0.0)))
-    return r, r - h, r + h
+    return r, max(r - h, 0.0), r + h  # a cost per unit of effect is not negative
 
 
 def cost_summary(per_rep: pd.DataFrame, cost_spec: CostSpec | None = None) -> pd.DataFrame:
