@@ -415,13 +415,13 @@ def run(
     out_dir = out if out is not None else Path("outputs") / scenario.stem
     check_destination(out_dir, force=force)
 
-    from .runner import finished_chunks, run_to_directory, work_dir_for
+    from .runner import PrecisionNotReached, finished_chunks, run_to_directory, work_dir_for
 
     draws = _posterior_draws(sc, seed) if parameter_uncertainty else None
     hooks = _analysis_hooks() if analysis else None
     try:
         with warnings.catch_warnings():  # said below in one line, not as a Python warning with its source line
-            warnings.filterwarnings("ignore", message="--reps auto: precision", category=UserWarning)
+            warnings.simplefilter("ignore", PrecisionNotReached)
             result = run_to_directory(
                 sc,
                 out_dir,

@@ -18,6 +18,7 @@ import pandas as pd
 from .. import __version__
 from ..forked import in_child
 from ..outputs import staged
+from .base import PrecisionNotReached
 from .chunks import ChunkedExtras, chunk_name, concat_tables
 from .summaries import SummaryChunk
 
@@ -127,6 +128,7 @@ def _auto_result(plan: RunPlan, loop: ChunkLoop) -> AutoReplications | None:
     if not algo.solved:
         warnings.warn(
             f"--reps auto: precision {plan.precision} not reached within {plan.max_replications} replications",
+            PrecisionNotReached,
             stacklevel=4,
         )
     return AutoReplications(

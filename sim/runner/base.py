@@ -35,6 +35,11 @@ class ResumeError(RunnerError):
     """``resume`` refused: the work folder was made from a different scenario, seed, version or size."""
 
 
+class PrecisionNotReached(UserWarning):
+    """``--reps auto`` stopped at ``max_replications`` before every key output reached the precision (the
+    results use every replication run; ``RunResult.auto`` says so too)."""
+
+
 class WriteError(RunnerError):
     """An ``OSError`` while writing a run (no space, read-only, permissions, ...); ``str()`` is one line naming
     the path and the cause, and says whether finished chunks were kept for ``--resume``."""
