@@ -408,7 +408,8 @@ def test_reps_auto_progress_never_counts_a_replication_twice(tmp_path, monkeypat
 
     monkeypatch.setattr(runner.loop, "_Progress", Bar)
     for max_reps, precision in ((20, 1e-6), (40, 0.2)):  # budget used; solved before the budget
-        with pytest.warns(runner.PrecisionNotReached, match="not reached") if precision < 0.01 else contextlib.nullcontext():
+        warned = pytest.warns(runner.PrecisionNotReached, match="not reached")
+        with warned if precision < 0.01 else contextlib.nullcontext():
             _, res = _run(
                 tmp_path,
                 f"auto{max_reps}",

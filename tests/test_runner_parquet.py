@@ -86,6 +86,19 @@ def test_parquet_same_bytes_any_workers_chunks_and_resume(parquet_run, tmp_path,
         assert fm.file_hashes(tmp_path / "c") == fm.file_hashes(ref)
 
 
+def test_parquet_default_chunking_does_not_follow_the_workers(tmp_path):
+    """A Parquet file holds one row group per chunk: its default chunking is per run (sixteen chunks),
+    not per worker as for CSV (four per worker), so the bytes are the same with any --workers."""
+    sc, n = fm.small_scenario(), 200
+    kw = {"replications": n, "table_format": "parquet", "model": fm.FAKE_MODEL}
+    a = run_to_directory(sc, tmp_path / "a", workers=1, **kw)
+    b = run_to_directory(sc, tmp_path / "b", workers=2, **kw)
+    assert a.chunk_size == b.chunk_size == 25  # 200/16 < MIN_CHUNK
+    assert fm.file_hashes(tmp_path / "a") == fm.file_hashes(tmp_path / "b")
+    csv = run_to_directory(sc, tmp_path / "c", replications=n, workers=1, model=fm.FAKE_MODEL)
+    assert csv.chunk_size == 50  # 200/4: four chunks for one worker (with two: eight of 25)
+
+
 def test_resume_refused_when_the_table_format_differs(tmp_path, monkeypatch):
     monkeypatch.setattr(fm, "FAIL_AT", 3)
     kw = {"replications": 6, "chunk_size": 1, "workers": 1, "model": fm.FAKE_MODEL}

@@ -135,7 +135,9 @@ def make_plan(
         max_replications=int(max_replications),
         **settings,
     )
-    default = AUTO_CHUNK if auto else default_chunk_size(n, community_months(scenario), workers)
+    # Parquet files hold one row group per chunk: their chunking must not follow the workers (same bytes)
+    per_worker = workers if table_format == "csv" else None
+    default = AUTO_CHUNK if auto else default_chunk_size(n, community_months(scenario), per_worker)
     plan.meta = _work_meta(plan, int(chunk_size or default))
     return plan
 
