@@ -373,6 +373,9 @@ def _parameter_set(pset: Any, path: Path | str, base_dir: Path | None) -> tuple[
         raise ScenarioError(f"{path}: parameter_set: file not found: {ppath}") from None
     except OSError as exc:
         raise ScenarioError(f"{path}: parameter_set: cannot read {ppath}: {exc.strerror}") from None
+    except yaml.MarkedYAMLError as exc:  # malformed, or a key given twice: say where
+        line = f"line {exc.problem_mark.line + 1}: " if exc.problem_mark is not None else ""
+        raise ScenarioError(f"{path}: parameter_set: {ppath}: {line}{exc.problem or exc}") from None
     except (yaml.YAMLError, ValueError) as exc:
         raise ScenarioError(f"{path}: parameter_set: {ppath}: {str(exc).splitlines()[0]}") from None
     if not all(isinstance(k, str) for k in params):

@@ -1,5 +1,6 @@
-"""YAML reading for every file the tool is given (scenarios, parameter sets, designs, specs, uploads):
-``yaml.safe_load`` (nothing in the text is evaluated) that refuses a key given twice in one mapping."""
+"""YAML reading of the files a user gives the tool (scenarios, parameter sets, trial designs, sensitivity
+specs, the app's uploads): ``yaml.safe_load`` (nothing in the text is evaluated) that refuses a key
+given twice in one mapping."""
 
 from __future__ import annotations
 

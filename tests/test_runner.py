@@ -139,6 +139,16 @@ def _ages(frames):
     return frames["providers"][["replication", "person_id", "age"]]
 
 
+def test_the_in_memory_map_keeps_chunks_of_at_most_100():
+    """map_chunks (compare, sensitivity, power, calibration) cuts by the count alone, without the scenario's
+    size: its chunks stay at most MAX_MAP_CHUNK=100 (a chunk of a large scenario holds its frames in
+    memory), where a run on disk may cut 125 (2,000 replications, 16 per run)."""
+    sc = fm.small_scenario()
+    chunks = map_chunks(_training_days, sc, 2000, model=fm.FAKE_MODEL, workers=1, pass_frames=False)
+    assert default_chunk_size(2000) == 125 and runner.MAX_MAP_CHUNK == 100
+    assert [b - a for (a, b), _ in chunks] == [100] * 20
+
+
 def test_map_replications_in_order_any_chunking():
     sc = fm.small_scenario()
     a = map_replications(_sessions_per_rep, sc, 11, model=fm.FAKE_MODEL, workers=1, chunk_size=4)

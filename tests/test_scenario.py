@@ -156,7 +156,7 @@ def test_a_parameter_set_with_a_key_given_twice_is_refused(tmp_path):
     pset = tmp_path / "pset.yaml"
     pset.write_text("parameters:\n  training_days: 30\n  training_days: 3\n")
     msg = _error(tmp_path, {**GOOD, "parameter_set": "pset.yaml"})
-    assert f"parameter_set: {pset}: duplicate key 'training_days'" in msg
+    assert f"parameter_set: {pset}: line 3: duplicate key 'training_days'" in msg
     pset.write_text("parameters:\n  training_days: 3\n")
     assert load_scenario(_write(tmp_path, {**GOOD, "parameter_set": "pset.yaml"})).parameters.training_days == 3
 

@@ -172,11 +172,14 @@ def benefits_figure(fd: FigureData, fig_dir: Path) -> str:
     return save_figure(fig, fig_dir / "benefits_providers_vs_consumers.png")
 
 
-def power_figure(summary: pd.DataFrame, fig_dir: Path) -> str:
+def power_figure(summary: pd.DataFrame, fig_dir: Path) -> str | None:
     """Share of replications in which each test was significant (Bonferroni within its family): one bar
-    per test, under a header row per family (and pair of groups, where a family compares several)."""
-    plt = pyplot()
+    per test, under a header row per family (and pair of groups, where a family compares several); None
+    (no figure) when no test but the dropout families' is in ``summary``."""
     s = summary[~summary["family"].str.startswith("dropout.")]
+    if not len(s):
+        return None
+    plt = pyplot()
     labels, heads, shares, errors = _power_rows(s)
     n = len(labels)
     height = max(3.0, 0.16 * n + 0.9)
@@ -194,8 +197,11 @@ def power_figure(summary: pd.DataFrame, fig_dir: Path) -> str:
     ax.set_xlabel("share of replications significant (Bonferroni within family)")
     ax.set_title("Power of the paper's design (per test)")
     # margins for the widest label, measured, instead of tight_layout (which lays out every label once more)
-    widest = max(labels, key=len, default="")
-    width_in = _text_width_in(widest, 6, bold=True)
+    longest = sorted((t for t, h in zip(labels, heads, strict=True) if not h), key=len)[-3:]
+    width_in = max(
+        [_text_width_in(t, 6, bold=True) for t, h in zip(labels, heads, strict=True) if h]
+        + [_text_width_in(t, 6) for t in longest]
+    )
     fig.subplots_adjust(left=min(0.6, (width_in + 0.15) / 7), right=0.97, top=1 - 0.4 / height, bottom=0.55 / height)
     return save_figure(fig, fig_dir / "test_power.png")
 
@@ -214,7 +220,7 @@ def _power_rows(s: pd.DataFrame) -> tuple[list[str], list[bool], list[float], li
     ):
         if (fam, groups) != last:
             last = (fam, groups)
-            labels.append(f"{fam} ({groups})" if pairs[fam] > 1 else fam)
+            labels.append((f"{fam} ({groups})" if pairs[fam] > 1 else fam)[:60])
             heads.append(True)
             shares.append(np.nan)
             errors.append(np.nan)

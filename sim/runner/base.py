@@ -10,18 +10,21 @@ import pandas as pd
 
 WORK_FORMAT = 1
 CHUNKS_PER_WORKER = 4  # chunks per worker (several, so the workers finish together) ...
-TARGET_CHUNKS = 16  # ... or per run where the workers are not known in advance (a Dask cluster) ...
+TARGET_CHUNKS = 16  # ... or per run where the workers are not known in advance (Dask; Parquet files) ...
 MIN_CHUNK = 25  # ... but at least this many replications per chunk (paper_study: ~1 s with analysis) ...
-# ... and at most this many (bounds the memory of a chunk in flight: a paper_study chunk of 250 is ~100 MB).
-# Each chunk costs a fixed ~0.2 s besides its replications (the per-chunk analysis, its tables and files):
-# 16 chunks of 63 made a 1,000-replication paper_study run ~10% slower on 2 cores than 8 chunks of 125
-# (benchmarks/bench_analysis.py; outputs are the same bytes with any chunking, README "Chunks").
+# ... and at most this many (bounds the memory of a chunk in flight). Each chunk costs a fixed ~0.2 s
+# besides its replications (the per-chunk analysis, its tables and files): 16 chunks of 63 made a
+# 1,000-replication paper_study run ~10% slower on 2 cores than 8 chunks of 125 (benchmarks/bench_analysis.py;
+# outputs are the same bytes with any chunking, README "Chunks").
 MAX_CHUNK = 250
 # ... and at most this many community-months of services per chunk, so a chunk of a large scenario
-# (43 communities over 5 years: ~1,150 community-months a replication) holds ~10 replications, not 100:
-# a worker's memory stays a few hundred MB whatever the scenario's size (the paper's study, ~60
-# community-months a replication, is not affected).
+# (43 communities over 5 years: ~1,150 community-months a replication) holds ~10 replications, not 250:
+# a worker's memory stays a few hundred MB whatever the scenario's size (the paper's study, 60
+# community-months a replication: at most 200 per chunk).
 MAX_CHUNK_COMMUNITY_MONTHS = 12_000
+# The in-memory map (compare, sensitivity, power, calibration) cuts by the count alone, without the
+# scenario's size: it keeps chunks of at most 100 (a chunk of a large scenario is ~430 MB of frames).
+MAX_MAP_CHUNK = 100
 AUTO_CHUNK = 20  # chunk size used by --reps auto (the total is not known in advance)
 KEY_OUTPUTS = ("sessions_delivered", "consumer_retention", "consumer_satisfied")
 TABLE_FORMATS = ("csv", "parquet")  # how the run writes its tables (docs/data_dictionary.md)

@@ -145,7 +145,7 @@ def make_plan(
 def _planned_workers(workers: int | None, scheduler: str | None) -> int | None:
     """The workers a new :class:`ReplicationPool` will have, where known before it starts (not for a Dask
     cluster: its size is known once connected)."""
-    if scheduler is not None:
+    if scheduler:  # as ReplicationPool decides
         return None
     return _cpu_count() if workers is None else max(1, int(workers))
 
@@ -212,7 +212,9 @@ def run_to_directory(
         parameters=parameters,
         model=model,
         table_format=table_format,
-        workers=pool.workers if pool is not None else _planned_workers(workers, scheduler),
+        workers=_planned_workers(workers, scheduler)
+        if pool is None
+        else (None if pool.kind == "dask" else pool.workers),
         post=post,
         parameters_for=parameters_for,
         finalize=finalize,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .backends import ReplicationPool, drive
-from .base import DEFAULT_MODEL, ModelAPI
+from .base import DEFAULT_MODEL, MAX_MAP_CHUNK, ModelAPI
 from .chunks import chunk_ranges, default_chunk_size, increasing_ranges
 from .progress import _closing, _Progress
 from .tasks import Task
@@ -70,7 +70,7 @@ def map_chunks(
     model = model or DEFAULT_MODEL
     own = pool is None
     pool = pool or ReplicationPool(workers=workers, scheduler=scheduler)
-    cs = chunk_size or default_chunk_size(len(items))
+    cs = chunk_size or min(default_chunk_size(len(items)), MAX_MAP_CHUNK)
     ranges = increasing_ranges([r for r, _, _ in items], cs) if pass_frames else chunk_ranges(len(items), cs)
     out: list[Any] = [None] * len(ranges)
     bar = _Progress(progress, len(items))
