@@ -547,7 +547,7 @@ DEFAULT_PARAMETERS = ModelParameters()
 def load_parameter_file(path: Path) -> dict[str, Any]:
     """Read a parameter set (e.g. ``calibration/calibrated.yaml``): its ``parameters`` mapping."""
     with open(path, encoding="utf-8") as fh:
-        data = safe_load_unique(fh.read()) or {}  # yaml.safe_load; a key given twice is refused
+        data = safe_load_unique(fh.read(), fast=True) or {}  # yaml.safe_load; a key given twice is refused
     if not isinstance(data, dict) or not isinstance(data.get("parameters", {}), dict):
         raise ValueError("expected a mapping with a 'parameters' mapping")
     return data.get("parameters", {})
