@@ -28,11 +28,11 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from ..parameters import ModelParameters
 from ..priors import parse_prior
 from ..scenario import Scenario
+from ..yaml_unique import safe_load_unique
 from .abc import ABCResult, Prior, abc_smc
 from .targets import TARGETS_FILE, Target, load_targets
 
@@ -64,7 +64,7 @@ def load_priors(path: Path = PRIORS_FILE) -> dict[str, dict[str, Any]]:
     ``mean``, ``sd``, ``why``), each entry checked by :func:`sim.priors.parse_prior` (a real-valued
     field; the support valid values of it)."""
     with open(path, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh)
+        doc = safe_load_unique(fh, fast=True)
     specs = doc["parameters"]
     for name, s in specs.items():
         parse_prior(name, s, f"{path}: parameters.{name}", source_key="why", real_only=True)
@@ -117,7 +117,6 @@ def calibration_scenario(path: Path = PAPER_SCENARIO) -> Scenario:
     """The study design to calibrate: the scenario file without its ``parameter_set`` (the shipped
     scenarios point at ``calibrated.yaml``; a calibration starts again from the documented defaults
     of ``sim/parameters.py``, so it never depends on an earlier calibration)."""
-    import yaml
 
     from ..scenario import ScenarioError, scenario_from_dict
 
@@ -125,7 +124,7 @@ def calibration_scenario(path: Path = PAPER_SCENARIO) -> Scenario:
         raw = Path(path).read_bytes()
     except OSError:
         raise ScenarioError(f"{path}: file not found") from None
-    data = yaml.safe_load(raw)
+    data = safe_load_unique(raw)
     if isinstance(data, dict):
         data.pop("parameter_set", None)
     return scenario_from_dict(data, path, base_dir=Path(path).parent)

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from ..parameters import ModelParameters
 from ..priors import ParameterPrior, parse_prior
+from ..yaml_unique import safe_load_unique
 
 CALIBRATED_FILE = Path(__file__).resolve().parents[2] / "calibration" / "calibrated.yaml"
 ASSUMPTION_PRIORS_FILE = CALIBRATED_FILE.parent / "assumption_priors.yaml"
@@ -51,7 +51,7 @@ class Posterior:
 
 def load_posterior(path: Path | str = CALIBRATED_FILE) -> Posterior:
     with open(path, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh) or {}
+        doc = safe_load_unique(fh, fast=True) or {}
     post = doc.get("posterior")
     if not isinstance(post, dict):
         raise ValueError(f"{path}: no 'posterior' mapping (names, weights, draws)")
@@ -73,7 +73,7 @@ def load_assumption_priors(
     :class:`~sim.parameters.ModelParameters` (``ValueError`` naming the file and field)."""
     base = base or ModelParameters()
     with open(path, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh) or {}
+        doc = safe_load_unique(fh, fast=True) or {}
     params = doc.get("parameters") if isinstance(doc, dict) else None
     if not isinstance(params, dict) or not params:
         raise ValueError(f"{path}: expected a non-empty 'parameters' mapping")

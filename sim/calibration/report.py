@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..reporting import figure_dir, pyplot, save_figure
+from ..yaml_unique import safe_load_unique
 from .abc import ABCResult
 from .core import NAN_Z, CalibrationSettings, Problem
 from .targets import uninformed_parameters
@@ -571,11 +572,10 @@ VALIDATION_TEXT = """
 
 def rebuild_report(d: Path) -> None:
     """Rewrite ``report.md`` and ``figures/`` from the files a calibration wrote (no simulation)."""
-    import yaml
 
     d = Path(d)
     with open(d / "calibrated.yaml", encoding="utf-8") as fh:
-        cal = yaml.safe_load(fh)
+        cal = safe_load_unique(fh, fast=True)
     problem = Problem.default()
     outcome = CalibrationOutcome.from_directory(d, problem.names, cal)
     fit = pd.read_csv(d / "fit.csv")

@@ -30,6 +30,7 @@ import yaml
 
 from .. import instruments as ins
 from ..parameters import ModelParameters
+from ..yaml_unique import safe_load_unique
 
 TARGETS_FILE = Path(__file__).resolve().parents[2] / "calibration" / "targets.yaml"
 
@@ -536,7 +537,7 @@ def write_targets_file(path: Path = TARGETS_FILE) -> None:
 
 def load_targets(path: Path = TARGETS_FILE) -> list[Target]:
     with open(path, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh)
+        doc = safe_load_unique(fh, fast=True)
     return [Target(**{"n": None, **d}) for d in doc["targets"]]
 
 
