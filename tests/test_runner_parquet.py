@@ -122,3 +122,16 @@ def test_cli_run_parquet_then_analyze(tmp_path, small_yaml, run_cli):
     assert (tmp_path / "an" / "tests.csv").stat().st_size > 0
     r = run_cli("run", f, "--format", "xlsx", "--out", tmp_path / "bad", cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.strip() == "error: --format: expected csv or parquet, got 'xlsx'"
+
+
+def test_a_corrupt_parquet_table_is_one_line_naming_the_file_once(tmp_path):
+    """analyze on a folder whose providers table is a .parquet file that is not Parquet: one line, the file
+    named once (pyarrow's own message names it again)."""
+    from sim.analysis import DatasetError, read_directory
+
+    (tmp_path / "providers.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(DatasetError) as e:
+        read_directory(tmp_path)
+    msg = str(e.value)
+    assert msg.startswith(f"{tmp_path / 'providers.parquet'}: cannot read Parquet: ") and "\n" not in msg
+    assert msg.count(str(tmp_path)) == 1

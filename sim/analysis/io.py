@@ -157,7 +157,8 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         df = pd.read_parquet(path)
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        raise DatasetError(f"{path}: cannot read Parquet: {str(exc).splitlines()[0]}") from None
+        why = str(exc).splitlines()[0].replace(f" '{path}'", "")  # pyarrow names the file again
+        raise DatasetError(f"{path}: cannot read Parquet: {why}") from None
     text = df.astype(str)
     return text.where(df.notna() & (text != ""), None)  # as read from a CSV: a blank cell is missing
 
