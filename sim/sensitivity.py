@@ -42,6 +42,7 @@ from .priors import ParameterPrior, PriorError, parse_prior
 from .priors import parameter_changes as _changes
 from .runner import key_outputs, replication_summary
 from .scenario import read_yaml_file
+from .yaml_unique import safe_load_unique
 
 ROOT = Path(__file__).resolve().parents[1]
 CALIBRATION_DIR = ROOT / "calibration"
@@ -154,7 +155,7 @@ def default_spec(calibration_dir: Path | str = CALIBRATION_DIR, base: ModelParam
     table_path, priors_path = d / "parameters.csv", d / "priors.yaml"
     try:
         table = pd.read_csv(table_path)
-        priors = (yaml.safe_load(priors_path.read_text(encoding="utf-8")) or {}).get("parameters", {})
+        priors = (safe_load_unique(priors_path.read_text(encoding="utf-8"), fast=True) or {}).get("parameters", {})
     except (OSError, yaml.YAMLError, pd.errors.ParserError) as exc:
         raise SpecError(f"{d}: cannot read the calibration results ({type(exc).__name__}); give --spec FILE") from None
     missing = {"parameter", "post_lo", "post_hi", "narrowing"} - set(table.columns)

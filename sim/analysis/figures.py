@@ -234,10 +234,10 @@ def _power_rows(s: pd.DataFrame) -> tuple[list[str], list[bool], list[float], li
 def _text_width_in(text: str, size: float, bold: bool = False) -> float:
     """Width in inches of ``text`` in the default font at ``size`` points."""
     from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import TextToPath
+    from matplotlib.textpath import text_to_path
 
     prop = FontProperties(size=size, weight="bold" if bold else "normal")
-    width, _, _ = TextToPath().get_text_width_height_descent(text, prop, ismath=False)
+    width, _, _ = text_to_path.get_text_width_height_descent(text, prop, ismath=False)
     return width / 72
 
 

@@ -139,8 +139,9 @@ def _check(df: pd.DataFrame, file: str, col: str, kind: str) -> pd.Series:
 def read_csv(path: Path, required: bool = True) -> pd.DataFrame | None:
     """Read one CSV as text (types are checked column by column afterwards); where ``TABLE.csv`` is absent,
     ``TABLE.parquet`` (``run --format parquet``) is read instead, as the same text."""
-    if not path.exists() and path.with_suffix(".parquet").exists():
-        return _read_parquet(path.with_suffix(".parquet"))
+    source = _source(path)
+    if source.suffix == ".parquet":
+        return _read_parquet(source)
     if not path.exists():
         if required:
             raise DatasetError(f"{path}: file not found")

@@ -101,7 +101,8 @@ def write_analysis(
         ca.add(c)
     ta = A.TestsAccumulator()
     # The cells count the replications; without cells, the tests do (read first, then).
-    single_tests = None if ca.ids else _write_tests_csv(out / "tests.csv", tests, ta)
+    tests_first = not ca.ids
+    single_tests = _write_tests_csv(out / "tests.csv", tests, ta) if tests_first else []
     n_reps = ca.n_reps if ca.ids else ta.n_reps
     single = n_reps <= 1
     cap = A.MEDIAN_REPS_MAX
@@ -111,7 +112,7 @@ def write_analysis(
     pending = start_figures(
         out, agg, in_the_programme(frames) if frames is not None else None, waves, single, with_paper
     )
-    if single_tests is None:
+    if not tests_first:
         single_tests = _write_tests_csv(out / "tests.csv", tests, ta)
     summary = ta.summary()
     write_csv(summary, out / "test_summary.csv", FLOAT_FORMAT)

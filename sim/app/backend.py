@@ -40,7 +40,8 @@ from ..planning import costs as planning_costs
 from ..planning import resources as planning_resources
 from ..planning.cost_spec import DEFAULT_COSTS, CostSpec
 from ..runner import ReplicationPool, RunnerError, map_chunks, run_to_directory
-from ..scenario import DAYS_PER_MONTH, Scenario, ScenarioError, safe_load_unique, scenario_from_dict
+from ..scenario import DAYS_PER_MONTH, Scenario, ScenarioError, scenario_from_dict
+from ..yaml_unique import safe_load_unique
 from . import summaries
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -107,7 +107,7 @@ def make_plan(
     parameters: Any,
     model: ModelAPI | None,
     table_format: str,
-    workers: int | None = None,
+    workers: int | None = None,  # to cut chunks by (:func:`_chunking_workers`); None: per run
     **settings: Any,
 ) -> RunPlan:
     """Check the arguments of :func:`run_to_directory` and decide the run (one-line :class:`RunnerError`);
@@ -135,19 +135,22 @@ def make_plan(
         max_replications=int(max_replications),
         **settings,
     )
-    # Parquet files hold one row group per chunk: their chunking must not follow the workers (same bytes)
-    per_worker = workers if table_format == "csv" else None
-    default = AUTO_CHUNK if auto else default_chunk_size(n, community_months(scenario), per_worker)
+    default = AUTO_CHUNK if auto else default_chunk_size(n, community_months(scenario), workers)
     plan.meta = _work_meta(plan, int(chunk_size or default))
     return plan
 
 
-def _planned_workers(workers: int | None, scheduler: str | None) -> int | None:
-    """The workers a new :class:`ReplicationPool` will have, where known before it starts (not for a Dask
-    cluster: its size is known once connected)."""
-    if scheduler:  # as ReplicationPool decides
+def _chunking_workers(
+    pool: ReplicationPool | None, workers: int | None, scheduler: str | None, table_format: str
+) -> int | None:
+    """The workers the default chunk size follows (:func:`default_chunk_size`), or None for a fixed number
+    of chunks per run: for a Dask cluster (its size is known only once connected) and for Parquet files
+    (one row group per chunk: their bytes must not depend on the workers)."""
+    if table_format != "csv" or (pool.kind == "dask" if pool is not None else bool(scheduler)):
         return None
-    return _cpu_count() if workers is None else max(1, int(workers))
+    if pool is not None:
+        return pool.workers
+    return _cpu_count() if workers is None else max(1, int(workers))  # as ReplicationPool will have
 
 
 def run_to_directory(
@@ -212,9 +215,7 @@ def run_to_directory(
         parameters=parameters,
         model=model,
         table_format=table_format,
-        workers=_planned_workers(workers, scheduler)
-        if pool is None
-        else (None if pool.kind == "dask" else pool.workers),
+        workers=_chunking_workers(pool, workers, scheduler, table_format),
         post=post,
         parameters_for=parameters_for,
         finalize=finalize,
