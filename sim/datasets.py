@@ -5,7 +5,6 @@ Tables and columns are documented in ``docs/data_dictionary.md``.
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .model import CAREGIVER_ANSWER_COLUMNS, CONSUMER_ANSWER_COLUMNS, PROVIDER_ANSWER_COLUMNS, ReplicationResult
+from .reporting.tables import rows_text
 
 TABLES = (
     "providers",
@@ -78,25 +78,18 @@ def write_table(df: pd.DataFrame, path: Path | str | Any, header: bool = True, m
     """Write one table as CSV with fixed formatting, so equal data gives equal bytes.
 
     The bytes are those of ``df.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\\n")``
-    (same ``csv`` writer and quoting), with each column turned into text in one pass: pandas formats
-    value by value through several calls, which made writing cost as much as simulating for large
-    scenarios."""
+    (same minimal quoting), with each column turned into text in one pass and the rows joined as text
+    (:func:`sim.reporting.tables.rows_text`): pandas formats value by value through several calls, which
+    made writing cost as much as simulating for large scenarios."""
     if df.columns.empty:
         df.to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n", header=header, mode=mode)
         return
-    cols = [_csv_text(df[col]) for col in df.columns]
+    text = rows_text([str(c) for c in df.columns], [_csv_text(df[col]) for col in df.columns], header)
     if isinstance(path, (str, os.PathLike)):
         with open(path, mode, newline="", encoding="utf-8") as fh:
-            _write_rows(fh, df.columns, cols, header)
+            fh.write(text)
     else:  # an open text file (or buffer)
-        _write_rows(path, df.columns, cols, header)
-
-
-def _write_rows(fh: Any, names: pd.Index, cols: list[list[str]], header: bool) -> None:
-    writer = csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-    if header:
-        writer.writerow([str(col) for col in names])
-    writer.writerows(zip(*cols, strict=True))
+        path.write(text)
 
 
 def _csv_text(s: pd.Series) -> list[str]:

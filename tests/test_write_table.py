@@ -47,3 +47,16 @@ def test_empty_tables(tmp_path):
         df.to_csv(tmp_path / "pandas.csv", index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
         write_table(df, tmp_path / "ours.csv")
         assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+
+
+def test_quoting_and_a_lone_column():
+    """Fields with a comma, quote or line break are quoted as the csv module quotes them (rows are joined as
+    text); a one-column table keeps the csv module's rule for a lone empty field."""
+    df = pd.DataFrame({"a, b": ["x\ry", "line\nbreak", "", "plain"], "n": [1, 2, 3, 4]})
+    for frame in (df, df[["a, b"]], df[["n"]]):
+        for header in (True, False):
+            buf = io.StringIO()
+            write_table(frame, buf, header=header)
+            assert buf.getvalue() == frame.to_csv(
+                index=False, header=header, float_format=FLOAT_FORMAT, lineterminator="\n"
+            )

@@ -36,14 +36,21 @@ def csv_text(df: pd.DataFrame, float_format: FloatFormat = "%.6g", header: bool 
         if c is None:
             return df.to_csv(index=False, header=header, float_format=float_format, lineterminator="\n")
         cols.append(c)
+    return rows_text([str(c) for c in df.columns], cols, header)
+
+
+def rows_text(names: list[str], cols: list[list[str]], header: bool = True) -> str:
+    """CSV text of columns of fields already made text, as ``csv.writer`` (minimal quoting, ``\\n`` line
+    ends) writes them, with a header row of ``names`` if ``header``: fields quoted where needed and rows
+    joined with "," and "\\n" (several times faster than ``writerows``)."""
     if len(cols) < 2:  # one column: the csv module's rules for a lone empty field
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         if header:
-            w.writerow([str(c) for c in df.columns])
+            w.writerow(names)
         w.writerows(zip(*cols, strict=True))
         return buf.getvalue()
-    head = ",".join(_quoted([str(c) for c in df.columns])) + "\n" if header else ""
+    head = ",".join(_quoted(names)) + "\n" if header else ""
     return head + "".join([",".join(r) + "\n" for r in zip(*map(_quoted, cols), strict=True)])
 
 
@@ -54,6 +61,9 @@ def _quoted(col: list[str]) -> list[str]:
     """The fields as ``csv.writer`` (minimal quoting) writes them: those with a comma, quote or line
     break quoted by the csv module itself, the others as they are (joining rows with "," and "\n" is
     several times faster than ``writerows``)."""
+    joined = "\x00".join(col)
+    if not any(ch in joined for ch in ',"\r\n'):  # fast scans of the column: few fields ever need quotes
+        return col
     special = {v for v in set(col) if _SPECIAL.search(v)}
     if not special:
         return col
@@ -74,11 +84,11 @@ def _column_text(s: pd.Series, float_format: FloatFormat) -> list[str] | None:
     if pd.api.types.is_integer_dtype(dt):
         return [str(v) for v in s.to_numpy().tolist()]
     if pd.api.types.is_float_dtype(dt):
-        return _floats(s.to_numpy(dtype=float), float_format)
+        return float_texts(s.to_numpy(dtype=float), float_format)
     return _strings(s)
 
 
-def _floats(x: np.ndarray, float_format: FloatFormat) -> list[str]:
+def float_texts(x: np.ndarray, float_format: FloatFormat) -> list[str]:
     """``float_format % v`` (or ``float_format(v)``, as pandas calls a function) per value ("" for NaN),
     each distinct value formatted once (counts, shares and thresholds repeat); values are told apart by
     their bits, so -0.0 stays "-0"."""
