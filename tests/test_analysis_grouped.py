@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_fixtures import random_frames
+from helpers.analysis_fixtures import random_frames
 
 from sim.analysis import analyze_chunk, csvrows
 from sim.analysis.accumulators import ChunkCells

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_fixtures import random_frames
+from helpers.analysis_fixtures import random_frames
 from helpers.cli import run_cli
 
 from sim import instruments as ins
@@ -195,6 +195,31 @@ def test_write_analysis_outputs_and_is_byte_stable(tmp_path, frames, result):
     assert "χ2(1) = 1.264, p = 0.462" in report and "Share significant" in report and "8.33" in report
     ts = pd.read_csv(tmp_path / "a" / "test_summary.csv")
     assert ts["share_significant"].between(0, 1).all() and (ts["replications"] == 4).all()
+
+
+def _documented_columns(doc: str, heading: str) -> set[str]:
+    """Column names in the first cells of the table that follows the line starting with ``heading``."""
+    lines = doc[doc.index(heading) :].splitlines()[1:]
+    start = next(i for i, line in enumerate(lines) if line.startswith("| column |"))
+    names: set[str] = set()
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        names.update(n.strip() for n in line.split("|")[1].split(","))
+    return names
+
+
+def test_analysis_outputs_columns_are_in_the_data_dictionary(tmp_path, frames, result):
+    """Every column of tests.csv, test_summary.csv and tables/*.csv is described in docs/data_dictionary.md."""
+    _write(tmp_path, frames, result)
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "data_dictionary.md").read_text(encoding="utf-8")
+    for file, heading in (
+        ("tests.csv", "`tests.csv`, one row"),
+        ("test_summary.csv", "`test_summary.csv`, one row"),
+        ("tables/table1.csv", "`tables/<table>.csv`, one row"),
+    ):
+        missing = set(pd.read_csv(tmp_path / file, nrows=1).columns) - _documented_columns(doc, heading)
+        assert not missing, f"{file}: {sorted(missing)} not in docs/data_dictionary.md"
 
 
 def _per_rep_chunks(frames, sizes):
@@ -435,7 +460,7 @@ _FORK_SCRIPT = """
 import sys, threading
 from pathlib import Path
 sys.path.insert(0, {tests!r})
-from analysis_fixtures import random_frames
+from helpers.analysis_fixtures import random_frames
 import sim.forked
 from sim.analysis import analyze_chunk, write_analysis
 

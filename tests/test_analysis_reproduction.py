@@ -14,7 +14,7 @@ import itertools
 
 import numpy as np
 import pytest
-from analysis_fixtures import PUNCTUALITY, RICHNESS, paper_frames
+from helpers.analysis_fixtures import PUNCTUALITY, RICHNESS, paper_frames
 from scipy import stats as sps
 
 from sim import instruments as ins
