@@ -45,7 +45,7 @@ def measure(tree: Path, reps: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("other", type=Path, help="the other checkout (e.g. a worktree of the issue's baseline commit)")
+    ap.add_argument("other", type=Path, help="the other checkout (e.g. a worktree of the baseline commit 2097bab)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--reps", type=int, default=300)
     args = ap.parse_args()

@@ -8,7 +8,7 @@ runner, searches, simulated trials under the alternative and the null, report an
 local processes and reports the wall time of the whole command, of the process data and of the trials, the
 fits per second, and the load average of the machine before and after (the machine may be shared: a load
 above the number of cores means the wall times are upper bounds; ``cpu_s`` / workers then estimates the wall
-time on free cores). Target (issue: a stepped-wedge design for
+time on free cores). Target (a stepped-wedge design for
 Chaoyang's 43 communities in 4-6 steps from a shipped design file): at most 600 s on 2 cores with 1,000
 trials per point.
 """

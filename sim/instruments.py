@@ -274,6 +274,13 @@ PAPER_RETENTION = {  # Results, "Participant characteristics and response rates"
     ("consumer", "later"): (16, 22),
 }
 
+
+def paper_evaluated(role: str) -> int:
+    """People of ``role`` evaluated at follow-up in the paper's study, both waves (12 providers and 42
+    consumers: the n of Tables 2-4)."""
+    return sum(done for (r, _), (done, _) in PAPER_RETENTION.items() if r == role)
+
+
 # --- Baseline characteristics (Table 1) ---------------------------------------------------
 # Categorical variables: column -> ordered levels; counts per role (providers n = 13,
 # consumers n = 54). Continuous variables: (mean, SD). The model draws baselines from these;

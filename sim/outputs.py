@@ -250,6 +250,19 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def merge_files_into_place(tmp: Path, dest: Path) -> None:
+    """Commit for :func:`staged` into a folder that holds other files worth keeping (the calibration's
+    folder, with the recovery's and validation's files beside the calibration's): move every file of the
+    finished folder ``tmp`` (subfolders included) to the same place under ``dest``, each replaced
+    atomically (``os.replace``); files of ``dest`` that ``tmp`` does not have stay."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for p in sorted(tmp.rglob("*")):
+        if p.is_file():
+            target = dest / p.relative_to(tmp)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(p, target)
+
+
 def merge_into_place(tmp: Path, dest: Path, force: bool = False, command: str = "") -> None:
     """Move every top-level entry of the finished folder ``tmp`` into ``dest``, replacing entries of the
     same name only (``analyze`` into a data folder: the folder's other files are inputs and stay). In a

@@ -25,8 +25,8 @@ from sim.calibration.validation.falsification import (
     falsification,
     simulate_set,
 )
-from sim.calibration.validation.lowo import LowoSettings, coverage, lowo, names_wave, reduced_problem
-from sim.calibration.validation.sections import counts_lines, sobol_lines
+from sim.calibration.validation.lowo import LowoSettings, lowo, names_wave, reduced_problem
+from sim.calibration.validation.sections import counts_lines, coverage, sobol_lines
 from sim.runner import ReplicationPool
 
 

@@ -407,7 +407,7 @@ def _analyze_keeps_the_planning_report(out, scenario, other, run_cli) -> None:
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.relative_to(out) in files} == files
     r = run_cli("analyze", out, "--scenario", other)
     assert r.returncode == 2 and "communities differ" in r.stderr and len(r.stderr.strip().splitlines()) == 1
-    from sim.cli_app import _scenario_of_run
+    from sim.commands.analyze import _scenario_of_run
 
     assert _scenario_of_run(out).name == "bigger_later_wave"
     scenario.write_text(scenario.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Power analysis for a future cluster-randomised trial (``sim/power.py``). Every test asserts theory,
+"""Power analysis for a future cluster-randomised trial (``sim/power/``). Every test asserts theory,
 not stored outputs:
 
 - analytic power: reduces to statsmodels' two-proportion power without clustering; the design

@@ -340,10 +340,10 @@ def paper_cells() -> pd.DataFrame:
                 add(table, it.column, f"{group}_mean", it.paper_mean)
                 add(table, it.column, f"{group}_sd", it.paper_sd)
                 add(table, it.column, f"{group}_of", it.paper_n)
-    add("table2", "N", "all_n", 12)
-    add("table4", "N", "all_n", 42)
-    add("table3", "N", "provider_n", 12)
-    add("table3", "N", "consumer_n", 42)
+    add("table2", "N", "all_n", ins.paper_evaluated("provider"))
+    add("table4", "N", "all_n", ins.paper_evaluated("consumer"))
+    add("table3", "N", "provider_n", ins.paper_evaluated("provider"))
+    add("table3", "N", "consumer_n", ins.paper_evaluated("consumer"))
     # Results: confidence 7.80 in the later communities; consumer mood by wave.
     add("tableS2", "confidence", "later_mean", 7.80)
     for wave, (k, n) in ins.CONSUMER_MOOD_BY_WAVE.items():

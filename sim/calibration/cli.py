@@ -1,5 +1,5 @@
-"""The body of ``python cli.py calibrate`` (the typer command in ``sim/cli_app.py`` only forwards) and the
-``python cli.py recovery`` command (registered in ``sim/cli_app.py``)."""
+"""The body of ``python cli.py calibrate`` (the typer command in ``sim/commands/calibrate.py`` only forwards)
+and the ``python cli.py recovery`` command (registered in ``sim/cli_app.py``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,22 @@ from typing import Any
 
 import typer
 
+from ..commands.common import Workers
+
 
 class CalibrationError(ValueError):
     """A user-facing problem; ``str()`` is one line."""
+
+
+def check_abc_options(budget: int, population: int, out: Path) -> None:
+    """``--population`` (at least 20 particles), ``--budget`` (at least three generations' worth) and
+    ``--out`` (a folder, or nothing yet) of ``calibrate`` and ``recovery``."""
+    if population < 20:
+        raise CalibrationError(f"--population: must be at least 20, got {population}")
+    if budget < 3 * population:
+        raise CalibrationError(f"--budget: must be at least 3 x --population ({3 * population}), got {budget}")
+    if out.exists() and not out.is_dir():
+        raise CalibrationError(f"--out: {out} exists and is not a folder")
 
 
 def calibrate(
@@ -24,18 +37,7 @@ def calibrate(
     ppc_reps: int,
     quiet: bool = False,
 ) -> dict[str, Any]:
-    if budget < 3 * population:
-        raise CalibrationError(f"--budget: must be at least 3 x --population ({3 * population}), got {budget}")
-    if population < 20:
-        raise CalibrationError(f"--population: must be at least 20, got {population}")
-    if seed < 0:
-        raise CalibrationError(f"--seed: must be 0 or more, got {seed}")
-    if workers is not None and workers < 1:
-        raise CalibrationError(f"--workers: must be at least 1, got {workers}")
-    if ppc_reps < 20:
-        raise CalibrationError(f"--ppc-reps: must be at least 20, got {ppc_reps}")
-    if out.exists() and not out.is_dir():
-        raise CalibrationError(f"--out: {out} exists and is not a folder")
+    check_abc_options(budget, population, out)  # --seed, --workers and --ppc-reps: checked by the command's options
 
     from ..runner import RunnerError
     from ..scenario import ScenarioError
@@ -126,26 +128,15 @@ class _Bar:
 
 
 def recovery(
-    cases: int = typer.Option(5, "--cases", help="known parameter sets to recover (each one simulated study)"),
+    cases: int = typer.Option(5, "--cases", min=1, help="known parameter sets to recover (each one simulated study)"),
     budget: int = typer.Option(6000, "--budget", help="simulated studies per recovery calibration"),
     population: int = typer.Option(200, "--population", help="ABC-SMC population size"),
-    seed: int = typer.Option(7, "--seed", help="root seed"),
-    workers: int | None = typer.Option(None, "--workers", help="local worker processes (default: all cores)"),
+    seed: int = typer.Option(7, "--seed", min=0, help="root seed"),
+    workers: Workers = None,
     out: Path = typer.Option(Path("calibration"), "--out", help="folder with calibrated.yaml; recovery.* written here"),
 ) -> None:
     """Parameter recovery: calibrate studies simulated from known parameters, report interval coverage."""
-    checks = (
-        (cases < 1, f"--cases: must be at least 1, got {cases}"),
-        (population < 20, f"--population: must be at least 20, got {population}"),
-        (budget < 3 * population, f"--budget: must be at least 3 x --population ({3 * population}), got {budget}"),
-        (seed < 0, f"--seed: must be 0 or more, got {seed}"),
-        (workers is not None and workers < 1, f"--workers: must be at least 1, got {workers}"),
-        (out.exists() and not out.is_dir(), f"--out: {out} exists and is not a folder"),
-    )
-    for bad, message in checks:
-        if bad:
-            typer.echo(f"error: {message}", err=True)
-            raise typer.Exit(2)
+    check_abc_options(budget, population, out)
     from .recovery import run_recovery
 
     df = run_recovery(cases, budget, population, seed, workers, out)

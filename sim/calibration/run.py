@@ -11,9 +11,6 @@ same at the calibrated point), ``predictive.csv.gz`` (the predictive simulations
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -24,6 +21,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ..outputs import merge_files_into_place, staged
 from . import report
 from .abc import ABCResult
 from .core import CalibrationSettings, Problem, fit_abc
@@ -156,17 +154,11 @@ def run_calibration(
     wall = time.perf_counter() - t_start
     cal["wall_seconds"] = round(wall, 1)
     out = Path(settings.out)
-    tmp = Path(tempfile.mkdtemp(prefix=".calibrate-", dir=out.parent if out.parent.exists() else None))
-    try:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # built beside out, then moved in file by file (recovery.* and validation/ in out stay)
+    with staged(out, commit=merge_files_into_place) as tmp:
+        tmp.mkdir()
         _write_outputs(tmp, problem, result, cal, fit, params, prior_pred, post_pred, point_pred, settings, wall)
-        out.mkdir(parents=True, exist_ok=True)
-        for p in sorted(tmp.rglob("*")):
-            if p.is_file():
-                dest = out / p.relative_to(tmp)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(p, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return {
         "generations": len(result.generations),
         "simulations": result.total_simulations,

@@ -93,7 +93,7 @@ def _mean_and_sd(it: Any, label: str, informs: list[str], sd_informs: list[str])
     ]
 
 
-# --- Which parameters each family of targets informs (the model's mechanisms, sim/model.py) ------
+# --- Which parameters each family of targets informs (the model's mechanisms, sim/model/) ------
 _CONSUMER_RETENTION = [
     "consumer_dropout_hazard_per_month",
     "dropout_attendance_log_hr",
@@ -264,7 +264,7 @@ def _provider_targets(t: list[Target]) -> None:
                     "provider.confidence_answered",
                     "Providers giving a confidence score",
                     it.paper_n,
-                    12,
+                    ins.paper_evaluated("provider"),
                     "Table 2 (7.13 = 57/8: 8 of 12 answered)",
                     ["confidence_response_prob"],
                 )
@@ -383,7 +383,7 @@ def _consumer_targets(t: list[Target]) -> None:
                 f"Consumers: {col.removeprefix('sat_')}, t initial vs later",
                 "t",
                 tval,
-                42,
+                ins.paper_evaluated("consumer"),
                 "Results: Table S4 (Student t, initial minus later)",
                 ["satisfaction_experience_shift", f"consumer_likert_base.{col}", *extra, *_ANSWERS],
                 se=1.0,
@@ -400,7 +400,7 @@ def _caregiver_targets(t: list[Target]) -> None:
             "caregiver.of_providers",
             "Caregivers taking part, of evaluated providers",
             d["of_providers"],
-            12,
+            ins.paper_evaluated("provider"),
             "Results, 'Caregivers' (10 of the 12 evaluated providers)",
             ["scenario.caregiver_availability.providers"],
         )
@@ -410,7 +410,7 @@ def _caregiver_targets(t: list[Target]) -> None:
             "caregiver.of_consumers",
             "Caregivers taking part, of evaluated consumers",
             d["of_consumers"],
-            42,
+            ins.paper_evaluated("consumer"),
             "Results, 'Caregivers' (22 of the 42 evaluated consumers)",
             ["scenario.caregiver_availability.consumers"],
         )

@@ -56,22 +56,13 @@ def _scenario_defaults(outcome, control, reps, trials, alpha, clusters):
     )
 
 
-def check_power_options(
-    outcome, control, reps, clusters, alpha, trials, seed, workers, *, design_mode: bool
-) -> PowerOptions:
+def check_power_options(outcome, control, reps, clusters, alpha, trials, seed, *, design_mode: bool) -> PowerOptions:
     if not design_mode:
         reps, trials, alpha, clusters = _scenario_defaults(outcome, control, reps, trials, alpha, clusters)
     ks = parse_clusters(clusters) if clusters is not None else None
     if alpha is not None and not 0 < alpha < 1:
         raise PowerError(f"--alpha: must be between 0 and 1, got {alpha:g}")
-    if reps is not None and reps < 1:
-        raise PowerError(f"--reps: must be at least 1, got {reps}")
-    if trials is not None and trials < 1:
-        raise PowerError(f"--trials: must be at least 1, got {trials}")
-    if seed is not None and seed < 0:
-        raise PowerError(f"--seed: must be 0 or more, got {seed}")
-    if workers is not None and workers < 1:
-        raise PowerError(f"--workers: must be at least 1, got {workers}")
+    # --reps, --trials, --seed and --workers: checked by the command's options (sim/commands/power.py)
     return PowerOptions(outcome, control, reps, ks, alpha, trials, seed)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from .. import __version__
+from ..outputs import staged
 from .common import PowerError
 from .evaluate import Plan, power_table, resolve, run_trials, tasks_for
 from .schema import Design
@@ -114,9 +115,8 @@ def evaluate_design(
 
             def save(j: int, df: pd.DataFrame) -> None:
                 if work is not None:
-                    tmp = work / f".task-{todo[j]:06d}.tmp"
-                    df.to_parquet(tmp)
-                    tmp.replace(work / f"task-{todo[j]:06d}.parquet")
+                    with staged(work / f"task-{todo[j]:06d}.parquet") as tmp:
+                        df.to_parquet(tmp)
 
             res = map_tasks(
                 run_trials,

@@ -10,16 +10,14 @@ into ``--out`` (default: DIR/validation); only these files are written. Determin
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
 import typer
 
+from ...commands.common import App, Workers, fail
+from ...outputs import atomic_write_bytes, merge_files_into_place, staged
 from ..core import CALIBRATION_DIR, Problem
 from .falsification import calibrated_point, falsification, plot_distances
 from .lowo import LowoSettings, lowo
@@ -35,24 +33,19 @@ class _Args:
         self.__dict__.update(kw)
 
 
-def _fail(msg: str) -> None:
-    print(f"error: {msg}", file=sys.stderr)
-    raise SystemExit(2)
-
-
 def _check(args: _Args) -> None:
     if args.command not in ("all", "lowo"):
-        _fail(f"COMMAND: expected all or lowo, got {args.command!r}")
+        raise fail(f"COMMAND: expected all or lowo, got {args.command!r}")
     for name in ("reps", "lowo_population", "lowo_budget", "lowo_predictive"):
         if getattr(args, name) < 2:
-            _fail(f"--{name.replace('_', '-')}: must be at least 2, got {getattr(args, name)}")
+            raise fail(f"--{name.replace('_', '-')}: must be at least 2, got {getattr(args, name)}")
     for f in ("calibrated.yaml", "fit.csv"):
         if not (args.calibration_dir / f).is_file():
-            _fail(f"{args.calibration_dir / f}: file not found (--calibration-dir)")
+            raise fail(f"{args.calibration_dir / f}: file not found (--calibration-dir)")
     if args.sobol is not None and not args.sobol.is_file():
-        _fail(f"{args.sobol}: file not found (--sobol)")
+        raise fail(f"{args.sobol}: file not found (--sobol)")
     if args.lowo_budget < args.lowo_population:
-        _fail(f"--lowo-budget: {args.lowo_budget} is below --lowo-population {args.lowo_population}")
+        raise fail(f"--lowo-budget: {args.lowo_budget} is below --lowo-population {args.lowo_population}")
 
 
 def validate(
@@ -66,7 +59,7 @@ def validate(
     ] = None,
     sobol: Annotated[Path | None, typer.Option("--sobol", help="a sobol.csv of `python cli.py sensitivity`")] = None,
     seed: Annotated[int, typer.Option("--seed", min=0, help="root seed")] = 20191114,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, help="local worker processes")] = None,
+    workers: Workers = None,
     no_lowo: Annotated[
         bool, typer.Option("--no-lowo", help="skip leave-one-wave-out (keep an earlier lowo.csv)")
     ] = False,
@@ -80,8 +73,6 @@ def validate(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m sim.calibration.validation ARGV`` (the same command as ``python cli.py validate``)."""
-    from ...cli_app import App
-
     cmd = App(add_completion=False, rich_markup_mode=None)
     cmd.command()(validate)
     try:
@@ -94,38 +85,37 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: _Args) -> None:
     _check(args)
     out = args.out or args.calibration_dir / "validation"
-    from ...runner import ReplicationPool
-
     try:
         problem = Problem.default()
         point = calibrated_point(problem, args.calibration_dir / "calibrated.yaml")
     except (OSError, ValueError) as e:
-        _fail(str(e).splitlines()[0])
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".validation-", dir=out))
+        raise fail(str(e).splitlines()[0]) from None
     try:
-        with ReplicationPool(workers=args.workers) as pool:
-            if args.command == "all":
-                table, figs, dists = falsification(problem, point, args.reps, args.seed, pool=pool, progress=True)
-                table.to_csv(tmp / "falsification.csv", index=False, float_format="%.6g")
-                figs.to_csv(tmp / "falsification_figures.csv", index=False, float_format="%.6g")
-                plot_distances(table, dists, tmp / "falsification.png")
-            if args.command == "lowo" or not args.no_lowo:
-                settings = LowoSettings(args.lowo_population, args.lowo_budget, args.lowo_predictive, seed=args.seed)
-                lowo(problem, settings, pool=pool, progress=True).to_csv(
-                    tmp / "lowo.csv", index=False, float_format="%.6g"
-                )
-        for f in FILES[:-1]:  # move the finished tables first, so section.md sees them with the kept ones
-            if (tmp / f).is_file():
-                os.replace(tmp / f, out / f)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        # the tables are moved in first (kept ones stay), so that section.md reads them with the new ones
+        with staged(out, commit=merge_files_into_place) as tmp:
+            tmp.mkdir()
+            _write_tables(args, problem, point, tmp)
         lines = section_from_files(args.calibration_dir, out, args.sobol)
-        (tmp / "section.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        os.replace(tmp / "section.md", out / "section.md")
+        atomic_write_bytes(out / "section.md", ("\n".join(lines) + "\n").encode("utf-8"))
     except OSError as e:
-        _fail(f"{out}: cannot write ({e.strerror or e})")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        raise fail(f"{out}: cannot write ({e.strerror or e})") from None
     print(f"wrote {out}: " + ", ".join(f for f in FILES if (out / f).is_file()))
     print(
         pd.read_csv(out / "falsification.csv").to_string(index=False) if (out / "falsification.csv").is_file() else ""
     )
+
+
+def _write_tables(args: _Args, problem: Problem, point: Any, tmp: Path) -> None:
+    """The falsification table and figure and (unless ``--no-lowo``) the leave-one-wave-out table, in ``tmp``."""
+    from ...runner import ReplicationPool
+
+    with ReplicationPool(workers=args.workers) as pool:
+        if args.command == "all":
+            table, figs, dists = falsification(problem, point, args.reps, args.seed, pool=pool, progress=True)
+            table.to_csv(tmp / "falsification.csv", index=False, float_format="%.6g")
+            figs.to_csv(tmp / "falsification_figures.csv", index=False, float_format="%.6g")
+            plot_distances(table, dists, tmp / "falsification.png")
+        if args.command == "lowo" or not args.no_lowo:
+            settings = LowoSettings(args.lowo_population, args.lowo_budget, args.lowo_predictive, seed=args.seed)
+            lowo(problem, settings, pool=pool, progress=True).to_csv(tmp / "lowo.csv", index=False, float_format="%.6g")

@@ -126,9 +126,3 @@ def lowo(
         if own:
             pool.close()
     return pd.concat(frames, ignore_index=True)
-
-
-def coverage(table: pd.DataFrame) -> pd.DataFrame:
-    """Per held-out wave: figures, inside, coverage."""
-    g = table.groupby("held_out", sort=False)["inside"]
-    return pd.DataFrame({"figures": g.size(), "inside": g.sum().astype(int), "coverage": g.mean()}).reset_index()

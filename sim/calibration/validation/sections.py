@@ -81,12 +81,16 @@ def falsification_lines(table: pd.DataFrame, calibration_files: str = "", figure
     return [*lines, ""]
 
 
+def coverage(table: pd.DataFrame) -> pd.DataFrame:
+    """Per held-out wave: figures, inside, coverage."""
+    g = table.groupby("held_out", sort=False)["inside"]
+    return pd.DataFrame({"figures": g.size(), "inside": g.sum().astype(int), "coverage": g.mean()}).reset_index()
+
+
 def lowo_lines(table: pd.DataFrame | None) -> list[str]:
     head = ["### Leave-one-wave-out", ""]
     if table is None or table.empty:
         return [*head, "Not run (`python -m sim.calibration.validation lowo`).", ""]
-    from .lowo import coverage
-
     first = table.iloc[0]
     lines = [
         *head,
