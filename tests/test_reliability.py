@@ -48,6 +48,7 @@ from sim.outputs import (
     acquire_lock,
     atomic_write_bytes,
     keep_first,
+    merge_files_into_place,
     release_lock,
     staged,
     write_folder,
@@ -223,6 +224,39 @@ def test_staged_is_all_or_nothing_for_files_and_folders(tmp_path):
         tmp.mkdir()
         (tmp / "t.csv").write_text("third")
     assert (d / "t.csv").read_text() == "third" and sorted(p.name for p in tmp_path.iterdir()) == ["chunk", "meta.json"]
+
+
+def test_merge_files_into_place_replaces_only_the_files_written(tmp_path):
+    """The calibration's and validate's commit: the new files replace those of the same name, subfolders
+    included; the folder's other files (recovery.*, validation/) stay; a failed block changes nothing."""
+    out = tmp_path / "calibration"
+    (out / "figures").mkdir(parents=True)
+    (out / "fit.csv").write_text("old fit")
+    (out / "recovery.md").write_text("recovery")
+    (out / "figures" / "recovery.png").write_text("recovery figure")
+    (out / "figures" / "pairs.png").write_text("old pairs")
+
+    def half_written() -> None:
+        with staged(out, commit=merge_files_into_place) as tmp:
+            tmp.mkdir()
+            (tmp / "fit.csv").write_text("half")
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+
+    with pytest.raises(OSError, match="No space"):
+        half_written()
+    assert (out / "fit.csv").read_text() == "old fit" and sorted(p.name for p in tmp_path.iterdir()) == ["calibration"]
+    with staged(out, commit=merge_files_into_place) as tmp:
+        (tmp / "figures").mkdir(parents=True)
+        (tmp / "fit.csv").write_text("new fit")
+        (tmp / "figures" / "pairs.png").write_text("new pairs")
+    files = {p.relative_to(out).as_posix(): p.read_text() for p in out.rglob("*") if p.is_file()}
+    assert files == {
+        "fit.csv": "new fit",
+        "recovery.md": "recovery",
+        "figures/recovery.png": "recovery figure",
+        "figures/pairs.png": "new pairs",
+    }
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["calibration"]
 
 
 def _fake_analysis(in_dir, out_dir, method="t", with_paper=True, scenario_name=None, frames=None):
