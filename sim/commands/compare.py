@@ -119,36 +119,30 @@ def _compare_uncertain(
 
 
 def _print_comparison(comp: Any, names: list[str], reps: int, out_dir: Path) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from ..compare import OUTPUTS, cost_effectiveness_sentences, difference_text
+    from ..reporting import console, rich_table
 
-    from ..compare import OUTPUTS, difference_text
-
-    t = Table(title=f"Difference from {names[0]} (mean over {reps} paired replications, 95% CI)")
-    t.add_column("output")
-    for n in names[1:]:
-        t.add_column(n, justify="right")
+    con = console()
     tab = comp.table
-    for col, (label, _) in OUTPUTS.items():
-        cells = []
-        for n in names[1:]:
-            r = tab[(tab["scenario"] == n) & (tab["output"] == col)].iloc[0]
-            colour = {"better": "green", "worse": "red"}.get(r["verdict"], "white")
-            cells.append(f"[{colour}]{difference_text(r)}[/{colour}]")
-        t.add_row(label, *cells)
-    Console().print(t)
-    if "share_parameter" in tab.columns:
-        u = Table(title="Share of each difference's spread from parameter uncertainty (rest: chance)")
-        u.add_column("output")
-        for n in names[1:]:
-            u.add_column(n, justify="right")
-        for col, (label, _) in OUTPUTS.items():
-            rows = [tab[(tab["scenario"] == n) & (tab["output"] == col)].iloc[0] for n in names[1:]]
-            shares = [r["share_parameter"] for r in rows]
-            u.add_row(label, *(f"{x:.0%}" if x == x else "-" for x in shares))
-        Console().print(u)
-    from ..compare import cost_effectiveness_sentences
+    cols = ("output", *names[1:])
 
+    def row(n: str, col: str) -> Any:
+        return tab[(tab["scenario"] == n) & (tab["output"] == col)].iloc[0]
+
+    def coloured(r: Any) -> str:
+        colour = {"better": "green", "worse": "red"}.get(r["verdict"], "white")
+        return f"[{colour}]{difference_text(r)}[/{colour}]"
+
+    title = f"Difference from {names[0]} (mean over {reps} paired replications, 95% CI)"
+    diffs = [(label, *(coloured(row(n, col)) for n in names[1:])) for col, (label, _) in OUTPUTS.items()]
+    con.print(rich_table(title, cols, diffs, left=("output",)))
+    if "share_parameter" in tab.columns:
+        title = "Share of each difference's spread from parameter uncertainty (rest: chance)"
+        shares = [
+            (label, *(f"{x:.0%}" if x == x else "-" for x in (row(n, col)["share_parameter"] for n in names[1:])))
+            for col, (label, _) in OUTPUTS.items()
+        ]
+        con.print(rich_table(title, cols, shares, left=("output",)))
     for line in cost_effectiveness_sentences(comp):
-        Console().print(line, highlight=False)
-    Console().print(f"written to {out_dir}")
+        con.print(line, highlight=False)
+    con.print(f"written to {out_dir}")

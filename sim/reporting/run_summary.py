@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .console import console, rich_table
+
 
 def print_run_summary(result: Any, scenario: Any, out_dir: Path) -> None:
     """The printed summary of a run: a headline, three tables (sessions, retention, satisfaction) beside
     the paper's figures, and the run's speed."""
-    from rich.console import Console
-
     from ..runner import run_summary_rows
 
-    con = Console()
+    con = console()
     con.print(_summary_headline(result, scenario))
     rows = run_summary_rows(result.summary)
     con.print(_sessions_table(rows["sessions"], scenario))
@@ -42,15 +42,6 @@ def _summary_headline(result: Any, scenario: Any) -> str:
     return head + f" (chosen by --reps auto at ±{auto.precision:.0%}: {hw})"
 
 
-def _table(title: str, columns: tuple[str, ...], left: tuple[str, ...]) -> Any:
-    from rich.table import Table
-
-    t = Table(title=title)
-    for c in columns:
-        t.add_column(c, justify="left" if c in left else "right")
-    return t
-
-
 def _paper_column(columns: tuple[str, ...], paper_study: bool) -> tuple[str, ...]:
     """The console table's columns: the last, "paper", only beside the paper's own study."""
     return columns if paper_study else columns[:-1]
@@ -61,10 +52,10 @@ def _sessions_table(rows: list[dict[str, Any]], scenario: Any) -> Any:
     from ..planning.paper import is_paper_study
 
     paper_study = is_paper_study(scenario)
-    t = _table(
+    t = rich_table(
         "Sessions delivered before follow-up (mean per replication, 95% of replications within)",
         _paper_column(("wave", "held", "range", "cancelled", "paper"), paper_study),
-        ("wave",),
+        left=("wave",),
     )
     paper_waves = paper_study and set(scenario.waves) == {"initial", "later"}
     for r in rows:
@@ -77,10 +68,10 @@ def _sessions_table(rows: list[dict[str, Any]], scenario: Any) -> Any:
 def _retention_table(rows: list[dict[str, Any]], paper_study: bool = True) -> Any:
     from .. import instruments as ins
 
-    t = _table(
+    t = rich_table(
         "Retention: completed the follow-up evaluation (mean per replication)",
         _paper_column(("role", "wave", "still enrolled", "evaluated", "share", "paper"), paper_study),
-        ("role", "wave"),
+        left=("role", "wave"),
     )
     for r in rows:
         p = ins.PAPER_RETENTION.get((r["role"], r["wave"])) if paper_study else None
@@ -92,10 +83,10 @@ def _retention_table(rows: list[dict[str, Any]], paper_study: bool = True) -> An
 
 
 def _satisfaction_table(rows: list[dict[str, Any]], paper_study: bool = True) -> Any:
-    t = _table(
+    t = rich_table(
         "Satisfaction headline (share of those evaluated)",
         _paper_column(("role", "item", "simulated", "paper"), paper_study),
-        ("role", "item"),
+        left=("role", "item"),
     )
     paper_items = _paper_headline() if paper_study else {}
     for r in rows:
