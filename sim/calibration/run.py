@@ -198,14 +198,18 @@ def _meta(settings: CalibrationSettings, problem: Problem, result: ABCResult, t_
 
 
 #: Files whose content determines the calibration's result, as globs relative to the repository root:
-#: the model (a module ``sim/model.py`` or a package ``sim/model/``, whichever exists), the per-study
-#: summaries, the calibration code itself and its inputs. Read by :func:`model_source_files`.
+#: the model (a module ``sim/model.py`` or a package ``sim/model/``, whichever exists), the paper's figures
+#: it draws baselines from and the targets are made of (``sim/instruments.py``), the scenario's meaning
+#: (``sim/scenario.py``: calendar, communities, waves), the per-study summaries, the calibration code
+#: itself and its inputs. Read by :func:`model_source_files`.
 MODEL_SOURCES = (
     "sim/model.py",
     "sim/model/**/*.py",
     "sim/follow_up.py",
     "sim/baseline.py",
+    "sim/instruments.py",
     "sim/parameters.py",
+    "sim/scenario.py",
     "sim/streams.py",
     "sim/analysis/summaries.py",
     "sim/analysis/prep.py",
