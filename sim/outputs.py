@@ -250,17 +250,18 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def merge_files_into_place(tmp: Path, dest: Path) -> None:
+def merge_files_into_place(tmp: Path, dest: Path, last: tuple[str, ...] = ()) -> None:
     """Commit for :func:`staged` into a folder that holds other files worth keeping (the calibration's
     folder, with the recovery's and validation's files beside the calibration's): move every file of the
     finished folder ``tmp`` (subfolders included) to the same place under ``dest``, each replaced
-    atomically (``os.replace``); files of ``dest`` that ``tmp`` does not have stay."""
+    atomically (``os.replace``), the files named in ``last`` (paths relative to ``tmp``) after the others;
+    files of ``dest`` that ``tmp`` does not have stay."""
     dest.mkdir(parents=True, exist_ok=True)
-    for p in sorted(tmp.rglob("*")):
-        if p.is_file():
-            target = dest / p.relative_to(tmp)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(p, target)
+    files = [p.relative_to(tmp).as_posix() for p in sorted(tmp.rglob("*")) if p.is_file()]
+    for rel in sorted(files, key=lambda f: (f in last, f)):
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp / rel, target)
 
 
 def merge_into_place(tmp: Path, dest: Path, force: bool = False, command: str = "") -> None:

@@ -34,6 +34,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -226,9 +227,10 @@ def test_staged_is_all_or_nothing_for_files_and_folders(tmp_path):
     assert (d / "t.csv").read_text() == "third" and sorted(p.name for p in tmp_path.iterdir()) == ["chunk", "meta.json"]
 
 
-def test_merge_files_into_place_replaces_only_the_files_written(tmp_path):
+def test_merge_files_into_place_replaces_only_the_files_written(tmp_path, monkeypatch):
     """The calibration's and validate's commit: the new files replace those of the same name, subfolders
-    included; the folder's other files (recovery.*, validation/) stay; a failed block changes nothing."""
+    included; the folder's other files (recovery.*, validation/) stay; a failed block changes nothing; the
+    files named ``last`` (the calibration's calibrated.yaml, which scenarios read) are moved after the others."""
     out = tmp_path / "calibration"
     (out / "figures").mkdir(parents=True)
     (out / "fit.csv").write_text("old fit")
@@ -257,6 +259,19 @@ def test_merge_files_into_place_replaces_only_the_files_written(tmp_path):
         "figures/pairs.png": "new pairs",
     }
     assert sorted(p.name for p in tmp_path.iterdir()) == ["calibration"]
+    moved = []
+    real_replace = os.replace
+
+    def recording_replace(src, dst):
+        moved.append(Path(dst).relative_to(out).as_posix())
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", recording_replace)
+    with staged(out, commit=partial(merge_files_into_place, last=("calibrated.yaml",))) as tmp:
+        tmp.mkdir()
+        for name in ("calibrated.yaml", "fit.csv", "report.md"):
+            (tmp / name).write_text("new")
+    assert moved[-1] == "calibrated.yaml" and sorted(moved) == ["calibrated.yaml", "fit.csv", "report.md"]
 
 
 def _fake_analysis(in_dir, out_dir, method="t", with_paper=True, scenario_name=None, frames=None):

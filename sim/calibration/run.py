@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +157,8 @@ def run_calibration(
     out = Path(settings.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     # built beside out, then moved in file by file (recovery.* and validation/ in out stay)
-    with staged(out, commit=merge_files_into_place) as tmp:
+    # calibrated.yaml, which the scenarios read, last: a failed move leaves the previous one in use
+    with staged(out, commit=partial(merge_files_into_place, last=("calibrated.yaml",))) as tmp:
         tmp.mkdir()
         _write_outputs(tmp, problem, result, cal, fit, params, prior_pred, post_pred, point_pred, settings, wall)
     return {
@@ -200,8 +202,8 @@ def _meta(settings: CalibrationSettings, problem: Problem, result: ABCResult, t_
 #: Files whose content determines the calibration's result, as globs relative to the repository root:
 #: the model (a module ``sim/model.py`` or a package ``sim/model/``, whichever exists), the paper's figures
 #: it draws baselines from and the targets are made of (``sim/instruments.py``), the scenario's meaning
-#: (``sim/scenario.py``: calendar, communities, waves), the per-study summaries, the calibration code
-#: itself and its inputs. Read by :func:`model_source_files`.
+#: (``sim/scenario.py``: calendar, communities, waves), the per-study summaries and the statistics they
+#: use, the calibration code itself and its inputs. Read by :func:`model_source_files`.
 MODEL_SOURCES = (
     "sim/model.py",
     "sim/model/**/*.py",
@@ -210,9 +212,13 @@ MODEL_SOURCES = (
     "sim/instruments.py",
     "sim/parameters.py",
     "sim/scenario.py",
+    "sim/scenario_pipeline.py",  # scenario sections the model reads (staff pipeline, caseload)
+    "sim/yaml_unique.py",  # the loader of targets, priors and parameter sets
     "sim/streams.py",
     "sim/analysis/summaries.py",
     "sim/analysis/prep.py",
+    "sim/analysis/stats.py",  # the summaries' tests (the paper's t rule)
+    "sim/analysis/grouped.py",  # the summaries' grouped sums
     "sim/calibration/*.py",
     "sim/priors.py",  # the ABC sampler's prior
     "scenarios/paper_study.yaml",
