@@ -431,6 +431,19 @@ def test_cli_analyze_exit_codes(tmp_path, frames):
     assert "Traceback" not in bad.stderr
 
 
+def test_cli_analyze_method_reaches_the_tests(tmp_path, frames):
+    """``analyze --method mwu`` tests the continuous and Likert items with Mann-Whitney U; the default (the
+    paper's t rule) never does."""
+    d = _to_dir(frames, tmp_path / "in")
+    for method in ("mwu", "t"):
+        r = run_cli("analyze", d, "--method", method, "--out", tmp_path / method, cwd=ROOT)
+        assert r.returncode == 0, r.stderr
+    mwu, t = (pd.read_csv(tmp_path / m / "tests.csv") for m in ("mwu", "t"))
+    assert set(mwu.loc[mwu["item"] == "age", "test"]) <= {"Mann-Whitney U", "not computable"}
+    assert (mwu["test"] == "Mann-Whitney U").any() and not (t["test"] == "Mann-Whitney U").any()
+    assert (t["test"].isin(["Student t", "Welch t"])).any()
+
+
 # --- integration with the model -----------------------------------------------------------------
 def test_integration_with_the_model():
     model = pytest.importorskip("sim.model")

@@ -240,10 +240,11 @@ def test_bad_options_exit_2_with_one_line(tmp_path, command, bad):
     # `python cli.py` in this process (tests/helpers/cli.py): nine interpreter starts saved
     from helpers.cli import run_cli
 
+    assert run_cli(command, "--help", cwd=ROOT).returncode == 0  # the command exists (an unknown one exits 2 too)
     for args in bad:
         r = run_cli(command, *args, "--out", tmp_path / "x", cwd=ROOT)
         assert r.returncode == 2, (args, r.stderr)
-        assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error: "), r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith(f"error: {args[0]}:"), r.stderr
         assert not (tmp_path / "x").exists()
 
 

@@ -225,3 +225,22 @@ def test_reps_auto_without_the_precision_is_one_warning_line(tmp_path):
     assert r.stderr.strip().splitlines() == [
         "warning: --reps auto: precision ±0.1% not reached within 3 replications (--max-reps); results use all 3"
     ]
+
+
+def test_run_summary_shows_the_paper_column_only_beside_the_paper_study():
+    """The printed tables put the paper's figures beside the simulated ones only for the paper's own study
+    (sim.planning.paper.is_paper_study); the paper's 26/32 consumers of the initial wave evaluated."""
+    from sim.planning.paper import is_paper_study
+    from sim.reporting.run_summary import _retention_table, _satisfaction_table, _sessions_table
+    from sim.scenario import load_scenario
+
+    root = Path(__file__).resolve().parents[1] / "scenarios"
+    paper, other = load_scenario(root / "paper_study.yaml"), load_scenario(root / "rural_county.yaml")
+    assert is_paper_study(paper) and not is_paper_study(other)
+    ret = [{"role": "consumer", "wave": "initial", "retained": 20.0, "evaluated": 18.0, "recruited": 32, "share": 0.56}]
+    sat = [{"role": "consumer", "item": "satisfied overall", "share": 0.9, "evaluated": 18.0}]
+    ses = [{"wave": "total", "mean": 200.0, "lo": 180, "hi": 220, "cancelled": 10.0}]
+    for flag, sc in ((True, paper), (False, other)):
+        for t in (_retention_table(ret, flag), _satisfaction_table(sat, flag), _sessions_table(ses, sc)):
+            assert (t.columns[-1].header == "paper") is flag, [c.header for c in t.columns]
+    assert list(_retention_table(ret, True).columns[-1].cells) == ["26/32 (81%)"]

@@ -324,18 +324,19 @@ def _cli(*args: str, cwd: Path, process: bool = False) -> subprocess.CompletedPr
 
 
 @pytest.mark.parametrize(
-    "args",
+    ("args", "option"),
     [
-        ["--outcome", "no_such_item", "--control-rate", "0.3"],
-        ["--outcome", "ben_mood", "--control-rate", "1.5"],
-        ["--outcome", "ben_mood", "--control-rate", "0.3", "--clusters", "1,4"],
+        (["--outcome", "no_such_item", "--control-rate", "0.3"], "--outcome"),
+        (["--outcome", "ben_mood", "--control-rate", "1.5"], "--control-rate"),
+        (["--outcome", "ben_mood", "--control-rate", "0.3", "--clusters", "1,4"], "--clusters"),
+        (["--outcome", "ben_mood", "--control-rate", "0.3", "--alpha", "1.5"], "--alpha"),
     ],
-    ids=["unknown-outcome", "rate-outside-0-1", "one-cluster"],
+    ids=["unknown-outcome", "rate-outside-0-1", "one-cluster", "alpha-outside-0-1"],
 )
-def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, args):
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, args, option):
     p = _cli(str(REPO / "scenarios" / "later_wave.yaml"), *args, "--workers", "1", cwd=tmp_path)
     assert p.returncode == 2
-    assert len(p.stderr.strip().splitlines()) == 1 and p.stderr.startswith("error:")
+    assert len(p.stderr.strip().splitlines()) == 1 and p.stderr.startswith(f"error: {option}:"), p.stderr
     assert not (tmp_path / "outputs").exists()
 
 

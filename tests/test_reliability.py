@@ -227,6 +227,37 @@ def test_staged_is_all_or_nothing_for_files_and_folders(tmp_path):
     assert (d / "t.csv").read_text() == "third" and sorted(p.name for p in tmp_path.iterdir()) == ["chunk", "meta.json"]
 
 
+def test_an_os_error_no_module_named_is_one_line(capsys, scen, tmp_path, monkeypatch):
+    """An ``OSError`` that reaches the CLI as it is (here from the destination check) ends as one line naming
+    the path and the cause, exit code 2, never a traceback."""
+    import sim.outputs
+
+    out = tmp_path / "o"
+
+    def denied(*args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(out))
+
+    monkeypatch.setattr(sim.outputs, "check_destination", denied)
+    code, _, err = cli(capsys, "run", scen["a"], "--reps", 2, "--workers", 1, "-q", "--out", out)
+    one_line(code, err, "permission denied", str(out))
+
+
+def test_ctrl_c_before_any_chunk_exits_130_and_leaves_nothing(capsys, scen, tmp_path, monkeypatch):
+    """Ctrl-C during a run with no finished chunk: exit code 130, one line, no output and no work folder."""
+    import sim.runner
+
+    out = tmp_path / "o"
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        work_dir_for(out).mkdir(parents=True)  # as a run that had started its work folder
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim.runner, "run_to_directory", interrupted)
+    code, _, err = cli(capsys, "run", scen["a"], "--reps", 2, "--workers", 1, "-q", "--out", out)
+    assert code == 130 and err.strip().splitlines() == ["error: interrupted; nothing was written"], err
+    assert not out.exists() and not work_dir_for(out).exists()
+
+
 def test_merge_files_into_place_replaces_only_the_files_written(tmp_path, monkeypatch):
     """The calibration's and validate's commit: the new files replace those of the same name, subfolders
     included; the folder's other files (recovery.*, validation/) stay; a failed block changes nothing; the
