@@ -416,11 +416,17 @@ def test_data_without_any_person_is_refused_in_one_line(tmp_path, frames):
     assert not (tmp_path / "o").exists()
 
 
-def test_cli_analyze_exit_codes(tmp_path, frames):
+def test_cli_analyze_exit_codes_and_method(tmp_path, frames):
+    """Exit 0 and the tests; ``--method mwu`` tests the continuous and Likert items with Mann-Whitney U, the
+    default (the paper's t rule) never does; bad data: one line naming file and column, exit 2."""
     d = _to_dir(frames, tmp_path / "in")
-    ok = run_cli("analyze", d, "--out", tmp_path / "o", cwd=ROOT)  # in this process: tests/helpers/cli.py
-    assert ok.returncode == 0, ok.stderr
-    assert (tmp_path / "o" / "tests.csv").exists()
+    for method in ("t", "mwu"):  # in this process: tests/helpers/cli.py
+        ok = run_cli("analyze", d, "--method", method, "--out", tmp_path / method, cwd=ROOT)
+        assert ok.returncode == 0, ok.stderr
+    t, mwu = (pd.read_csv(tmp_path / m / "tests.csv") for m in ("t", "mwu"))
+    assert set(mwu.loc[mwu["item"] == "age", "test"]) <= {"Mann-Whitney U", "not computable"}
+    assert (mwu["test"] == "Mann-Whitney U").any() and not (t["test"] == "Mann-Whitney U").any()
+    assert t["test"].isin(["Student t", "Welch t"]).any()
     df = pd.read_csv(d / "consumers.csv").drop(columns="wave")
     df.to_csv(d / "consumers.csv", index=False)
     bad = run_cli("analyze", d, cwd=ROOT)
@@ -429,19 +435,6 @@ def test_cli_analyze_exit_codes(tmp_path, frames):
         f"error: {d / 'consumers.csv'}: column 'wave': missing (required: see docs/data_dictionary.md)"
     )
     assert "Traceback" not in bad.stderr
-
-
-def test_cli_analyze_method_reaches_the_tests(tmp_path, frames):
-    """``analyze --method mwu`` tests the continuous and Likert items with Mann-Whitney U; the default (the
-    paper's t rule) never does."""
-    d = _to_dir(frames, tmp_path / "in")
-    for method in ("mwu", "t"):
-        r = run_cli("analyze", d, "--method", method, "--out", tmp_path / method, cwd=ROOT)
-        assert r.returncode == 0, r.stderr
-    mwu, t = (pd.read_csv(tmp_path / m / "tests.csv") for m in ("mwu", "t"))
-    assert set(mwu.loc[mwu["item"] == "age", "test"]) <= {"Mann-Whitney U", "not computable"}
-    assert (mwu["test"] == "Mann-Whitney U").any() and not (t["test"] == "Mann-Whitney U").any()
-    assert (t["test"].isin(["Student t", "Welch t"])).any()
 
 
 # --- integration with the model -----------------------------------------------------------------
