@@ -125,6 +125,11 @@ def _cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def local_workers(workers: int | None) -> int:
+    """The processes of a local pool: ``workers``, or all cores the process may use when None."""
+    return _cpu_count() if workers is None else int(workers)
+
+
 def _check_scheduler_address(scheduler: str) -> None:
     """A mistyped address (no port, unknown scheme) as one line, before ``distributed.Client`` (which
     raises ValueError half-made, then waits 10 s and prints a traceback while it is collected)."""
@@ -170,7 +175,7 @@ class ReplicationPool:
             self.workers = max(1, sum(self._client.nthreads().values()))
             self.kind = "dask"
         else:
-            n = _cpu_count() if workers is None else int(workers)
+            n = local_workers(workers)
             if n < 1:
                 raise RunnerError(f"--workers must be at least 1, got {n}")
             self.workers = n

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .. import __version__
 from .assembly import RunResult, assemble
-from .backends import ReplicationPool, _cpu_count
+from .backends import ReplicationPool, local_workers
 from .base import (
     AUTO_CHUNK,
     DEFAULT_MODEL,
@@ -150,7 +150,7 @@ def _chunking_workers(
         return None
     if pool is not None:
         return pool.workers
-    return _cpu_count() if workers is None else max(1, int(workers))  # as ReplicationPool will have
+    return max(1, local_workers(workers))  # as ReplicationPool will have (it refuses fewer than 1)
 
 
 def run_to_directory(

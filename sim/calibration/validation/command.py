@@ -17,7 +17,7 @@ import pandas as pd
 import typer
 
 from ...commands.common import App, Workers, fail
-from ...outputs import atomic_write_bytes, merge_files_into_place, staged
+from ...outputs import atomic_write_bytes, describe_os_error, merge_files_into_place, staged
 from ..core import CALIBRATION_DIR, Problem
 from .falsification import calibrated_point, falsification, plot_distances
 from .lowo import LowoSettings, lowo
@@ -99,7 +99,7 @@ def _run(args: _Args) -> None:
         lines = section_from_files(args.calibration_dir, out, args.sobol)
         atomic_write_bytes(out / "section.md", ("\n".join(lines) + "\n").encode("utf-8"))
     except OSError as e:
-        raise fail(f"{out}: cannot write ({e.strerror or e})") from None
+        raise fail(describe_os_error(e, out)) from None
     print(f"wrote {out}: " + ", ".join(f for f in FILES if (out / f).is_file()))
     print(
         pd.read_csv(out / "falsification.csv").to_string(index=False) if (out / "falsification.csv").is_file() else ""
