@@ -445,9 +445,12 @@ def small_disk(tmp_path):
     _umount(where)
 
 
-def test_full_disk_real_tmpfs_then_resume(small_disk, tmp_path, capsys, scen):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_full_disk_real_tmpfs_then_resume(small_disk, tmp_path, capsys, scen, workers):
+    """In-process, the run writes each chunk from the bytes it computed; in a local pool each worker writes
+    its own chunk's folder: a full disk in either is one line, leaves no partial chunk, and resumes."""
     out = small_disk / "out"
-    args = ["run", scen["a"], "--reps", 12, "--chunk-size", 2, "--workers", 1, "--no-analysis", "-q"]
+    args = ["run", scen["a"], "--reps", 12, "--chunk-size", 2, "--workers", workers, "--no-analysis", "-q"]
     code, _, err = cli(capsys, *args, "--out", out)
     kept = _assert_clean_after_full_disk(err, code, small_disk, out)
     if kept:  # make room and resume: the same files as an uninterrupted run

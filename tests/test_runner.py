@@ -179,6 +179,49 @@ def test_map_replications_length_checked():
         map_replications(lambda f: [1], fm.small_scenario(), 3, model=fm.FAKE_MODEL, workers=1, chunk_size=3)
 
 
+def test_local_pool_workers_write_their_chunks_themselves(tmp_path, monkeypatch):
+    """A local pool's worker writes its chunk's folder (tables, summary, hook tables) itself: this process
+    writes none of them, and the files are those of the in-process run, which writes each chunk here."""
+    from sim.runner import loop
+
+    written_here = []
+    real = loop.write_chunk
+
+    def write_chunk(chunks_dir, a, b, out):
+        written_here.append((a, b))
+        return real(chunks_dir, a, b, out)
+
+    monkeypatch.setattr(loop, "write_chunk", write_chunk)
+    seen = {}
+
+    def fin(tmp_out, result):
+        seen[tmp_out.name] = result.extras.concat("per_rep")
+
+    pool_dir, _ = _run(tmp_path, "pool", replications=7, chunk_size=2, workers=2, post=_post_hook, finalize=fin)
+    assert written_here == []
+    here_dir, _ = _run(tmp_path, "here", replications=7, chunk_size=2, workers=1, post=_post_hook, finalize=fin)
+    assert written_here == [(0, 2), (2, 4), (4, 6), (6, 7)]
+    assert fm.file_hashes(pool_dir) == fm.file_hashes(here_dir)
+    a, b = seen.values()
+    pd.testing.assert_frame_equal(a, b)
+    assert a["replication"].tolist() == list(range(7))
+
+
+def test_abort_stops_running_workers():
+    """Ctrl-C aborts the pool: its running workers are stopped before abort() returns, so none writes a
+    chunk after the run has reported what it kept."""
+    pool = runner.ReplicationPool(workers=2)
+    procs = list(pool.executor._processes.values())
+    running = [pool.executor.submit(time.sleep, 60) for _ in range(2)]
+    deadline = time.monotonic() + 10
+    while not all(f.running() for f in running) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    t = time.monotonic()
+    pool.abort()
+    assert time.monotonic() - t < 10
+    assert len(procs) == 2 and not any(p.is_alive() for p in procs)
+
+
 def test_reusable_pool():
     sc = fm.small_scenario()
     with runner.ReplicationPool(workers=2) as pool:

@@ -51,6 +51,7 @@ from .base import (
 )
 from .chunks import (
     ChunkedExtras,
+    ChunkOutput,
     chunk_name,
     chunk_ranges,
     default_chunk_size,
@@ -61,7 +62,6 @@ from .chunks import (
 from .disk import RunPlan, make_plan, run_to_directory
 from .memory import map_chunks, map_replications, simulate_frames
 from .summaries import SummaryChunk, key_outputs, replication_summary, run_summary_rows
-from .tasks import ChunkOutput
 from .workdir import _lock, _unlock, scenario_hash, work_dir_for
 
 # The names these helpers had when the runner was one module.

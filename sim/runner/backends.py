@@ -218,8 +218,17 @@ class ReplicationPool:
             self._client = None
 
     def abort(self) -> None:
+        """Abandon running work (Ctrl-C): the local workers are stopped, so that none writes a chunk's
+        files after this returns (the caller may be about to remove the work folder)."""
         if self.kind == "processes":
+            procs = list((getattr(self.executor, "_processes", None) or {}).values())  # CPython's pool
             self.executor.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
+                with suppress(Exception):
+                    proc.terminate()
+            for proc in procs:
+                with suppress(Exception):
+                    proc.join(5)
         if self._client is not None:
             with suppress(Exception):
                 self._client.close(timeout=5)
@@ -267,11 +276,22 @@ def drive(
                 on_done(idx, fut.result()[1])
                 advance(n)
             if stop():
-                for fut in pending:
-                    fut.cancel()
+                _settle(pending)
                 pending.clear()
                 break
-    except BaseException:
-        for fut in pending:
-            fut.cancel()
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):  # the pool is aborted next (ReplicationPool.close_after)
+            for fut in pending:
+                fut.cancel()
+        else:
+            _settle(pending)
         raise
+
+
+def _settle(pending: Iterable[Future]) -> None:
+    """Cancel the chunks not started and wait for those running: a local pool's worker writes its chunk's
+    files itself, and none may land after the caller goes on (to assemble, or to report an error)."""
+    pending = list(pending)
+    for fut in pending:
+        fut.cancel()
+    wait(pending)

@@ -9,14 +9,30 @@ import math
 import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import suppress
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from ..outputs import keep_first, staged
 from .base import CHUNKS_PER_WORKER, MAX_CHUNK, MAX_CHUNK_COMMUNITY_MONTHS, MIN_CHUNK, TARGET_CHUNKS, RunnerError
-from .tasks import ChunkOutput
+
+
+@dataclass
+class ChunkOutput:
+    """What a stored chunk sends back: per-replication events, each table file's bytes (``{table}.csv`` as
+    written by ``write_table``, or ``{table}.parquet``), the replication summary and the post-processing
+    hook's tables, pickled in the worker: the parent writes them to the chunk's files as they came,
+    rather than unpickling a chunk's ~12 MB of analysis tables and pickling them again (paper_study).
+    ``written``: a local pool's worker wrote the chunk's folder itself (:func:`chunk_folder`); then
+    ``tables`` and ``extras`` are empty and the parent writes nothing."""
+
+    events: list[int]
+    tables: dict[str, bytes]  # file name -> bytes
+    summary: pd.DataFrame
+    extras: dict[str, bytes]  # name -> the table's pickle (read back with pandas.read_pickle)
+    written: bool = False
 
 
 def default_chunk_size(n: int, community_months: float | None = None, workers: int | None = None) -> int:
@@ -60,18 +76,31 @@ def chunk_name(a: int, b: int) -> str:
     return f"{a:010d}-{b:010d}"
 
 
-def write_chunk(chunks_dir: Path, a: int, b: int, out: ChunkOutput) -> None:
-    """Write a chunk's files into a temporary folder, then rename it into place (a chunk computed twice keeps
-    the first copy)."""
-    tmp = chunks_dir / f".tmp-{chunk_name(a, b)}-{os.getpid()}"
-    with staged(chunks_dir / chunk_name(a, b), tmp, commit=keep_first) as tmp:
+@contextmanager
+def chunk_folder(dest: Path) -> Iterator[Path]:
+    """A chunk's folder ``dest`` (``chunks/<chunk_name>``), built under a temporary name in the same folder
+    and renamed into place when the block completes (a chunk computed twice keeps the first copy; a
+    half-written one is never seen: names starting with "." are not chunks)."""
+    tmp = dest.parent / f".tmp-{dest.name}-{os.getpid()}"
+    with staged(dest, tmp, commit=keep_first) as tmp:
         tmp.mkdir()
+        yield tmp
+
+
+def write_chunk_meta(folder: Path, events: list[int], summary: pd.DataFrame, extras: Mapping[str, bytes]) -> None:
+    """The chunk's files besides its tables: the replication summary, the hook's pickled tables, the events."""
+    summary.to_pickle(folder / "summary.pkl")
+    for name, data in extras.items():
+        (folder / f"extra.{name}.pkl").write_bytes(data)
+    (folder / "events.json").write_text(json.dumps(events))
+
+
+def write_chunk(chunks_dir: Path, a: int, b: int, out: ChunkOutput) -> None:
+    """Write the files a chunk sent back (:class:`ChunkOutput`) into its folder (:func:`chunk_folder`)."""
+    with chunk_folder(chunks_dir / chunk_name(a, b)) as tmp:
         for name, data in out.tables.items():
             (tmp / name).write_bytes(data)
-        out.summary.to_pickle(tmp / "summary.pkl")
-        for name, data in out.extras.items():
-            (tmp / f"extra.{name}.pkl").write_bytes(data)
-        (tmp / "events.json").write_text(json.dumps(out.events))
+        write_chunk_meta(tmp, out.events, out.summary, out.extras)
 
 
 def read_chunk_meta(chunks_dir: Path, a: int, b: int) -> tuple[list[int], pd.DataFrame]:

@@ -1,6 +1,6 @@
 """The chunk loop of a stored run: reuse the chunks already in the work folder, compute the others (their
-files written by :func:`.chunks.write_chunk` as each finishes), and with ``--reps auto`` stop once the
-replications algorithm is satisfied."""
+files written by a local pool's worker itself, or by :func:`.chunks.write_chunk` here from the bytes a
+chunk sends back), and with ``--reps auto`` stop once the replications algorithm is satisfied."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from ..replications import ReplicationsAlgorithm
 from .backends import ReplicationPool, drive
-from .chunks import chunk_name, chunk_ranges, read_chunk_meta, write_chunk
+from .chunks import ChunkOutput, chunk_name, chunk_ranges, read_chunk_meta, write_chunk
 from .progress import _Progress
 from .summaries import SummaryChunk, key_outputs
-from .tasks import ChunkOutput, Task
+from .tasks import Task
 
 if TYPE_CHECKING:
     from .disk import RunPlan
@@ -56,7 +56,9 @@ class ChunkLoop:
     def task_for(self, a: int, b: int) -> Task:
         p = self.plan
         items = tuple((r, p.seed, p.parameters_for(r) if p.parameters_for else None) for r in range(a, b))
-        return Task(p.scenario, items, p.model, "store", p.post, table_format=p.table_format)
+        # a local pool's worker writes the chunk's folder itself (same files); elsewhere this process does
+        here = str(self.chunks_dir / chunk_name(a, b)) if self.pool.kind == "processes" else None
+        return Task(p.scenario, items, p.model, "store", p.post, table_format=p.table_format, chunk_dir=here)
 
     def run_ranges(
         self, ranges: list[tuple[int, int]], stop: Callable[[], bool] = lambda: False, counted: bool = False
@@ -80,7 +82,8 @@ class ChunkLoop:
         drive(self.pool, ((i, self.task_for(*ranges[i])) for i in todo), on_done, advance, stop)
 
     def done(self, a: int, b: int, out: ChunkOutput) -> None:
-        write_chunk(self.chunks_dir, a, b, out)
+        if not out.written:
+            write_chunk(self.chunks_dir, a, b, out)
         self.summaries[(a, b)] = SummaryChunk(out.summary)
         self.computed += 1
         self.feed()

@@ -1,5 +1,6 @@
 """Work items and the worker function: a chunk of consecutive replications, simulated in a worker, then
-either mapped (the in-memory path) or turned into table files (the stored path)."""
+either mapped (the in-memory path) or turned into table files (the stored path): sent back as bytes, or,
+by a worker that shares the parent's file system (a local pool), written into the chunk's folder."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import pickle
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
 from .base import ModelAPI, _resolve
+from .chunks import ChunkOutput, chunk_folder, write_chunk_meta
 from .summaries import replication_summary
 
 
@@ -25,19 +28,18 @@ class Task:
     fn: Callable[..., Any] | None = None  # map: the user's function; store: the post-processing hook
     pass_frames: bool = True
     table_format: str = "csv"  # store: "csv" (the model's write_table) or "parquet"
+    # store: the chunk's folder, when the worker writes it itself (a local pool: no ~40 MB of a
+    # paper_study chunk's files through the pipe, and the parent's process stays free); None: send bytes
+    chunk_dir: str | None = None
 
 
-@dataclass
-class ChunkOutput:
-    """What a stored chunk sends back: per-replication events, each table file's bytes (``{table}.csv`` as
-    written by ``write_table``, or ``{table}.parquet``), the replication summary and the post-processing
-    hook's tables, pickled in the worker: the parent writes them to the chunk's files as they came,
-    rather than unpickling a chunk's ~12 MB of analysis tables and pickling them again (paper_study)."""
+def _writer(api: ModelAPI, table_format: str) -> Callable[[pd.DataFrame, Any], None]:
+    if table_format == "parquet":
+        from ..datasets import write_parquet_table
 
-    events: list[int]
-    tables: dict[str, bytes]  # file name -> bytes
-    summary: pd.DataFrame
-    extras: dict[str, bytes]  # name -> the table's pickle (read back with pandas.read_pickle)
+        return write_parquet_table
+    assert api.write_table is not None
+    return api.write_table
 
 
 def _table_bytes(write: Callable[[pd.DataFrame, Any], None], df: pd.DataFrame, tmpdir: str, name: str) -> bytes:
@@ -49,11 +51,8 @@ def _table_bytes(write: Callable[[pd.DataFrame, Any], None], df: pd.DataFrame, t
 
 def table_files(api: ModelAPI, frames: dict[str, pd.DataFrame], table_format: str) -> dict[str, bytes]:
     """Each table of a chunk as the bytes of its file (``TABLE.csv`` or ``TABLE.parquet``)."""
-    if table_format == "parquet":
-        from ..datasets import write_parquet_table as write
-    else:
-        write = api.write_table
-    assert api.tables is not None and write is not None
+    write = _writer(api, table_format)
+    assert api.tables is not None
     with tempfile.TemporaryDirectory(prefix="pss-chunk-") as tmp:
         return {
             f"{t}.{table_format}": _table_bytes(write, frames.get(t, pd.DataFrame()), tmp, f"{t}.{table_format}")
@@ -75,8 +74,25 @@ def execute(task: Task) -> tuple[list[int], Any]:
         return events, task.fn(api.to_frames(results))
     frames = api.to_frames(results)
     del results
-    tables = table_files(api, frames, task.table_format)
+    if task.chunk_dir is not None:
+        return events, _write_chunk_here(task, api, frames, events)
+    tables = table_files(api, frames, task.table_format)  # before the hook sees the frames
     summary = replication_summary(frames)
+    return events, ChunkOutput(events, tables, summary, _hook_tables(task, frames))
+
+
+def _hook_tables(task: Task, frames: dict[str, pd.DataFrame]) -> dict[str, bytes]:
     extras = dict(task.fn(frames)) if task.fn is not None else {}
-    pickled = {name: pickle.dumps(df, protocol=pickle.HIGHEST_PROTOCOL) for name, df in extras.items()}
-    return events, ChunkOutput(events, tables, summary, pickled)
+    return {name: pickle.dumps(df, protocol=pickle.HIGHEST_PROTOCOL) for name, df in extras.items()}
+
+
+def _write_chunk_here(task: Task, api: ModelAPI, frames: dict[str, pd.DataFrame], events: list[int]) -> ChunkOutput:
+    """Write the chunk's folder in this worker (the same files the parent would write from the bytes)."""
+    assert task.chunk_dir is not None and api.tables is not None
+    write, fmt = _writer(api, task.table_format), task.table_format
+    summary = replication_summary(frames)
+    with chunk_folder(Path(task.chunk_dir)) as folder:
+        for t in api.tables:  # before the hook sees the frames
+            write(frames.get(t, pd.DataFrame()), os.path.join(folder, f"{t}.{fmt}"))
+        write_chunk_meta(folder, events, summary, _hook_tables(task, frames))
+    return ChunkOutput(events, {}, summary, {}, written=True)
