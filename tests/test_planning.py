@@ -1,4 +1,4 @@
-"""The planner's statistics (sim/planning/summary.py) and report (sim/reporting/planning.py).
+"""The planner's statistics (sim/planning/tables.py, summary.py) and report (sim/reporting/planning.py).
 
 Synthetic frames in the schemas of docs/data_dictionary.md (sessions, communities) and of the planning
 tables (caseload, staff, resources, training), with totals counted by hand; the report through the
@@ -15,16 +15,8 @@ import pytest
 import yaml
 
 from sim.planning.paper import is_paper_study
-from sim.planning.summary import (
-    PlanningAccumulator,
-    month_of,
-    monthly_chunk,
-    monthly_costs,
-    planning_chunk,
-    priced,
-    replication_totals,
-    summarise,
-)
+from sim.planning.summary import PlanningAccumulator, monthly_costs, priced, summarise
+from sim.planning.tables import month_of, monthly_chunk, planning_chunk, replication_totals
 from sim.scenario import DAYS_PER_MONTH, load_scenario
 
 M = DAYS_PER_MONTH
@@ -419,7 +411,7 @@ def test_bottleneck_figure_draws_a_cause_lost_in_few_replications(tmp_path):
     quantile (0), and the figure still draws (its error bar starts at the mean)."""
     from types import SimpleNamespace
 
-    from sim.reporting.planning import _figure_bottlenecks
+    from sim.reporting.planning_figures import _figure_bottlenecks
 
     totals = pd.DataFrame({"replication": range(100), "lost_no_providers": [0] * 99 + [500]})
     totals["lost_venue_unavailable"] = 3

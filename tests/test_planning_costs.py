@@ -224,7 +224,7 @@ def test_a_run_that_holds_no_session_still_costs_its_training_and_coordination()
     """Follow-up before training ends: no session is ever due (sessions.csv has no rows), yet the
     providers were trained and the communities coordinated; the planning costs say so rather than
     'this version computes no costs'."""
-    from sim.planning.summary import planning_chunk
+    from sim.planning.tables import planning_chunk
 
     short = _tiny().model_copy(update={"waves": {"w": _tiny().waves["w"].model_copy(update={"follow_up_months": 0.3})}})
     f = simulate_frames(short, 2, workers=1)

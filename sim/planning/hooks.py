@@ -1,12 +1,12 @@
 """The runner's per-chunk hook for ``run``: the paper-style analysis (:func:`sim.analysis.report_chunk`)
-and the planner's tables (:func:`sim.planning.summary.planning_chunk`), both computed in the worker so
+and the planner's tables (:func:`sim.planning.tables.planning_chunk`), both computed in the worker so
 the parent only streams small tables (memory flat in the replications)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from .summary import planning_chunk
+from .tables import planning_chunk
 
 
 def analysis_and_planning(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
