@@ -185,7 +185,7 @@ def report_section(comp: Comparison) -> list[str]:
 
 
 def write_uncertainty(comp: Comparison, out_dir: Path) -> None:
-    """Add the decomposition to ``report.md`` (written by :func:`sim.compare.write_comparison`) and
+    """Add the decomposition to ``report.md`` (written by :func:`sim.reporting.compare.write_comparison`) and
     draw ``uncertainty.png`` (stacked shares per output and scenario)."""
     plt = pyplot()
     report = out_dir / "report.md"

@@ -10,18 +10,13 @@ import pandas as pd
 import pytest
 from helpers.cli import run_cli
 
-from sim.compare import (
-    COST_COLUMNS,
-    OUTPUTS,
-    CompareOptions,
-    Comparison,
-    compare_scenarios,
+from sim.compare import COST_COLUMNS, OUTPUTS, CompareOptions, Comparison, compare_scenarios, summarise
+from sim.reporting.compare import (
     comparison_markdown,
     cost_effectiveness_sentences,
     csv_number,
     plain,
     plain_interval,
-    summarise,
     write_comparison,
 )
 from sim.scenario import scenario_from_dict

@@ -53,8 +53,9 @@ def compare(
     """Compare scale-up scenarios with common random numbers: paired differences from the first
     scenario with 95% CIs; write comparison.csv, per_replication.csv, report.md and comparison.png
     (with --parameter-uncertainty also the parameter/chance split and uncertainty.png)."""
-    from ..compare import CompareOptions, compare_scenarios, currency_of, write_comparison
+    from ..compare import CompareOptions, compare_scenarios, currency_of
     from ..outputs import claim, write_folder
+    from ..reporting.compare import write_comparison
 
     _check_compare_options(effect, wtp_max, len(scenarios), reps, reps_per_draw if parameter_uncertainty else None)
     loaded = [load(p) for p in scenarios]
@@ -104,8 +105,8 @@ def _compare_uncertain(
 ) -> Any:
     """``compare --parameter-uncertainty``: the nested design and its split (:mod:`sim.uncertainty`),
     written beside the usual comparison files (``options``: a :class:`sim.compare.CompareOptions`)."""
-    from ..compare import write_comparison
     from ..outputs import write_folder
+    from ..reporting.compare import write_comparison
     from ..uncertainty import compare_with_parameter_uncertainty, write_uncertainty
 
     comp = compare_with_parameter_uncertainty(loaded, draws, reps, root, options)
@@ -119,8 +120,9 @@ def _compare_uncertain(
 
 
 def _print_comparison(comp: Any, names: list[str], reps: int, out_dir: Path) -> None:
-    from ..compare import OUTPUTS, cost_effectiveness_sentences, difference_text
+    from ..compare import OUTPUTS
     from ..reporting import console, rich_table
+    from ..reporting.compare import cost_effectiveness_sentences, difference_text
 
     con = console()
     tab = comp.table
