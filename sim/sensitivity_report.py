@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from .reporting import pyplot, save_figure
 from .sensitivity import OUTPUT_LABELS, SobolResult, Spec
 
 CLEAR_ST = 0.05  # ST below this: no clear effect (in the plain-language lines)
@@ -116,10 +117,7 @@ def plot(res: SobolResult, path: Path) -> None:
     """One panel per output: ST as bars with 95% CI whiskers, S1 as dots, parameters on the y axis.
     Drawn in matplotlib's default style, whatever another module set globally, so the bytes depend
     on the result only."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     with plt.style.context("default"):
         _draw(res, path, plt)
@@ -168,8 +166,7 @@ def _draw(res: SobolResult, path: Path, plt) -> None:
         fontsize=9,
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def write_sensitivity(res: SobolResult, d: Path, spec: Spec | None = None) -> None:

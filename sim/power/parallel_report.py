@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..reporting import pyplot, save_figure
 from .analytic import clusters_needed
 from .common import PowerError
 from .inputs import DesignInputs
@@ -25,10 +26,7 @@ def write_power(
     """``power.csv``, ``design_inputs.csv``, ``report.md`` and ``power.png`` into ``out_dir``."""
     from pathlib import Path
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -121,8 +119,7 @@ def write_power(
     ax.set_title(f"{outcome}: peer support {r['mean']:.3g} vs usual care {control:g}", fontsize=9)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    fig.savefig(out_dir / "power.png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, out_dir / "power.png", dpi=110)
 
 
 def write_power_dir(out_dir: Any, *args: Any, force: bool = False, command: str = "", **kwargs: Any) -> None:

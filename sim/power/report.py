@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..reporting import pyplot, save_figure
 from .run import DesignResult
 
 ANALYSIS_LABEL = {
@@ -186,10 +187,7 @@ def write_report(out: Path, r: DesignResult, command: str = "") -> None:
 
 
 def _figures(out: Path, r: DesignResult) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     t = r.table
     d = r.plan.design
@@ -212,8 +210,7 @@ def _figures(out: Path, r: DesignResult) -> None:
     ax.set_title(f"{d.name}", fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(out / "power_curve.png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, out / "power_curve.png", dpi=110)
     if d.type in ("stepped_wedge", "parallel_baseline"):
         X = r.plan.X
         fig, ax = plt.subplots(figsize=(5, max(2.5, 0.08 * X.shape[0] + 1)))
@@ -222,8 +219,7 @@ def _figures(out: Path, r: DesignResult) -> None:
         ax.set_ylabel("community")
         ax.set_title("schedule: dark = peer support, light = usual care, blank = not measured", fontsize=8)
         fig.tight_layout()
-        fig.savefig(out / "schedule.png", dpi=110, metadata={"Software": None})
-        plt.close(fig)
+        save_figure(fig, out / "schedule.png", dpi=110)
 
 
 def print_result(r: DesignResult, out_dir: Path) -> None:

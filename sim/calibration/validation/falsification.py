@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ...parameters import ModelParameters, load_parameter_file
+from ...reporting import pyplot, save_figure
 from ...scenario import Scenario
 from ..core import Problem, parameters_from_vector, summarise_frames
 from ..run import predictive_quantiles
@@ -218,10 +219,7 @@ def falsification(
 
 def plot_distances(table: pd.DataFrame, distances: pd.DataFrame, path: Path) -> None:
     """Box plot of the calibration distance per set, the calibrated point's median as a line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     keys = list(table["set"])
     data = [distances.loc[distances["set"] == k, "distance"].to_numpy() for k in keys]
@@ -236,5 +234,4 @@ def plot_distances(table: pd.DataFrame, distances: pd.DataFrame, path: Path) -> 
     ax.set_xlabel("calibration distance to the paper's figures (RMS z); dashed: median at the first row")
     ax.set_title(f"Distance per parameter set ({int(table['replications'].iloc[0]):,} studies; whiskers 95%)")
     fig.tight_layout()
-    fig.savefig(path, dpi=120, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
