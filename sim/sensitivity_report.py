@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .reporting import pyplot, save_figure
+from .reporting import console, pyplot, save_figure
 from .sensitivity import OUTPUT_LABELS, SobolResult, Spec
 
 CLEAR_ST = 0.05  # ST below this: no clear effect (in the plain-language lines)
@@ -190,9 +190,7 @@ def write_sensitivity(res: SobolResult, d: Path, spec: Spec | None = None) -> No
 
 def print_summary(res: SobolResult, out_dir: Path, seconds: float) -> None:
     """The command's console summary: one plain-language line per output, then size and time."""
-    from rich.console import Console
-
-    con = Console()
+    con = console()
     for _, s in res.summary.iterrows():
         rows = res.table[res.table["output"] == s["output"]]
         con.print(driver_sentence(s["label"], rows, s["status"], s["noise_share"]), markup=False, highlight=False)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..reporting import pyplot, save_figure
+from ..reporting import console, pyplot, rich_table, save_figure
 from .analytic import clusters_needed
 from .common import PowerError
 from .inputs import DesignInputs
@@ -152,18 +152,15 @@ def print_power(
     design: DesignInputs, table: pd.DataFrame, outcome: str, control: float, needed: Mapping[str, Any], out_dir: Any
 ) -> None:
     """Rich tables: the design inputs of every outcome, then the power table of ``outcome``."""
-    from rich.console import Console
-    from rich.table import Table
-
-    con = Console()
+    con = console()
     r = design.row(outcome)
     unit = "rate" if r["kind"] == "binary" else "mean"
-    t = Table(
-        title=f"Design inputs for {outcome} from {design.scenario} ({int(r['replications'])} replications; "
-        "every outcome in design_inputs.csv)"
+    t = rich_table(
+        f"Design inputs for {outcome} from {design.scenario} ({int(r['replications'])} replications; "
+        "every outcome in design_inputs.csv)",
+        ["quantity", "value"],
+        left=["quantity"],
     )
-    t.add_column("quantity")
-    t.add_column("value", justify="right")
     t.add_row(
         f"peer-support arm {unit} (simulated)",
         f"{r['mean']:.3f}" + (f" (SD {r['sd']:.3f})" if r["kind"] != "binary" else ""),
@@ -176,12 +173,11 @@ def print_power(
     if r["note"]:
         t.add_row("note", str(r["note"]))
     con.print(t)
-    t = Table(
-        title=f"Power: {outcome}, peer support {r['mean']:.3f} vs usual care {control:g} "
-        f"(alpha {table['alpha'].iloc[0]:g}, two-sided)"
+    t = rich_table(
+        f"Power: {outcome}, peer support {r['mean']:.3f} vs usual care {control:g} "
+        f"(alpha {table['alpha'].iloc[0]:g}, two-sided)",
+        ["clusters/arm", "analysed/arm", "normal (DE)", "cluster t", "simulated ± MC SE"],
     )
-    for c in ("clusters/arm", "analysed/arm", "normal (DE)", "cluster t", "simulated ± MC SE"):
-        t.add_column(c, justify="right")
     for _, x in table.iterrows():
         t.add_row(
             str(x["clusters_per_arm"]),

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..reporting import pyplot, save_figure
+from ..reporting import console, pyplot, rich_table, save_figure
 from .run import DesignResult
 
 ANALYSIS_LABEL = {
@@ -223,14 +223,9 @@ def _figures(out: Path, r: DesignResult) -> None:
 
 
 def print_result(r: DesignResult, out_dir: Path) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    con = Console()
-    t = Table(title=f"Power: {r.plan.design.name} ({r.plan.design.type})")
+    con = console()
     cols = ["clusters", "outcome", "analysis", "analytic", "simulated ± MC SE", "w/o failures", "type I"]
-    for c in cols:
-        t.add_column(c, justify="right")
+    t = rich_table(f"Power: {r.plan.design.name} ({r.plan.design.type})", cols)
     for _, x in r.table.iterrows():
         sim = f"{x['power']:.3f} ± {x['mc_se']:.3f}" if "power" in x else "–"
         t1 = _fmt(x.get("type1_error", np.nan)) + (" !" if bool(x.get("type1_flag", False)) else "")
