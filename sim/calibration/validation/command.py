@@ -10,6 +10,7 @@ into ``--out`` (default: DIR/validation); only these files are written. Determin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,14 +27,24 @@ from .sections import section_from_files
 FILES = ("falsification.csv", "falsification_figures.csv", "falsification.png", "lowo.csv", "section.md")
 
 
-class _Args:
-    """The options of :func:`validate`, by name."""
+@dataclass(frozen=True)
+class ValidateOptions:
+    """The options of :func:`validate` (see its help)."""
 
-    def __init__(self, **kw: Any) -> None:
-        self.__dict__.update(kw)
+    command: str
+    reps: int
+    calibration_dir: Path
+    out: Path | None
+    sobol: Path | None
+    seed: int
+    workers: int | None
+    no_lowo: bool
+    lowo_population: int
+    lowo_budget: int
+    lowo_predictive: int
 
 
-def _check(args: _Args) -> None:
+def _check(args: ValidateOptions) -> None:
     if args.command not in ("all", "lowo"):
         raise fail(f"COMMAND: expected all or lowo, got {args.command!r}")
     for name in ("reps", "lowo_population", "lowo_budget", "lowo_predictive"):
@@ -68,7 +79,8 @@ def validate(
     lowo_predictive: Annotated[int, typer.Option("--lowo-predictive")] = LowoSettings.predictive,
 ) -> None:
     """Validate the calibration: falsification table, leave-one-wave-out and the report section."""
-    _run(_Args(**locals()))
+    lowo_sizes = (lowo_population, lowo_budget, lowo_predictive)
+    _run(ValidateOptions(command, reps, calibration_dir, out, sobol, seed, workers, no_lowo, *lowo_sizes))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _run(args: _Args) -> None:
+def _run(args: ValidateOptions) -> None:
     _check(args)
     out = args.out or args.calibration_dir / "validation"
     try:
@@ -106,7 +118,7 @@ def _run(args: _Args) -> None:
     )
 
 
-def _write_tables(args: _Args, problem: Problem, point: Any, tmp: Path) -> None:
+def _write_tables(args: ValidateOptions, problem: Problem, point: Any, tmp: Path) -> None:
     """The falsification table and figure and (unless ``--no-lowo``) the leave-one-wave-out table, in ``tmp``."""
     from ...runner import ReplicationPool
 
