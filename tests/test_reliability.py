@@ -40,6 +40,7 @@ from pathlib import Path
 import pytest
 import yaml
 from helpers import fakemodel as fm
+from helpers.procs import alive, children
 
 from sim import __version__
 from sim.cli_app import app
@@ -497,26 +498,6 @@ def test_full_disk_simulated_keeps_finished_chunks_and_says_resume(tmp_path, cap
 # ---------------------------------------------------------------------------------------------
 # SIGKILL: workers exit with the parent; resume is byte-identical
 # ---------------------------------------------------------------------------------------------
-def _children(pid: int) -> list[int]:
-    kids = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                kids.append(int(d.name))
-    return kids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the worker processes")
 def test_sigkill_workers_exit_and_resume_is_byte_identical(tmp_path, capsys):
     scen_file = REPO / "scenarios" / "paper_study.yaml"
@@ -536,15 +517,15 @@ def test_sigkill_workers_exit_and_resume_is_byte_identical(tmp_path, capsys):
         if chunks.exists() and len([p for p in chunks.iterdir() if not p.name.startswith(".")]) >= 2:
             break
         time.sleep(0.005)
-    workers = _children(proc.pid)
+    workers = children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not out.exists(), "the run finished before it could be killed"
     assert len(workers) >= 2
     deadline = time.time() + 10
-    while time.time() < deadline and any(_alive(w) for w in workers):
+    while time.time() < deadline and any(alive(w) for w in workers):
         time.sleep(0.05)
-    assert not any(_alive(w) for w in workers), "worker processes outlived their parent"
+    assert not any(alive(w) for w in workers), "worker processes outlived their parent"
 
     done = sorted(p.name for p in chunks.iterdir() if not p.name.startswith("."))
     code, _, err = cli(capsys, *args, "--workers", 1, "--out", out)

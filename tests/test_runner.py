@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import fakemodel as fm
+from helpers.procs import alive, children
 from scipy import stats
 
 from sim import runner
@@ -212,14 +213,43 @@ def test_abort_stops_running_workers():
     chunk after the run has reported what it kept."""
     pool = runner.ReplicationPool(workers=2)
     procs = list(pool.executor._processes.values())
-    running = [pool.executor.submit(time.sleep, 60) for _ in range(2)]
-    deadline = time.monotonic() + 10
-    while not all(f.running() for f in running) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    t = time.monotonic()
-    pool.abort()
-    assert time.monotonic() - t < 10
-    assert len(procs) == 2 and not any(p.is_alive() for p in procs)
+    try:
+        running = [pool.executor.submit(time.sleep, 60) for _ in range(2)]
+        deadline = time.monotonic() + 10
+        while not all(f.running() for f in running) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        t = time.monotonic()
+        pool.abort()
+        assert time.monotonic() - t < 10
+        assert len(procs) == 2 and not any(alive(p.pid) for p in procs)
+    finally:
+        for p in procs:
+            p.kill()
+
+
+def test_ctrl_c_in_a_pool_run_stops_the_workers_and_leaves_only_finished_chunks(tmp_path, monkeypatch):
+    """Ctrl-C while a local pool's workers write their chunks: the run stops them, removes their
+    half-written folders, and the finished chunks it kept do not change afterwards."""
+    from sim.runner import loop
+
+    real = loop.ChunkLoop.done
+
+    def done(self, a, b, out):
+        real(self, a, b, out)
+        raise KeyboardInterrupt  # after the first finished chunk, while the other worker is busy
+
+    monkeypatch.setattr(loop.ChunkLoop, "done", done)
+    monkeypatch.setenv("FAKE_SLEEP", "0.05")  # ~0.05 s per replication in the workers
+    out = tmp_path / "o"
+    before = set(children(os.getpid()))  # e.g. another test's forkserver, in this process for good
+    with pytest.raises(KeyboardInterrupt):
+        run_to_directory(fm.small_scenario(), out, replications=40, chunk_size=4, workers=2, model=fm.FAKE_MODEL)
+    assert not [k for k in set(children(os.getpid())) - before if alive(k)]
+    chunks = runner.work_dir_for(out) / "chunks"
+    kept = sorted(p.name for p in chunks.iterdir())
+    assert kept and not [k for k in kept if k.startswith(".")], kept
+    time.sleep(0.5)
+    assert sorted(p.name for p in chunks.iterdir()) == kept
 
 
 def test_reusable_pool():

@@ -41,15 +41,22 @@ def cluster():
             os.environ["PYTHONPATH"] = old
 
 
-def test_dask_same_bytes_as_local(tmp_path, cluster):
+def test_dask_same_bytes_as_local(tmp_path, cluster, monkeypatch):
+    from sim.runner import loop
+
     sc = fm.small_scenario()
     local = tmp_path / "local"
     run_to_directory(sc, local, replications=9, workers=1, model=fm.FAKE_MODEL)
     remote = tmp_path / "dask"
+    written_here = []
+    real = loop.write_chunk
+    monkeypatch.setattr(loop, "write_chunk", lambda d, a, b, out: written_here.append((a, b)) or real(d, a, b, out))
     res = run_to_directory(
         sc, remote, replications=9, scheduler=cluster.scheduler_address, chunk_size=2, model=fm.FAKE_MODEL
     )
     assert res.backend.startswith("dask")
+    # a Dask worker may be on another machine: it sends the chunk's bytes, and this process writes them
+    assert sorted(written_here) == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 9)]
     assert fm.file_hashes(remote) == fm.file_hashes(local)
     a = map_replications(_n_sessions, sc, 9, model=fm.FAKE_MODEL, workers=1)
     b = map_replications(_n_sessions, sc, 9, model=fm.FAKE_MODEL, scheduler=cluster.scheduler_address, chunk_size=2)

@@ -247,11 +247,12 @@ def _pool() -> ReplicationPool:
         return _POOL["pool"]
 
 
-def _reset_pool() -> None:
+def _reset_pool(failed: ReplicationPool) -> None:
+    """Replace the shared pool after ``failed`` (the pool a run was given) broke: only if it is still the
+    shared one, so a session whose run failed late does not stop the new pool of another session."""
     with _POOL_LOCK:
-        pool = _POOL.pop("pool", None)
-        if pool is not None:
-            pool.abort()
+        if _POOL.get("pool") is failed:
+            _POOL.pop("pool").abort()
 
 
 def new_run_folder() -> Path:
@@ -351,7 +352,7 @@ def run(
         try:
             chunks = map_chunks(fn, scenario, reps, s, pool=pool, chunk_size=chunk)
         except BrokenProcessPool:
-            _reset_pool()
+            _reset_pool(pool)
             raise AppInputError("run: a worker process failed; please run again") from None
         except RunnerError as exc:
             raise AppInputError(f"run: {exc}") from None
@@ -420,19 +421,20 @@ def outputs_zip(scenario: Scenario, replications: int, seed: int | None, folder:
 
     n = check_replications(replications)
     out = Path(folder) / scenario.name
+    pool = _pool()
     try:
         run_to_directory(
             scenario,
             out,
             replications=n,
             seed=seed,
-            pool=_pool(),
+            pool=pool,
             post=report_chunk,
             finalize=lambda tmp, r: _write_report(tmp, r, scenario.name),
             command="python cli.py app",
         )
     except BrokenProcessPool:
-        _reset_pool()
+        _reset_pool(pool)
         raise AppInputError("outputs: a worker process failed; please try again") from None
     except RunnerError as exc:
         raise AppInputError(f"outputs: {exc}") from None

@@ -20,15 +20,16 @@ from ..runner import ReplicationPool
 def _bar(progress: bool, description: str, total: int) -> tuple[Any, Any]:
     if not progress:
         return None, None
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ..reporting import console
 
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=console(stderr=True),
     )
     bar.start()
     return bar, bar.add_task(description, total=total)

@@ -21,9 +21,10 @@ summaries), :mod:`.memory` (the in-memory map), :mod:`.workdir` (work folder, re
 
 Two ways in:
 
-- :func:`run_to_directory` (the ``run`` command): each finished chunk's tables are written by the
-  worker's ``write_table`` into a per-chunk folder of a stable work folder (temporary name, then
-  ``os.replace``), then streamed into the final CSV (or Parquet) files; memory stays flat, ``resume=True`` computes
+- :func:`run_to_directory` (the ``run`` command): each finished chunk's tables are written with the
+  model's ``write_table`` into a per-chunk folder of a stable work folder (temporary name, then
+  ``os.replace``; by the worker itself in a local pool, else by this process from the bytes the worker
+  sends back), then streamed into the final CSV (or Parquet) files; memory stays flat, ``resume=True`` computes
   only missing chunks, and the final files are the same bytes however they were computed.
 - :func:`map_replications` / :func:`map_chunks` / :func:`simulate_frames` (calibration, power):
   in memory, no disk I/O; a function runs on each chunk inside the worker and only its (small)

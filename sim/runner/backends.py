@@ -229,6 +229,9 @@ class ReplicationPool:
             for proc in procs:
                 with suppress(Exception):
                     proc.join(5)
+                    if proc.is_alive():
+                        proc.kill()
+                        proc.join()
         if self._client is not None:
             with suppress(Exception):
                 self._client.close(timeout=5)
@@ -277,10 +280,17 @@ def drive(
                 advance(n)
             if stop():
                 _settle(pending)
+                # the chunks that were running are done: handed on like the others (a local pool's worker
+                # has written its chunk's files; they are counted), without advancing the progress bar
+                for fut in sorted(pending, key=lambda f: pending[f][0]):
+                    if not fut.cancelled() and fut.exception() is None:
+                        on_done(pending[fut][0], fut.result()[1])
                 pending.clear()
                 break
     except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):  # the pool is aborted next (ReplicationPool.close_after)
+        if isinstance(exc, KeyboardInterrupt):
+            # Ctrl-C: not a moment longer; a pool the run owns is aborted next (its workers stopped,
+            # ReplicationPool.close_after), a pool passed in by the caller is the caller's to stop
             for fut in pending:
                 fut.cancel()
         else:
@@ -290,7 +300,8 @@ def drive(
 
 def _settle(pending: Iterable[Future]) -> None:
     """Cancel the chunks not started and wait for those running: a local pool's worker writes its chunk's
-    files itself, and none may land after the caller goes on (to assemble, or to report an error)."""
+    files itself, and none may land after the caller goes on (to assemble, or to report an error). The
+    in-memory map waits too (for at most the chunks in flight), so that an error leaves no work behind."""
     pending = list(pending)
     for fut in pending:
         fut.cancel()

@@ -34,7 +34,16 @@ from .base import (
 from .chunks import community_months, default_chunk_size
 from .loop import ChunkLoop
 from .progress import _closing
-from .workdir import _check_stale_work, _lock, _prepare_work, _unlock, _write_failure, scenario_hash, work_dir_for
+from .workdir import (
+    _check_stale_work,
+    _lock,
+    _prepare_work,
+    _unlock,
+    _write_failure,
+    remove_partial_chunks,
+    scenario_hash,
+    work_dir_for,
+)
 
 
 @dataclass
@@ -251,7 +260,12 @@ def run_to_directory(
 def _run_locked(plan: RunPlan, pool: ReplicationPool, own: bool, work: Path) -> RunResult:
     """Compute the missing chunks (holding the destination's lock), then assemble the final folder."""
     loop = ChunkLoop(plan, pool, work / "chunks")
-    with _closing(pool, own, loop.bar):
-        ranges = loop.run()
-        backend = pool.describe()
+    try:
+        with _closing(pool, own, loop.bar):
+            ranges = loop.run()
+            backend = pool.describe()
+    except KeyboardInterrupt:
+        if own:  # the pool's workers are stopped (ReplicationPool.abort): their half-written chunks go
+            remove_partial_chunks(work / "chunks")
+        raise
     return assemble(plan, work, loop, ranges, backend)

@@ -57,7 +57,7 @@ class ChunkLoop:
         p = self.plan
         items = tuple((r, p.seed, p.parameters_for(r) if p.parameters_for else None) for r in range(a, b))
         # a local pool's worker writes the chunk's folder itself (same files); elsewhere this process does
-        here = str(self.chunks_dir / chunk_name(a, b)) if self.pool.kind == "processes" else None
+        here = str((self.chunks_dir / chunk_name(a, b)).resolve()) if self.pool.kind == "processes" else None
         return Task(p.scenario, items, p.model, "store", p.post, table_format=p.table_format, chunk_dir=here)
 
     def run_ranges(

@@ -106,15 +106,20 @@ def _write_failure(exc: OSError, out_dir: Path) -> str:
     and describe it in one line, with how to resume when chunks were kept."""
     work = work_dir_for(out_dir)
     shutil.rmtree(temp_path(out_dir), ignore_errors=True)
-    with suppress(OSError):
-        for stale in (work / "chunks").glob(".tmp-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+    remove_partial_chunks(work / "chunks")
     msg = describe_os_error(exc, out_dir)
     done = finished_chunks(work)
     if done:
         return f"{msg}; {done} finished chunk{'s' if done > 1 else ''} kept in {work}: add --resume to continue"
     shutil.rmtree(work, ignore_errors=True)
     return msg
+
+
+def remove_partial_chunks(chunks_dir: Path) -> None:
+    """Remove the half-written chunk folders (``.tmp-*``) a failed or stopped worker left behind."""
+    with suppress(OSError):
+        for stale in chunks_dir.glob(".tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _lock(out_dir: Path) -> Any:

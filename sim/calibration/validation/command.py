@@ -79,8 +79,21 @@ def validate(
     lowo_predictive: Annotated[int, typer.Option("--lowo-predictive")] = LowoSettings.predictive,
 ) -> None:
     """Validate the calibration: falsification table, leave-one-wave-out and the report section."""
-    lowo_sizes = (lowo_population, lowo_budget, lowo_predictive)
-    _run(ValidateOptions(command, reps, calibration_dir, out, sobol, seed, workers, no_lowo, *lowo_sizes))
+    _run(
+        ValidateOptions(
+            command=command,
+            reps=reps,
+            calibration_dir=calibration_dir,
+            out=out,
+            sobol=sobol,
+            seed=seed,
+            workers=workers,
+            no_lowo=no_lowo,
+            lowo_population=lowo_population,
+            lowo_budget=lowo_budget,
+            lowo_predictive=lowo_predictive,
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
