@@ -2,6 +2,7 @@
 
     python benchmarks/bench_analysis.py                   # 1,000 replications, 6 rounds
     python benchmarks/bench_analysis.py --reps 200 --rounds 1
+    python benchmarks/bench_analysis.py --chunks 0 --other ../baseline-worktree   # both trees, same rounds
 
 Runs ``python cli.py run scenarios/paper_study.yaml --reps N -q`` with and without ``--no-analysis``,
 alternating within each round (the machine may be shared: both variants see the same load), each in a
@@ -13,7 +14,10 @@ done, little affected by other load on a shared machine, whereas the wall ratio 
 the analysis overlaps the simulation). Also ``worker_analysis_share``: in this process, for ``--chunks``
 chunks of 63 fresh replications, the time of ``sim.analysis.report_chunk`` (the run's per-chunk hook)
 over the time of what a worker does without it (simulate, ``to_frames``, write the CSVs): the analysis's
-cost in the workers, little affected by other load on the machine.
+cost in the workers, little affected by other load on the machine. ``--other TREE``: another checkout
+(e.g. a ``git worktree`` of the baseline commit) measured in the same rounds, each variant of both trees
+in turn, reported under ``"other"`` with the same fields: a baseline from the same run, since this
+machine's speed drifts between runs.
 """
 
 from __future__ import annotations
@@ -34,17 +38,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def timed_run(scenario: str, reps: int, analysis: bool, workers: int | None) -> tuple[float, float]:
-    """Wall seconds and CPU seconds (user + sys of the process and its workers) of one ``cli.py run`` in
-    a fresh process (outputs into a temporary folder)."""
+def timed_run(scenario: str, reps: int, analysis: bool, workers: int | None, tree: Path = REPO) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + sys of the process and its workers) of one ``cli.py run`` of
+    ``tree`` (its ``sim``: ``cli.py``'s folder comes first on the path) in a fresh process (outputs into a
+    temporary folder)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-analysis-"))
     try:
-        cmd = [sys.executable, str(REPO / "cli.py"), "run", scenario, "--reps", str(reps), "--out", str(tmp / "o")]
+        cmd = [sys.executable, str(tree / "cli.py"), "run", scenario, "--reps", str(reps), "--out", str(tmp / "o")]
         cmd += ["-q"] + ([] if analysis else ["--no-analysis"])
         if workers:
             cmd += ["--workers", str(workers)]
         t, r0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-        subprocess.run(cmd, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(cmd, cwd=tree, check=True, stdout=subprocess.DEVNULL)
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         return time.perf_counter() - t, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     finally:
@@ -83,18 +88,20 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--workers", type=int, default=None, help="default: all cores (the CLI's default)")
     ap.add_argument("--chunks", type=int, default=3, help="chunks timed for worker_analysis_share (0: skip)")
+    ap.add_argument("--other", type=Path, default=None, help="another checkout, measured in the same rounds")
     a = ap.parse_args()
     share = worker_analysis_share(a.scenario, a.chunks) if a.chunks else None
-    with_a: list[float] = []
-    without: list[float] = []
-    cpu_with: list[float] = []
-    cpu_without: list[float] = []
+    trees = {"this": REPO} if a.other is None else {"other": a.other.resolve(), "this": REPO}
+    times: dict[str, dict[bool, tuple[list[float], list[float]]]] = {
+        t: {True: ([], []), False: ([], [])} for t in trees
+    }
     for k in range(a.rounds):
         order = (True, False) if k % 2 == 0 else (False, True)  # alternate which variant goes first
-        for analysis in order:
-            wall, cpu = timed_run(a.scenario, a.reps, analysis, a.workers)
-            (with_a if analysis else without).append(wall)
-            (cpu_with if analysis else cpu_without).append(cpu)
+        for name, tree in trees.items():
+            for analysis in order:
+                wall, cpu = timed_run(a.scenario, a.reps, analysis, a.workers, tree)
+                times[name][analysis][0].append(wall)
+                times[name][analysis][1].append(cpu)
     out: dict = {
         "scenario": a.scenario,
         "reps": a.reps,
@@ -104,21 +111,25 @@ def main() -> None:
         "worker_analysis_share": None if share is None else round(share, 3),
     }
     if a.rounds:
-        w, wo = statistics.median(with_a), statistics.median(without)
-        out.update(
-            {
-                "wall_s_with_analysis": round(w, 2),
-                "wall_s_no_analysis": round(wo, 2),
-                "ratio": round(statistics.median(x / y for x, y in zip(with_a, without, strict=True)), 3),
-                "ratio_of_medians": round(w / wo, 3),
-                "rounds_with_analysis": [round(x, 2) for x in with_a],
-                "rounds_no_analysis": [round(x, 2) for x in without],
-                "cpu_s_with_analysis": round(statistics.median(cpu_with), 2),
-                "cpu_s_no_analysis": round(statistics.median(cpu_without), 2),
-                "cpu_ratio": round(statistics.median(cpu_with) / statistics.median(cpu_without), 3),
-            }
-        )
+        out.update(_figures(*times["this"][True], *times["this"][False]))
+        if a.other is not None:
+            out["other"] = {"tree": str(a.other), **_figures(*times["other"][True], *times["other"][False])}
     print(json.dumps(out))
+
+
+def _figures(with_a: list[float], cpu_with: list[float], without: list[float], cpu_without: list[float]) -> dict:
+    w, wo = statistics.median(with_a), statistics.median(without)
+    return {
+        "wall_s_with_analysis": round(w, 2),
+        "wall_s_no_analysis": round(wo, 2),
+        "ratio": round(statistics.median(x / y for x, y in zip(with_a, without, strict=True)), 3),
+        "ratio_of_medians": round(w / wo, 3),
+        "rounds_with_analysis": [round(x, 2) for x in with_a],
+        "rounds_no_analysis": [round(x, 2) for x in without],
+        "cpu_s_with_analysis": round(statistics.median(cpu_with), 2),
+        "cpu_s_no_analysis": round(statistics.median(cpu_without), 2),
+        "cpu_ratio": round(statistics.median(cpu_with) / statistics.median(cpu_without), 3),
+    }
 
 
 if __name__ == "__main__":
