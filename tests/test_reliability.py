@@ -9,7 +9,7 @@ Groups:
   behind but finished chunks that ``--resume`` reuses. Where the test can mount a filesystem (root,
   ``mount`` allowed) it uses a real read-only tmpfs and a real 96 KiB tmpfs; elsewhere those two tests
   are skipped and the simulated versions below still run: ``EROFS`` raised by ``os.mkdir`` (monkeypatched)
-  and ``ENOSPC`` raised while a chunk is written (monkeypatched ``sim.runner.loop.write_chunk``). Running as
+  and ``ENOSPC`` raised while a chunk is written (monkeypatched ``sim.runner.tasks.write_chunk_meta``). Running as
   root, ``chmod`` cannot make a folder read-only, hence the mount;
 - interruption: SIGKILL of a two-worker run: the workers exit with their parent, a rerun without
   ``--resume`` says finished chunks exist, ``--resume`` gives files byte-identical to an uninterrupted run;
@@ -464,29 +464,28 @@ def test_full_disk_real_tmpfs_then_resume(small_disk, tmp_path, capsys, scen, wo
 
 
 def test_full_disk_simulated_keeps_finished_chunks_and_says_resume(tmp_path, capsys, scen, monkeypatch):
-    import sim.runner as runner
-    from sim.runner import loop
+    from sim.runner import tasks
 
-    real = loop.write_chunk
+    real = tasks.write_chunk_meta
     calls = {"n": 0}
 
-    def write_chunk(chunks_dir, a, b, out):
+    def write_chunk_meta(folder, *args):
         calls["n"] += 1
         if calls["n"] < 3:
-            return real(chunks_dir, a, b, out)
-        partial = chunks_dir / f".tmp-{runner.chunk_name(a, b)}-{os.getpid()}"
+            return real(folder, *args)
+        partial = folder.parent / ".tmp-0000000099-0000000100-1"  # as a stopped worker leaves one
         partial.mkdir()
         (partial / "providers.csv").write_bytes(b"half a ")
-        raise OSError(errno.ENOSPC, "No space left on device", str(partial / "consumers.csv"))
+        raise OSError(errno.ENOSPC, "No space left on device", str(folder / "summary.pkl"))
 
-    monkeypatch.setattr(loop, "write_chunk", write_chunk)
+    monkeypatch.setattr(tasks, "write_chunk_meta", write_chunk_meta)
     disk = tmp_path / "disk"
     disk.mkdir()
     out = disk / "out"
     args = ["run", scen["a"], "--reps", 8, "--chunk-size", 2, "--workers", 1, "--no-analysis", "-q"]
     code, _, err = cli(capsys, *args, "--out", out)
     assert _assert_clean_after_full_disk(err, code, disk, out)
-    monkeypatch.setattr(loop, "write_chunk", real)
+    monkeypatch.setattr(tasks, "write_chunk_meta", real)
     code, _, err = cli(capsys, *args, "--out", out)  # without --resume: says how to reuse or discard
     one_line(code, err, "2 finished chunks", "--resume", "--force")
     code, _, err = cli(capsys, *args, "--out", out, "--resume")

@@ -13,7 +13,7 @@ from helpers import fakemodel as fm
 
 from sim.analysis import read_directory
 from sim.datasets import TABLES
-from sim.runner import ResumeError, WriteError, loop, run_to_directory, work_dir_for
+from sim.runner import ResumeError, WriteError, run_to_directory, tasks, work_dir_for
 
 
 @pytest.fixture(scope="module")
@@ -64,19 +64,19 @@ def test_parquet_same_bytes_any_workers_chunks_and_resume(parquet_run, tmp_path,
     run_to_directory(sc, tmp_path / "b", replications=4, workers=2, chunk_size=1, table_format="parquet")
     assert pq.ParquetFile(tmp_path / "b" / "sessions.parquet").num_row_groups == 4  # one per chunk, streamed
     # an interrupted run (no space after 2 chunks) resumed: the same bytes as the 4-chunk run above
-    real, calls = loop.write_chunk, {"n": 0}
+    real, calls = tasks.write_chunk_meta, {"n": 0}
 
-    def write_chunk(chunks_dir, a, b, out):
+    def write_chunk_meta(folder, *args):
         calls["n"] += 1
         if calls["n"] > 2:
-            raise OSError(errno.ENOSPC, "No space left on device", str(chunks_dir))
-        real(chunks_dir, a, b, out)
+            raise OSError(errno.ENOSPC, "No space left on device", str(folder))
+        real(folder, *args)
 
-    monkeypatch.setattr(loop, "write_chunk", write_chunk)
+    monkeypatch.setattr(tasks, "write_chunk_meta", write_chunk_meta)
     kw = {"replications": 4, "workers": 1, "chunk_size": 1, "table_format": "parquet"}
     with pytest.raises(WriteError, match="2 finished chunks"):
         run_to_directory(sc, tmp_path / "c", **kw)
-    monkeypatch.setattr(loop, "write_chunk", real)
+    monkeypatch.setattr(tasks, "write_chunk_meta", real)
     res = run_to_directory(sc, tmp_path / "c", resume=True, **kw)
     assert (res.chunks_reused, res.chunks_computed) == (2, 2)
     assert fm.file_hashes(tmp_path / "c") == fm.file_hashes(tmp_path / "b")

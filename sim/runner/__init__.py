@@ -23,9 +23,10 @@ Two ways in:
 
 - :func:`run_to_directory` (the ``run`` command): each finished chunk's tables are written with the
   model's ``write_table`` into a per-chunk folder of a stable work folder (temporary name, then
-  ``os.replace``; by the worker itself in a local pool, else by this process from the bytes the worker
-  sends back), then streamed into the final CSV (or Parquet) files; memory stays flat, ``resume=True`` computes
-  only missing chunks, and the final files are the same bytes however they were computed.
+  ``os.replace``; by the worker that computed it, or, on a Dask cluster, by this process from the bytes
+  the worker sends back), then streamed into the final CSV (or Parquet) files; memory stays flat,
+  ``resume=True`` computes only missing chunks, and the final files are the same bytes however they
+  were computed.
 - :func:`map_replications` / :func:`map_chunks` / :func:`simulate_frames` (calibration, power):
   in memory, no disk I/O; a function runs on each chunk inside the worker and only its (small)
   result comes back, in replication order; per-replication parameter sets are supported.

@@ -201,6 +201,13 @@ class ReplicationPool:
                 self.kind = "processes"
 
     @property
+    def local_files(self) -> bool:
+        """Whether the workers write to this machine's file system (in this process, or a local pool): a
+        stored chunk's files are then written where the chunk was computed; a Dask worker may be on
+        another machine and sends them back."""
+        return self.kind != "dask"
+
+    @property
     def window(self) -> int:
         """Chunks kept in flight: enough to keep every worker busy, few enough to bound memory."""
         return 1 if self.kind == "inline" else 2 * self.workers + 1

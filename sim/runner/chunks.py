@@ -25,8 +25,8 @@ class ChunkOutput:
     written by ``write_table``, or ``{table}.parquet``), the replication summary and the post-processing
     hook's tables, pickled in the worker: the parent writes them to the chunk's files as they came,
     rather than unpickling a chunk's ~12 MB of analysis tables and pickling them again (paper_study).
-    ``written``: a local pool's worker wrote the chunk's folder itself (:func:`chunk_folder`); then
-    ``tables`` and ``extras`` are empty and the parent writes nothing."""
+    ``written``: the worker wrote the chunk's folder itself (:func:`chunk_folder`; a worker on this
+    machine); then ``tables`` and ``extras`` are empty and the parent writes nothing."""
 
     events: list[int]
     tables: dict[str, bytes]  # file name -> bytes

@@ -1,6 +1,6 @@
 """The chunk loop of a stored run: reuse the chunks already in the work folder, compute the others (their
-files written by a local pool's worker itself, or by :func:`.chunks.write_chunk` here from the bytes a
-chunk sends back), and with ``--reps auto`` stop once the replications algorithm is satisfied."""
+files written where the chunk was computed, or, for a Dask worker, by :func:`.chunks.write_chunk` here
+from the bytes it sends back), and with ``--reps auto`` stop once the replications algorithm is satisfied."""
 
 from __future__ import annotations
 
@@ -56,8 +56,8 @@ class ChunkLoop:
     def task_for(self, a: int, b: int) -> Task:
         p = self.plan
         items = tuple((r, p.seed, p.parameters_for(r) if p.parameters_for else None) for r in range(a, b))
-        # a local pool's worker writes the chunk's folder itself (same files); elsewhere this process does
-        here = str((self.chunks_dir / chunk_name(a, b)).resolve()) if self.pool.kind == "processes" else None
+        # where the chunk is computed, its folder is written (same files); a Dask worker sends it back
+        here = str((self.chunks_dir / chunk_name(a, b)).resolve()) if self.pool.local_files else None
         return Task(p.scenario, items, p.model, "store", p.post, table_format=p.table_format, chunk_dir=here)
 
     def run_ranges(

@@ -1,6 +1,6 @@
 """Work items and the worker function: a chunk of consecutive replications, simulated in a worker, then
-either mapped (the in-memory path) or turned into table files (the stored path): sent back as bytes, or,
-by a worker that shares the parent's file system (a local pool), written into the chunk's folder."""
+either mapped (the in-memory path) or turned into table files (the stored path): written into the chunk's
+folder by a worker on this machine, or sent back as bytes by a Dask worker."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ class Task:
     fn: Callable[..., Any] | None = None  # map: the user's function; store: the post-processing hook
     pass_frames: bool = True
     table_format: str = "csv"  # store: "csv" (the model's write_table) or "parquet"
-    # store: the chunk's folder, when the worker writes it itself (a local pool: no ~40 MB of a
-    # paper_study chunk's files through the pipe, and the parent's process stays free); None: send bytes
+    # store: the chunk's folder, when the worker writes it itself (on this machine: no ~40 MB of a
+    # paper_study chunk's files through a pipe); None: send them back as bytes (a Dask worker)
     chunk_dir: str | None = None
 
 
