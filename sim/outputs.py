@@ -255,9 +255,11 @@ def merge_files_into_place(tmp: Path, dest: Path, last: tuple[str, ...] = ()) ->
     folder, with the recovery's and validation's files beside the calibration's): move every file of the
     finished folder ``tmp`` (subfolders included) to the same place under ``dest``, each replaced
     atomically (``os.replace``), the files named in ``last`` (paths relative to ``tmp``) after the others;
-    files of ``dest`` that ``tmp`` does not have stay."""
+    files of ``dest`` that ``tmp`` does not have stay. Each file is whole, old or new; a move that fails
+    part-way leaves the files moved so far new and the others old (hence ``last``: the file that makes
+    the others count, moved once they are in place)."""
     dest.mkdir(parents=True, exist_ok=True)
-    files = [p.relative_to(tmp).as_posix() for p in sorted(tmp.rglob("*")) if p.is_file()]
+    files = [p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file()]
     for rel in sorted(files, key=lambda f: (f in last, f)):
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)

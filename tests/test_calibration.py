@@ -367,17 +367,20 @@ def test_report_rebuilt_from_files_is_the_committed_report():
 
 
 def test_staleness_hash_covers_calibration_code_and_a_model_package(tmp_path):
-    """``model_sources_hash`` changes with any calibration module and with any module of the model,
-    whether the model is ``sim/model.py`` or a package ``sim/model/`` (which then replaces it)."""
+    """``model_sources_hash`` changes with the calibration's algorithm and with any module of the model,
+    whether the model is ``sim/model.py`` or a package ``sim/model/`` (which then replaces it); not with
+    its report."""
     from sim.calibration.run import model_source_files, model_sources_hash
 
     for rel in ("sim/model.py", "sim/calibration/core.py", "sim/calibration/report.py", "calibration/targets.yaml"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("x = 1\n")
     files = model_source_files(tmp_path)
-    assert {"sim/model.py", "sim/calibration/core.py", "sim/calibration/report.py"} <= set(files)
+    assert {"sim/model.py", "sim/calibration/core.py"} <= set(files) and "sim/calibration/report.py" not in files
     h0 = model_sources_hash(tmp_path)
     (tmp_path / "sim/calibration/report.py").write_text("x = 2\n")
+    assert model_sources_hash(tmp_path) == h0
+    (tmp_path / "sim/calibration/core.py").write_text("x = 2\n")
     h1 = model_sources_hash(tmp_path)
     assert h1 != h0
     (tmp_path / "sim/model/processes").mkdir(parents=True)
@@ -401,9 +404,29 @@ def test_staleness_hash_covers_calibration_code_and_a_model_package(tmp_path):
     }
 
 
-def test_recovery_outputs_report_coverage(tmp_path):
+def test_staleness_hash_covers_every_module_the_calibration_runs():
+    """Every module the model, the summaries and the hashed calibration modules import (at module level or
+    inside a function, tests/helpers/imports.py) is hashed, or listed in NOT_HASHED with the reason its
+    changes cannot change the numbers: a new dependency of the calibration cannot go unnoticed."""
+    from helpers.imports import SIM, import_graph, modules, reachable
+
+    from sim.calibration.run import NOT_HASHED, model_source_files
+
+    hashed = set(model_source_files())
+    mods = modules()
+    path = {m: p.relative_to(SIM.parent).as_posix() for m, (p, _) in mods.items()}
+    roots = ["sim.model", "sim.analysis.summaries"] + [m for m in mods if path[m] in hashed]
+    needed = {path[m] for m in reachable(import_graph(), roots)}
+    unaccounted = sorted(f for f in needed - hashed if not f.startswith(tuple(NOT_HASHED)))
+    assert unaccounted == [], "hash these in MODEL_SOURCES or give the reason in NOT_HASHED"
+    assert "sim/datasets.py" in hashed and "sim/calibration/report.py" not in hashed
+
+
+def test_recovery_outputs_report_coverage(tmp_path, monkeypatch):
     """``recovery.md`` states the share of 95% intervals containing the known value, overall and per
-    parameter (here 3 of 4 and 1 of 2 / 2 of 2), beside recovery.csv and the rank/coverage figure."""
+    parameter (here 3 of 4 and 1 of 2 / 2 of 2), beside recovery.csv and the rank/coverage figure; they are
+    moved into the calibration's folder only once all are written, its other files untouched."""
+    from sim.calibration import recovery
     from sim.calibration.recovery import write
 
     df = pd.DataFrame(
@@ -419,12 +442,24 @@ def test_recovery_outputs_report_coverage(tmp_path):
             "prior_width": [1.0, 2.0, 1.0, 2.0],
         }
     )
+    (tmp_path / "calibrated.yaml").write_text("kept: true\n")  # the calibration's own files stay
     write(df, tmp_path, {"cases": 2, "budget": 100, "population": 20, "seed": 1})
+    assert (tmp_path / "calibrated.yaml").read_text() == "kept: true\n"
+    assert not [p for p in tmp_path.parent.iterdir() if p.name.startswith(f".{tmp_path.name}")]  # no temporary
     md = (tmp_path / "recovery.md").read_text()
     assert "Overall coverage of the 95% credible intervals: 75%** (3 of 4 intervals" in md
     assert "| a | 50% | 2 | 0.175 | 18% |" in md and "| b | 100% | 2 | 0.2 | 10% |" in md
     assert "python cli.py recovery --cases 2 --budget 100 --population 20 --seed 1" in md
     assert (tmp_path / "recovery.csv").exists() and (tmp_path / "figures" / "recovery.png").exists()
+    before = {f: (tmp_path / f).read_bytes() for f in ("recovery.csv", "recovery.md")}
+
+    def no_figure(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(recovery, "_figure", no_figure)
+    with pytest.raises(OSError, match="No space left"):
+        write(df.assign(inside=False), tmp_path, {"cases": 2})
+    assert {f: (tmp_path / f).read_bytes() for f in before} == before  # a failed write changes nothing
 
 
 def test_calibration_report_does_not_import_the_run():

@@ -241,6 +241,6 @@ def test_run_summary_shows_the_paper_column_only_beside_the_paper_study():
     sat = [{"role": "consumer", "item": "satisfied overall", "share": 0.9, "evaluated": 18.0}]
     ses = [{"wave": "total", "mean": 200.0, "lo": 180, "hi": 220, "cancelled": 10.0}]
     for flag, sc in ((True, paper), (False, other)):
-        for t in (_retention_table(ret, flag), _satisfaction_table(sat, flag), _sessions_table(ses, sc)):
+        for t in (_retention_table(ret, flag), _satisfaction_table(sat, flag), _sessions_table(ses, sc, flag)):
             assert (t.columns[-1].header == "paper") is flag, [c.header for c in t.columns]
     assert list(_retention_table(ret, True).columns[-1].cells) == ["26/32 (81%)"]

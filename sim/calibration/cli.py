@@ -39,7 +39,6 @@ def calibrate(
 ) -> dict[str, Any]:
     check_abc_options(budget, population, out)  # --seed, --workers and --ppc-reps: checked by the command's options
 
-    from ..runner import RunnerError
     from ..scenario import ScenarioError
     from .core import Problem
     from .run import CalibrationSettings, run_calibration
@@ -60,8 +59,6 @@ def calibrate(
     bar = _Bar(enabled=not quiet, budget=budget)
     try:
         summary = run_calibration(settings, problem, progress=bar.update)
-    except RunnerError as exc:
-        raise CalibrationError(str(exc)) from None
     except RuntimeError as exc:
         raise CalibrationError(str(exc).splitlines()[0]) from None
     finally:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..outputs import merge_files_into_place, staged
 from ..reporting import figure_dir, md_table, pyplot, save_figure
 from .core import CALIBRATION_DIR, ABCSettings, Problem, RunnerSimulator, fit_abc
 
@@ -94,8 +95,15 @@ def recover(
 
 
 def write(df: pd.DataFrame, out: Path, settings: dict) -> None:
-    """``recovery.csv``, ``recovery.md`` and ``figures/recovery.png`` in ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
+    """``recovery.csv``, ``recovery.md`` and ``figures/recovery.png`` in ``out`` (the calibration's folder,
+    whose other files stay): built in a temporary folder, then moved in file by file."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with staged(out, commit=merge_files_into_place) as tmp:
+        tmp.mkdir()
+        _write_files(df, tmp, settings)
+
+
+def _write_files(df: pd.DataFrame, out: Path, settings: dict) -> None:
     df.to_csv(out / "recovery.csv", index=False, float_format="%.6g")
     per = coverage_table(df)
     rows = [

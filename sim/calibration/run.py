@@ -203,7 +203,9 @@ def _meta(settings: CalibrationSettings, problem: Problem, result: ABCResult, t_
 #: the model (a module ``sim/model.py`` or a package ``sim/model/``, whichever exists), the paper's figures
 #: it draws baselines from and the targets are made of (``sim/instruments.py``), the scenario's meaning
 #: (``sim/scenario.py``: calendar, communities, waves), the per-study summaries and the statistics they
-#: use, the calibration code itself and its inputs. Read by :func:`model_source_files`.
+#: use, the frames they read (``sim/datasets.py``), the calibration's own algorithm and its inputs (not its
+#: command line, report or recovery, which do not change the result). Read by :func:`model_source_files`;
+#: ``tests/test_calibration.py`` checks that every module these import is here or in :data:`NOT_HASHED`.
 MODEL_SOURCES = (
     "sim/model.py",
     "sim/model/**/*.py",
@@ -215,16 +217,38 @@ MODEL_SOURCES = (
     "sim/scenario_pipeline.py",  # scenario sections the model reads (staff pipeline, caseload)
     "sim/yaml_unique.py",  # the loader of targets, priors and parameter sets
     "sim/streams.py",
+    "sim/datasets.py",  # the frames the summaries read (to_frames)
     "sim/analysis/summaries.py",
     "sim/analysis/prep.py",
     "sim/analysis/stats.py",  # the summaries' tests (the paper's t rule)
     "sim/analysis/grouped.py",  # the summaries' grouped sums
-    "sim/calibration/*.py",
+    "sim/calibration/core.py",  # the problem: simulate, summarise, distance
+    "sim/calibration/abc.py",  # ABC-SMC
+    "sim/calibration/targets.py",
+    "sim/calibration/mapping.py",
+    "sim/calibration/posterior.py",  # the calibrated parameter set from the posterior
+    "sim/calibration/run.py",  # settings, seeds, the predictive draws
     "sim/priors.py",  # the ABC sampler's prior
     "scenarios/paper_study.yaml",
     "calibration/targets.yaml",
     "calibration/priors.yaml",
 )
+
+
+#: Modules the hashed ones import whose changes cannot change the calibration's numbers, by path prefix,
+#: with the reason.
+NOT_HASHED = {
+    "sim/__init__.py": "the version string",
+    "sim/runner/": "a replication is a pure function of scenario and seed whatever the backend or chunking "
+    "(tests/test_runner.py)",
+    "sim/outputs.py": "writing files",
+    "sim/forked.py": "writing files in a forked child",
+    "sim/reporting/": "formatting tables and figures",
+    "sim/replications.py": "the choice of --reps auto, which the calibration does not use",
+    "sim/planning/": "costs and resource use, which the summaries do not read",
+    "sim/calibration/report.py": "the calibration's report (report.md and figures), written from its results",
+    "sim/calibration/validation/": "the validation section of that report",
+}
 
 
 def model_source_files(root: Path | None = None) -> list[str]:

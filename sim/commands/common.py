@@ -47,6 +47,8 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
         "sim.analysis.io": "DatasetError",
         "sim.calibration.cli": "CalibrationError",
         "sim.power": "PowerError",
+        "sim.power.schema": "DesignError",
+        "sim.sensitivity": "SpecError",
     }
     return tuple(getattr(sys.modules[m], n) for m, n in names.items() if m in sys.modules)
 
@@ -153,6 +155,3 @@ def load(path: Path) -> Any:
     from ..scenario import load_scenario
 
     return load_scenario(path)
-
-
-# --- run ------------------------------------------------------------------------------------

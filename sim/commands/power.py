@@ -7,7 +7,17 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import Force, Scheduler, Seed, Workers, command_line, fail, out_option, replications
+from .common import (
+    EXIT_INTERRUPTED,
+    Force,
+    Scheduler,
+    Seed,
+    Workers,
+    command_line,
+    fail,
+    out_option,
+    replications,
+)
 
 MAX_TRIALS = 1_000_000  # simulated trials per cluster count: Monte Carlo SE of a power below 0.0005
 
@@ -62,7 +72,6 @@ def power(
     parallel cluster trial (power.csv, design_inputs.csv, report.md, power.png)."""
     from .. import power as pw
     from ..outputs import claim
-    from ..runner import RunnerError
 
     control = None
     if outcome is not None:
@@ -88,12 +97,10 @@ def power(
                 pw.run_design_command(file, out_dir, opts, resume=resume, **kw)
             else:
                 pw.run_scenario_command(file, out_dir, opts, **kw)
-    except (pw.PowerError, pw.DesignError, RunnerError) as exc:
-        raise fail(str(exc)) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # the shared path's line, and what a resume can reuse
         raise fail(
             "interrupted; nothing was written" + (" (finished trials kept for --resume)" if outcome is None else ""),
-            130,
+            EXIT_INTERRUPTED,
         ) from None
 
 

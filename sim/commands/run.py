@@ -30,17 +30,13 @@ from .common import (
 FRAMES_FOR_FIGURES_MAX_REPS = 200  # up to this many replications, the analysis also gets the datasets back
 
 
-def _analysis_hooks() -> tuple[Any, Any] | None:
+def _analysis_hooks() -> tuple[Any, Any]:
     """``(per-chunk hook, write_analysis)``: the hook is ``sim.analysis.report_chunk`` plus the planner's
-    tables (:func:`sim.planning.hooks.analysis_and_planning`), when ``sim.analysis`` provides them."""
-    try:
-        from .. import analysis
-        from ..planning.hooks import analysis_and_planning
-    except ImportError:
-        return None
-    chunk_fn = getattr(analysis, "report_chunk", None)
-    write_fn = getattr(analysis, "write_analysis", None)
-    return (analysis_and_planning, write_fn) if callable(chunk_fn) and callable(write_fn) else None
+    tables (:func:`sim.planning.hooks.analysis_and_planning`)."""
+    from ..analysis import write_analysis
+    from ..planning.hooks import analysis_and_planning
+
+    return analysis_and_planning, write_analysis
 
 
 def posterior_draws(sc: Any, seed: int | None, reps_per_draw: int = 1) -> Any:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import Force, Quiet, Scheduler, Seed, Workers, command_line, fail, load, out_option
+from .common import Force, Quiet, Scheduler, Seed, Workers, command_line, load, out_option
 
 
 def sensitivity(
@@ -43,11 +43,8 @@ def sensitivity(
     from ..sensitivity_report import print_summary, write_sensitivity
 
     sc = load(scenario)
-    try:
-        sp = sa.load_spec(spec, sc.parameters) if spec is not None else sa.default_spec(base=sc.parameters)
-        sa.check_design(n, reps_per_point, len(sp.factors))
-    except sa.SpecError as exc:
-        raise fail(str(exc)) from None
+    sp = sa.load_spec(spec, sc.parameters) if spec is not None else sa.default_spec(base=sc.parameters)
+    sa.check_design(n, reps_per_point, len(sp.factors))
     out_dir = out if out is not None else Path("outputs") / f"{scenario.stem}_sensitivity"
     t0 = time.perf_counter()
     with claim(out_dir, force=force):

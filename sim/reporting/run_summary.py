@@ -16,10 +16,10 @@ def print_run_summary(result: Any, scenario: Any, out_dir: Path) -> None:
     con = console()
     con.print(_summary_headline(result, scenario))
     rows = run_summary_rows(result.summary)
-    con.print(_sessions_table(rows["sessions"], scenario))
     from ..planning.paper import is_paper_study
 
     paper = is_paper_study(scenario)  # the paper's figures only beside the paper's own study
+    con.print(_sessions_table(rows["sessions"], scenario, paper))
     con.print(_retention_table(rows["retention"], paper))
     con.print(_satisfaction_table(rows["satisfaction"], paper))
     ev = sum(result.events)
@@ -47,11 +47,9 @@ def _paper_column(columns: tuple[str, ...], paper_study: bool) -> tuple[str, ...
     return columns if paper_study else columns[:-1]
 
 
-def _sessions_table(rows: list[dict[str, Any]], scenario: Any) -> Any:
+def _sessions_table(rows: list[dict[str, Any]], scenario: Any, paper_study: bool) -> Any:
     from .. import instruments as ins
-    from ..planning.paper import is_paper_study
 
-    paper_study = is_paper_study(scenario)
     t = rich_table(
         "Sessions delivered before follow-up (mean per replication, 95% of replications within)",
         _paper_column(("wave", "held", "range", "cancelled", "paper"), paper_study),
