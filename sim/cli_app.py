@@ -1,9 +1,9 @@
 """The command-line application: ``python cli.py COMMAND`` (or the ``peer-support-sim`` script).
 
 Each command is a module of ``sim/commands/`` (run, analyze, calibrate, power, compare, sensitivity, web for
-``app``); ``recovery`` and ``validate`` live with the calibration (``sim/calibration/cli.py``,
-``sim/calibration/validation/command.py``). What they share, and the one path every error takes (one line on
-stderr, exit code 2), is ``sim/commands/common.py``.
+``app``, native for ``build-native``); ``recovery`` and ``validate`` live with the calibration
+(``sim/calibration/cli.py``, ``sim/calibration/validation/command.py``). What they share, and the one path
+every error takes (one line on stderr, exit code 2), is ``sim/commands/common.py``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from .commands.analyze import analyze
 from .commands.calibrate import calibrate
 from .commands.common import App
 from .commands.compare import compare
+from .commands.native import build_native
 from .commands.power import power
 from .commands.run import run
 from .commands.sensitivity import sensitivity
@@ -48,3 +49,4 @@ for _command in (run, analyze, calibrate, power, compare, sensitivity):
 app.command("app")(web_app)
 app.command("recovery")(recovery)
 app.command("validate")(validate)
+app.command("build-native")(build_native)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 from scipy.special import expit, logit
@@ -46,13 +47,23 @@ REFERENCE_HELD_SHARE = 0.9
 REFERENCE_QUALITY = (REFERENCE_CATEGORY_SHARE + REFERENCE_ON_TIME_SHARE + REFERENCE_HELD_SHARE) / 3
 
 
+class Draws(Protocol):
+    """Where the interviews' random numbers come from: a NumPy ``Generator``, or the model's
+    ``StackedGenerator`` that draws each community's share from that community's own stream."""
+
+    def random(self, size=None) -> np.ndarray: ...
+
+    def standard_normal(self, size=None) -> np.ndarray: ...
+
+
 @dataclass(frozen=True)
 class CommunityContext:
-    """What every person in a community shares at follow-up (arrays, one entry per person)."""
+    """What every person in a community shares at follow-up (one value for a community, or arrays with
+    one entry per person when several communities are interviewed at once)."""
 
-    c_struct: np.ndarray  # +0.5 structured, -0.5 unstructured
-    c_exp: np.ndarray  # +0.5 wave inheriting the programme's experience, -0.5 otherwise
-    effect: np.ndarray  # community effect u_c
+    c_struct: np.ndarray | float  # +0.5 structured, -0.5 unstructured
+    c_exp: np.ndarray | float  # +0.5 wave inheriting the programme's experience, -0.5 otherwise
+    effect: np.ndarray | float  # community effect u_c
     held_share: np.ndarray | float = REFERENCE_HELD_SHARE  # share of the community's sessions not cancelled
 
 
@@ -118,7 +129,7 @@ def _benefits(
     base: dict[str, float],
     ctx: CommunityContext,
     g: np.ndarray,
-    rng: np.random.Generator,
+    rng: Draws,
     out: dict[str, np.ndarray],
 ) -> None:
     """Table 3 items (self-perceived and others' perspective) with a shared person propensity."""
@@ -184,7 +195,7 @@ def interview_providers(
     sessions_staffed: np.ndarray,
     on_time_share: np.ndarray,
     category_share: np.ndarray,
-    rng: np.random.Generator,
+    rng: Draws,
 ) -> dict[str, np.ndarray]:
     """Answers of every provider (Table 2, stress reasons, Table 3); callers blank the unevaluated."""
     n = stressed.shape[0]
@@ -233,7 +244,7 @@ def interview_consumers(
     sessions_attended: np.ndarray,
     on_time_share: np.ndarray,
     category_share: np.ndarray,
-    rng: np.random.Generator,
+    rng: Draws,
 ) -> dict[str, np.ndarray]:
     """Answers of every consumer (Table 4, Table 3); callers blank the unevaluated."""
     n = sessions_attended.shape[0]
@@ -266,7 +277,7 @@ def interview_caregivers(
     member_is_provider: np.ndarray,
     member_dose: np.ndarray,
     member_answers: dict[str, np.ndarray],
-    rng: np.random.Generator,
+    rng: Draws,
 ) -> dict[str, np.ndarray]:
     """Answers of every caregiver (Results, 'Caregivers'). ``member_dose`` is g(d) of the family
     member's own exposure (:func:`dose`); ``member_answers`` are the member's own answers (0/1; NaN

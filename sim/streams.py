@@ -25,7 +25,7 @@ How the streams are drawn changed three times, outputs being statistically equiv
 and earlier, with the model package (``sim/model/``), against the single-module model:
 
 - SESSION_TIMING, STAFFING, CONTENT, ATTENDANCE, DROPOUT and DOCTOR are drawn during the run through
-  :class:`Uniforms` (the same uniforms, fetched in blocks);
+  ``sim.model.uniforms.Uniforms`` (the same uniforms, fetched in blocks);
 - SESSION_TIMING: the gaps between candidate unstructured sessions are exponentials by inversion,
   ``-log(1 - u) / rate``, instead of NumPy's ziggurat ``exponential`` (same distribution, other values);
 - DOCTOR: plan-review times (also by inversion) are drawn when a plan is registered, at the session's
@@ -129,46 +129,3 @@ class CommunityStreams(Mapping):
 def stream(seed: int, replication: int, source: Stream, community: int) -> np.random.Generator:
     """The generator of one source of randomness for one community in one replication."""
     return CommunityStreams(seed, replication, community)[source]
-
-
-class Uniforms:
-    """The uniform draws of one stream, fetched in blocks and handed out as Python floats.
-
-    ``take(k)`` returns exactly the values ``rng.random(k)`` would (NumPy's generators fill an array
-    of uniforms one 64-bit draw after another, so a block split in pieces equals the pieces drawn one
-    by one), at a fraction of the cost of a NumPy call per draw. Once a stream is wrapped, draw from it
-    only through the wrapper: a direct draw from ``rng`` would skip the values already fetched.
-    The block doubles at each fetch (up to ``MAX_BLOCK``): a stream used a few times fetches little,
-    a busy one (attendance in a community of 150 consumers) calls NumPy rarely.
-    """
-
-    __slots__ = ("block", "buf", "pos", "rng", "size")
-
-    MAX_BLOCK = 1024  # larger blocks save no measurable call overhead and fetch more values never used
-
-    def __init__(self, rng: np.random.Generator, block: int = 64):
-        self.rng, self.block = rng, block
-        self.buf: list[float] = []
-        self.pos = self.size = 0  # next value to hand out; values fetched
-
-    def take(self, k: int) -> list[float]:
-        pos = self.pos
-        end = pos + k
-        if end > self.size:
-            fresh = self.rng.random(max(self.block, k)).tolist()
-            self.buf = self.buf[pos:] + fresh if pos < self.size else fresh  # no copy when all were used
-            self.size = len(self.buf)
-            self.block = min(2 * self.block, self.MAX_BLOCK)
-            pos, end = 0, k
-        self.pos = end
-        return self.buf[pos:end]
-
-    def one(self) -> float:
-        pos = self.pos
-        if pos >= self.size:
-            self.buf = self.rng.random(self.block).tolist()
-            self.size = len(self.buf)
-            self.block = min(2 * self.block, self.MAX_BLOCK)
-            pos = 0
-        self.pos = pos + 1
-        return self.buf[pos]

@@ -42,10 +42,18 @@ def _scenario(pipeline: dict | None, communities: int = 4, providers: int = 6, q
     return scenario_from_dict(data)
 
 
-def _run(scen, replication: int = 0) -> RolloutModel:
-    model = RolloutModel(scen, replication, scen.seed, scen.parameters)
-    model.result = model.run()
-    return model
+class _Ran:
+    """A model after its run, and the run's result (a compiled RolloutModel takes no new attributes)."""
+
+    def __init__(self, model: RolloutModel):
+        self.model, self.result = model, model.run()
+
+    def __getattr__(self, name: str):
+        return getattr(self.model, name)
+
+
+def _run(scen, replication: int = 0) -> _Ran:
+    return _Ran(RolloutModel(scen, replication, scen.seed, scen.parameters))
 
 
 def _recruits(model: RolloutModel):

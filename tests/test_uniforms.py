@@ -1,8 +1,8 @@
-"""sim.streams.Uniforms hands out exactly the draws of the generator it wraps, whatever the pieces."""
+"""sim.model.uniforms.Uniforms hands out exactly the draws of the generator it wraps, whatever the pieces."""
 
 import numpy as np
 
-from sim.streams import Uniforms
+from sim.model.uniforms import MAX_BLOCK, Uniforms
 
 
 def test_pieces_equal_one_block_of_draws():
@@ -13,4 +13,4 @@ def test_pieces_equal_one_block_of_draws():
         got += u.take(k) if i % 3 else [u.one() for _ in range(k)]
     want = np.random.default_rng(7).random(sum(pieces)).tolist()
     assert got == want
-    assert u.block == Uniforms.MAX_BLOCK  # the block grew with use
+    assert u.block == MAX_BLOCK  # the block grew with use

@@ -248,6 +248,8 @@ NOT_HASHED = {
     "sim/planning/": "costs and resource use, which the summaries do not read",
     "sim/calibration/report.py": "the calibration's report (report.md and figures), written from its results",
     "sim/calibration/validation/": "the validation section of that report",
+    "sim/native.py": "chooses between the model's source and a compiled copy of exactly that source, which gives "
+    "the same tables byte for byte (tests/test_native.py)",
 }
 
 

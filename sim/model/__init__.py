@@ -18,11 +18,16 @@ Each mechanism of the paper's Methods (Fan et al. 2019) is one class; ``RolloutM
 - ``evaluation.FollowUp`` and ``evaluation.interview``: the follow-up evaluation (``sim.follow_up``);
 - ``records.SessionRecord`` / ``records.exposure``: what happened, and each person's exposure;
 - ``collect.collect``: the tables of ``docs/data_dictionary.md`` (``staff_tables``: staff and training).
+- ``uniforms.Uniforms``: the uniforms of one random stream (``sim/streams.py``), fetched in blocks.
 
 Time is in days from the start of the study; months are 365.25/12 days.
 """
 
 from __future__ import annotations
+
+from .. import native
+
+native.use_compiled(__path__)  # the mypyc-compiled modules, if built from exactly these sources (sim/native.py)
 
 from .evaluation import CAREGIVER_ANSWER_COLUMNS, CONSUMER_ANSWER_COLUMNS, PROVIDER_ANSWER_COLUMNS
 from .records import SESSION_COLUMNS, SessionRecord

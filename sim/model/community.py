@@ -18,12 +18,14 @@ from ..baseline import draw_baseline
 from ..follow_up import CommunityContext
 from ..parameters import ModelParameters
 from ..scenario import DAYS_PER_MONTH, Community, Scenario
-from ..streams import CommunityStreams, Stream, Uniforms
+from ..streams import CommunityStreams, Stream
 from .doctors import Doctors, Request
 from .records import SessionRecord, invitation_counts
+from .uniforms import Uniforms
 
 if TYPE_CHECKING:
     from .caseload import Caseload
+    from .evaluation import Snapshot
     from .providers import Supervision
 
 N_CATEGORIES = len(ins.CONTENT_CATEGORIES)
@@ -195,7 +197,7 @@ class CommunityState:
     timetable_weeks: int | None  # structured: 1 or 2; unstructured: None
     doctors: Doctors
     rng: CommunityStreams  # the community's generators by Stream, made on first use
-    # Streams drawn during the run, as uniforms fetched in blocks (sim.streams.Uniforms); once the
+    # Streams drawn during the run, as uniforms fetched in blocks (sim.model.uniforms.Uniforms); once the
     # people are drawn these streams are used only through these wrappers.
     uniforms: dict[Stream, Uniforms] = field(default_factory=dict)
     providers: list[Provider] = field(default_factory=list)
@@ -203,7 +205,7 @@ class CommunityState:
     records: list[SessionRecord] = field(default_factory=list)
     month_sessions: int = 0  # sessions due since the last month boundary ('how well sessions run')
     month_disrupted: int = 0  # ... of which postponed or cancelled
-    snapshot: dict | None = None  # taken at follow-up (sim.model.evaluation.FollowUp)
+    snapshot: Snapshot | None = None  # taken at follow-up (sim.model.evaluation.FollowUp)
     caseload: Caseload | None = None  # open caseload (scenario caseload:); None = closed cohort
     supervision: Supervision | None = None  # the providers' supervision requests (sim.model.providers)
     month_end: float = 0.0  # the day the current month of services ends (sim.model.rollout.monthly_reviews)

@@ -26,7 +26,7 @@ import simpy
 from ..parameters import ModelParameters
 from ..scenario import DAYS_PER_MONTH
 from ..streams import Stream
-from .community import CommunityState
+from .community import CommunityState, Consumers
 
 
 class Attendance:
@@ -140,6 +140,6 @@ class Dropout:
         cons.start_month()
 
     @property
-    def consumers(self):
+    def consumers(self) -> Consumers:
         assert self.c.consumers is not None
         return self.c.consumers

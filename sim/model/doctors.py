@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Iterator
 from operator import attrgetter
 
 
@@ -55,22 +56,20 @@ class Doctors:
 
     __slots__ = ("_order", "free_at", "n", "owner", "pool", "started", "waiting")
 
-    def __init__(self, n: int, owner: str = "", pool: str = ""):
+    def __init__(self, n: int, owner: str = "", pool: str = "", shared: Doctors | None = None):
         if n < 1:
             raise ValueError("a doctor pool needs at least one doctor")
         self.n, self.owner, self.pool = n, owner, pool
-        self.free_at = [0.0] * n  # a heap: the day each doctor next becomes free
-        self.waiting: list[tuple[float, int, Request]] = []  # a heap by arrival, then registration
-        self._order = itertools.count()
-        self.started: list[Request] = []  # requests a doctor has started, in order (see served, busy_days)
+        # a desk of a shared pool (see desk) shares the pool's doctors and queue
+        self.free_at: list[float] = shared.free_at if shared else [0.0] * n  # a heap: the day each doctor is free
+        self.waiting: list[tuple[float, int, Request]] = shared.waiting if shared else []  # by arrival, registration
+        self._order: Iterator[int] = shared._order if shared else itertools.count()
+        self.started: list[Request] = shared.started if shared else []  # started requests (served, busy_days)
 
     def desk(self, owner: str) -> Doctors:
         """The same doctors and queue (shared lists, no copy) registering requests for ``owner``: one
         community's access to a shared pool."""
-        d = Doctors.__new__(Doctors)
-        d.n, d.owner, d.pool = self.n, owner, self.pool
-        d.free_at, d.waiting, d._order, d.started = self.free_at, self.waiting, self._order, self.started
-        return d
+        return Doctors(self.n, owner, self.pool, shared=self)
 
     def register(
         self, arrival: float, length: float, kind: str = "plan_review", follows: Request | None = None

@@ -134,7 +134,7 @@ def _provider_rows(c: CommunityState, ex: Exposure, replication: int, now: float
     rows["sessions_led"] = ex.prov_led
     rows["sessions_assisted"] = ex.prov_assisted
     rows["leave_episodes"] = [sum(1 for a, _ in q.leave_spells if a <= now) for q in provs]
-    rows["leave_days"] = [round(sum(max(0.0, min(b, now) - a) for a, b in q.leave_spells), 3) for q in provs]
+    rows["leave_days"] = [round(sum((max(0.0, min(b, now) - a) for a, b in q.leave_spells), 0.0), 3) for q in provs]
     rows["supervision_contacts"] = [q.supervision_by(now) for q in provs]
     rows["stressed"] = [int(q.stressed) for q in provs]
     rows["stressed_months"] = [q.stressed_months for q in provs]
@@ -258,8 +258,8 @@ def _is(snaps: list[Snapshot], table: str, key: str, level: str) -> np.ndarray:
 
 def interview(p: ModelParameters, replication: int, communities: list[CommunityState]) -> dict[str, dict[str, list]]:
     """The providers, consumers and caregivers tables with everyone's answers (blank where not evaluated)."""
-    snaps = [c.snapshot for c in communities]
-    assert all(s is not None for s in snaps)
+    snaps = [c.snapshot for c in communities if c.snapshot is not None]
+    assert len(snaps) == len(communities)
     st = _Stack(communities)
     eval_rng = StackedGenerator([c.rng[Stream.EVALUATION] for c in communities], st.n_prov)
     prov_eval = _column(snaps, "providers", "evaluated") == 1

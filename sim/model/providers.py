@@ -35,6 +35,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import simpy
 from scipy.special import logit
@@ -43,6 +44,9 @@ from ..parameters import ModelParameters
 from ..scenario import DAYS_PER_MONTH
 from ..streams import Stream
 from .community import CommunityState, Provider
+
+if TYPE_CHECKING:
+    from .training import Recruitment
 
 STRESS_REFERENCE_SESSIONS_PER_MONTH = 4.0  # about one session a week (Methods: 'once every one or 2 weeks')
 
@@ -61,7 +65,7 @@ class ProviderCareer:
         self.supervision = c.supervision = Supervision(c, p)  # replacements joining mid-month use it too
         # The community's recruitment of replacements (scenario staff_pipeline, sim.model.training), told
         # of every quit and leave as it is decided; None: nobody is replaced (the paper's study).
-        self.recruitment = None
+        self.recruitment: Recruitment | None = None
 
     def run(self):
         """Alone: one review a month from the end of training (``sim.model.rollout`` runs it with

@@ -10,7 +10,7 @@ Columns are documented in ``docs/data_dictionary.md``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .. import instruments as ins
 
@@ -155,7 +155,9 @@ def session_columns(
     }
     if not n:
         return cols | {col: [] for col in SESSION_COLUMNS[4:]}
-    r = SessionRecord(*zip(*records, strict=True))  # the records' columns, as tuples
+    # The records' columns: a SessionRecord whose every field is a tuple with one entry per session
+    # (typed Any: the NamedTuple's field types describe one record, not its columns).
+    r: Any = SessionRecord._make(zip(*records, strict=True))
     cols["session_id"] = [f"{name}#{seq:04d}" for seq in r.seq]
     cols["announced_day"] = list(r.announced_day)
     cols["day"] = list(r.day)
@@ -166,7 +168,7 @@ def session_columns(
     return {col: cols[col] for col in SESSION_COLUMNS}
 
 
-def _delivery_columns(r: SessionRecord) -> dict[str, list]:
+def _delivery_columns(r: Any) -> dict[str, list]:
     """status ... venue, from the records' columns ``r``; blank content, format and venue if cancelled."""
     held = [not reason for reason in r.cancel_reason]
     categories = ins.CONTENT_CATEGORIES
@@ -183,7 +185,7 @@ def _delivery_columns(r: SessionRecord) -> dict[str, list]:
     }
 
 
-def _people_columns(r: SessionRecord, provider_ids: list[str], consumer_ids: list[str]) -> dict[str, list]:
+def _people_columns(r: Any, provider_ids: list[str], consumer_ids: list[str]) -> dict[str, list]:
     """lead_provider ... attendees, from the records' columns ``r``."""
     provider, consumer = provider_ids.__getitem__, consumer_ids.__getitem__
     return {

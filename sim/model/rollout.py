@@ -59,9 +59,10 @@ class RolloutModel:
     def run(self) -> ReplicationResult:
         env, p = self.env, self.p
         pipeline = self.scenario.staff_pipeline
-        centre = self.centre = None
+        centre: TrainingCentre | None = None
         if pipeline is not None and pipeline.replacing:  # the staff pipeline (sim.model.training)
-            centre = self.centre = TrainingCentre(env, pipeline, p, first_cohort=len(self.communities) + 1)
+            centre = TrainingCentre(env, pipeline, p, first_cohort=len(self.communities) + 1)
+        self.centre = centre
         for c in self.communities:
             env.process(SessionDelivery(env, c, p).run())
             careers = ProviderCareer(env, c, p)

@@ -125,7 +125,7 @@ def training_columns(replication: int, cs: list[CommunityState], centre: Trainin
     if centre is not None:
         for h in centre.cohorts:
             names = sorted({r.community.name for r in h.trainees}, key=[c.name for c in cs].index)
-            waits = [h.start - r.provider.recruited_day for r in h.trainees]
+            waits = [h.start - r.found.recruited_day for r in h.trainees]
             half_days = centre.spec.training_half_days
             rows.append(
                 (
@@ -139,7 +139,7 @@ def training_columns(replication: int, cs: list[CommunityState], centre: Trainin
                     "pipeline",
                 )
             )
-    cols = {"replication": [replication] * len(rows)}
+    cols: dict[str, list] = {"replication": [replication] * len(rows)}
     for k, col in enumerate(TRAINING_COLUMNS[1:]):
         cols[col] = [row[k] for row in rows]
     return cols

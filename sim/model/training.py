@@ -40,8 +40,9 @@ import simpy
 from ..parameters import ModelParameters
 from ..scenario import DAYS_PER_MONTH
 from ..scenario_pipeline import StaffPipeline
-from ..streams import Stream, Uniforms, stream
+from ..streams import Stream, stream
 from .community import CommunityState, Provider, draw_replacement
+from .uniforms import Uniforms
 
 WEEK = 7.0
 
@@ -55,6 +56,12 @@ class Recruit:
     replaces: str  # person_id of the provider whose quit or leave opened it
     provider: Provider | None = None  # the recruit, once found (recruited_day = provider.recruited_day)
     cohort: int | None = None  # number of the cohort that trained them (training.csv)
+
+    @property
+    def found(self) -> Provider:
+        """The recruit of a vacancy whose recruit has been found (waiting for training, or trained)."""
+        assert self.provider is not None
+        return self.provider
 
     @property
     def joined(self) -> bool:
@@ -98,7 +105,7 @@ class TrainingCentre:
             while not self._still_needed():
                 self._arrival = env.event()
                 yield self._arrival
-            deadline = self.waiting[0].provider.recruited_day + max_wait
+            deadline = self.waiting[0].found.recruited_day + max_wait
             while len(self.waiting) < spec.cohort_size and env.now < deadline:
                 self._arrival = env.event()
                 yield self._arrival | env.timeout(deadline - env.now)
@@ -122,11 +129,11 @@ class TrainingCentre:
     def train(self, cohort: Cohort, team):
         for r in cohort.trainees:
             r.cohort = cohort.number
-            r.provider.training_start = cohort.start
+            r.found.training_start = cohort.start
         yield self.env.timeout(cohort.end - self.env.now)
         self.teams.release(team)
         for r in cohort.trainees:
-            self._join(r.community, r.provider)
+            self._join(r.community, r.found)
 
     def _join(self, c: CommunityState, prov: Provider) -> None:
         """The trained recruit joins the community's providers (sessions see them from now) and asks for

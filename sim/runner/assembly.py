@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .. import __version__
+from .. import __version__, native
 from ..forked import in_child
 from ..outputs import staged
 from .base import PrecisionNotReached
@@ -160,6 +160,8 @@ def run_manifest(plan: RunPlan, result: RunResult) -> dict[str, Any]:
         "parameter_draws_sha256": meta.get("parameter_draws"),
         "wall_time_seconds": None,
         "backend": result.backend,
+        # the model this process runs (sim/native.py): the same tables either way, the speed differs
+        "model": "compiled" if native.status().compiled else "python",
         "chunk_size": result.chunk_size,
         "chunks_computed": result.chunks_computed,
         "chunks_reused": result.chunks_reused,

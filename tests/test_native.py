@@ -1,0 +1,132 @@
+"""The compiled model (``sim/native.py``, ``python cli.py build-native``): the same tables as its Python
+source, byte for byte, and never used once its sources have changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers.cli import REPO
+
+from sim import native
+
+# Every shipped scenario (open caseloads, staff pipelines, doctor pools, rural and urban, both kinds of
+# scheduling), and the small scenario with the values a user might write as integers.
+DIGEST = r"""
+import hashlib, json, sys
+from pathlib import Path
+from sim import native
+from sim.model import simulate_replication
+from sim.scenario import load_scenario, scenario_from_dict
+sys.path.insert(0, "tests")
+from helpers.fakemodel import SMALL_SCENARIO
+
+def digest(scenario, reps):
+    h = hashlib.sha256()
+    for r in range(reps):
+        res = simulate_replication(scenario, r)
+        h.update(repr((res.events, sorted((t, sorted(c.items())) for t, c in res.columns.items()))).encode())
+    return h.hexdigest()
+
+out = {"compiled": native.status().compiled}
+for path in sorted(Path("scenarios").glob("*.yaml")):
+    out[path.stem] = digest(load_scenario(path), 2 if path.stem == "chaoyang_district" else 8)
+small = {**SMALL_SCENARIO, "seed": 7}
+out["small_integers"] = digest(scenario_from_dict(small), 8)
+print(json.dumps(out))
+"""
+
+
+def _digests(compiled: bool, cache: Path) -> dict:
+    env = {**os.environ, "SIM_NATIVE": "1" if compiled else "0", "SIM_NATIVE_DIR": str(cache)}
+    proc = subprocess.run(
+        [sys.executable, "-c", DIGEST], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def compiled_cache() -> Path:
+    """The compiled model of these sources: the one ``build-native`` made, else built now (about a minute)."""
+    if native.find_build()[0] is None:
+        try:
+            native.build()
+        except native.BuildError as exc:
+            if not exc.unavailable:  # the compiler rejects the model: a defect
+                raise
+            pytest.skip(f"this machine cannot compile the model: {exc}")
+    return native.cache_root()
+
+
+def test_the_compiled_model_gives_the_same_tables_as_its_source(compiled_cache: Path) -> None:
+    source, compiled = _digests(False, compiled_cache), _digests(True, compiled_cache)
+    assert source.pop("compiled") is False
+    assert compiled.pop("compiled") is True
+    assert compiled == source
+
+
+def _fake_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sources: dict[str, str]) -> Path:
+    monkeypatch.setenv("SIM_NATIVE_DIR", str(tmp_path))
+    monkeypatch.delenv("SIM_NATIVE", raising=False)
+    folder = tmp_path / native.build_key()
+    folder.mkdir()
+    (folder / native.MANIFEST).write_text(json.dumps({"sources": sources}))
+    return folder
+
+
+def _sha(name: str) -> str:
+    return native._sha(REPO / name)
+
+
+def test_a_build_is_used_only_while_every_source_it_lists_is_unchanged(tmp_path, monkeypatch) -> None:
+    names = ["sim/model/sessions.py", "sim/streams.py"]
+    folder = _fake_build(tmp_path, monkeypatch, {n: _sha(n) for n in names})
+    assert native.find_build() == (folder, "")
+    # an imported module (not compiled itself) edited since the build: the Python source runs
+    (folder / native.MANIFEST).write_text(json.dumps({"sources": {**{n: _sha(n) for n in names}, names[1]: "0" * 64}}))
+    found, reason = native.find_build()
+    assert found is None and reason.startswith("sim/streams.py changed since the model was compiled")
+    # SIM_NATIVE=0 runs the source whatever is built
+    monkeypatch.setenv("SIM_NATIVE", "0")
+    assert native.find_build() == (None, "SIM_NATIVE=0")
+
+
+def test_a_build_of_other_model_sources_is_not_found(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SIM_NATIVE_DIR", str(tmp_path))
+    other = tmp_path / ("f" * 20)  # a build of other sources: another key
+    other.mkdir()
+    (other / native.MANIFEST).write_text(json.dumps({"sources": {}}))
+    assert native.build_key() != other.name
+    assert native.find_build() == (None, "not compiled: python cli.py build-native")
+
+
+def test_use_compiled_puts_a_matching_build_first_on_the_package_path(tmp_path, monkeypatch) -> None:
+    folder = _fake_build(tmp_path, monkeypatch, {"sim/model/sessions.py": _sha("sim/model/sessions.py")})
+    path = ["/somewhere/sim/model"]
+    monkeypatch.setitem(native._decided, "model", native.status())  # this process's model stays as it was
+    monkeypatch.setattr(native, "_load_shared_library", lambda f: None)  # the fake build has none
+    before = list(sys.path)
+    native.use_compiled(path)
+    assert path == [str(folder / "sim" / "model"), "/somewhere/sim/model"]
+    assert sys.path == before  # never on sys.path: a spawned worker inherits it
+
+
+def test_build_native_check_says_which_model_runs(run_cli, tmp_path) -> None:
+    r = run_cli("build-native", "--check", SIM_NATIVE_DIR=str(tmp_path), SIM_NATIVE="1")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "model: Python source (not compiled: python cli.py build-native)"
+
+
+def test_build_native_if_possible_exits_0_where_no_compiler_exists(run_cli, tmp_path) -> None:
+    env = {"SIM_NATIVE_DIR": str(tmp_path), "CC": str(tmp_path / "no-such-compiler")}
+    r = run_cli("build-native", **env)
+    assert r.returncode == 1 and r.stderr.strip().endswith("no C compiler found (set CC, or install gcc or clang)")
+    r = run_cli("build-native", "--if-possible", **env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("model: Python source (this machine cannot compile it: no C compiler found")
+    assert not any(tmp_path.iterdir())  # nothing built, nothing left behind
