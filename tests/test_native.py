@@ -70,12 +70,12 @@ def test_the_compiled_model_gives_the_same_tables_as_its_source(compiled_cache: 
     assert compiled == source
 
 
-def _fake_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sources: dict[str, str]) -> Path:
+def _fake_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sources: dict[str, str], tag: str = "t") -> Path:
     monkeypatch.setenv("SIM_NATIVE_DIR", str(tmp_path))
     monkeypatch.delenv("SIM_NATIVE", raising=False)
-    folder = tmp_path / native.build_key()
+    folder = tmp_path / f"{native.build_key()}.{tag}"
     folder.mkdir()
-    (folder / native.MANIFEST).write_text(json.dumps({"sources": sources}))
+    (folder / native.MANIFEST).write_text(json.dumps({"sources": sources, "group": f"sim_model_{tag}"}))
     return folder
 
 
@@ -88,32 +88,62 @@ def test_a_build_is_used_only_while_every_source_it_lists_is_unchanged(tmp_path,
     folder = _fake_build(tmp_path, monkeypatch, {n: _sha(n) for n in names})
     assert native.find_build() == (folder, "")
     # an imported module (not compiled itself) edited since the build: the Python source runs
-    (folder / native.MANIFEST).write_text(json.dumps({"sources": {**{n: _sha(n) for n in names}, names[1]: "0" * 64}}))
+    stale = {"sources": {**{n: _sha(n) for n in names}, names[1]: "0" * 64}, "group": "sim_model_t"}
+    (folder / native.MANIFEST).write_text(json.dumps(stale))
     found, reason = native.find_build()
     assert found is None and reason.startswith("sim/streams.py changed since the model was compiled")
-    # SIM_NATIVE=0 runs the source whatever is built
+    # a second build of the same model sources, made after that edit, is found beside the stale one
+    fresh = _fake_build(tmp_path, monkeypatch, {n: _sha(n) for n in names}, tag="u")
+    assert native.find_build() == (fresh, "")
+    # SIM_NATIVE=0 runs the source whatever is built; build() still sees the build (nothing to rebuild)
     monkeypatch.setenv("SIM_NATIVE", "0")
     assert native.find_build() == (None, "SIM_NATIVE=0")
+    assert native.matching_build() == (fresh, "")
+    assert native.build() == (fresh, False)
 
 
 def test_a_build_of_other_model_sources_is_not_found(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SIM_NATIVE_DIR", str(tmp_path))
-    other = tmp_path / ("f" * 20)  # a build of other sources: another key
+    other = tmp_path / ("f" * 20 + ".t")  # a build of other sources: another key
     other.mkdir()
-    (other / native.MANIFEST).write_text(json.dumps({"sources": {}}))
-    assert native.build_key() != other.name
+    (other / native.MANIFEST).write_text(json.dumps({"sources": {}, "group": "sim_model_t"}))
+    assert not native.build_key().startswith("f" * 20)
     assert native.find_build() == (None, "not compiled: python cli.py build-native")
+
+
+def test_editor_files_beside_the_model_are_not_modules(tmp_path) -> None:
+    model = tmp_path / "sim" / "model"
+    model.mkdir(parents=True)
+    for name in ("__init__.py", "sessions.py", "records.py"):
+        (model / name).write_text("")
+    (model / ".#sessions.py").symlink_to(tmp_path / "no-such-file")  # Emacs's lock while a buffer is edited
+    (model / "sessions-old.py").write_text("")
+    assert [p.name for p in native.model_sources(tmp_path / "sim")] == ["records.py", "sessions.py"]
+    native.build_key(tmp_path / "sim")  # does not read the lock file
 
 
 def test_use_compiled_puts_a_matching_build_first_on_the_package_path(tmp_path, monkeypatch) -> None:
     folder = _fake_build(tmp_path, monkeypatch, {"sim/model/sessions.py": _sha("sim/model/sessions.py")})
     path = ["/somewhere/sim/model"]
     monkeypatch.setitem(native._decided, "model", native.status())  # this process's model stays as it was
-    monkeypatch.setattr(native, "_load_shared_library", lambda f: None)  # the fake build has none
+    loaded = []
+    monkeypatch.setattr(native, "_load_shared_library", lambda f, group: loaded.append((f, group)))
     before = list(sys.path)
     native.use_compiled(path)
     assert path == [str(folder / "sim" / "model"), "/somewhere/sim/model"]
+    assert loaded == [(folder, "sim_model_t")]
     assert sys.path == before  # never on sys.path: a spawned worker inherits it
+    assert native.status() == native.Status(True, "", folder)
+
+
+def test_a_build_that_cannot_be_loaded_leaves_the_source_model(tmp_path, monkeypatch) -> None:
+    _fake_build(tmp_path, monkeypatch, {"sim/model/sessions.py": _sha("sim/model/sessions.py")})
+    monkeypatch.setitem(native._decided, "model", native.status())
+    path = ["/somewhere/sim/model"]
+    native.use_compiled(path)  # the fake build has no shared library
+    assert path == ["/somewhere/sim/model"]
+    st = native.status()
+    assert not st.compiled and st.reason.startswith("compiled model not usable: ImportError")
 
 
 def test_build_native_check_says_which_model_runs(run_cli, tmp_path) -> None:

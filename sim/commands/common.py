@@ -3,9 +3,10 @@
 Errors take one path: commands raise (a :class:`CommandError`, or the packages' own one-line errors:
 ``ScenarioError``, ``RunnerError``, ``DestinationError``, ``DatasetError``, ``CalibrationError``,
 ``PowerError``; or an ``OSError`` while writing) and :meth:`App.__call__` prints ``error: ONE LINE`` to
-stderr and exits with code 2 (130 after Ctrl-C). typer's own usage errors (a bad flag or value) get
-the same one line and exit code 2. Every folder a command writes goes through :mod:`sim.outputs`
-(refuse a folder the tool did not write unless ``--force``, lock, build beside and move into place).
+stderr and exits with code 2 (130 after Ctrl-C; 1 when ``build-native`` cannot compile the model).
+typer's own usage errors (a bad flag or value) get the same one line and exit code 2. Every folder a
+command writes goes through :mod:`sim.outputs` (refuse a folder the tool did not write unless
+``--force``, lock, build beside and move into place).
 """
 
 from __future__ import annotations

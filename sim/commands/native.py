@@ -13,12 +13,13 @@ def build_native(
     if_possible: bool = typer.Option(
         False,
         "--if-possible",
-        help="where this machine cannot compile (no C compiler, or mypyc not installed), say so and exit 0",
+        help="where this machine cannot compile the model (no mypyc, C compiler or Python headers, or the C "
+        "compile fails), say so and exit 0",
     ),
 ) -> None:
     """Compile the model with mypyc (needs a C compiler and pip install -e '.[native]'); runs then use it.
 
-    The same tables byte for byte, about 1.4 times as fast. A compiled model is used only while the model's
+    The same tables byte for byte, about 1.5 times as fast. A compiled model is used only while the model's
     sources are exactly those it was compiled from; after an edit, runs use the Python source until this
     command is run again. SIM_NATIVE=0 runs the Python source."""
     from .. import native

@@ -134,7 +134,9 @@ def _provider_rows(c: CommunityState, ex: Exposure, replication: int, now: float
     rows["sessions_led"] = ex.prov_led
     rows["sessions_assisted"] = ex.prov_assisted
     rows["leave_episodes"] = [sum(1 for a, _ in q.leave_spells if a <= now) for q in provs]
-    rows["leave_days"] = [round(sum((max(0.0, min(b, now) - a) for a, b in q.leave_spells), 0.0), 3) for q in provs]
+    rows["leave_days"] = [  # a list: mypyc compiles sum() over a generator as a loop, not as Python's sum
+        round(sum([max(0.0, min(b, now) - a) for a, b in q.leave_spells], 0.0), 3) for q in provs
+    ]
     rows["supervision_contacts"] = [q.supervision_by(now) for q in provs]
     rows["stressed"] = [int(q.stressed) for q in provs]
     rows["stressed_months"] = [q.stressed_months for q in provs]

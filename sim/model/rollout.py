@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import operator
 from dataclasses import dataclass, field
+from typing import SupportsIndex
 
 import simpy
 
@@ -32,8 +34,12 @@ class ReplicationResult:
 class RolloutModel:
     """One replication of a scenario. Build it, then :meth:`run`."""
 
-    def __init__(self, scenario: Scenario, replication: int, seed: int, parameters: ModelParameters):
-        self.scenario, self.replication, self.seed, self.p = scenario, replication, seed, parameters
+    def __init__(
+        self, scenario: Scenario, replication: SupportsIndex, seed: SupportsIndex, parameters: ModelParameters
+    ):
+        self.replication: int = operator.index(replication)  # NumPy integers too (as int: the compiled
+        self.seed: int = operator.index(seed)  # model's functions take Python ints only)
+        self.scenario, self.p = scenario, parameters
         self.env = simpy.Environment()
         self.centre: TrainingCentre | None = None  # the staff pipeline's, once run
         pools = {name: Doctors(n, pool=name) for name, n in scenario.doctor_pools.items()}
@@ -41,8 +47,8 @@ class RolloutModel:
             build_community(
                 scenario,
                 parameters,
-                seed,
-                replication,
+                self.seed,
+                self.replication,
                 i,
                 spec,
                 pools[spec.doctor_pool].desk(spec.name)
@@ -54,7 +60,7 @@ class RolloutModel:
         if scenario.caseload is not None:
             for c in self.communities:
                 rate = scenario.referrals_per_month(c.spec)
-                c.caseload = Caseload(c, parameters, scenario.caseload, rate, self.seed, replication)
+                c.caseload = Caseload(c, parameters, scenario.caseload, rate, self.seed, self.replication)
 
     def run(self) -> ReplicationResult:
         env, p = self.env, self.p
@@ -96,7 +102,10 @@ def _events_scheduled(env: simpy.Environment) -> int:
 
 
 def simulate_replication(
-    scenario: Scenario, replication: int, seed: int | None = None, parameters: ModelParameters | None = None
+    scenario: Scenario,
+    replication: SupportsIndex,
+    seed: SupportsIndex | None = None,
+    parameters: ModelParameters | None = None,
 ) -> ReplicationResult:
     """Run replication ``replication`` of ``scenario``: a pure function of its arguments.
 
@@ -110,7 +119,10 @@ def simulate_replication(
     gc.disable()
     try:
         model = RolloutModel(
-            scenario, replication, scenario.seed if seed is None else seed, parameters or scenario.parameters
+            scenario,
+            replication,
+            scenario.seed if seed is None else seed,
+            parameters or scenario.parameters,
         )
         return model.run()
     finally:
