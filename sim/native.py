@@ -99,7 +99,10 @@ def status() -> Status:
     it is imported, as it will decide)."""
     if "model" in _decided:
         return _decided["model"]
-    folder, reason = find_build()
+    try:
+        folder, reason = find_build()
+    except Exception as exc:  # as use_compiled: whatever is wrong with a build, the source runs
+        return Status(False, f"compiled model not usable: {type(exc).__name__}: {exc}")
     return Status(folder is not None, reason, folder)
 
 

@@ -160,3 +160,16 @@ def test_build_native_if_possible_exits_0_where_no_compiler_exists(run_cli, tmp_
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("model: Python source (this machine cannot compile it: no C compiler found")
     assert not any(tmp_path.iterdir())  # nothing built, nothing left behind
+
+
+def test_status_before_the_model_is_imported_never_raises(monkeypatch) -> None:
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delitem(native._decided, "model", raising=False)
+    monkeypatch.delenv("SIM_NATIVE", raising=False)
+    monkeypatch.setattr(native, "cache_root", no_home)
+    st = native.status()
+    assert (
+        not st.compiled and st.reason == "compiled model not usable: RuntimeError: Could not determine home directory."
+    )
