@@ -344,9 +344,10 @@ def _imported_sources(src: Path) -> dict[str, str]:
     return {f.relative_to(root).as_posix(): _sha(f) for f in files if f.suffix == ".py"}
 
 
-# A short run of both models on two small communities (both kinds of scheduling, a later wave) and on
-# the project's scenarios where they are beside the package: every column and the event count.
-_CHECK = r"""
+# A run of one model (``python -c CHECK SCENARIO_DIR REPS``) on two small communities (both kinds of
+# scheduling, a later wave) and on the scenarios in SCENARIO_DIR, if any: prints whether it ran compiled
+# and a digest of every column and the event count of REPS replications of each (tests/test_native.py too).
+CHECK = r"""
 import hashlib, json, sys
 from pathlib import Path
 from sim import native
@@ -363,7 +364,7 @@ small = scenario_from_dict({
 scenarios = [small] + [load_scenario(p) for p in sorted(Path(sys.argv[1]).glob("*.yaml"))]
 h = hashlib.sha256()
 for sc in scenarios:
-    for r in range(2):
+    for r in range(int(sys.argv[2])):
         res = simulate_replication(sc, r)
         h.update(repr((res.events, sorted((t, sorted(c.items())) for t, c in res.columns.items()))).encode())
 print(json.dumps([native.status().compiled, h.hexdigest()]))
@@ -373,8 +374,8 @@ print(json.dumps([native.status().compiled, h.hexdigest()]))
 def _verify(folder: Path) -> None:
     """Refuse (and remove) the build ``folder`` if its tables differ from the source model's."""
     scenarios = str(PACKAGE.parent / "scenarios")
-    source = json.loads(_run_python(_CHECK, PACKAGE.parent, {"SIM_NATIVE": "0"}, scenarios))
-    compiled = json.loads(_run_python(_CHECK, PACKAGE.parent, {"SIM_NATIVE": "1"}, scenarios))
+    source = json.loads(_run_python(CHECK, PACKAGE.parent, {"SIM_NATIVE": "0"}, scenarios, "2"))
+    compiled = json.loads(_run_python(CHECK, PACKAGE.parent, {"SIM_NATIVE": "1"}, scenarios, "2"))
     if compiled[0] is not True or compiled[1] != source[1]:
         shutil.rmtree(folder, ignore_errors=True)  # this build's own folder, made just now
         why = "is not used" if compiled[0] is not True else "gives other tables than its source"
