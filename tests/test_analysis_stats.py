@@ -143,3 +143,18 @@ def test_categorical_tests_of_a_stack_are_each_tables_own():
                 assert same[0] == same[1] == same[2], (key, i)
             else:
                 assert np.array_equal(np.array(same[:1] * 3), np.array(same), equal_nan=True), (key, i)
+
+
+@pytest.mark.parametrize("df", [1.0, 2.0, 3.5, 40.0, 0.0, -1.0, np.nan, np.inf])
+def test_tail_probabilities_are_scipys_own_floats(df):
+    """chi2_sf, f_sf and t_sf skip rv_continuous.sf's per-call overhead; they must return its floats,
+    edge cases included (x at or below the support, infinite, NaN; invalid degrees of freedom)."""
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.exponential(3.0, 2000), [0.0, -1.0, np.inf, -np.inf, np.nan, 1e-300, 1e300]])
+    for v in (x, x - 3.0):
+        np.testing.assert_array_equal(S.chi2_sf(v, df), sps.chi2.sf(v, df))
+        np.testing.assert_array_equal(S.t_sf(v, df), sps.t.sf(v, df))
+        for dfd in (1.0, 5.0, 0.0, np.nan, np.inf):
+            np.testing.assert_array_equal(S.f_sf(v, df, dfd), sps.f.sf(v, df, dfd))
+    dfs = rng.uniform(0.5, 80.0, len(x))
+    np.testing.assert_array_equal(S.t_sf(x, dfs), sps.t.sf(x, dfs))

@@ -61,9 +61,14 @@ def report_chunk(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
 
 def _report_tables(pr: prep.Prepared, method: stats.ContinuousMethod) -> dict[str, pd.DataFrame]:
+    blocks = tables.table_blocks(pr)
+    layout = None  # the accumulator's layout of the cells, straight from the blocks (no re-parsing)
+    if len(pr.replications):
+        keys, matrix = tables.cells_matrix(blocks, pr.replications)
+        layout = ChunkCells.of_matrix(keys, pr.replications, matrix)
     return {
         "tests": csvrows.attach(compare.run_tests(pr, method=method)),
-        "cells": ChunkCells.carry(tables.table_cells(pr)),
+        "cells": ChunkCells.carry(tables.cells_frame(blocks), layout),
     }
 
 

@@ -239,9 +239,26 @@ class ChunkCells:
         return cls(keys, local, urep, row, c["value"].to_numpy(dtype=float))
 
     @classmethod
-    def carry(cls, c: pd.DataFrame) -> pd.DataFrame:
-        """``c`` with its ChunkCells in ``c.attrs``; returns ``c``."""
-        c.attrs[cls.ATTR] = (fingerprint(c), cls.of(c))
+    def of_matrix(cls, keys: list[tuple], reps: np.ndarray, values: np.ndarray) -> ChunkCells:
+        """:meth:`of` the cells given as a (replications x columns) matrix, ``keys[j]`` the key of column
+        ``j`` and ``reps`` the replications (sorted) of the rows: the frame holding, replication by
+        replication, a row per column in column order (a key listed twice is one key, as :meth:`of`
+        makes it). No sort and no factorizing of the keys' strings."""
+        ids: dict[tuple, int] = {}
+        code = np.array([ids.setdefault(k, len(ids)) for k in keys], dtype=np.int64)
+        n = len(reps)
+        return cls(
+            list(ids),
+            np.tile(code, n),
+            np.asarray(reps),
+            np.repeat(np.arange(n), len(keys)),
+            np.ascontiguousarray(values, dtype=float).reshape(-1),
+        )
+
+    @classmethod
+    def carry(cls, c: pd.DataFrame, cells: ChunkCells | None = None) -> pd.DataFrame:
+        """``c`` with its ChunkCells (``cells``, else :meth:`of` ``c``) in ``c.attrs``; returns ``c``."""
+        c.attrs[cls.ATTR] = (fingerprint(c), cells if cells is not None else cls.of(c))
         return c
 
     @classmethod

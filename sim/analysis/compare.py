@@ -391,9 +391,8 @@ def run_tests(pr: P.Prepared, method: S.ContinuousMethod = "t", alpha: float = A
     cols = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
     # Bonferroni: m = planned tests of the row's family and groups in its replication
     rep = cols["replication"]
-    _, inv, counts = np.unique(
-        np.stack([rep, np.concatenate(fam_code)]), axis=1, return_inverse=True, return_counts=True
-    )
+    at = np.searchsorted(pr.replications, rep) * len(codes) + np.concatenate(fam_code)  # (replication, family)
+    _, inv, counts = np.unique(at, return_inverse=True, return_counts=True)
     adj, thr, sig = S.bonferroni(cols["p"].astype(float), counts[inv.ravel()], alpha)
     cols["p_bonferroni"], cols["threshold"], cols["significant"] = adj, thr, sig
     order = np.lexsort((np.arange(len(rep)), rep))  # by replication, then planned order

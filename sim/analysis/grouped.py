@@ -39,10 +39,7 @@ class Grouped:
         order = np.argsort(lab, kind="stable")  # row order kept within a group
         self.rows, self.lab = rows[order], lab[order]
         self.size = np.bincount(self.lab, minlength=self.ngroups)
-        starts = np.concatenate([[0], np.cumsum(self.size)[:-1]])
-        pos = np.arange(len(self.lab)) - starts[self.lab]
-        by_pos = np.argsort(pos, kind="stable")
-        cuts = np.searchsorted(pos[by_pos], np.arange(1, (pos.max() + 1 if len(pos) else 0) + 1))
+        self._pos: np.ndarray | None = None  # each row's position within its group (made when needed)
         self._in_order, self._lab_in_order = rows, lab  # the rows in their original order, and their labels
         # per block, its rows' groups in increasing order (pandas' condition for reduceat, per block)
         blk = lab // self.block
@@ -50,9 +47,6 @@ class Grouped:
         lab_b, blk_b = lab[by_blk], blk[by_blk]
         self._blocks_sorted = np.ones(-(-self.ngroups // self.block), dtype=bool)
         self._blocks_sorted[blk_b[1:][(lab_b[1:] < lab_b[:-1]) & (blk_b[1:] == blk_b[:-1])]] = False
-        self._steps = [
-            (self.rows[ix], self.lab[ix]) for ix in np.split(by_pos, cuts[:-1]) if len(ix)
-        ]  # per position: (rows, their labels), labels distinct within a step
 
     @classmethod
     def of(cls, rep: np.ndarray, reps: np.ndarray, grp: pd.Series | np.ndarray, groups: Sequence | int) -> Grouped:
@@ -73,11 +67,25 @@ class Grouped:
     def count(self, X: np.ndarray) -> np.ndarray:
         """Non-missing values per group (float)."""
         X = _2d(X)
-        out = np.zeros((self.ngroups, X.shape[1]))
-        ok = ~np.isnan(X[self.rows])
-        for j in range(X.shape[1]):
-            out[:, j] = np.bincount(self.lab, weights=ok[:, j], minlength=self.ngroups)
-        return out
+        return self._bincount(~np.isnan(X[self.rows]))
+
+    def _bincount(self, W: np.ndarray) -> np.ndarray:
+        """Per group and column, the sum of the rows' weights ``W`` (rows in ``self.rows`` order) in one
+        ``bincount`` over (group, column) pairs: exact for whole numbers, as every count and 0/1 sum is."""
+        k = W.shape[1]
+        flat = (self.lab[:, None] * k + np.arange(k)).ravel()
+        return np.bincount(flat, weights=W.ravel(), minlength=self.ngroups * k).reshape(self.ngroups, k)
+
+    def _padded(self, X: np.ndarray) -> np.ndarray:
+        """``X``'s rows as (position within the group, group, column), NaN beyond a group's rows: the
+        k-th rows of all groups are one contiguous slice (the running sums visit rows in that order)."""
+        if self._pos is None:
+            starts = np.concatenate([[0], np.cumsum(self.size)[:-1]])
+            self._pos = np.arange(len(self.lab)) - starts[self.lab]
+        depth = int(self.size.max()) if len(self.size) else 0
+        P = np.full((depth, self.ngroups, X.shape[1]), np.nan)
+        P[self._pos, self.lab] = X[self.rows]
+        return P
 
     def sum(self, X: np.ndarray) -> np.ndarray:
         """Group sums of the non-missing values (0 for a group without any)."""
@@ -89,9 +97,8 @@ class Grouped:
         s = np.zeros(n.shape)
         V = X[self.rows]
         exact = _integral(V)
-        for j in np.flatnonzero(exact):  # sums of whole numbers are exact in any order
-            ok = ~np.isnan(V[:, j])
-            s[:, j] = np.bincount(self.lab[ok], weights=V[ok, j], minlength=self.ngroups)
+        if exact.any():  # sums of whole numbers are exact in any order
+            s[:, exact] = self._bincount(np.nan_to_num(V[:, exact], nan=0.0))
         if (~exact).any():
             s[:, ~exact] = self._kahan(X[:, ~exact])[0]
         return s, n
@@ -116,17 +123,16 @@ class Grouped:
     def _compensated(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k = X.shape[1]
         s, c, n = np.zeros((self.ngroups, k)), np.zeros((self.ngroups, k)), np.zeros((self.ngroups, k))
-        for rows, lab in self._steps:
-            v = X[rows]
-            ok = ~np.isnan(v)
-            old = s[lab]
-            y = v - c[lab]
-            t = old + y
-            comp = (t - old) - y
-            comp[comp != comp] = 0.0  # an infinite value: pandas resets the compensation
-            s[lab] = np.where(ok, t, old)
-            c[lab] = np.where(ok, comp, c[lab])
-            n[lab] += ok
+        with np.errstate(invalid="ignore"):
+            for v in self._padded(X):  # the k-th value of every group at once
+                ok = ~np.isnan(v)
+                y = v - c
+                t = s + y
+                comp = (t - s) - y
+                comp[comp != comp] = 0.0  # an infinite value: pandas resets the compensation
+                s = np.where(ok, t, s)
+                c = np.where(ok, comp, c)
+                n += ok
         return s, n
 
     def _reduceat_blocks(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -172,16 +178,14 @@ class Grouped:
         X = _2d(X)
         k = X.shape[1]
         m, m2, n = np.zeros((self.ngroups, k)), np.zeros((self.ngroups, k)), np.zeros((self.ngroups, k))
-        for rows, lab in self._steps:
-            v = X[rows]
-            ok = ~np.isnan(v)
-            nn = n[lab] + ok
-            old = m[lab]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                new = np.where(ok, old + (v - old) / np.where(ok, nn, 1), old)
-                m2[lab] = np.where(ok, m2[lab] + (v - new) * (v - old), m2[lab])
-            m[lab], n[lab] = new, nn
         with np.errstate(invalid="ignore", divide="ignore"):
+            for v in self._padded(X):  # the k-th value of every group at once
+                ok = ~np.isnan(v)
+                n += ok
+                d = v - m
+                new = np.where(ok, m + d / np.where(ok, n, 1), m)
+                m2 = np.where(ok, m2 + (v - new) * d, m2)
+                m = new
             return np.where(n > ddof, m2 / np.where(n > ddof, n - ddof, 1), np.nan)
 
     def std(self, X: np.ndarray, ddof: int = 1) -> np.ndarray:

@@ -65,8 +65,10 @@ def wave_order(waves, persons: pd.DataFrame | None = None) -> tuple[str, ...]:
 def prepare(frames: dict[str, pd.DataFrame]) -> Prepared:
     """Combine and float-code the frames; ``replication`` defaults to 0 when absent (real data)."""
     persons = _persons(frames)
-    cg = _with_replication(_floatify(frames["caregivers"])) if frames.get("caregivers") is not None else None
-    ss = _with_replication(_floatify(frames["sessions"])) if frames.get("sessions") is not None else None
+    cg, ss = (
+        _with_replication(_floatify(_read_columns(frames[k], k))) if frames.get(k) is not None else None
+        for k in ("caregivers", "sessions")
+    )
     reps = set()
     for df in (persons, cg, ss):
         if df is not None and len(df):
@@ -90,6 +92,13 @@ def _persons(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return _with_replication(pd.concat(parts, ignore_index=True, sort=False) if parts else pd.DataFrame())
 
 
+def _read_columns(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """``df`` with only the columns of :data:`READ_COLUMNS` ``[table]`` it has (the others are not
+    converted: the sessions' identifiers and lists were a fifth of a chunk's preparation)."""
+    keep = [c for c in df.columns if c in READ_COLUMNS[table]]
+    return df if len(keep) == len(df.columns) else df[keep]
+
+
 def _with_replication(df: pd.DataFrame) -> pd.DataFrame:
     if "replication" not in df.columns:
         df["replication"] = 0
@@ -111,6 +120,12 @@ STRESS = tuple(it.column for it in ins.PROVIDER_STRESS_REASONS)
 CAREGIVER_BINARY = tuple(
     it.column for it in ins.CAREGIVER_ATTITUDE + ins.CAREGIVER_MEMBER_BENEFITS + ins.CAREGIVER_SELF_BENEFITS
 )
+
+#: The columns of the caregivers' and sessions' tables that the tables, tests and summaries read.
+READ_COLUMNS: dict[str, tuple[str, ...]] = {
+    "caregivers": ("replication", "participated", "gender", "age", "member_role", *CAREGIVER_BINARY),
+    "sessions": ("replication", "wave", "status", "before_follow_up", "format", "content"),
+}
 
 
 #: Display order of rows: Table 1's variables, then the instruments' items as the paper lists them.

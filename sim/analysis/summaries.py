@@ -189,8 +189,7 @@ _PERSON_COLS = (
 _KEEP = {
     "providers": _PERSON_COLS,
     "consumers": _PERSON_COLS,
-    "caregivers": ("replication", "participated", "gender", "age", "member_role", *P.CAREGIVER_BINARY),
-    "sessions": ("replication", "status", "before_follow_up", "format", "content"),
+    **P.READ_COLUMNS,
 }
 
 

@@ -180,6 +180,26 @@ def _pct(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 def table_cells(pr: P.Prepared) -> pd.DataFrame:
     """All descriptive tables of the paper, long format (see module docstring)."""
+    return cells_frame(table_blocks(pr))
+
+
+def cells_frame(blocks: list[_Block]) -> pd.DataFrame:
+    """The cells of :func:`table_blocks` as the long table of :func:`table_cells`."""
+    return _frame(blocks)[CELL_COLUMNS]
+
+
+def cells_matrix(blocks: list[_Block], reps: np.ndarray) -> tuple[list[tuple], np.ndarray]:
+    """The cells of :func:`table_blocks` as (key per column, replications x columns matrix): each block
+    holds a value per replication x group, replication by replication, so the matrix's row of a
+    replication lists its cells in the long table's order."""
+    n = len(reps)
+    keys = [(b["table"], b["row"], c) for b in blocks for c in b["columns"]]
+    mats = [np.asarray(b["value"], dtype=float).reshape(n, len(b["columns"])) for b in blocks]
+    return keys, (np.concatenate(mats, axis=1) if mats else np.zeros((n, 0)))
+
+
+def table_blocks(pr: P.Prepared) -> list[_Block]:
+    """The cells of :func:`table_cells` as blocks of columns (one per table row and statistic)."""
     reps, waves = pr.replications, list(pr.waves)
     roles = ["provider", "consumer"]
     out: list[_Block] = []  # one frame at the end: each DataFrame converts its strings (Arrow) anew
@@ -212,7 +232,7 @@ def table_cells(pr: P.Prepared) -> pd.DataFrame:
         out += _caregivers(pr.caregivers, reps)
     if pr.sessions is not None and len(pr.sessions):
         out += _sessions(pr.sessions, reps, waves)
-    return _frame(out)[CELL_COLUMNS]
+    return out
 
 
 def _blocks(table: str, row: str, reps: np.ndarray, groups: list[str], stats: dict[str, np.ndarray]) -> list[_Block]:

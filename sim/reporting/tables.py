@@ -100,7 +100,10 @@ def float_texts(x: np.ndarray, float_format: FloatFormat) -> list[str]:
 
 def _strings(s: pd.Series) -> list[str] | None:
     """A column of strings (missing -> ""); None when it holds anything else."""
-    if not (isinstance(s.dtype, pd.StringDtype) or pd.api.types.is_object_dtype(s.dtype)):
+    if isinstance(s.dtype, pd.StringDtype):  # strings or missing: each distinct string made once
+        codes, names = pd.factorize(s)
+        return np.array([*names.tolist(), ""], dtype=object)[codes].tolist()  # code -1 (missing): ""
+    if not pd.api.types.is_object_dtype(s.dtype):
         return None
     vals = s.to_numpy(dtype=object, na_value=None).tolist()
     if all(v is None or isinstance(v, str) for v in vals):
