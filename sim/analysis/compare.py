@@ -41,8 +41,8 @@ import pandas as pd
 from .. import instruments as ins
 from . import prep as P
 from . import stats as S
-from .grouped import Grouped, level_codes
-from .tables import string_column
+from .grouped import Grouped
+from .tables import Rows, string_column
 
 TEST_COLUMNS = [
     "replication",
@@ -181,31 +181,28 @@ class _Persons:
     def __init__(self, per: pd.DataFrame, reps: np.ndarray):
         self.per, self.reps = per, np.asarray(reps)
         self.columns = set(per.columns)
+        self.rows = Rows(per)  # the columns as numpy arrays, converted once
         rep = per["replication"].to_numpy()
         r = np.searchsorted(self.reps, rep)
         ok = r < len(self.reps)
         ok[ok] = self.reps[r[ok]] == rep[ok]
         self.r = np.where(ok, r, -1)
-        self._values: dict[str, np.ndarray] = {}
         self._masks: dict[str, np.ndarray] = {}
-        self._levels: dict[tuple, np.ndarray] = {}
+        self._numeric: dict[str, bool] = {}
 
     def values(self, col: str) -> np.ndarray:
-        if col not in self._values:
-            x = self.per[col]
-            numeric = pd.api.types.is_numeric_dtype(x.dtype) and not pd.api.types.is_bool_dtype(x.dtype)
-            self._values[col] = x.to_numpy(dtype=float) if numeric else x.to_numpy(dtype=object)
-        return self._values[col]
+        """The column as floats (numbers) or objects (anything else)."""
+        if col not in self._numeric:
+            x = self.per[col].dtype
+            self._numeric[col] = pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x)
+        return self.rows.floats(col) if self._numeric[col] else self.rows.objects(col)
 
     def level_codes(self, col: str, levels: list) -> np.ndarray:
         """Each row's position in ``levels`` (-1: another value or missing), once per column and levels."""
-        key = (col, tuple(levels))
-        if key not in self._levels:
-            self._levels[key] = level_codes(self.values(col), levels)
-        return self._levels[key]
+        return self.rows.level_codes(col, tuple(levels))
 
     def matrix(self, cols: list[str]) -> np.ndarray:
-        return np.column_stack([self.values(c) for c in cols]).astype(float) if cols else np.zeros((len(self.r), 0))
+        return self.rows.matrix(cols)
 
     def mask(self, key: str) -> np.ndarray:
         """Rows selected by a family's filter key ("role:provider|wave:initial|evaluated")."""

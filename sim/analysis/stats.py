@@ -232,8 +232,9 @@ def binary_tests(yes1, n1, yes2, n2) -> dict[str, np.ndarray]:
         r1, r2, c1, c2 = (a + b).astype(float), (c + d).astype(float), (a + c).astype(float), (b + d).astype(float)
         chi2 = Nk * (a.astype(float) * d - b.astype(float) * c) ** 2 / (r1 * r2 * c1 * c2)
         min_exp = np.minimum(r1, r2) * np.minimum(c1, c2) / Nk
-        p_ok = chi2_sf(chi2, 1)
         small = min_exp < MIN_EXPECTED
+        p_ok = np.empty(len(chi2))
+        p_ok[~small] = chi2_sf(chi2[~small], 1)
         if small.any():
             p_ok[small] = _fisher_cached(a[small], b[small], c[small], d[small])
         # count of cells with expected count < 5
@@ -243,13 +244,12 @@ def binary_tests(yes1, n1, yes2, n2) -> dict[str, np.ndarray]:
         df[ok] = 1.0
         p[ok] = p_ok
         t_ok = np.where(small, FISHER, PEARSON).astype(object)
-        notes = np.array(
-            [
-                f"statistic: Pearson chi2; p: Fisher exact, {ns} cell(s) expected < 5 (min {me:.2f})" if s else ""
-                for s, ns, me in zip(small, n_small, min_exp, strict=False)
-            ],
-            dtype=object,
-        )
+        notes = np.full(len(chi2), "", dtype=object)
+        at = np.flatnonzero(small)
+        notes[at] = [
+            f"statistic: Pearson chi2; p: Fisher exact, {ns} cell(s) expected < 5 (min {me:.2f})"
+            for ns, me in zip(n_small[at].tolist(), min_exp[at].tolist(), strict=True)
+        ]
         test[ok] = t_ok
         note[ok] = notes
     return {"test": test, "statistic": stat, "df": df, "p": p, "note": note}

@@ -28,23 +28,78 @@ import pandas as pd
 
 from .. import instruments as ins
 from . import prep as P
-from .grouped import Grouped, matrix
+from .grouped import Grouped, level_codes
 
 CELL_COLUMNS = ["table", "row", "column", "replication", "value"]
 
 
-def _group_key(df: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, list[str]]:
+class Rows:
+    """Some rows of a frame (all of them, or those at the positions ``at``), whose columns are read as
+    numpy arrays converted once per frame and shared by every subset (:meth:`where`): filtering a
+    DataFrame copies every column, and the tables take the persons a dozen ways."""
+
+    def __init__(self, df: pd.DataFrame, at: np.ndarray | None = None, cache: dict | None = None):
+        self.df, self.at, self.columns = df, at, df.columns
+        self._cache: dict[tuple, Any] = {} if cache is None else cache
+
+    def __len__(self) -> int:
+        return len(self.df) if self.at is None else len(self.at)
+
+    def where(self, mask: np.ndarray) -> Rows:
+        """These rows where ``mask`` (one boolean per row of these) is true."""
+        idx = np.flatnonzero(mask)
+        return Rows(self.df, idx if self.at is None else self.at[idx], self._cache)
+
+    def _whole(self, key: tuple, make: Any) -> Any:
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def _take(self, x: np.ndarray) -> np.ndarray:
+        return x if self.at is None else x[self.at]
+
+    def values(self, col: str) -> np.ndarray:
+        return self._take(self._whole(("values", col), lambda: self.df[col].to_numpy(dtype=None)))
+
+    def floats(self, col: str) -> np.ndarray:
+        return self._take(self._whole(("floats", col), lambda: self.df[col].to_numpy(dtype=float)))
+
+    def objects(self, col: str) -> np.ndarray:
+        return self._take(self._whole(("objects", col), lambda: self.df[col].to_numpy(dtype=object)))
+
+    def matrix(self, cols: list[str]) -> np.ndarray:
+        """The columns as a float matrix (:func:`sim.analysis.grouped.matrix`)."""
+        return np.column_stack([self.floats(c) for c in cols]) if cols else np.zeros((len(self), 0))
+
+    def factorized(self, col: str) -> tuple[np.ndarray, list[str]]:
+        """Each row's code in the column's distinct values (missing included), and those values as text
+        (of the whole frame: some may not occur in these rows)."""
+        codes, names = self._whole(("factorized", col), lambda: _factorize(self.df[col]))
+        return self._take(codes), names
+
+    def level_codes(self, col: str, levels: tuple[str, ...]) -> np.ndarray:
+        """Each row's position in ``levels`` (-1: another value, or missing)."""
+        key = ("levels", col, tuple(levels))
+        return self._take(self._whole(key, lambda: level_codes(self.df[col].to_numpy(dtype=object), levels)))
+
+
+def _factorize(s: pd.Series) -> tuple[np.ndarray, list[str]]:
+    codes, uniques = pd.factorize(s, use_na_sentinel=False)
+    return codes, [str(v) for v in uniques]
+
+
+def _group_key(rows: Rows, keys: list[str]) -> tuple[np.ndarray, list[str]]:
     """Each row's group label as (code, names), the label ``names[code]``: "all", or its ``keys``
     values joined by "_" (e.g. "provider_initial"). Each key column is factorized on its own (joining
     every row's strings cost more than the statistics)."""
     if not keys:
-        return np.zeros(len(df), dtype=np.int64), ["all"]
-    code = np.zeros(len(df), dtype=np.int64)
+        return np.zeros(len(rows), dtype=np.int64), ["all"]
+    code = np.zeros(len(rows), dtype=np.int64)
     uniques = []
     for k in keys:
-        c, u = pd.factorize(df[k], use_na_sentinel=False)
+        c, u = rows.factorized(k)
         code = code * len(u) + c
-        uniques.append([str(v) for v in u])
+        uniques.append(u)
     present, code = np.unique(code, return_inverse=True)
     names = []
     for x in present.tolist():
@@ -56,16 +111,16 @@ def _group_key(df: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, list[str]
     return code.reshape(-1), names
 
 
-def _group_labels(df: pd.DataFrame, reps: np.ndarray, keys: list[str], groups: list[str]) -> tuple[Grouped, np.ndarray]:
+def _group_labels(rows: Rows, reps: np.ndarray, keys: list[str], groups: list[str]) -> tuple[Grouped, np.ndarray]:
     """Rows grouped by (replication, group key) and, per (replication, listed group), its row in the
     groups' statistics. Unlisted groups present in the data stay groups of their own (pandas' sums
     depend on every row grouped: see :mod:`sim.analysis.grouped`) and are dropped afterwards."""
-    code, names = _group_key(df, keys)
+    code, names = _group_key(rows, keys)
     extra = sorted(set(names) - set(groups), key=str)
     every = list(groups) + extra
     pos = {v: i for i, v in enumerate(every)}
     g = Grouped.of(
-        df["replication"].to_numpy(), reps, np.array([pos[n] for n in names], dtype=np.int64)[code], len(every)
+        rows.values("replication"), reps, np.array([pos[n] for n in names], dtype=np.int64)[code], len(every)
     )
     pick = (np.arange(len(reps))[:, None] * len(every) + np.arange(len(groups))).ravel()
     return g, pick
@@ -112,7 +167,7 @@ def string_column(names: list[str], codes: np.ndarray) -> Any:
 
 
 def describe(
-    df: pd.DataFrame,
+    df: Rows,
     table: str,
     reps: np.ndarray,
     keys: list[str],
@@ -139,7 +194,7 @@ def describe(
 
 
 def _item_stats(
-    df: pd.DataFrame,
+    df: Rows,
     g: Grouped,
     pick: np.ndarray,
     cols: list[str],
@@ -153,19 +208,19 @@ def _item_stats(
     ccols = [c for c in cols if c in continuous]
     out: dict[str, list[tuple[str, dict[str, np.ndarray]]]] = {}
     if bcols:
-        B = matrix(df, bcols)
+        B = df.matrix(bcols)
         bsum, bcnt = g.sum(B)[pick], g.count(B)[pick]
         for k, col in enumerate(bcols):
             out[col] = [(col, {"n": bsum[:, k], "of": bcnt[:, k], "pct": _pct(bsum[:, k], bcnt[:, k])})]
     if ccols:
-        C = matrix(df, ccols)
+        C = df.matrix(ccols)
         cmean, cstd, ccnt = g.mean(C)[pick], g.std(C)[pick], g.count(C)[pick]
         for k, col in enumerate(ccols):
             out[col] = [(col, {"mean": cmean[:, k], "sd": cstd[:, k], "of": ccnt[:, k]})]
     for col in cols:
         if col in categorical and col not in out:
             levels = categorical[col]
-            cnt = g.level_counts(df[col].to_numpy(dtype=object), levels)[pick]
+            cnt = g.level_counts(df.level_codes(col, levels), len(levels))[pick]
             tot = cnt.sum(axis=1)
             out[col] = [
                 (f"{col}={lv}", {"n": cnt[:, k], "of": tot, "pct": _pct(cnt[:, k], tot)}) for k, lv in enumerate(levels)
@@ -203,7 +258,7 @@ def table_blocks(pr: P.Prepared) -> list[_Block]:
     reps, waves = pr.replications, list(pr.waves)
     roles = ["provider", "consumer"]
     out: list[_Block] = []  # one frame at the end: each DataFrame converts its strings (Arrow) anew
-    per = pr.persons
+    per = Rows(pr.persons)
     if len(per):
         cat = dict(ins.BASELINE_CATEGORICAL.items())
         cont = tuple(ins.BASELINE_CONTINUOUS)
@@ -211,9 +266,9 @@ def table_blocks(pr: P.Prepared) -> list[_Block]:
         rw = [f"{r}_{w}" for r in roles for w in waves]
         out += describe(per, "tableS1", reps, ["role", "wave"], rw, continuous=cont, categorical=cat)
         out += _retention(per, reps, waves)
-        ev = per[per["evaluated"] == 1]
-        prov = ev[ev["role"] == "provider"]
-        cons = ev[ev["role"] == "consumer"]
+        ev = per.where(per.floats("evaluated") == 1)
+        prov = ev.where(ev.objects("role") == "provider")
+        cons = ev.where(ev.objects("role") == "consumer")
         out += describe(prov, "table2", reps, [], ["all"], binary=P.PROVIDER_BINARY, continuous=P.PROVIDER_LIKERT)
         out += describe(prov, "tableS2", reps, ["wave"], waves, binary=P.PROVIDER_BINARY, continuous=P.PROVIDER_LIKERT)
         st = tuple(c for c in P.STRESS if c in prov.columns)
@@ -229,9 +284,9 @@ def table_blocks(pr: P.Prepared) -> list[_Block]:
             cons, "tableS4", reps, ["wave"], waves, binary=P.CONSUMER_BINARY, continuous=P.CONSUMER_LIKERT, order=t4
         )
     if pr.caregivers is not None and len(pr.caregivers):
-        out += _caregivers(pr.caregivers, reps)
+        out += _caregivers(Rows(pr.caregivers), reps)
     if pr.sessions is not None and len(pr.sessions):
-        out += _sessions(pr.sessions, reps, waves)
+        out += _sessions(Rows(pr.sessions), reps, waves)
     return out
 
 
@@ -252,18 +307,18 @@ def _blocks(table: str, row: str, reps: np.ndarray, groups: list[str], stats: di
     ]
 
 
-def _retention(per: pd.DataFrame, reps: np.ndarray, waves: list[str]) -> list[_Block]:
+def _retention(per: Rows, reps: np.ndarray, waves: list[str]) -> list[_Block]:
     """Response rates (Results): recruited, retained, evaluated and % evaluated, role x wave."""
     frames = []
-    role = per["role"].to_numpy(dtype=object)
+    role = per.objects("role")
     for r in ("provider", "consumer"):
-        x = per[role == r]
+        x = per.where(role == r)
         for keys, groups in ((["wave"], waves), ([], ["all"])):
             g, pick = _group_labels(x, reps, keys, groups)
             stats = {"recruited": g.size[pick].astype(float)}
-            stats["evaluated"] = g.sum(x["evaluated"].to_numpy(dtype=float))[pick, 0]
+            stats["evaluated"] = g.sum(x.floats("evaluated"))[pick, 0]
             if "retained" in x.columns:
-                stats["retained"] = g.sum(x["retained"].to_numpy(dtype=float))[pick, 0]
+                stats["retained"] = g.sum(x.floats("retained"))[pick, 0]
             rec = stats["recruited"]
             with np.errstate(all="ignore"):
                 stats["pct"] = np.where(rec > 0, 100.0 * stats["evaluated"] / np.where(rec > 0, rec, np.nan), np.nan)
@@ -272,9 +327,9 @@ def _retention(per: pd.DataFrame, reps: np.ndarray, waves: list[str]) -> list[_B
     return frames
 
 
-def _caregivers(cg: pd.DataFrame, reps: np.ndarray) -> list[_Block]:
+def _caregivers(cg: Rows, reps: np.ndarray) -> list[_Block]:
     """Participating caregivers (Results, "Caregivers"): all, and by the member's role."""
-    part = cg[cg["participated"] == 1]
+    part = cg.where(cg.floats("participated") == 1)
     binary = tuple(c for c in P.CAREGIVER_BINARY if c in part.columns)
     a = describe(
         part,
@@ -299,16 +354,16 @@ def _caregivers(cg: pd.DataFrame, reps: np.ndarray) -> list[_Block]:
     return a + b
 
 
-def _sessions(ss: pd.DataFrame, reps: np.ndarray, waves: list[str]) -> list[_Block]:
+def _sessions(ss: Rows, reps: np.ndarray, waves: list[str]) -> list[_Block]:
     """Sessions held before follow-up (Methods: 214 sessions, 98.6% group, content shares)."""
-    held = ss[(ss["status"] == "held").to_numpy(dtype=bool) & (ss["before_follow_up"] == 1).to_numpy(dtype=bool)]
-    group_format = (held["format"] == "group").to_numpy(dtype=float)
-    content = held["content"].to_numpy(dtype=object)
+    held = ss.where((ss.objects("status") == "held") & (ss.floats("before_follow_up") == 1))
+    group_format = (held.objects("format") == "group").astype(float)
+    content = held.level_codes("content", tuple(ins.CONTENT_CATEGORIES))
     frames = []
     for keys, groups in (([], ["all"]), (["wave"], waves)):
         g, pick = _group_labels(held, reps, keys, groups)
         n = g.size[pick].astype(float)
-        cont = g.level_counts(content, list(ins.CONTENT_CATEGORIES))[pick]
+        cont = g.level_counts(content, len(ins.CONTENT_CATEGORIES))[pick]
         with np.errstate(all="ignore"):
             nn = np.where(n > 0, n, np.nan)
             frames += _blocks("sessions", "held", reps, groups, {"value": n})
