@@ -270,6 +270,15 @@ def test_monthly_means_and_intervals_are_the_same_floats_however_the_replication
     assert np.array_equal(got["mean"].to_numpy(), g.mean().to_numpy())
     half = 1.96 * np.sqrt(g.var(ddof=0).to_numpy() * reps / (reps - 1) / reps)
     assert np.array_equal(got["ci_high"].to_numpy(), g.mean().to_numpy() + half)
+    # a missing value elsewhere takes the value-by-value path: provider hours must not change a bit
+    gappy = monthly.astype({"sessions_held": float})
+    gappy.loc[7, "sessions_held"] = np.nan
+    acc = PlanningAccumulator()
+    acc.add(gappy)
+    hours = acc.result().monthly
+    hours = hours[hours["column"] == "provider_hours"].reset_index(drop=True)
+    first = results[0][results[0]["column"] == "provider_hours"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(hours, first, check_exact=True)
 
 
 def test_percentiles_use_the_first_replications_only_beyond_the_cap():

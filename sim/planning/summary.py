@@ -162,6 +162,9 @@ class PlanningAccumulator:
         A = np.zeros((len(runiq), len(self.keys), len(self.cols)))
         at = np.array([self.cols.index(c) for c in cols], dtype=np.int64)
         A[rcode[:, None], row[kcode][:, None], at[None, :]] = monthly[cols].to_numpy(dtype=float)
+        if not np.isnan(A).any():
+            self._merge_complete(A)
+            return
         for x in A:
             ok = ~np.isnan(x)
             y = x - self.comp
@@ -176,6 +179,26 @@ class PlanningAccumulator:
                 self.m2 = np.where(ok, self.m2 + (x - new) * (x - old), self.m2)
             self.wmean, self.wn = new, wn
         self.n += len(runiq)
+
+    def _merge_complete(self, A: np.ndarray) -> None:
+        """:meth:`_merge`'s updates when no value is missing (the usual case): the same operations
+        without choosing, value by value, between updating and keeping (the same floats)."""
+        s, c, m, m2, nobs, wn = self.sum, self.comp, self.wmean, self.m2, self.nobs, self.wn
+        with np.errstate(invalid="ignore"):
+            for x in A:
+                y = x - c
+                t = s + y
+                c = (t - s) - y
+                c[c != c] = 0.0  # an infinite value: pandas resets the compensation
+                s = t
+                nobs = nobs + 1.0
+                wn = wn + 1.0
+                d = x - m
+                m_new = m + d / wn
+                m2 = m2 + (x - m_new) * d
+                m = m_new
+        self.sum, self.comp, self.wmean, self.m2, self.nobs, self.wn = s, c, m, m2, nobs, wn
+        self.n += len(A)
 
     def add_chunks(
         self, monthly: Iterable[pd.DataFrame], totals: Iterable[pd.DataFrame] = (), costs: Iterable[pd.DataFrame] = ()
