@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..analysis.accumulators import local_keys
 from ..scenario import DAYS_PER_MONTH
 from .tables import KEYS
 
@@ -155,8 +156,8 @@ class PlanningAccumulator:
         for c in cols:
             if c not in self.cols:
                 self.cols.append(c)
-        kcode, kuniq = pd.MultiIndex.from_frame(monthly[KEYS]).factorize()
-        row = np.array([self.keys.setdefault(tuple(k), len(self.keys)) for k in kuniq], dtype=np.int64)
+        kcode, kuniq = local_keys(monthly, KEYS)  # first-appearance order, as MultiIndex.factorize
+        row = np.array([self.keys.setdefault(k, len(self.keys)) for k in kuniq], dtype=np.int64)
         rcode, runiq = pd.factorize(monthly["replication"])
         self._grow(len(self.keys), len(self.cols))
         A = np.zeros((len(runiq), len(self.keys), len(self.cols)))
