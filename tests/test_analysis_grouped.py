@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from helpers.analysis_fixtures import random_frames
 
-from sim.analysis import analyze_chunk, csvrows
+from sim.analysis import analyze_chunk, csvrows, grouped
 from sim.analysis.accumulators import ChunkCells
 from sim.analysis.grouped import Grouped
 from sim.reporting import csv_text, write_csv
@@ -61,10 +61,13 @@ def test_grouped_equals_pandas_groupby(seed):
     assert levels.sum() == ((df["age"] <= 40) | (df["age"] > 60)).sum()
 
 
-def test_grouped_sums_and_means_are_pandas_compensated_sums():
+@pytest.mark.parametrize("pad_max", [grouped.PAD_MAX, 5])
+def test_grouped_sums_and_means_are_pandas_compensated_sums(pad_max, monkeypatch):
     """Decimal values (no exact order-free sum): sums and means equal pandas' to the bit, over groups
     of very different sizes and magnitudes, rows left out, with and without missing values, rows in
-    group order or not (pandas adds up sorted groups without missing values another way)."""
+    group order or not (pandas adds up sorted groups without missing values another way); also when
+    the running sums take the groups a few at a time (``pad_max`` 5: a slab per group or two)."""
+    monkeypatch.setattr(grouped, "PAD_MAX", pad_max)
     for seed in range(40):
         rng = np.random.default_rng(seed)
         n, ng = int(rng.integers(1, 2000)), int(rng.integers(1, 120))

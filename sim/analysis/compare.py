@@ -189,6 +189,7 @@ class _Persons:
         self.r = np.where(ok, r, -1)
         self._masks: dict[str, np.ndarray] = {}
         self._numeric: dict[str, bool] = {}
+        self._groups: dict[tuple, tuple[Grouped, np.ndarray]] = {}
 
     def values(self, col: str) -> np.ndarray:
         """The column as floats (numbers) or objects (anything else)."""
@@ -217,11 +218,16 @@ class _Persons:
         return self._masks[key]
 
     def two_groups(self, key: str, fam: Family) -> tuple[Grouped, np.ndarray]:
-        """(replication x [g1, g2]) groups of the rows the family compares, and those rows' mask."""
-        grp = self.values(fam.group_col)
-        code = np.where(grp == fam.g1, 0, np.where(grp == fam.g2, 1, -1))
-        sel = self.mask(key) & (code >= 0)
-        return Grouped(np.where(sel, self.r * 2 + code, -1), 2 * len(self.reps), block=2), sel
+        """(replication x [g1, g2]) groups of the rows the family compares, and those rows' mask (made
+        once for families comparing the same groups of the same rows, e.g. S1's demographic and
+        clinical families)."""
+        at = (key, fam.group_col, fam.g1, fam.g2)
+        if at not in self._groups:
+            grp = self.values(fam.group_col)
+            code = np.where(grp == fam.g1, 0, np.where(grp == fam.g2, 1, -1))
+            sel = self.mask(key) & (code >= 0)
+            self._groups[at] = Grouped(np.where(sel, self.r * 2 + code, -1), 2 * len(self.reps), block=2), sel
+        return self._groups[at]
 
 
 def _rows(fam: Family, item: str, reps: np.ndarray, res: dict, n1, n2, e1, e2) -> dict[str, np.ndarray]:

@@ -13,13 +13,16 @@ the analysis files do not change.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
 #: pandas 3.1 adds up sorted groups without missing values with ``np.add.reduceat``; earlier versions
 #: always with the Kahan kernel (follow whichever is installed, so that results stay pandas' own).
+#: Values in one padded slab of :meth:`Grouped._slabs` (32 MB of float64).
+PAD_MAX = 1 << 22
+
 _PANDAS_REDUCEAT = hasattr(getattr(pd.core.groupby.ops, "BaseGrouper", object), "_reduceat_aggregate")
 
 
@@ -39,7 +42,6 @@ class Grouped:
         order = np.argsort(lab, kind="stable")  # row order kept within a group
         self.rows, self.lab = rows[order], lab[order]
         self.size = np.bincount(self.lab, minlength=self.ngroups)
-        self._pos: np.ndarray | None = None  # each row's position within its group (made when needed)
         self._in_order, self._lab_in_order = rows, lab  # the rows in their original order, and their labels
         # per block, its rows' groups in increasing order (pandas' condition for reduceat, per block)
         blk = lab // self.block
@@ -76,16 +78,25 @@ class Grouped:
         flat = (self.lab[:, None] * k + np.arange(k)).ravel()
         return np.bincount(flat, weights=W.ravel(), minlength=self.ngroups * k).reshape(self.ngroups, k)
 
-    def _padded(self, X: np.ndarray) -> np.ndarray:
-        """``X``'s rows as (position within the group, group, column), NaN beyond a group's rows: the
-        k-th rows of all groups are one contiguous slice (the running sums visit rows in that order)."""
-        if self._pos is None:
-            starts = np.concatenate([[0], np.cumsum(self.size)[:-1]])
-            self._pos = np.arange(len(self.lab)) - starts[self.lab]
-        depth = int(self.size.max()) if len(self.size) else 0
-        P = np.full((depth, self.ngroups, X.shape[1]), np.nan)
-        P[self._pos, self.lab] = X[self.rows]
-        return P
+    def _slabs(self, X: np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
+        """``X``'s rows, groups ``lo:hi`` at a time, as (position within the group, group, column), NaN
+        beyond a group's rows: the k-th rows of the slab's groups are one contiguous slice (the running
+        sums visit rows in that order). A slab holds at most ``PAD_MAX`` values (or one group), so a
+        few very large groups among many small ones do not pad every group to their size."""
+        V = X[self.rows]  # by group, each group's rows in their order
+        k = max(X.shape[1], 1)
+        starts = np.concatenate([[0], np.cumsum(self.size)])
+        lo = 0
+        while lo < self.ngroups:
+            deepest = np.maximum.accumulate(self.size[lo:])
+            cost = np.arange(1, len(deepest) + 1) * np.maximum(deepest, 1) * k
+            hi = lo + max(int(np.searchsorted(cost, PAD_MAX, side="right")), 1)
+            a, b = starts[lo], starts[hi]
+            lab = self.lab[a:b]
+            P = np.full((int(deepest[hi - lo - 1]), hi - lo, X.shape[1]), np.nan)
+            P[np.arange(a, b) - starts[lab], lab - lo] = V[a:b]
+            yield slice(lo, hi), P
+            lo = hi
 
     def sum(self, X: np.ndarray) -> np.ndarray:
         """Group sums of the non-missing values (0 for a group without any)."""
@@ -121,19 +132,21 @@ class Grouped:
         return s, n
 
     def _compensated(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        k = X.shape[1]
-        s, c, n = np.zeros((self.ngroups, k)), np.zeros((self.ngroups, k)), np.zeros((self.ngroups, k))
-        with np.errstate(invalid="ignore"):
-            for v in self._padded(X):  # the k-th value of every group at once
-                ok = ~np.isnan(v)
-                y = v - c
-                t = s + y
-                comp = (t - s) - y
-                comp[comp != comp] = 0.0  # an infinite value: pandas resets the compensation
-                s = np.where(ok, t, s)
-                c = np.where(ok, comp, c)
-                n += ok
-        return s, n
+        S, N = np.zeros((self.ngroups, X.shape[1])), np.zeros((self.ngroups, X.shape[1]))
+        for at, P in self._slabs(X):
+            s, c, n = (np.zeros(P.shape[1:]) for _ in range(3))
+            with np.errstate(invalid="ignore"):
+                for v in P:  # the k-th value of every group at once
+                    ok = ~np.isnan(v)
+                    y = v - c
+                    t = s + y
+                    comp = (t - s) - y
+                    comp[comp != comp] = 0.0  # an infinite value: pandas resets the compensation
+                    s = np.where(ok, t, s)
+                    c = np.where(ok, comp, c)
+                    n += ok
+            S[at], N[at] = s, n
+        return S, N
 
     def _reduceat_blocks(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """pandas' path for sorted groups without missing values, per block of groups: (sums, counts,
@@ -176,17 +189,19 @@ class Grouped:
     def var(self, X: np.ndarray, ddof: int = 1) -> np.ndarray:
         """Group variances (Welford's update, pandas' group_var); NaN with ``ddof`` values or fewer."""
         X = _2d(X)
-        k = X.shape[1]
-        m, m2, n = np.zeros((self.ngroups, k)), np.zeros((self.ngroups, k)), np.zeros((self.ngroups, k))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            for v in self._padded(X):  # the k-th value of every group at once
-                ok = ~np.isnan(v)
-                n += ok
-                d = v - m
-                new = np.where(ok, m + d / np.where(ok, n, 1), m)
-                m2 = np.where(ok, m2 + (v - new) * d, m2)
-                m = new
-            return np.where(n > ddof, m2 / np.where(n > ddof, n - ddof, 1), np.nan)
+        out = np.full((self.ngroups, X.shape[1]), np.nan)
+        for at, P in self._slabs(X):
+            m, m2, n = (np.zeros(P.shape[1:]) for _ in range(3))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                for v in P:  # the k-th value of every group at once
+                    ok = ~np.isnan(v)
+                    n += ok
+                    d = v - m
+                    new = np.where(ok, m + d / np.where(ok, n, 1), m)
+                    m2 = np.where(ok, m2 + (v - new) * d, m2)
+                    m = new
+                out[at] = np.where(n > ddof, m2 / np.where(n > ddof, n - ddof, 1), np.nan)
+        return out
 
     def std(self, X: np.ndarray, ddof: int = 1) -> np.ndarray:
         return np.sqrt(self.var(X, ddof))

@@ -85,7 +85,7 @@ def _persons(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
         df = frames.get(key)
         if df is None:
             continue
-        df = _floatify(df)
+        df = _floatify(df.drop(columns=[c for c in UNREAD_PERSON_COLUMNS if c in df.columns]))
         if "role" not in df.columns:
             df["role"] = role
         parts.append(df)
@@ -120,6 +120,10 @@ STRESS = tuple(it.column for it in ins.PROVIDER_STRESS_REASONS)
 CAREGIVER_BINARY = tuple(
     it.column for it in ins.CAREGIVER_ATTITUDE + ins.CAREGIVER_MEMBER_BENEFITS + ins.CAREGIVER_SELF_BENEFITS
 )
+
+#: Identifiers and text of the providers' and consumers' tables that no table, test or summary reads
+#: (left out of the prepared persons: converting their strings was a third of the preparation).
+UNREAD_PERSON_COLUMNS = ("community", "scheduling", "setting", "person_id", "status", "caregiver_id", "replaces")
 
 #: The columns of the caregivers' and sessions' tables that the tables, tests and summaries read.
 READ_COLUMNS: dict[str, tuple[str, ...]] = {
