@@ -61,12 +61,13 @@ def test_grouped_equals_pandas_groupby(seed):
     assert levels.sum() == ((df["age"] <= 40) | (df["age"] > 60)).sum()
 
 
-@pytest.mark.parametrize("pad_max", [grouped.PAD_MAX, 5])
+@pytest.mark.parametrize("pad_max", [grouped.PAD_MAX, 5, 200])
 def test_grouped_sums_and_means_are_pandas_compensated_sums(pad_max, monkeypatch):
     """Decimal values (no exact order-free sum): sums and means equal pandas' to the bit, over groups
     of very different sizes and magnitudes, rows left out, with and without missing values, rows in
     group order or not (pandas adds up sorted groups without missing values another way); also when
-    the running sums take the groups a few at a time (``pad_max`` 5: a slab per group or two)."""
+    the running sums take the groups a few at a time (``pad_max`` 5: one group per slab; 200: slabs
+    of several groups, cut between them)."""
     monkeypatch.setattr(grouped, "PAD_MAX", pad_max)
     for seed in range(40):
         rng = np.random.default_rng(seed)
@@ -86,6 +87,9 @@ def test_grouped_sums_and_means_are_pandas_compensated_sums(pad_max, monkeypatch
         assert np.array_equal(G.sum(X), g.sum().reindex(range(ng), fill_value=0).to_numpy(float))
         assert np.array_equal(G.var(X), g.var(ddof=1).reindex(range(ng)).to_numpy(float), equal_nan=True)
         assert np.array_equal(G.count(X), g.count().reindex(range(ng), fill_value=0).to_numpy(float))
+    empty = Grouped(np.array([-1, -1]), 2)  # no rows: counts and sums are still floats (zeros)
+    for got in (empty.count(np.ones(2)), empty.sum(np.ones(2))):
+        assert got.dtype == float and not got.any()
 
 
 def test_csv_text_is_to_csv():

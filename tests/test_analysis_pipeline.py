@@ -380,6 +380,16 @@ def test_missing_replication_column_means_one_replication(tmp_path, frames):
             lambda d: d.assign(participated=d["participated"].where(d.index != 0, 2)),
             "caregivers.csv: column 'participated': expected 0/1",
         ),
+        (  # a person without a wave would silently vanish from every between-wave table and test
+            "consumers.csv",
+            lambda d: d.assign(wave=d["wave"].where(d.index != 1, None)),
+            "consumers.csv: column 'wave': blank value (row 2)",
+        ),
+        (
+            "providers.csv",
+            lambda d: d.assign(role=d["role"].where(d.index != 0, None)),
+            "providers.csv: column 'role': blank value (row 1)",
+        ),
     ],
 )
 def test_bad_input_gives_one_line_error(tmp_path, frames, file, edit, expect):

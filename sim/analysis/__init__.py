@@ -57,7 +57,7 @@ def report_chunk(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """:func:`analyze_chunk` without ``summaries``: what :func:`write_analysis` reads (``tests`` and
     ``cells``), the per-chunk hook of ``cli.py run`` and the app (the per-replication summaries are
     for calibration, which calls :func:`paper_summaries` itself). Its cells' table, row and column are
-    pandas categoricals (a chunk's cells pickle to a fifth of the bytes on their way to the parent)."""
+    pandas categoricals (a chunk's cells pickle to under half the bytes on their way to the parent)."""
     return _report_tables(prep.prepare(in_the_programme(frames)), "t", compact=True)
 
 

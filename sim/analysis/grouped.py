@@ -18,11 +18,11 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+#: Values in one padded slab of :meth:`Grouped._slabs` (64 MB of float64).
+PAD_MAX = 1 << 23
+
 #: pandas 3.1 adds up sorted groups without missing values with ``np.add.reduceat``; earlier versions
 #: always with the Kahan kernel (follow whichever is installed, so that results stay pandas' own).
-#: Values in one padded slab of :meth:`Grouped._slabs` (32 MB of float64).
-PAD_MAX = 1 << 22
-
 _PANDAS_REDUCEAT = hasattr(getattr(pd.core.groupby.ops, "BaseGrouper", object), "_reduceat_aggregate")
 
 
@@ -76,14 +76,15 @@ class Grouped:
         ``bincount`` over (group, column) pairs: exact for whole numbers, as every count and 0/1 sum is."""
         k = W.shape[1]
         flat = (self.lab[:, None] * k + np.arange(k)).ravel()
-        return np.bincount(flat, weights=W.ravel(), minlength=self.ngroups * k).reshape(self.ngroups, k)
+        sums = np.bincount(flat, weights=W.ravel(), minlength=self.ngroups * k)
+        return sums.astype(float, copy=False).reshape(self.ngroups, k)  # (no rows: bincount gives integers)
 
     def _slabs(self, X: np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
         """``X``'s rows, groups ``lo:hi`` at a time, as (position within the group, group, column), NaN
         beyond a group's rows: the k-th rows of the slab's groups are one contiguous slice (the running
         sums visit rows in that order). A slab holds at most ``PAD_MAX`` values (or one group), so a
-        few very large groups among many small ones do not pad every group to their size."""
-        V = X[self.rows]  # by group, each group's rows in their order
+        few very large groups among many small ones do not pad every group to their size; each slab
+        gathers its own rows, so the memory beyond ``X`` stays about one slab's."""
         k = max(X.shape[1], 1)
         starts = np.concatenate([[0], np.cumsum(self.size)])
         lo = 0
@@ -94,7 +95,7 @@ class Grouped:
             a, b = starts[lo], starts[hi]
             lab = self.lab[a:b]
             P = np.full((int(deepest[hi - lo - 1]), hi - lo, X.shape[1]), np.nan)
-            P[np.arange(a, b) - starts[lab], lab - lo] = V[a:b]
+            P[np.arange(a, b) - starts[lab], lab - lo] = X[self.rows[a:b]]  # by group, rows in their order
             yield slice(lo, hi), P
             lo = hi
 

@@ -27,11 +27,14 @@ _BASE_CONT = tuple(ins.BASELINE_CONTINUOUS)
 _BASE_CAT = tuple(ins.BASELINE_CATEGORICAL)
 _BEN = P.BENEFITS
 
-# file -> {column: kind}; kinds: str, num, int01, likert, score10, cat:<var>, role
+# file -> {column: kind}; kinds: str, label (a string no row may leave blank: a person's wave places them
+# in the between-wave tables and tests), num, int01, likert, score10, cat:<var>, role (provider/consumer),
+# label_role (a role no row may leave blank)
 REQUIRED: dict[str, dict[str, str]] = {
     "providers.csv": {
-        **dict.fromkeys(("community", "wave", "person_id"), "str"),
-        "role": "role",
+        **dict.fromkeys(("community", "person_id"), "str"),
+        "wave": "label",
+        "role": "label_role",
         **dict.fromkeys(_BASE_CONT, "num"),
         **{c: f"cat:{c}" for c in _BASE_CAT},
         "evaluated": "int01",
@@ -41,8 +44,9 @@ REQUIRED: dict[str, dict[str, str]] = {
         **dict.fromkeys(_BEN, "int01"),
     },
     "consumers.csv": {
-        **dict.fromkeys(("community", "wave", "person_id"), "str"),
-        "role": "role",
+        **dict.fromkeys(("community", "person_id"), "str"),
+        "wave": "label",
+        "role": "label_role",
         **dict.fromkeys(_BASE_CONT, "num"),
         **{c: f"cat:{c}" for c in _BASE_CAT},
         "evaluated": "int01",
@@ -93,9 +97,12 @@ def _first_bad(s: pd.Series, bad: pd.Series) -> str:
 def _check(df: pd.DataFrame, file: str, col: str, kind: str) -> pd.Series:
     """Coerce one column to its type, or raise a one-line DatasetError."""
     s = df[col]
-    if kind == "str":
+    if kind.startswith("label") and s.isna().any():
+        row = int(np.flatnonzero(s.isna().to_numpy())[0]) + 1
+        raise _fail(file, col, f"blank value (row {row}); every person needs one")
+    if kind in ("str", "label"):
         return s.astype("string").astype(object).where(s.notna(), None)
-    if kind == "role":
+    if kind in ("role", "label_role"):
         ok = {"provider", "consumer"}
         bad = s.notna() & ~s.astype(str).isin(ok)
         if bad.any():

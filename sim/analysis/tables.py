@@ -47,6 +47,8 @@ class Rows:
 
     def where(self, mask: np.ndarray) -> Rows:
         """These rows where ``mask`` (one boolean per row of these) is true."""
+        if len(mask) != len(self):
+            raise ValueError(f"Rows.where: a mask of {len(mask)} values for {len(self)} rows")
         idx = np.flatnonzero(mask)
         return Rows(self.df, idx if self.at is None else self.at[idx], self._cache)
 
@@ -249,7 +251,7 @@ def table_cells(pr: P.Prepared) -> pd.DataFrame:
 
 def cells_frame(blocks: list[_Block], categorical: bool = False) -> pd.DataFrame:
     """The cells of :func:`table_blocks` as the long table of :func:`table_cells`; ``categorical``: its
-    table, row and column as pandas categoricals (a tenth of the bytes to pickle: the runner's hook)."""
+    table, row and column as pandas categoricals (a quarter of the frame's bytes to pickle: the runner's hook)."""
     return _frame(blocks, categorical)[CELL_COLUMNS]
 
 
