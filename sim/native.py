@@ -261,14 +261,15 @@ def build(log=None) -> tuple[Path, bool]:
         sources = _imported_sources(src)
         manifest = {"sources": sources, "group": group, "python": sys.version, "mypy": _mypy_version()}
         (work / "out" / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-        final = root / f"{build_key(src / 'sim')}.{tag}"
-        try:
-            (work / "out").rename(final)
-        except OSError:
-            if not (final / MANIFEST).is_file():  # not the same build, finished first by another process
-                raise
-        _verify(final)
-        return final, True
+        name = f"{build_key(src / 'sim')}.{tag}"
+        stage = work / "stage"  # a cache only this build's check sees: no run loads it before it passed
+        stage.mkdir()
+        (work / "out").rename(stage / name)
+        _verify(stage)
+        from .outputs import keep_first  # (here: importing the model must not load the output code)
+
+        keep_first(stage / name, root / name)  # the same build, finished first by another process, stays
+        return root / name, True
     except OSError as exc:
         raise BuildError(f"cannot write the cache {root}: {exc.strerror or exc}", unavailable=True) from exc
     finally:
@@ -371,12 +372,13 @@ print(json.dumps([native.status().compiled, h.hexdigest()]))
 """
 
 
-def _verify(folder: Path) -> None:
-    """Refuse (and remove) the build ``folder`` if its tables differ from the source model's."""
+def _verify(cache: Path) -> None:
+    """Refuse the build in the folder ``cache`` (its only build) if its tables differ from the source model's."""
     scenarios = str(PACKAGE.parent / "scenarios")
     source = json.loads(_run_python(CHECK, PACKAGE.parent, {"SIM_NATIVE": "0"}, scenarios, "2"))
-    compiled = json.loads(_run_python(CHECK, PACKAGE.parent, {"SIM_NATIVE": "1"}, scenarios, "2"))
+    compiled = json.loads(
+        _run_python(CHECK, PACKAGE.parent, {"SIM_NATIVE": "1", "SIM_NATIVE_DIR": str(cache)}, scenarios, "2")
+    )
     if compiled[0] is not True or compiled[1] != source[1]:
-        shutil.rmtree(folder, ignore_errors=True)  # this build's own folder, made just now
         why = "is not used" if compiled[0] is not True else "gives other tables than its source"
         raise BuildError(f"the compiled model {why}; the model runs from its source")

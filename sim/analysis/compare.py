@@ -198,13 +198,6 @@ class _Persons:
             self._numeric[col] = pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x)
         return self.rows.floats(col) if self._numeric[col] else self.rows.objects(col)
 
-    def level_codes(self, col: str, levels: list) -> np.ndarray:
-        """Each row's position in ``levels`` (-1: another value or missing), once per column and levels."""
-        return self.rows.level_codes(col, tuple(levels))
-
-    def matrix(self, cols: list[str]) -> np.ndarray:
-        return self.rows.matrix(cols)
-
     def mask(self, key: str) -> np.ndarray:
         """Rows selected by a family's filter key ("role:provider|wave:initial|evaluated")."""
         if key not in self._masks:
@@ -266,7 +259,7 @@ def _item_order(fam: Family) -> list[str]:
 
 
 def _binary_rows(pp: _Persons, g: Grouped, fam: Family, cols: list[str], reps: np.ndarray) -> dict[str, dict]:
-    X = pp.matrix(cols)
+    X = pp.rows.matrix(cols)
     sums, cnts = g.sum(X), g.count(X)
     # every item at once (item-major): the tests are elementwise, so each item's rows are as if alone
     (y1, y2), (n1, n2) = _pair(sums.T.ravel()), _pair(cnts.T.ravel())
@@ -286,7 +279,7 @@ def _binary_rows(pp: _Persons, g: Grouped, fam: Family, cols: list[str], reps: n
 def _continuous_rows(
     pp: _Persons, g: Grouped, sel: np.ndarray, fam: Family, cols: list[str], reps: np.ndarray, method: str
 ) -> dict[str, dict]:
-    X = pp.matrix(cols)
+    X = pp.rows.matrix(cols)
     nc = X.shape[1]
     m = g.mean(X)
     per_row = np.full(X.shape, np.nan)
@@ -327,7 +320,7 @@ def _categorical_rows(pp: _Persons, g: Grouped, sel: np.ndarray, fam: Family, co
         if levels is None:  # not one of the paper's variables: the levels observed
             levels = sorted(pd.unique(pd.Series(vals[sel]).dropna()))
         levels = list(levels)
-        counts = g.level_counts(pp.level_codes(item, levels), len(levels))
+        counts = g.level_counts(pp.rows.level_codes(item, tuple(levels)), len(levels))
         tables.append(counts.reshape(k, 2, len(levels)).transpose(0, 2, 1))
     if not tables:
         return out

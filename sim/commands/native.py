@@ -27,8 +27,7 @@ def build_native(
 
     out = console(stderr=True)
     if check:
-        folder, reason = native.find_build()
-        typer.echo(f"model: compiled (mypyc, {folder})" if folder else f"model: Python source ({reason})")
+        typer.echo(f"model: {native.status()}")  # (never raises: a broken build is reported as such)
         return
     try:
         with out.status("compiling the model with mypyc (about a minute)"):
