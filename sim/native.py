@@ -97,8 +97,11 @@ _decided: dict[str, Status] = {}  # "model": what use_compiled decided for this 
 def status() -> Status:
     """This process's model: compiled or Python source, as ``sim.model`` decided on import (or, before
     it is imported, as it will decide)."""
-    if "model" in _decided:
-        return _decided["model"]
+    return _decided["model"] if "model" in _decided else decide()
+
+
+def decide() -> Status:
+    """What importing the model in a fresh process would decide now (never raises)."""
     try:
         folder, reason = find_build()
     except Exception as exc:  # as use_compiled: whatever is wrong with a build, the source runs

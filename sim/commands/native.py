@@ -27,7 +27,7 @@ def build_native(
 
     out = console(stderr=True)
     if check:
-        typer.echo(f"model: {native.status()}")  # (never raises: a broken build is reported as such)
+        typer.echo(f"model: {native.decide()}")  # a fresh run's model (never raises: a broken build is said)
         return
     try:
         with out.status("compiling the model with mypyc (about a minute)"):
